@@ -1,0 +1,50 @@
+"""Laoyou: a membership and loyalty service for SMS and WeChat.
+
+``create_app`` builds the Flask app; every process (web, CLI, scheduler,
+dispatcher, station) calls it and pushes an app context.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from app.config import ConfigError, Settings
+from app.paths import templates_dir
+
+__all__ = ["ConfigError", "create_app"]
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app. With ``config`` (tests) the environment is not read at all."""
+    app = Flask(__name__, template_folder=str(templates_dir()))
+    settings = Settings.from_env({} if config is not None else None, **dict(config or {}))
+    settings.validate(Path(app.instance_path))
+    app.config.from_mapping(settings.as_flask_config())
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+
+    from app import boundary, i18n, models
+    from app.db import db
+
+    models.import_all()
+    db.init_app(app)
+    i18n.init_app(app)
+    boundary.install(app)
+
+    from app.api import init_app as init_api
+
+    init_api(app)
+
+    from app.cli import register_commands
+
+    register_commands(app)
+    return app

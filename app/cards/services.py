@@ -1,0 +1,303 @@
+"""Cards: issue, look up by any medium, change state, replace, PINs."""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import lru_cache
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from flask import current_app
+from sqlalchemy import select
+
+from app.cards.models import CARD_TYPES, MEDIUM_KINDS, Card, CardEvent, CardMedium
+from app.cards.numbers import random_card_number
+from app.cards.states import next_state
+from app.db import db, utcnow
+from app.errors import InvalidRequest, NotFound, PinLocked, PinRequired, WrongPin
+from app.members.models import Member
+from app.phone import normalise_phone
+from app.signals import card_state_changed
+from app.stores.models import Store
+
+#: Period cards run for one of these, counted in months from valid_from.
+PERIODS = {"month": 1, "quarter": 3, "year": 12}
+
+
+def issue_card(
+    card_type: str,
+    *,
+    member: Member | None = None,
+    store: Store | None = None,
+    pin: str | None = None,
+    period: str | None = None,
+    valid_from: dt.date | None = None,
+    valid_until: dt.date | None = None,
+    credit_limit_fen: int = 0,
+    rechargeable: bool | None = None,
+    actor: str | None = None,
+) -> Card:
+    if card_type not in CARD_TYPES:
+        raise InvalidRequest(f"card type must be one of {', '.join(CARD_TYPES)}", field="type")
+    if credit_limit_fen < 0:
+        raise InvalidRequest("credit_limit_fen cannot be negative", field="credit_limit_fen")
+    if credit_limit_fen and card_type != "stored_value":
+        raise InvalidRequest("only stored value cards allow overdraft", field="credit_limit_fen")
+    if card_type == "period":
+        valid_from = valid_from or dt.date.today()
+        if valid_until is None:
+            if period not in PERIODS:
+                raise InvalidRequest(
+                    "a period card needs period (month, quarter, year) or valid_until",
+                    field="period",
+                )
+            valid_until = add_months(valid_from, PERIODS[period]) - dt.timedelta(days=1)
+    if valid_from and valid_until and valid_until < valid_from:
+        raise InvalidRequest("valid_until is before valid_from", field="valid_until")
+    card = Card(
+        number=_unused_number(),
+        type=card_type,
+        state="active",
+        member=member,
+        issued_store=store,
+        valid_from=valid_from,
+        valid_until=valid_until,
+        credit_limit_fen=credit_limit_fen,
+        rechargeable=(card_type != "gift") if rechargeable is None else rechargeable,
+        is_primary=member is not None and not _has_primary(member),
+    )
+    if pin is not None:
+        card.pin_hash = hash_pin(pin)
+    db.session.add(card)
+    db.session.flush()
+    db.session.add(CardEvent(card_id=card.id, action="issue", to_state="active", actor=actor))
+    return card
+
+
+def add_months(day: dt.date, months: int) -> dt.date:
+    """Same day N months on, clamped to the month's end (Jan 31 + 1 month = Feb 28/29)."""
+    month0 = day.month - 1 + months
+    year, month = day.year + month0 // 12, month0 % 12 + 1
+    for d in (day.day, 30, 29, 28):
+        try:
+            return dt.date(year, month, d)
+        except ValueError:
+            continue
+    raise AssertionError("unreachable")
+
+
+def _has_primary(member: Member) -> bool:
+    if member.id is None:
+        return False
+    return bool(
+        db.session.scalar(select(Card.id).where(Card.member_id == member.id, Card.is_primary))
+    )
+
+
+def _unused_number() -> str:
+    prefix = current_app.config["CARD_NUMBER_PREFIX"]
+    length = current_app.config["CARD_NUMBER_LENGTH"]
+    for _ in range(20):
+        number = random_card_number(prefix, length)
+        if not db.session.scalar(select(Card.id).where(Card.number == number)):
+            return number
+    raise RuntimeError("card number space exhausted; lengthen CARD_NUMBER_LENGTH")
+
+
+def find_card(ref: str) -> Card | None:
+    """A working card from its number, any medium, or its holder's phone (primary card).
+
+    A replaced card's number no longer resolves: the new card took its place.
+    """
+    ref = (ref or "").strip()
+    if not ref or len(ref) > 128:
+        return None
+    if ref.isdigit():
+        card = db.session.scalar(select(Card).where(Card.number == ref))
+        if card is not None:
+            return None if card.replaced_by_id is not None else card
+    medium = db.session.scalar(select(CardMedium).where(CardMedium.value == ref).limit(1))
+    if medium is not None:
+        card = medium.card
+        return None if card.replaced_by_id is not None else card
+    phone = normalise_phone(ref)
+    if phone is not None:
+        return db.session.scalar(
+            select(Card)
+            .join(Member, Card.member_id == Member.id)
+            .where(Member.phone == phone, Card.is_primary)
+        )
+    return None
+
+
+def resolve_card(ref: str) -> Card:
+    card = find_card(ref)
+    if card is None:
+        raise NotFound(f"no card matches {ref!r}", field="card")
+    return card
+
+
+def get_card(number: str) -> Card:
+    card = db.session.scalar(select(Card).where(Card.number == number.strip()))
+    if card is None:
+        raise NotFound(f"no card with number {number!r}", field="card")
+    return card
+
+
+def change_state(
+    card: Card, action: str, *, actor: str | None = None, reason: str | None = None
+) -> Card:
+    """Apply one action from the transition table; ``replace`` goes through ``replace_card``."""
+    if action == "replace":
+        return replace_card(card, actor=actor, reason=reason)
+    before = card.state
+    card.state = next_state(action, before)
+    db.session.add(
+        CardEvent(
+            card_id=card.id,
+            action=action,
+            from_state=before,
+            to_state=card.state,
+            actor=actor,
+            reason=reason,
+        )
+    )
+    db.session.flush()
+    card_state_changed.send(
+        card, action=action, from_state=before, to_state=card.state, new_card=None
+    )
+    return card
+
+
+def replace_card(card: Card, *, actor: str | None = None, reason: str | None = None) -> Card:
+    """Issue a new number for the same holder; the old card is cancelled and stops working.
+
+    Media (chip UIDs, barcodes) stay with the old card: the new card is new plastic.
+    Receivers of ``card_state_changed`` move balances within this transaction.
+    """
+    before = card.state
+    card.state = next_state("replace", before)
+    new = issue_card(
+        card.type,
+        member=card.member,
+        store=card.issued_store,
+        valid_from=card.valid_from,
+        valid_until=card.valid_until,
+        credit_limit_fen=card.credit_limit_fen,
+        rechargeable=card.rechargeable,
+        actor=actor,
+    )
+    new.pin_hash = card.pin_hash
+    if card.is_primary:
+        card.is_primary = False
+        db.session.flush()
+        new.is_primary = True
+    card.replaced_by_id = new.id
+    db.session.add(
+        CardEvent(
+            card_id=card.id,
+            action="replace",
+            from_state=before,
+            to_state=card.state,
+            actor=actor,
+            reason=reason or f"replaced by {new.number}",
+        )
+    )
+    db.session.flush()
+    card_state_changed.send(
+        card, action="replace", from_state=before, to_state=card.state, new_card=new
+    )
+    return new
+
+
+def add_medium(card: Card, kind: str, value: str) -> CardMedium:
+    if kind not in MEDIUM_KINDS:
+        raise InvalidRequest(f"medium kind must be one of {', '.join(MEDIUM_KINDS)}", field="kind")
+    value = value.strip()
+    if not value or len(value) > 128:
+        raise InvalidRequest("medium value must be 1 to 128 characters", field="value")
+    taken = db.session.scalar(
+        select(CardMedium).where(CardMedium.kind == kind, CardMedium.value == value)
+    )
+    if taken is not None:
+        raise InvalidRequest(f"this {kind} already belongs to a card", field="value")
+    medium = CardMedium(card=card, kind=kind, value=value)
+    db.session.add(medium)
+    db.session.flush()
+    return medium
+
+
+def card_history(card: Card) -> list[CardEvent]:
+    return list(
+        db.session.scalars(
+            select(CardEvent).where(CardEvent.card_id == card.id).order_by(CardEvent.id)
+        )
+    )
+
+
+# --- PINs ---------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=8)
+def _hasher(time_cost: int, memory_kib: int) -> PasswordHasher:
+    return PasswordHasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=1)
+
+
+def _pin_hasher() -> PasswordHasher:
+    cfg = current_app.config
+    return _hasher(cfg["ARGON2_TIME_COST"], cfg["ARGON2_MEMORY_KIB"])
+
+
+def hash_pin(pin: str) -> str:
+    if not (isinstance(pin, str) and pin.isdigit() and 4 <= len(pin) <= 8):
+        raise InvalidRequest("a PIN is 4 to 8 digits", field="pin")
+    return _pin_hasher().hash(pin)
+
+
+def set_pin(card: Card, new_pin: str | None, *, old_pin: str | None = None) -> None:
+    """Set, change or clear a PIN; changing an existing PIN needs the old one."""
+    if card.pin_hash is not None:
+        verify_pin(card, old_pin)
+    card.pin_hash = hash_pin(new_pin) if new_pin is not None else None
+    card.pin_failures = 0
+    card.pin_locked_until = None
+    db.session.flush()
+
+
+def verify_pin(card: Card, pin: str | None, *, now: dt.datetime | None = None) -> None:
+    """Pass silently, or raise. Wrong attempts are counted; the limit locks the card a while.
+
+    The count is flushed before raising and the errors are ``persist``, so the
+    boundary keeps it even though the request fails.
+    """
+    if card.pin_hash is None:
+        return
+    now = now or utcnow()
+    cfg = current_app.config
+    if card.pin_locked_until is not None and card.pin_locked_until > now:
+        raise PinLocked(
+            "too many wrong PINs; try again later",
+            locked_until=card.pin_locked_until.isoformat(timespec="seconds"),
+        )
+    if not pin:
+        raise PinRequired("this card needs its PIN", field="pin")
+    try:
+        _pin_hasher().verify(card.pin_hash, pin)
+    except (VerificationError, InvalidHashError):
+        card.pin_failures += 1
+        if card.pin_failures >= cfg["PIN_MAX_ATTEMPTS"]:
+            card.pin_failures = 0
+            card.pin_locked_until = now + dt.timedelta(minutes=cfg["PIN_LOCK_MINUTES"])
+            db.session.flush()
+            raise PinLocked(
+                f"too many wrong PINs; the card is locked for {cfg['PIN_LOCK_MINUTES']} minutes",
+                locked_until=card.pin_locked_until.isoformat(timespec="seconds"),
+            ) from None
+        db.session.flush()
+        raise WrongPin(
+            "wrong PIN", attempts_left=cfg["PIN_MAX_ATTEMPTS"] - card.pin_failures
+        ) from None
+    if card.pin_failures or card.pin_locked_until:
+        card.pin_failures = 0
+        card.pin_locked_until = None
+        db.session.flush()

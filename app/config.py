@@ -1,0 +1,138 @@
+"""Typed configuration: defaults here, values from the environment, checked at start-up.
+
+Every setting is listed once in ``Settings``; ``.env.example`` and the README
+name the same variables. A bad value stops the service with a message that
+names the variable, rather than failing on the first request that needs it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import phonenumbers
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+ENVIRONMENTS = ("development", "production", "testing")
+LANGUAGES = ("zh-Hans", "zh-Hant", "en")
+
+
+class ConfigError(RuntimeError):
+    """A configuration value is missing or malformed; the message names it."""
+
+
+@dataclass
+class Settings:
+    #: development | production | testing. Production refuses to invent a SECRET_KEY.
+    LAOYOU_ENV: str = "development"
+    SECRET_KEY: str = ""
+    #: SQLAlchemy URL. ``postgresql://`` is read as ``postgresql+psycopg://``.
+    DATABASE_URL: str = ""
+    #: Region used to read phone numbers written without a country code.
+    DEFAULT_PHONE_REGION: str = "CN"
+    DEFAULT_LANGUAGE: str = "zh-Hans"
+    #: The programme's local time zone: quiet hours, member days, birthdays.
+    TIMEZONE: str = "Asia/Shanghai"
+    #: First digits of generated card numbers (the last digit is a Luhn check digit).
+    CARD_NUMBER_PREFIX: str = "88"
+    CARD_NUMBER_LENGTH: int = 16
+    PIN_MAX_ATTEMPTS: int = 5
+    PIN_LOCK_MINUTES: int = 15
+    #: argon2 cost; tests lower it so the suite stays fast.
+    ARGON2_TIME_COST: int = 3
+    ARGON2_MEMORY_KIB: int = 65536
+    #: Extra settings from tests or other packages that need no validation here.
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:
+        env = dict(os.environ if environ is None else environ)
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            if f.name == "extra":
+                continue
+            raw = overrides.get(f.name, env.get(f.name))
+            if raw is None or raw == "":
+                continue
+            if f.type == "int" and not isinstance(raw, int):
+                try:
+                    raw = int(raw)
+                except ValueError as exc:
+                    raise ConfigError(f"{f.name} must be a whole number, got {raw!r}") from exc
+            values[f.name] = raw
+        extra = {k: v for k, v in overrides.items() if k not in values and k.isupper()}
+        return cls(**values, extra=extra)
+
+    def validate(self, instance_path: Path) -> None:
+        if self.LAOYOU_ENV not in ENVIRONMENTS:
+            raise ConfigError(f"LAOYOU_ENV must be one of {', '.join(ENVIRONMENTS)}")
+        if not self.SECRET_KEY:
+            if self.LAOYOU_ENV == "production":
+                raise ConfigError("SECRET_KEY must be set in production (32+ random characters)")
+            self.SECRET_KEY = _local_secret(instance_path)
+        elif self.LAOYOU_ENV == "production" and len(self.SECRET_KEY) < 32:
+            raise ConfigError("SECRET_KEY must be at least 32 characters in production")
+        if not self.DATABASE_URL:
+            self.DATABASE_URL = f"sqlite:///{instance_path / 'laoyou.sqlite3'}"
+        self.DATABASE_URL = normalise_database_url(self.DATABASE_URL)
+        if phonenumbers.country_code_for_region(self.DEFAULT_PHONE_REGION.upper()) == 0:
+            raise ConfigError(
+                f"DEFAULT_PHONE_REGION {self.DEFAULT_PHONE_REGION!r} is not a region code like CN"
+            )
+        self.DEFAULT_PHONE_REGION = self.DEFAULT_PHONE_REGION.upper()
+        if self.DEFAULT_LANGUAGE not in LANGUAGES:
+            raise ConfigError(f"DEFAULT_LANGUAGE must be one of {', '.join(LANGUAGES)}")
+        try:
+            ZoneInfo(self.TIMEZONE)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ConfigError(f"TIMEZONE {self.TIMEZONE!r} is not a known time zone") from exc
+        if not self.CARD_NUMBER_PREFIX.isdigit():
+            raise ConfigError("CARD_NUMBER_PREFIX must be digits")
+        if not 12 <= self.CARD_NUMBER_LENGTH <= 19:
+            raise ConfigError("CARD_NUMBER_LENGTH must be between 12 and 19")
+        if len(self.CARD_NUMBER_PREFIX) > self.CARD_NUMBER_LENGTH - 9:
+            raise ConfigError("CARD_NUMBER_PREFIX leaves too few random digits")
+        for name in ("PIN_MAX_ATTEMPTS", "PIN_LOCK_MINUTES", "ARGON2_TIME_COST"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be at least 1")
+
+    def as_flask_config(self) -> dict[str, Any]:
+        data = {
+            f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "extra"
+        }
+        data.update(self.extra)
+        data["TESTING"] = self.LAOYOU_ENV == "testing" or bool(self.extra.get("TESTING"))
+        return data
+
+
+def normalise_database_url(url: str) -> str:
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise ConfigError(f"DATABASE_URL is not a database URL: {url!r}") from exc
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.drivername not in ("sqlite", "sqlite+pysqlite", "postgresql+psycopg"):
+        raise ConfigError(
+            "DATABASE_URL must be sqlite:///PATH or postgresql+psycopg://USER@HOST/DB, "
+            f"got driver {parsed.drivername!r}"
+        )
+    return parsed.render_as_string(hide_password=False)
+
+
+def _local_secret(instance_path: Path) -> str:
+    """Development only: one random key kept in instance/ so sessions survive restarts."""
+    instance_path.mkdir(parents=True, exist_ok=True)
+    path = instance_path / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    key = secrets.token_urlsafe(48)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key

@@ -1,0 +1,163 @@
+"""The database: declarative base, engine per app, one session per app context.
+
+Plain SQLAlchemy 2.0 rather than an extension so that the hot ledger path,
+SQLite's write locking and the tests' outer transaction stay under our hand.
+
+Services flush; the boundary (a request, a CLI command, a job run, a bot
+message) commits once, or rolls back on any exception.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from flask import Flask, current_app, g
+from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import DeclarativeBase, Session, scoped_session, sessionmaker
+from sqlalchemy.types import TypeDecorator
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UtcDateTime(TypeDecorator[dt.datetime]):
+    """Aware UTC datetimes on both databases (SQLite stores no offset)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(dt.UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {dt.datetime: UtcDateTime()}
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
+    # Let SQLAlchemy's "begin" event issue BEGIN itself (pysqlite's own is broken).
+    dbapi_conn.isolation_level = None
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=10000")
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.close()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    # IMMEDIATE takes the write lock up front: a read-then-write transaction
+    # can then never fail half-way with SQLITE_BUSY, and two counters cannot
+    # both read the same balance. SQLite serialises writers anyway.
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def make_engine(url: str, **options: Any) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(url, **options)
+        event.listen(engine, "connect", _sqlite_connect)
+        event.listen(engine, "begin", _sqlite_begin)
+        return engine
+    options.setdefault("pool_pre_ping", True)
+    options.setdefault("pool_size", 10)
+    options.setdefault("max_overflow", 20)
+    return create_engine(url, **options)
+
+
+class Database:
+    """Engine per Flask app; a session per app context (request, command, job)."""
+
+    def __init__(self) -> None:
+        self.session: scoped_session[Session] = scoped_session(
+            self._new_session, scopefunc=_context_key
+        )
+
+    def init_app(self, app: Flask) -> None:
+        # Tests hand in one engine per database so each app does not open a new pool.
+        engine = app.config.get("DATABASE_ENGINE") or make_engine(app.config["DATABASE_URL"])
+        app.extensions["laoyou.db"] = _AppDatabase(engine)
+        app.teardown_appcontext(self._teardown)
+
+    @property
+    def engine(self) -> Engine:
+        return current_app.extensions["laoyou.db"].engine
+
+    def bind_to(self, app: Flask, connection: Connection | None) -> None:
+        """Tests: make every session of ``app`` join ``connection``'s transaction."""
+        app.extensions["laoyou.db"].connection = connection
+
+    def _new_session(self) -> Session:
+        state: _AppDatabase = current_app.extensions["laoyou.db"]
+        if state.connection is not None:
+            return Session(
+                bind=state.connection,
+                join_transaction_mode="create_savepoint",
+                expire_on_commit=False,
+            )
+        return Session(bind=state.engine, expire_on_commit=False)
+
+    def _teardown(self, exc: BaseException | None) -> None:
+        if exc is not None:
+            self.session.rollback()
+        self.session.remove()
+
+
+class _AppDatabase:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.connection: Connection | None = None
+        self.sessionmaker = sessionmaker(bind=engine)
+
+
+def _context_key() -> int:
+    # One session per app context: requests, CLI commands and jobs each push their own.
+    return id(g._get_current_object())
+
+
+db = Database()
+
+
+@contextmanager
+def unit_of_work() -> Iterator[Session]:
+    """One commit at the boundary; any exception rolls everything back."""
+    session = db.session()
+    try:
+        yield session
+        session.commit()
+    except BaseException as exc:
+        finish_failed(session, exc)
+        raise
+
+
+def finish_failed(session: Session, exc: BaseException) -> None:
+    """Roll back, unless the error is one whose flushed state must survive (a PIN failure)."""
+    if getattr(exc, "persist", False):
+        session.commit()
+    else:
+        session.rollback()

@@ -1,0 +1,1 @@
+"""The ledger: points, stored value and visits as a double-entry journal."""

@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.db import Base, utcnow
+from app.stores.models import Store
+
+GENDERS = ("female", "male", "other", "unknown")
+CALENDARS = ("solar", "lunar")
+QUESTION_TYPES = ("text", "integer", "boolean", "date", "choice", "multi_choice")
+
+
+class Level(Base):
+    """A rank of the programme. Rates are integer basis points: 9500 = 95%, 15000 = 1.5x."""
+
+    __tablename__ = "level"
+    __table_args__ = (
+        CheckConstraint("discount_bp > 0 AND discount_bp <= 10000", name="discount_range"),
+        CheckConstraint("points_multiplier_bp >= 0", name="multiplier_nonnegative"),
+        CheckConstraint("upgrade_threshold >= 0", name="threshold_nonnegative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    #: 1 is the entry level; higher ranks are better.
+    rank: Mapped[int] = mapped_column(unique=True)
+    #: Price paid in basis points of the list price: 9500 means 5% off.
+    discount_bp: Mapped[int] = mapped_column(default=10000)
+    #: Points multiplier in basis points: 10000 is 1x.
+    points_multiplier_bp: Mapped[int] = mapped_column(default=10000)
+    #: Growth needed to reach this level (never the current points balance).
+    upgrade_threshold: Mapped[int] = mapped_column(default=0)
+
+
+class Member(Base):
+    __tablename__ = "member"
+    __table_args__ = (
+        CheckConstraint(f"gender IN {GENDERS}", name="gender"),
+        CheckConstraint(f"birthday_calendar IN {CALENDARS}", name="birthday_calendar"),
+        CheckConstraint("language IN ('zh-Hans', 'zh-Hant', 'en')", name="language"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: E.164, e.g. +8613800138000; also usable wherever a card number is asked for.
+    phone: Mapped[str] = mapped_column(String(20), unique=True)
+    name: Mapped[str | None] = mapped_column(String(120))
+    gender: Mapped[str] = mapped_column(String(8), default="unknown")
+    #: As the member states it: a solar date, or lunar year-month-day when the calendar is lunar.
+    birthday_year: Mapped[int | None]
+    birthday_month: Mapped[int | None]
+    birthday_day: Mapped[int | None]
+    birthday_calendar: Mapped[str] = mapped_column(String(8), default="solar")
+    lunar_leap_month: Mapped[bool] = mapped_column(default=False)
+    language: Mapped[str] = mapped_column(String(8), default="zh-Hans")
+    home_store_id: Mapped[int] = mapped_column(ForeignKey("store.id"), index=True)
+    level_id: Mapped[int | None] = mapped_column(ForeignKey("level.id"), index=True)
+    region: Mapped[str | None] = mapped_column(String(64))
+    occupation: Mapped[str | None] = mapped_column(String(64))
+    income_band: Mapped[str | None] = mapped_column(String(32))
+    #: Interest tags, a list of short strings.
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    #: Answers to the admin's questionnaire, keyed by question key.
+    answers: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    referrer_id: Mapped[int | None] = mapped_column(ForeignKey("member.id"), index=True)
+    joined_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    #: Per-channel opt-outs; checked when a message is sent, not when it is queued.
+    sms_opt_out: Mapped[bool] = mapped_column(default=False)
+    wechat_opt_out: Mapped[bool] = mapped_column(default=False)
+
+    home_store: Mapped[Store] = relationship(lazy="joined")
+    level: Mapped[Level | None] = relationship(lazy="joined")
+    referrer: Mapped[Member | None] = relationship(remote_side=[id])
+
+
+class Question(Base):
+    """One field of the admin-defined questionnaire; answers live in ``Member.answers``."""
+
+    __tablename__ = "question"
+    __table_args__ = (
+        CheckConstraint(f"type IN {QUESTION_TYPES}", name="type"),
+        UniqueConstraint("key"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: Stable key used in JSON, e.g. ``favourite_dish``.
+    key: Mapped[str] = mapped_column(String(64))
+    label: Mapped[str] = mapped_column(String(200))
+    type: Mapped[str] = mapped_column(String(16))
+    #: Allowed values for choice and multi_choice questions.
+    choices: Mapped[list[str]] = mapped_column(JSON, default=list)
+    required: Mapped[bool] = mapped_column(default=False)
+    active: Mapped[bool] = mapped_column(default=True)

@@ -1,0 +1,233 @@
+"""Members: join, update, look up by phone, card number or any card medium."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from flask import current_app
+from lunardate import LunarDate
+from sqlalchemy import select
+
+from app.cards.models import Card
+from app.db import db
+from app.errors import DuplicateMember, InvalidRequest, NotFound
+from app.members.models import CALENDARS, GENDERS, Level, Member, Question
+from app.phone import normalise_phone, parse_phone
+from app.signals import member_joined
+from app.stores.services import get_store
+
+LANGUAGES = ("zh-Hans", "zh-Hant", "en")
+#: Fields a caller may set directly; the rest have their own rules below.
+PLAIN_FIELDS = ("name", "region", "occupation", "income_band")
+
+
+def create_member(data: dict[str, Any], *, card_type: str = "stored_value") -> Member:
+    """Make a member with a primary card; the phone then works as that card's number."""
+    from app.cards.services import issue_card
+
+    if not data.get("phone"):
+        raise InvalidRequest("phone is required", field="phone")
+    if not data.get("home_store"):
+        raise InvalidRequest("home_store is required", field="home_store")
+    phone = parse_phone(str(data["phone"]))
+    if db.session.scalar(select(Member.id).where(Member.phone == phone)):
+        raise DuplicateMember(f"{phone} is already a member", phone=phone)
+    member = Member(
+        phone=phone,
+        home_store=get_store(str(data["home_store"])),
+        language=current_app.config["DEFAULT_LANGUAGE"],
+        level=entry_level(),
+        tags=[],
+        answers={},
+    )
+    _apply(member, data, creating=True)
+    db.session.add(member)
+    db.session.flush()
+    card = issue_card(card_type, member=member, store=member.home_store)
+    member_joined.send(member, card=card)
+    return member
+
+
+def update_member(member: Member, data: dict[str, Any]) -> Member:
+    if "phone" in data:
+        phone = parse_phone(str(data["phone"]))
+        if phone != member.phone:
+            if db.session.scalar(select(Member.id).where(Member.phone == phone)):
+                raise DuplicateMember(f"{phone} is already a member", phone=phone)
+            member.phone = phone
+    if "home_store" in data:
+        member.home_store = get_store(str(data["home_store"]))
+    _apply(member, data, creating=False)
+    db.session.flush()
+    return member
+
+
+def _apply(member: Member, data: dict[str, Any], *, creating: bool) -> None:
+    for name in PLAIN_FIELDS:
+        if name in data:
+            value = data[name]
+            setattr(member, name, value.strip() if isinstance(value, str) and value else None)
+    if "gender" in data:
+        gender = data["gender"] or "unknown"
+        if gender not in GENDERS:
+            raise InvalidRequest(f"gender must be one of {', '.join(GENDERS)}", field="gender")
+        member.gender = gender
+    if "language" in data:
+        if data["language"] not in LANGUAGES:
+            raise InvalidRequest(
+                f"language must be one of {', '.join(LANGUAGES)}", field="language"
+            )
+        member.language = data["language"]
+    if "tags" in data:
+        tags = data["tags"] or []
+        if not isinstance(tags, list) or not all(isinstance(t, str) and t.strip() for t in tags):
+            raise InvalidRequest("tags must be a list of words", field="tags")
+        member.tags = sorted({t.strip() for t in tags})
+    if data.get("referrer"):
+        referrer = resolve_member(str(data["referrer"]))
+        if referrer.id is not None and referrer.id == member.id:
+            raise InvalidRequest("a member cannot refer themselves", field="referrer")
+        member.referrer = referrer
+    if {"birthday", "birthday_calendar", "lunar_leap_month"} & data.keys():
+        _apply_birthday(member, data)
+    if "answers" in data:
+        member.answers = validate_answers(data["answers"] or {}, {**member.answers})
+    elif creating:
+        member.answers = validate_answers({}, {})
+
+
+def _apply_birthday(member: Member, data: dict[str, Any]) -> None:
+    calendar = data.get("birthday_calendar") or member.birthday_calendar or "solar"
+    if calendar not in CALENDARS:
+        raise InvalidRequest("birthday_calendar must be solar or lunar", field="birthday_calendar")
+    leap = bool(
+        data.get("lunar_leap_month", member.lunar_leap_month if "birthday" not in data else False)
+    )
+    raw = data.get("birthday", _birthday_text(member))
+    if raw in (None, ""):
+        member.birthday_year = member.birthday_month = member.birthday_day = None
+        member.birthday_calendar, member.lunar_leap_month = "solar", False
+        return
+    try:
+        year, month, day = (int(part) for part in str(raw).split("-"))
+    except ValueError:
+        raise InvalidRequest("birthday must be YYYY-MM-DD", field="birthday") from None
+    if calendar == "solar":
+        if leap:
+            raise InvalidRequest(
+                "lunar_leap_month applies to lunar birthdays only", field="birthday"
+            )
+        try:
+            when = dt.date(year, month, day)
+        except ValueError:
+            raise InvalidRequest(f"{raw} is not a date", field="birthday") from None
+        if when > dt.date.today():
+            raise InvalidRequest("birthday is in the future", field="birthday")
+    else:
+        try:
+            LunarDate(year, month, day, leap)
+        except ValueError:
+            what = "leap month " if leap else ""
+            raise InvalidRequest(
+                f"lunar {what}{month} day {day} did not exist in {year}", field="birthday"
+            ) from None
+    member.birthday_year, member.birthday_month, member.birthday_day = year, month, day
+    member.birthday_calendar, member.lunar_leap_month = calendar, leap
+
+
+def _birthday_text(member: Member) -> str | None:
+    if member.birthday_year is None:
+        return None
+    return f"{member.birthday_year:04d}-{member.birthday_month:02d}-{member.birthday_day:02d}"
+
+
+def birthday_text(member: Member) -> str | None:
+    """``YYYY-MM-DD`` as stated (lunar dates stay lunar; see ``birthday_calendar``)."""
+    return _birthday_text(member)
+
+
+def validate_answers(answers: dict[str, Any], current: dict[str, Any]) -> dict[str, Any]:
+    """Check answers against the active questionnaire; unknown keys are refused."""
+    if not isinstance(answers, dict):
+        raise InvalidRequest("answers must be an object", field="answers")
+    questions = {q.key: q for q in db.session.scalars(select(Question).where(Question.active))}
+    unknown = sorted(set(answers) - set(questions))
+    if unknown:
+        raise InvalidRequest(f"unknown question(s): {', '.join(unknown)}", field="answers")
+    merged = {**current}
+    for key, value in answers.items():
+        merged[key] = _check_answer(questions[key], value)
+        if merged[key] is None:
+            del merged[key]
+    missing = [k for k, q in questions.items() if q.required and k not in merged]
+    if missing and answers:
+        raise InvalidRequest(f"required answer(s) missing: {', '.join(missing)}", field="answers")
+    return merged
+
+
+def _check_answer(question: Question, value: Any) -> Any:
+    if value is None:
+        return None
+    bad = InvalidRequest(f"answer to {question.key!r} must be {question.type}", field="answers")
+    match question.type:
+        case "text":
+            if not isinstance(value, str) or len(value) > 500:
+                raise bad
+            return value.strip()
+        case "integer":
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise bad
+            return value
+        case "boolean":
+            if not isinstance(value, bool):
+                raise bad
+            return value
+        case "date":
+            try:
+                return dt.date.fromisoformat(str(value)).isoformat()
+            except ValueError:
+                raise bad from None
+        case "choice":
+            if value not in question.choices:
+                raise bad
+            return value
+        case "multi_choice":
+            if not isinstance(value, list) or any(v not in question.choices for v in value):
+                raise bad
+            return sorted(set(value))
+    raise bad
+
+
+def entry_level() -> Level | None:
+    return db.session.scalar(select(Level).order_by(Level.rank).limit(1))
+
+
+def find_member_by_phone(text: str) -> Member | None:
+    phone = normalise_phone(text)
+    if phone is None:
+        return None
+    return db.session.scalar(select(Member).where(Member.phone == phone))
+
+
+def resolve_member(ref: str) -> Member:
+    """A member from a phone number in any format, a card number or a card medium id."""
+    from app.cards.services import find_card
+
+    card = find_card(ref)
+    if card is not None and card.member is not None:
+        return card.member
+    member = find_member_by_phone(ref)
+    if member is None:
+        raise NotFound(f"no member or card matches {ref!r}")
+    return member
+
+
+def member_cards(member: Member) -> list[Card]:
+    return list(
+        db.session.scalars(
+            select(Card)
+            .where(Card.member_id == member.id)
+            .order_by(Card.is_primary.desc(), Card.id)
+        )
+    )

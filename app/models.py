@@ -1,0 +1,10 @@
+"""Imports every package's models so the metadata (and Alembic) sees all tables."""
+
+from __future__ import annotations
+
+
+def import_all() -> None:
+    import app.auth.models
+    import app.cards.models
+    import app.members.models
+    import app.stores.models  # noqa: F401
