@@ -57,7 +57,10 @@ class Base(DeclarativeBase):
 
 
 def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+    """Column defaults and services use this; ``app.clock.frozen`` fixes it in tests."""
+    from app.clock import now
+
+    return now()
 
 
 def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:

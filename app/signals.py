@@ -14,3 +14,13 @@ _signals = Namespace()
 member_joined = _signals.signal("member-joined")
 #: sender: the Card; kwargs: action, from_state, to_state, new_card (replace only)
 card_state_changed = _signals.signal("card-state-changed")
+
+#: sender: the ledger Transaction just posted (checkout, recharge, refund, redemption,
+#: expiry, transfer, adjustment); kwargs: kind (str), card (Card), member (Member | None),
+#: amount_fen (int: money charged, recharged or refunded; 0 when none), points_delta (int),
+#: balances (app.ledger.balances.Balances after), store (Store | None). Receivers run in
+#: the posting's transaction: alerts written to the outbox commit with the posting.
+transaction_posted = _signals.signal("transaction-posted")
+#: sender: the Member; kwargs: old_level (Level | None), new_level (Level | None),
+#: transaction_id (int | None), reason (str: "upgrade", "downgrade", "refund")
+level_changed = _signals.signal("level-changed")

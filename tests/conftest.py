@@ -38,8 +38,7 @@ def _pg_conninfo(url: str) -> str:
     u = make_url(url)
     return (
         f"host={u.host or '127.0.0.1'} port={u.port or 5432} dbname={u.database} "
-        f"user={u.username or 'postgres'}"
-        + (f" password={u.password}" if u.password else "")
+        f"user={u.username or 'postgres'}" + (f" password={u.password}" if u.password else "")
     )
 
 

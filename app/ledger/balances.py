@@ -5,6 +5,7 @@ Until the journal lands every balance is zero; callers already use this shape.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 
@@ -29,3 +30,8 @@ def card_balances(card_id: int) -> Balances:
 def member_balances(member_id: int) -> Balances:
     """Sum over the member's working cards."""
     return Balances()
+
+
+def next_expiry(member_id: int) -> tuple[int, dt.date] | None:
+    """Points that expire first across the member's cards, and when; None if none expire."""
+    return None
