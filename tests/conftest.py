@@ -87,7 +87,7 @@ def backend(
         conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
 
 
-def test_config(backend: dict[str, Any], **extra: Any) -> dict[str, Any]:
+def settings_for(backend: dict[str, Any], **extra: Any) -> dict[str, Any]:
     return {
         "LAOYOU_ENV": "testing",
         "SECRET_KEY": "test-secret-key-that-is-long-enough-000",
@@ -108,7 +108,7 @@ def app_config() -> dict[str, Any]:
 @pytest.fixture
 def app(backend: dict[str, Any], app_config: dict[str, Any]) -> Iterator[Flask]:
     """An app whose every session joins one outer transaction, rolled back after the test."""
-    application = create_app(test_config(backend, **app_config))
+    application = create_app(settings_for(backend, **app_config))
     with application.app_context():
         connection = backend["engine"].connect()
         outer = connection.begin()
@@ -125,7 +125,7 @@ def app(backend: dict[str, Any], app_config: dict[str, Any]) -> Iterator[Flask]:
 @pytest.fixture
 def live_app(backend: dict[str, Any], app_config: dict[str, Any]) -> Iterator[Flask]:
     """Real commits, for concurrency and multi-process tests; every table is emptied after."""
-    application = create_app(test_config(backend, **app_config))
+    application = create_app(settings_for(backend, **app_config))
     with application.app_context():
         try:
             yield application
