@@ -19,12 +19,18 @@ $(STAMP): $(BIN)/python pyproject.toml
 
 install: $(STAMP)
 
+# Migrate the SQLite file under instance/ (or DATABASE_URL) and load the demo; the demo
+# adds only what is missing and prints a fresh API key of store SH01 on its last line.
 demo: install
+	@mkdir -p instance
 	$(BIN)/laoyou db upgrade
 	$(BIN)/laoyou demo
 
+# Serves until Ctrl-C; a second `make run` keeps the data. The outbox dispatcher runs in
+# the same process once `laoyou run` offers --with-dispatcher.
 run: demo
-	$(BIN)/laoyou run --host $(HOST) --port $(PORT) --with-dispatcher
+	@$(BIN)/laoyou run --host $(HOST) --port $(PORT) \
+		$$($(BIN)/laoyou run --help | grep -q -- --with-dispatcher && echo --with-dispatcher)
 
 test: install
 	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
@@ -39,7 +45,7 @@ format: install
 	$(BIN)/ruff check --fix .
 
 bench: install
-	@for f in bench/*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
+	@for f in bench/*.py; do [ -e "$$f" ] || continue; echo "== $$f"; $(BIN)/python $$f || exit 1; done
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .ruff_cache .mypy_cache

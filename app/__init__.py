@@ -44,6 +44,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     init_api(app)
 
+    from app import messaging, sms
+
+    messaging.init_app(app)
+    sms.init_app(app)
+
     from app.cli import register_commands
 
     register_commands(app)

@@ -47,6 +47,41 @@ class Settings:
     #: argon2 cost; tests lower it so the suite stays fast.
     ARGON2_TIME_COST: int = 3
     ARGON2_MEMORY_KIB: int = 65536
+    #: Outbound SMS: ``console`` (log and mark sent; the demo) or ``twilio``.
+    SMS_PROVIDER: str = "console"
+    TWILIO_ACCOUNT_SID: str = ""
+    #: Signs Twilio's webhooks to us and authenticates our API calls to Twilio.
+    TWILIO_AUTH_TOKEN: str = ""
+    #: Sender: a phone number in E.164, or (instead) a Messaging Service SID.
+    TWILIO_FROM_NUMBER: str = ""
+    TWILIO_MESSAGING_SERVICE_SID: str = ""
+    #: Empty for the real API; tests and demos point it at a local fake (http://127.0.0.1:PORT).
+    TWILIO_API_BASE_URL: str = ""
+    #: How Twilio reaches us (scheme://host[:port]); webhook signatures are checked against it.
+    PUBLIC_BASE_URL: str = "http://127.0.0.1:5000"
+    #: Messages per second per sender number, shared by every dispatcher (Twilio long code: 1).
+    SMS_RATE_PER_SECOND: int = 1
+    #: Attempts before an outbox message is marked failed; back-off doubles from the base.
+    SMS_MAX_ATTEMPTS: int = 5
+    SMS_RETRY_BASE_SECONDS: int = 30
+    SMS_RETRY_MAX_SECONDS: int = 3600
+    #: Seconds to wait for the provider's answer before treating a send as timed out.
+    SMS_SEND_TIMEOUT_SECONDS: int = 10
+    #: A claimed outbox message is re-claimed by another dispatcher after this (a killed one).
+    OUTBOX_LEASE_SECONDS: int = 300
+    #: Marketing waits out these local hours (HH:MM, programme TIMEZONE); alerts do not.
+    QUIET_HOURS_START: str = "21:00"
+    QUIET_HOURS_END: str = "09:00"
+    #: Brand signature put in 【】 at the head of marketing messages.
+    SMS_SIGNATURE: str = "老友会员"
+    #: A stored-value balance dropping under this (fen) sends a low-balance alert.
+    LOW_BALANCE_ALERT_FEN: int = 2000
+    #: Commands per sender per window (``limits`` notation); then one warning, then silence.
+    BOT_RATE_LIMIT: str = "10/minute"
+    #: Where rate-limit counts live: ``memory://`` (one process) or a ``redis://`` URL.
+    RATELIMIT_STORAGE_URI: str = "memory://"
+    #: Store code new SMS members join at; empty means the first store created.
+    DEFAULT_HOME_STORE: str = ""
     #: Extra settings from tests or other packages that need no validation here.
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -101,6 +136,8 @@ class Settings:
         for name in ("PIN_MAX_ATTEMPTS", "PIN_LOCK_MINUTES", "ARGON2_TIME_COST"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1")
+        _validate_messaging(self)
+        _validate_bot(self)
 
     def as_flask_config(self) -> dict[str, Any]:
         data = {
@@ -109,6 +146,39 @@ class Settings:
         data.update(self.extra)
         data["TESTING"] = self.LAOYOU_ENV == "testing" or bool(self.extra.get("TESTING"))
         return data
+
+
+def _validate_messaging(settings: Settings) -> None:
+    if settings.SMS_PROVIDER not in ("console", "twilio"):
+        raise ConfigError("SMS_PROVIDER must be console or twilio")
+    if settings.SMS_PROVIDER == "twilio":
+        for name in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN"):
+            if not getattr(settings, name):
+                raise ConfigError(f"{name} must be set when SMS_PROVIDER=twilio")
+        if not (settings.TWILIO_FROM_NUMBER or settings.TWILIO_MESSAGING_SERVICE_SID):
+            raise ConfigError(
+                "TWILIO_FROM_NUMBER or TWILIO_MESSAGING_SERVICE_SID must be set "
+                "when SMS_PROVIDER=twilio"
+            )
+    for name in ("PUBLIC_BASE_URL", "TWILIO_API_BASE_URL"):
+        value = getattr(settings, name)
+        if value and not value.startswith(("http://", "https://")):
+            raise ConfigError(f"{name} must start with http:// or https://, got {value!r}")
+        setattr(settings, name, value.rstrip("/"))
+    for name in ("QUIET_HOURS_START", "QUIET_HOURS_END"):
+        value = getattr(settings, name)
+        hour, _, minute = value.partition(":")
+        if not (hour.isdigit() and minute.isdigit() and int(hour) < 24 and int(minute) < 60):
+            raise ConfigError(f"{name} must be HH:MM (24-hour), got {value!r}")
+    for name in (
+        "SMS_RATE_PER_SECOND",
+        "SMS_MAX_ATTEMPTS",
+        "SMS_RETRY_BASE_SECONDS",
+        "SMS_SEND_TIMEOUT_SECONDS",
+        "OUTBOX_LEASE_SECONDS",
+    ):
+        if getattr(settings, name) < 1:
+            raise ConfigError(f"{name} must be at least 1")
 
 
 def normalise_database_url(url: str) -> str:
@@ -136,3 +206,17 @@ def _local_secret(instance_path: Path) -> str:
     path.write_text(key)
     path.chmod(0o600)
     return key
+
+
+def _validate_bot(settings: Settings) -> None:
+    from limits import parse
+
+    try:
+        parse(settings.BOT_RATE_LIMIT)
+    except ValueError as exc:
+        raise ConfigError(
+            f"BOT_RATE_LIMIT must look like 10/minute, got {settings.BOT_RATE_LIMIT!r}"
+        ) from exc
+    if "://" not in settings.RATELIMIT_STORAGE_URI:
+        raise ConfigError("RATELIMIT_STORAGE_URI must be memory:// or a redis:// URL")
+    settings.DEFAULT_HOME_STORE = settings.DEFAULT_HOME_STORE.strip().upper()

@@ -67,3 +67,52 @@ class PinLocked(LaoyouError):
 class PinRequired(LaoyouError):
     code = "pin_required"
     status = 403
+
+
+# --- ledger refusals: the request is well formed, the state of the card forbids it ---
+
+
+class InsufficientFunds(LaoyouError):
+    code = "insufficient_funds"
+    status = 409
+
+
+class CardNotActive(LaoyouError):
+    code = "card_not_active"
+    status = 409
+
+
+class OutsideValidity(LaoyouError):
+    code = "outside_validity"
+    status = 409
+
+
+class IdempotencyConflict(LaoyouError):
+    """The key was used before for a different request."""
+
+    code = "idempotency_conflict"
+    status = 409
+
+
+class IdempotencyInProgress(LaoyouError):
+    """The first request with this key has not finished yet; retry shortly."""
+
+    code = "idempotency_in_progress"
+    status = 409
+
+
+class RefundExceedsPurchase(LaoyouError):
+    code = "refund_exceeds_purchase"
+    status = 409
+
+
+class NotRefundable(LaoyouError):
+    """Only checkouts are refunded; a refund is never refunded again."""
+
+    code = "not_refundable"
+    status = 409
+
+
+class NotRechargeable(LaoyouError):
+    code = "not_rechargeable"
+    status = 409

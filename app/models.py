@@ -5,6 +5,12 @@ from __future__ import annotations
 
 def import_all() -> None:
     import app.auth.models
+    import app.campaigns.models
     import app.cards.models
+    import app.ledger.models
+    import app.ledger.redemption_models
+    import app.ledger.rules_models
     import app.members.models
+    import app.messaging.models
+    import app.optout.models
     import app.stores.models  # noqa: F401

@@ -1,17 +1,25 @@
 """Balances as other packages read them. The journal is the truth; this is the view.
 
-Until the journal lands every balance is zero; callers already use this shape.
+Reads the accounts' cached balances (kept by the journal in the posting's own
+transaction and verified by ``laoyou ledger check``), so a balance costs one
+indexed query however long the history.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
+
+from sqlalchemy import func, select
+
+from app.db import db
 
 
 @dataclass(frozen=True)
 class Balances:
     points: int = 0
+    #: Paid-in money plus bonus money, in fen (negative when overdrawn).
     stored_value_fen: int = 0
     visits: int = 0
 
@@ -23,15 +31,64 @@ class Balances:
         }
 
 
+def _from_rows(rows: Iterable[tuple[str, int]]) -> Balances:
+    by_asset: dict[str, int] = {}
+    for asset, balance in rows:
+        by_asset[asset] = by_asset.get(asset, 0) + int(balance or 0)
+    return Balances(
+        points=by_asset.get("points", 0),
+        stored_value_fen=by_asset.get("stored_value_paid", 0)
+        + by_asset.get("stored_value_bonus", 0),
+        visits=by_asset.get("visits", 0),
+    )
+
+
 def card_balances(card_id: int) -> Balances:
-    return Balances()
+    from app.ledger.models import Account
+
+    rows = db.session.execute(
+        select(Account.asset, Account.balance).where(Account.card_id == card_id)
+    )
+    return _from_rows((r[0], r[1]) for r in rows)
+
+
+def _member_cards(member_id: int):  # type: ignore[no-untyped-def]
+    from app.cards.models import Card
+
+    # A cancelled card's value has been moved (replacement) or settled (return).
+    return select(Card.id).where(Card.member_id == member_id, Card.state != "cancelled")
 
 
 def member_balances(member_id: int) -> Balances:
     """Sum over the member's working cards."""
-    return Balances()
+    from app.ledger.models import Account
+
+    rows = db.session.execute(
+        select(Account.asset, func.sum(Account.balance))
+        .where(Account.card_id.in_(_member_cards(member_id)))
+        .group_by(Account.asset)
+    )
+    return _from_rows((r[0], r[1]) for r in rows)
 
 
 def next_expiry(member_id: int) -> tuple[int, dt.date] | None:
     """Points that expire first across the member's cards, and when; None if none expire."""
-    return None
+    from app.clock import local_today
+    from app.ledger.models import Account, PointsLot
+
+    row = db.session.execute(
+        select(PointsLot.expires_on, func.sum(PointsLot.remaining))
+        .join(Account, Account.id == PointsLot.account_id)
+        .where(
+            Account.card_id.in_(_member_cards(member_id)),
+            PointsLot.remaining > 0,
+            PointsLot.expires_on.is_not(None),
+            PointsLot.expires_on >= local_today(),
+        )
+        .group_by(PointsLot.expires_on)
+        .order_by(PointsLot.expires_on)
+        .limit(1)
+    ).first()
+    if row is None:
+        return None
+    return int(row[1]), row[0]

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from flask import current_app
 from lunardate import LunarDate
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from app.cards.models import Card
 from app.db import db
@@ -15,6 +18,7 @@ from app.errors import DuplicateMember, InvalidRequest, NotFound
 from app.members.models import CALENDARS, GENDERS, Level, Member, Question
 from app.phone import normalise_phone, parse_phone
 from app.signals import member_joined
+from app.stores.models import Store
 from app.stores.services import get_store
 
 LANGUAGES = ("zh-Hans", "zh-Hant", "en")
@@ -22,7 +26,9 @@ LANGUAGES = ("zh-Hans", "zh-Hant", "en")
 PLAIN_FIELDS = ("name", "region", "occupation", "income_band")
 
 
-def create_member(data: dict[str, Any], *, card_type: str = "stored_value") -> Member:
+def create_member(
+    data: dict[str, Any], *, card_type: str = "stored_value", actor: str | None = None
+) -> Member:
     """Make a member with a primary card; the phone then works as that card's number."""
     from app.cards.services import issue_card
 
@@ -35,7 +41,7 @@ def create_member(data: dict[str, Any], *, card_type: str = "stored_value") -> M
         raise DuplicateMember(f"{phone} is already a member", phone=phone)
     member = Member(
         phone=phone,
-        home_store=get_store(str(data["home_store"])),
+        home_store=_home_store(str(data["home_store"])),
         language=current_app.config["DEFAULT_LANGUAGE"],
         level=entry_level(),
         tags=[],
@@ -43,24 +49,48 @@ def create_member(data: dict[str, Any], *, card_type: str = "stored_value") -> M
     )
     _apply(member, data, creating=True)
     db.session.add(member)
-    db.session.flush()
-    card = issue_card(card_type, member=member, store=member.home_store)
+    with _phone_race(phone):
+        db.session.flush()
+    card = issue_card(card_type, member=member, store=member.home_store, actor=actor)
     member_joined.send(member, card=card)
     return member
 
 
 def update_member(member: Member, data: dict[str, Any]) -> Member:
+    phone = member.phone
     if "phone" in data:
         phone = parse_phone(str(data["phone"]))
         if phone != member.phone:
             if db.session.scalar(select(Member.id).where(Member.phone == phone)):
                 raise DuplicateMember(f"{phone} is already a member", phone=phone)
             member.phone = phone
-    if "home_store" in data:
-        member.home_store = get_store(str(data["home_store"]))
-    _apply(member, data, creating=False)
-    db.session.flush()
+    with _phone_race(phone):
+        if "home_store" in data:
+            member.home_store = _home_store(str(data["home_store"]))
+        _apply(member, data, creating=False)
+        db.session.flush()
     return member
+
+
+@contextmanager
+def _phone_race(phone: str) -> Iterator[None]:
+    """Two requests with one new phone at once both pass the check above; the unique
+    index stops the second, which then gets the same 409 as if it had come later."""
+    try:
+        yield
+    except IntegrityError as exc:
+        text = str(exc.orig)
+        if "member.phone" not in text and "uq_member_phone" not in text:
+            raise
+        raise DuplicateMember(f"{phone} is already a member", phone=phone) from None
+
+
+def _home_store(code: str) -> Store:
+    """A store named in the request body: unknown is bad input (400), not a missing page."""
+    try:
+        return get_store(code)
+    except NotFound:
+        raise InvalidRequest(f"no store with code {code!r}", field="home_store") from None
 
 
 def _apply(member: Member, data: dict[str, Any], *, creating: bool) -> None:
@@ -85,7 +115,12 @@ def _apply(member: Member, data: dict[str, Any], *, creating: bool) -> None:
             raise InvalidRequest("tags must be a list of words", field="tags")
         member.tags = sorted({t.strip() for t in tags})
     if data.get("referrer"):
-        referrer = resolve_member(str(data["referrer"]))
+        try:
+            referrer = resolve_member(str(data["referrer"]))
+        except NotFound:
+            raise InvalidRequest(
+                f"no member matches referrer {data['referrer']!r}", field="referrer"
+            ) from None
         if referrer.id is not None and referrer.id == member.id:
             raise InvalidRequest("a member cannot refer themselves", field="referrer")
         member.referrer = referrer
@@ -126,12 +161,15 @@ def _apply_birthday(member: Member, data: dict[str, Any]) -> None:
             raise InvalidRequest("birthday is in the future", field="birthday")
     else:
         try:
-            LunarDate(year, month, day, leap)
+            # The constructor accepts any numbers; converting is what checks them.
+            solar = LunarDate(year, month, day, leap).to_solar_date()
         except ValueError:
             what = "leap month " if leap else ""
             raise InvalidRequest(
                 f"lunar {what}{month} day {day} did not exist in {year}", field="birthday"
             ) from None
+        if solar > dt.date.today():
+            raise InvalidRequest("birthday is in the future", field="birthday")
     member.birthday_year, member.birthday_month, member.birthday_day = year, month, day
     member.birthday_calendar, member.lunar_leap_month = calendar, leap
 
@@ -231,3 +269,34 @@ def member_cards(member: Member) -> list[Card]:
             .order_by(Card.is_primary.desc(), Card.id)
         )
     )
+
+
+def search_members(
+    query: str = "", *, page: int = 1, per_page: int = 20
+) -> tuple[list[Member], int]:
+    """One page of members, newest first, and the total.
+
+    ``query`` is a phone (any format; exact match), or text found in the name
+    or phone; empty lists everyone.
+    """
+    condition = None
+    query = (query or "").strip()
+    if query:
+        phone = normalise_phone(query)
+        if phone is not None:
+            condition = Member.phone == phone
+        else:
+            pattern = (
+                "%" + query.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_") + "%"
+            )
+            condition = Member.name.ilike(pattern, escape="\\") | Member.phone.like(
+                pattern, escape="\\"
+            )
+    base = select(Member) if condition is None else select(Member).where(condition)
+    total = db.session.scalar(select(func.count()).select_from(base.subquery())) or 0
+    members = db.session.scalars(
+        base.order_by(Member.joined_at.desc(), Member.id.desc())
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    )
+    return list(members), total

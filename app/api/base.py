@@ -1,0 +1,58 @@
+"""The flask-smorest ``Api`` and ``Blueprint`` every /api/v1 module builds on.
+
+The OpenAPI document is generated from these: request schemas come from
+``@blp.arguments``, success bodies from ``@blp.response`` and error bodies from
+``@blp.errors(...)``, which documents each status with the one error shape.
+"""
+
+from __future__ import annotations
+
+import http
+from collections.abc import Callable
+from typing import Any
+
+import flask_smorest
+from webargs.flaskparser import FlaskParser
+
+from app.api.schemas import ErrorSchema
+
+#: Documented on every operation: a key is always required.
+ALWAYS = (401,)
+
+
+class _Parser(FlaskParser):
+    """webargs answers 422 by default; our contract says bad input is 400 ``invalid_request``."""
+
+    DEFAULT_VALIDATION_STATUS = 400
+
+
+class Blueprint(flask_smorest.Blueprint):
+    ARGUMENTS_PARSER = _Parser()
+
+    def errors(self, *statuses: int) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """Document error responses (plus 401) with the shared error schema.
+
+        ``@blp.errors(404, 409)``: each status refers to the response component
+        named after it (``NOT_FOUND``, ``CONFLICT``), whose body is ``ErrorSchema``.
+        """
+
+        def decorator(func: Callable[..., Any]) -> Callable[..., Any]:
+            for status in sorted(set(statuses) | set(ALWAYS), reverse=True):
+                func = self.alt_response(status, response=http.HTTPStatus(status).name)(func)
+            return func
+
+        return decorator
+
+
+class Api(flask_smorest.Api):
+    """One error body for everything: ``{"error": {"code", "message", "details"}}``."""
+
+    ERROR_SCHEMA = ErrorSchema
+    #: No catch-all "default" response: each operation lists the statuses it can answer,
+    #: so a response with an undocumented status fails the OpenAPI test.
+    DEFAULT_ERROR_RESPONSE_NAME = None
+
+    def _register_error_handlers(self) -> None:
+        # HTTP errors are turned into JSON by app.api.errors, only under /api/,
+        # so the admin panel and station pages keep Flask's own error pages.
+        pass

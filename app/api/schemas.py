@@ -1,0 +1,356 @@
+"""Marshmallow schemas of the REST API: what requests may carry and what answers hold.
+
+They are the OpenAPI document's source. Request schemas check shape and
+enumerations; the services check meaning (a phone that parses, a lunar date
+that existed, questionnaire answers). Response schemas list every field as
+required and refuse unknown ones, so the document is exact and a test that
+validates responses against it notices any drift.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import Schema, fields, pre_dump, validate
+
+from app.cards.models import CARD_STATES, CARD_TYPES, MEDIUM_KINDS, Card
+from app.cards.services import PERIODS
+from app.db import db, utcnow
+from app.ledger.balances import card_balances, member_balances
+from app.members.models import CALENDARS, GENDERS, Member
+from app.members.services import LANGUAGES, birthday_text, member_cards
+
+BIRTHDAY_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
+
+
+def _doc(text: str, **extra: Any) -> dict[str, Any]:
+    return {"description": text, **extra}
+
+
+# --- errors -----------------------------------------------------------------------
+
+
+class ErrorBodySchema(Schema):
+    code = fields.String(
+        required=True,
+        metadata=_doc(
+            "Stable machine-readable code: invalid_request, not_found, duplicate_member, "
+            "illegal_transition, unauthorized, wrong_pin, pin_locked, pin_required, "
+            "method_not_allowed, unsupported_media_type, …"
+        ),
+    )
+    message = fields.String(required=True, metadata=_doc("For people; may change."))
+    details = fields.Dict(
+        keys=fields.String(),
+        metadata=_doc("Context such as the offending field, attempts_left or locked_until."),
+    )
+
+
+class ErrorSchema(Schema):
+    error = fields.Nested(ErrorBodySchema, required=True)
+
+
+# --- responses --------------------------------------------------------------------
+
+
+class BalancesSchema(Schema):
+    points = fields.Integer(required=True)
+    stored_value_fen = fields.Integer(required=True)
+    visits = fields.Integer(required=True)
+
+
+class MemberCardSchema(Schema):
+    """A card as listed inside a member."""
+
+    number = fields.String(required=True)
+    type = fields.String(required=True, validate=validate.OneOf(CARD_TYPES))
+    state = fields.String(required=True, validate=validate.OneOf(CARD_STATES))
+    is_primary = fields.Boolean(
+        required=True, metadata=_doc("The card the member's phone number stands for.")
+    )
+    replaced_by = fields.String(
+        required=True, allow_none=True, metadata=_doc("Number of the card that replaced this one.")
+    )
+
+    @pre_dump
+    def _from_card(self, card: Card, **_: Any) -> dict[str, Any]:
+        return {
+            "number": card.number,
+            "type": card.type,
+            "state": card.state,
+            "is_primary": card.is_primary,
+            "replaced_by": _replacement_number(card),
+        }
+
+
+class CardSchema(Schema):
+    number = fields.String(required=True)
+    type = fields.String(required=True, validate=validate.OneOf(CARD_TYPES))
+    state = fields.String(required=True, validate=validate.OneOf(CARD_STATES))
+    member = fields.String(
+        required=True, allow_none=True, metadata=_doc("Holder's phone (E.164); null if anonymous.")
+    )
+    is_primary = fields.Boolean(required=True)
+    valid_from = fields.Date(required=True, allow_none=True)
+    valid_until = fields.Date(required=True, allow_none=True)
+    has_pin = fields.Boolean(required=True)
+    pin_locked_until = fields.DateTime(
+        required=True, allow_none=True, metadata=_doc("Set while wrong PINs keep the card locked.")
+    )
+    media = fields.List(
+        fields.String(validate=validate.OneOf(MEDIUM_KINDS)),
+        required=True,
+        metadata=_doc("Kinds of other media bound to the card (their values are not shown)."),
+    )
+    credit_limit_fen = fields.Integer(required=True)
+    rechargeable = fields.Boolean(required=True)
+    issued_store = fields.String(required=True, allow_none=True)
+    issued_at = fields.DateTime(required=True)
+    replaced_by = fields.String(required=True, allow_none=True)
+    balances = fields.Nested(BalancesSchema, required=True)
+
+    @pre_dump
+    def _from_card(self, card: Card, **_: Any) -> dict[str, Any]:
+        locked = card.pin_locked_until
+        return {
+            "number": card.number,
+            "type": card.type,
+            "state": card.state,
+            "member": card.member.phone if card.member is not None else None,
+            "is_primary": card.is_primary,
+            "valid_from": card.valid_from,
+            "valid_until": card.valid_until,
+            "has_pin": card.pin_hash is not None,
+            "pin_locked_until": locked if locked is not None and locked > utcnow() else None,
+            "media": sorted({m.kind for m in card.media}),
+            "credit_limit_fen": card.credit_limit_fen,
+            "rechargeable": card.rechargeable,
+            "issued_store": card.issued_store.code if card.issued_store is not None else None,
+            "issued_at": card.issued_at,
+            "replaced_by": _replacement_number(card),
+            "balances": card_balances(card.id).as_dict(),
+        }
+
+
+def _replacement_number(card: Card) -> str | None:
+    if card.replaced_by_id is None:
+        return None
+    replacement = db.session.get(Card, card.replaced_by_id)
+    return replacement.number if replacement is not None else None
+
+
+class CardResultSchema(Schema):
+    card = fields.Nested(CardSchema, required=True)
+
+
+class ReplaceResultSchema(Schema):
+    card = fields.Nested(CardSchema, required=True, metadata=_doc("The new card."))
+    replaced_card = fields.Nested(
+        CardSchema, required=True, metadata=_doc("The old card, now cancelled.")
+    )
+
+
+class MediumSchema(Schema):
+    kind = fields.String(required=True, validate=validate.OneOf(MEDIUM_KINDS))
+    value = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=128),
+        metadata=_doc("Barcode text, magstripe track, chip UID or QR token."),
+    )
+
+
+class MediumResultSchema(Schema):
+    card = fields.Nested(CardSchema, required=True)
+    medium = fields.Nested(MediumSchema, required=True)
+
+
+class PinVerifyResultSchema(Schema):
+    valid = fields.Boolean(required=True)
+
+
+class MemberSchema(Schema):
+    id = fields.Integer(required=True)
+    phone = fields.String(required=True, metadata=_doc("E.164, e.g. +8613800138000."))
+    name = fields.String(required=True, allow_none=True)
+    gender = fields.String(required=True, validate=validate.OneOf(GENDERS))
+    birthday = fields.String(
+        required=True,
+        allow_none=True,
+        metadata=_doc(
+            "YYYY-MM-DD as the member states it: solar, or lunar year-month-day "
+            "when birthday_calendar is lunar.",
+            pattern=BIRTHDAY_PATTERN,
+        ),
+    )
+    birthday_calendar = fields.String(required=True, validate=validate.OneOf(CALENDARS))
+    lunar_leap_month = fields.Boolean(required=True)
+    language = fields.String(required=True, validate=validate.OneOf(LANGUAGES))
+    home_store = fields.String(required=True, metadata=_doc("Store code."))
+    level = fields.String(required=True, allow_none=True, metadata=_doc("Level name."))
+    level_rank = fields.Integer(required=True, allow_none=True)
+    region = fields.String(required=True, allow_none=True)
+    occupation = fields.String(required=True, allow_none=True)
+    income_band = fields.String(required=True, allow_none=True)
+    tags = fields.List(fields.String(), required=True)
+    answers = fields.Dict(
+        keys=fields.String(), required=True, metadata=_doc("Questionnaire answers by key.")
+    )
+    referrer = fields.String(
+        required=True, allow_none=True, metadata=_doc("Referring member's phone.")
+    )
+    joined_at = fields.DateTime(required=True)
+    sms_opt_out = fields.Boolean(required=True)
+    wechat_opt_out = fields.Boolean(required=True)
+    cards = fields.List(fields.Nested(MemberCardSchema), required=True)
+    balances = fields.Nested(BalancesSchema, required=True)
+
+    @pre_dump
+    def _from_member(self, member: Member, **_: Any) -> dict[str, Any]:
+        return {
+            "id": member.id,
+            "phone": member.phone,
+            "name": member.name,
+            "gender": member.gender,
+            "birthday": birthday_text(member),
+            "birthday_calendar": member.birthday_calendar,
+            "lunar_leap_month": member.lunar_leap_month,
+            "language": member.language,
+            "home_store": member.home_store.code,
+            "level": member.level.name if member.level is not None else None,
+            "level_rank": member.level.rank if member.level is not None else None,
+            "region": member.region,
+            "occupation": member.occupation,
+            "income_band": member.income_band,
+            "tags": list(member.tags or []),
+            "answers": dict(member.answers or {}),
+            "referrer": member.referrer.phone if member.referrer is not None else None,
+            "joined_at": member.joined_at,
+            "sms_opt_out": member.sms_opt_out,
+            "wechat_opt_out": member.wechat_opt_out,
+            "cards": member_cards(member),
+            "balances": member_balances(member.id).as_dict(),
+        }
+
+
+# --- requests ---------------------------------------------------------------------
+
+
+def _text(max_length: int, text: str) -> fields.String:
+    return fields.String(
+        allow_none=True, validate=validate.Length(max=max_length), metadata=_doc(text)
+    )
+
+
+class _MemberFieldsSchema(Schema):
+    """Fields a member request may set; each left out keeps its value.
+
+    The opt-out flags are read-only here: they follow the opt-out registry
+    (``app.optout``), which keeps every change with its source.
+    """
+
+    name = _text(120, "Null clears it.")
+    gender = fields.String(allow_none=True, validate=validate.OneOf(GENDERS))
+    birthday = fields.String(
+        allow_none=True,
+        validate=validate.Regexp(BIRTHDAY_PATTERN, error="birthday must be YYYY-MM-DD"),
+        metadata=_doc("YYYY-MM-DD; lunar month and day when birthday_calendar is lunar."),
+    )
+    birthday_calendar = fields.String(validate=validate.OneOf(CALENDARS))
+    lunar_leap_month = fields.Boolean(
+        metadata=_doc("Lunar birthdays only: the day falls in that year's leap month.")
+    )
+    language = fields.String(validate=validate.OneOf(LANGUAGES))
+    region = _text(64, "Where the member lives.")
+    occupation = _text(64, "Occupation.")
+    income_band = _text(32, "Income band, as the chain defines them.")
+    tags = fields.List(
+        fields.String(validate=validate.Length(min=1, max=32)),
+        allow_none=True,
+        validate=validate.Length(max=50),
+        metadata=_doc("Interest tags; replaces the list."),
+    )
+    answers = fields.Dict(
+        keys=fields.String(),
+        allow_none=True,
+        metadata=_doc("Questionnaire answers by question key; null for a key removes it."),
+    )
+    referrer = fields.String(
+        allow_none=True,
+        validate=validate.Length(max=128),
+        metadata=_doc("The referring member: phone, card number or card medium."),
+    )
+
+
+class MemberCreateSchema(_MemberFieldsSchema):
+    phone = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=32),
+        metadata=_doc("Any format phonenumbers reads: 13800138000, +86 138 0013 8000, 0086…"),
+    )
+    home_store = fields.String(required=True, validate=validate.Length(min=1, max=32))
+    card_type = fields.String(
+        validate=validate.OneOf(CARD_TYPES),
+        metadata=_doc("Type of the member's first card; stored_value when left out."),
+    )
+
+
+class MemberUpdateSchema(_MemberFieldsSchema):
+    phone = fields.String(validate=validate.Length(min=1, max=32))
+    home_store = fields.String(validate=validate.Length(min=1, max=32))
+
+
+class CardCreateSchema(Schema):
+    type = fields.String(required=True, validate=validate.OneOf(CARD_TYPES))
+    member = fields.String(
+        allow_none=True,
+        validate=validate.Length(min=1, max=128),
+        metadata=_doc("The holder (phone, card number or medium); left out for an anonymous card."),
+    )
+    pin = fields.String(allow_none=True, metadata=_doc("4 to 8 digits."))
+    period = fields.String(
+        allow_none=True,
+        validate=validate.OneOf(tuple(PERIODS)),
+        metadata=_doc("Period cards: the length from valid_from when valid_until is left out."),
+    )
+    valid_from = fields.Date(allow_none=True)
+    valid_until = fields.Date(allow_none=True)
+    credit_limit_fen = fields.Integer(
+        strict=True,
+        validate=validate.Range(min=0),
+        metadata=_doc("Overdraft allowed on a stored value card, in fen."),
+    )
+    rechargeable = fields.Boolean(allow_none=True)
+    media = fields.List(fields.Nested(MediumSchema), validate=validate.Length(max=10))
+
+
+class ReasonSchema(Schema):
+    reason = fields.String(allow_none=True, validate=validate.Length(max=200))
+
+
+class PinSetSchema(Schema):
+    pin = fields.String(
+        required=True, allow_none=True, metadata=_doc("4 to 8 digits; null removes the PIN.")
+    )
+    old_pin = fields.String(
+        allow_none=True, metadata=_doc("Required when the card already has a PIN.")
+    )
+
+
+class PinVerifySchema(Schema):
+    pin = fields.String(required=True, validate=validate.Length(min=1, max=32))
+
+
+class MemberQuerySchema(Schema):
+    q = fields.String(
+        validate=validate.Length(max=64),
+        metadata=_doc("A phone in any format (exact), or text in the name or phone."),
+    )
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100000))
+    per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+
+
+class MemberPageSchema(Schema):
+    members = fields.List(fields.Nested(MemberSchema), required=True)
+    page = fields.Integer(required=True)
+    per_page = fields.Integer(required=True)
+    total = fields.Integer(required=True, metadata=_doc("Members matching, on all pages."))

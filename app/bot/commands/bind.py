@@ -1,0 +1,110 @@
+"""BIND <card> [PIN]: attach a physical card (a gift card, say) to the sender's membership."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flask_babel import gettext
+
+from app.bot.registry import Context, command
+from app.bot.replies import last4
+from app.cards.models import Card, CardEvent
+from app.cards.services import find_card, verify_pin
+from app.clock import to_local
+from app.db import db
+from app.errors import PinLocked, PinRequired, WrongPin
+from app.members.models import Member
+
+#: Longest card reference echoed back in a reply.
+_ECHO_CHARS = 24
+
+
+@command("bind", keywords={"zh-Hans": ("绑定", "BD"), "zh-Hant": ("綁定",), "en": ("BIND",)})
+def bind(ctx: Context) -> str:
+    member = ctx.member
+    assert member is not None
+    words = ctx.args.split()
+    if not words or len(words) > 2:
+        return gettext(
+            "Text BIND followed by the card number, and the PIN if the card has one. "
+            "For example: BIND 8800123412341234 123456"
+        )
+    reference, pin = words[0], (words[1] if len(words) > 1 else None)
+    card = find_card(reference)
+    if card is None:
+        return gettext(
+            "We could not find card %(card)s. Please check the number and try again.",
+            card=reference[:_ECHO_CHARS],
+        )
+    label = last4(card.number)
+    if card.member_id == member.id:
+        return gettext("Card ending %(card)s is already bound to you.", card=label)
+    if card.member_id is not None:
+        return gettext(
+            "Card ending %(card)s belongs to another member and cannot be bound. "
+            "Please ask at the counter.",
+            card=label,
+        )
+    if card.state != "active":
+        return gettext(
+            "Card ending %(card)s cannot be bound because it is %(state)s. "
+            "Please ask at the counter.",
+            card=label,
+            state=_state_name(card.state),
+        )
+    try:
+        verify_pin(card, pin)
+    except PinRequired:
+        return gettext(
+            "Card ending %(card)s has a PIN. Text BIND, the card number and the PIN.", card=label
+        )
+    except WrongPin as exc:
+        return gettext(
+            "Wrong PIN for the card ending %(card)s. %(left)s attempts left before the card locks.",
+            card=label,
+            left=exc.details.get("attempts_left", 0),
+        )
+    except PinLocked as exc:
+        return gettext(
+            "Too many wrong PINs: the card ending %(card)s is locked until %(time)s. "
+            "Please try again later.",
+            card=label,
+            time=_local_time(exc.details.get("locked_until")),
+        )
+    _attach(card, member, actor=f"{ctx.message.channel}:member:{member.id}")
+    return gettext("Card ending %(card)s is now bound to your membership.", card=label)
+
+
+def _attach(card: Card, member: Member, *, actor: str) -> None:
+    """The card's accounts stay with the card, so its balance now counts for the member."""
+    card.member = member
+    db.session.add(
+        CardEvent(
+            card_id=card.id,
+            action="bind",
+            from_state=card.state,
+            to_state=card.state,
+            actor=actor[:64],
+            reason=f"bound to member {member.id} by text",
+        )
+    )
+    db.session.flush()
+
+
+def _state_name(state: str) -> str:
+    names = {
+        "lost": gettext("reported lost"),
+        "frozen": gettext("frozen"),
+        "cancelled": gettext("cancelled"),
+        "expired": gettext("expired"),
+    }
+    return names.get(state, state)
+
+
+def _local_time(iso: str | None) -> str:
+    if not iso:
+        return "-"
+    moment = dt.datetime.fromisoformat(iso)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return to_local(moment).strftime("%H:%M")

@@ -1,0 +1,127 @@
+"""``handle_message``: one inbound message in, one reply out, inside the caller's transaction.
+
+The filter chain, in order (each may answer instead of the command):
+
+1. An exact opt-out keyword (STOP, TD, 退订…) always works, even over the rate limit.
+2. Opt-out gate: an opted-out sender gets silence, except for the opt-in keywords.
+3. Rate limit per sender: one polite warning per window, then silence.
+4. Input hygiene: too long, control characters, emoji, mixed scripts → a clear reply.
+5. No command matched → a short pointer to HELP (a stranger is told how to join).
+6. Member commands from a stranger → how to join.
+
+The command then runs in a savepoint. A handler error is never lost or swallowed
+silently: it is logged with its traceback (phone masked), its writes are rolled
+back, and the sender gets a polite reply. With ``BOT_RAISE_ERRORS`` (tests) it is
+re-raised instead, so a test sees the real error.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import current_app
+from sqlalchemy import select
+
+import app.bot.commands  # noqa: F401  (registers every command)
+from app.bot import text as texts
+from app.bot.message import Message, Reply
+from app.bot.ratelimit import Verdict, limiter_for
+from app.bot.registry import Context, Match, registry
+from app.bot.replies import bad_input, how_to_join, not_understood, slow_down, something_went_wrong
+from app.db import db
+from app.i18n import in_language
+from app.members.models import Member
+from app.optout.services import is_opted_out
+from app.phone import mask_phone
+
+log = logging.getLogger(__name__)
+
+OPT_OUT, OPT_IN = "opt_out", "opt_in"
+
+
+def handle_message(message: Message) -> Reply:
+    """Answer ``message``; flushes only (the caller commits). Never raises for bad input."""
+    raw = message.text or ""
+    normalised = texts.normalise(raw) if len(raw) <= texts.MAX_MESSAGE_CHARS else ""
+    match = registry.match(normalised) if normalised else None
+    member = _member_for(message)
+    language = _language(member, match, normalised)
+    name = match.command.name if match else None
+
+    if name == OPT_OUT:
+        return _run(message, member, language, match)  # type: ignore[arg-type]
+    if is_opted_out(message.channel, message.sender) and name != OPT_IN:
+        return Reply("", language, "opted_out", silent=True)
+
+    verdict = limiter_for().check(f"{message.channel}:{message.sender}")
+    if verdict is Verdict.SILENCE:
+        return Reply("", language, "rate_limited", silent=True)
+    if verdict is Verdict.WARN:
+        return _say(slow_down, language, "rate_limited")
+
+    problem = texts.problem(raw)
+    if problem is not None:
+        return _say(lambda: bad_input(problem), language, "bad_input")
+    if match is None:
+        return _say(lambda: not_understood(member=member is not None), language, "unknown")
+    if match.command.member_required and member is None:
+        return _say(how_to_join, language, "join_first")
+    return _run(message, member, language, match)
+
+
+def _say(make_text, language: str, command: str) -> Reply:  # type: ignore[no-untyped-def]
+    with in_language(language):
+        return Reply(make_text(), language, command)
+
+
+def _run(message: Message, member: Member | None, language: str, match: Match) -> Reply:
+    command = match.command
+    ctx = Context(
+        message=message,
+        member=member,
+        language=language,
+        keyword=match.keyword,
+        args=match.args,
+        raw_args=texts.after_keyword(message.text, match.keyword) if match.keyword else "",
+    )
+    savepoint = db.session.begin_nested()
+    try:
+        with in_language(language):
+            reply_text = command.handler(ctx)
+        savepoint.commit()
+    except Exception:
+        savepoint.rollback()
+        log.exception(
+            "command %s from %s %s failed", command.name, message.channel, _masked(message)
+        )
+        if current_app.config.get("BOT_RAISE_ERRORS"):
+            raise
+        return _say(something_went_wrong, language, command.name)
+    return Reply(reply_text, ctx.language, command.name, silent=not reply_text)
+
+
+def _member_for(message: Message) -> Member | None:
+    # WeChat openids are bound to members by the WeChat issue; until then, strangers.
+    if message.channel not in ("sms", "simulator"):
+        return None
+    return db.session.scalar(select(Member).where(Member.phone == message.sender))
+
+
+def _language(member: Member | None, match: Match | None, text: str) -> str:
+    """The member's language; for a stranger, the language the keyword or text is written in."""
+    if member is not None:
+        return member.language
+    default = current_app.config["DEFAULT_LANGUAGE"]
+    if match is None or not match.languages:
+        return texts.detect_language(text, default)
+    if len(match.languages) == 1:
+        return match.languages[0]
+    # 投票 is both Simplified and Traditional: the rest of the message may tell.
+    detected = texts.detect_language(match.args, match.languages[0])
+    return detected if detected in match.languages else match.languages[0]
+
+
+def _masked(message: Message) -> str:
+    if message.channel in ("sms", "simulator"):
+        return mask_phone(message.sender)
+    return message.sender[:4] + "****"

@@ -1,0 +1,36 @@
+"""What an adapter hands the engine, and what it gets back. Knows no provider."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+CHANNELS = ("sms", "wechat", "simulator")
+
+
+@dataclass(frozen=True)
+class Message:
+    #: "sms" | "wechat" | "simulator"
+    channel: str
+    #: E.164 for sms and simulator, an openid for wechat.
+    sender: str
+    text: str
+    #: Twilio MessageSid, WeChat MsgId; None when the channel has none. The
+    #: adapter deduplicates by it before calling the engine.
+    provider_id: str | None
+    #: Aware UTC.
+    received_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class Reply:
+    #: What to send back; "" means send nothing.
+    text: str
+    #: zh-Hans | zh-Hant | en: the language ``text`` is written in.
+    language: str
+    #: The command that answered ("points", "opt_out", ...), or what answered instead:
+    #: "unknown" (no command matched), "join_first" (a stranger tried a member
+    #: command), "bad_input", "rate_limited", "opted_out". None: nothing ran.
+    command: str | None
+    #: True when the engine deliberately says nothing (rate-limited, opted out).
+    silent: bool = False

@@ -1,0 +1,152 @@
+"""Commands declared by decorator, with their keywords in every language (errbot-like).
+
+The decorator only records the function; ``Registry.match`` picks the command:
+exact whole-message keywords first (opt-out and opt-in, which must never fire on
+a sentence that merely starts with STOP), then the longest keyword the message
+starts with, then patterns.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from app.bot.message import Message
+from app.members.models import Member
+
+#: Keywords under this key hint at no language (``?``).
+NEUTRAL = ""
+#: Trailing punctuation people add to a single-word command ("STOP." "退订。").
+_TRAILING = ".!。！"
+
+
+@dataclass
+class Context:
+    """What a handler sees. ``language`` is the reply language; LANG changes it."""
+
+    message: Message
+    member: Member | None
+    language: str
+    #: The keyword as matched (upper case), e.g. ``JF`` or ``积分``.
+    keyword: str
+    #: What followed the keyword, normalised but in the sender's case.
+    args: str
+    #: The same as the sender wrote it (full-width punctuation kept), for free text.
+    raw_args: str = ""
+
+
+Handler = Callable[[Context], str]
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    handler: Handler
+    #: language -> keywords, upper case and normalised.
+    keywords: dict[str, tuple[str, ...]]
+    #: Only members may use it; a stranger is told how to join.
+    member_required: bool = True
+    #: Only the whole message counts (opt-out and opt-in keywords).
+    exact: bool = False
+    pattern: re.Pattern[str] | None = None
+
+
+@dataclass(frozen=True)
+class Match:
+    command: Command
+    keyword: str
+    #: Languages the keyword belongs to, in declaration order (empty: no hint).
+    languages: tuple[str, ...]
+    args: str
+
+
+@dataclass
+class Registry:
+    commands: dict[str, Command] = field(default_factory=dict)
+    _exact: dict[str, tuple[Command, tuple[str, ...]]] = field(default_factory=dict)
+    _prefix: list[tuple[str, Command, tuple[str, ...]]] = field(default_factory=list)
+
+    def add(self, command: Command) -> None:
+        if command.name in self.commands:
+            raise ValueError(f"command {command.name!r} registered twice")
+        self.commands[command.name] = command
+        for keyword, languages in _keyword_languages(command.keywords).items():
+            if keyword in self._exact or any(k == keyword for k, _c, _l in self._prefix):
+                raise ValueError(f"keyword {keyword!r} belongs to two commands")
+            if command.exact:
+                self._exact[keyword] = (command, languages)
+            else:
+                self._prefix.append((keyword, command, languages))
+        self._prefix.sort(key=lambda entry: len(entry[0]), reverse=True)
+
+    def match(self, text: str) -> Match | None:
+        """``text`` must be normalised (``app.bot.text.normalise``)."""
+        upper = text.upper()
+        bare = upper.rstrip(_TRAILING).rstrip() or upper
+        if bare in self._exact:
+            command, languages = self._exact[bare]
+            return Match(command, bare, languages, "")
+        for keyword, command, languages in self._prefix:
+            if _starts_with(text, keyword):
+                return Match(command, keyword, languages, text[len(keyword) :].strip())
+        for command in self.commands.values():
+            if command.pattern is not None:
+                found = command.pattern.fullmatch(text)
+                if found:
+                    return Match(command, "", (), (found.groupdict().get("args") or "").strip())
+        return None
+
+
+def _keyword_languages(keywords: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+    """keyword -> the languages it is written in (投票 is both Simplified and Traditional)."""
+    result: dict[str, tuple[str, ...]] = {}
+    for language, words in keywords.items():
+        for word in words:
+            key = word.upper()
+            langs = result.get(key, ())
+            if language != NEUTRAL and language not in langs:
+                langs = (*langs, language)
+            result[key] = langs
+    return result
+
+
+def _starts_with(text: str, keyword: str) -> bool:
+    """``JF 1`` and ``投票A`` start with their keyword; ``JFK`` does not start with ``JF``."""
+    head = text[: len(keyword)]
+    if head.upper() != keyword:
+        return False
+    rest = text[len(keyword) :]
+    if not rest or not rest[0].isalnum():
+        return True
+    # After a Chinese keyword the argument may follow without a space: 投票A, 留言你好.
+    return not keyword[-1].isascii()
+
+
+registry = Registry()
+
+
+def command(
+    name: str,
+    *,
+    keywords: dict[str, tuple[str, ...]],
+    member_required: bool = True,
+    exact: bool = False,
+    pattern: str | None = None,
+) -> Callable[[Handler], Handler]:
+    """Declare a command: ``@command("points", keywords={"zh-Hans": ("积分", "JF"), ...})``."""
+
+    def register(handler: Handler) -> Handler:
+        registry.add(
+            Command(
+                name=name,
+                handler=handler,
+                keywords=keywords,
+                member_required=member_required,
+                exact=exact,
+                pattern=re.compile(pattern, re.IGNORECASE) if pattern else None,
+            )
+        )
+        return handler
+
+    return register

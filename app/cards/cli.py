@@ -1,0 +1,219 @@
+"""``laoyou cards …``: issue batches of anonymous cards, look at one card."""
+
+from __future__ import annotations
+
+import csv
+import secrets
+from pathlib import Path
+from typing import Any
+
+import click
+from flask.cli import with_appcontext
+
+from app.cards.models import CARD_TYPES, Card
+from app.cards.services import (
+    PERIODS,
+    add_medium,
+    card_history,
+    find_card,
+    get_card,
+    issue_card,
+)
+from app.cli import cli_unit_of_work, local_minute
+from app.db import db
+from app.errors import NotFound
+from app.ledger.balances import card_balances
+
+#: Largest batch in one command (and one transaction).
+MAX_BATCH = 10_000
+#: Card types whose value is money; the others carry points, visits or a period.
+MONEY_TYPES = ("gift", "stored_value")
+ACTOR = "cli"
+
+
+@click.group("cards", help="Cards: issue batches, show one.")
+def cards_group() -> None:
+    pass
+
+
+@cards_group.command("issue", help="Issue a batch of anonymous cards and write them to a CSV file.")
+@click.option("--type", "card_type", required=True, type=click.Choice(CARD_TYPES))
+@click.option("--count", required=True, type=click.IntRange(1, MAX_BATCH), help="How many cards.")
+@click.option(
+    "--value-cents",
+    "value_fen",
+    default=0,
+    type=click.IntRange(min=0),
+    help="Value preloaded on each card, in fen (1 yuan = 100); gift and stored_value only.",
+)
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="CSV file to write; it must not exist yet (it may hold PINs).",
+)
+@click.option("--store", "store_code", default=None, help="Store that issues the cards.")
+@click.option(
+    "--period",
+    type=click.Choice(tuple(PERIODS)),
+    default=None,
+    help="Period cards: how long each runs from today.",
+)
+@click.option("--pins", is_flag=True, help="Give every card a random 6-digit PIN (in the CSV).")
+@click.option("--qr", is_flag=True, help="Give every card a QR token (in the CSV).")
+@with_appcontext
+def issue(
+    card_type: str,
+    count: int,
+    value_fen: int,
+    out: Path,
+    store_code: str | None,
+    period: str | None,
+    pins: bool,
+    qr: bool,
+) -> None:
+    if value_fen and card_type not in MONEY_TYPES:
+        raise click.UsageError(f"--value-cents needs a card type of {' or '.join(MONEY_TYPES)}")
+    if card_type == "period" and period is None:
+        raise click.UsageError("period cards need --period month, quarter or year")
+    if out.exists():
+        raise click.UsageError(f"{out} already exists; choose another --out")
+    if not out.parent.is_dir():
+        raise click.UsageError(f"directory {out.parent} does not exist")
+    load_value = _value_loader() if value_fen else None
+
+    columns = ["number", "type", "state", "value_fen"]
+    columns += ["valid_from", "valid_until"] if card_type == "period" else []
+    columns += ["pin"] if pins else []
+    columns += ["qr_token"] if qr else []
+    # "x": never overwrite an earlier batch's file (its PINs would be lost for good).
+    try:
+        fh = out.open("x", newline="", encoding="utf-8")
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {out}: {exc.strerror}") from exc
+    try:
+        if pins:
+            out.chmod(0o600)
+        # fh exits first: the file is complete on disk before the cards are committed.
+        with cli_unit_of_work(), fh:
+            store = _store(store_code)
+            writer = csv.DictWriter(fh, fieldnames=columns)
+            writer.writeheader()
+            for _ in range(count):
+                writer.writerow(
+                    _issue_one(card_type, store, period, value_fen, load_value, pins, qr)
+                )
+    except BaseException:
+        out.unlink(missing_ok=True)
+        raise
+    what = f"{count} {card_type} card{'s' if count != 1 else ''}"
+    value = f", {value_fen / 100:.2f} yuan each" if value_fen else ""
+    click.echo(f"issued {what}{value}; written to {out}")
+
+
+def _issue_one(
+    card_type: str,
+    store: Any,
+    period: str | None,
+    value_fen: int,
+    load_value: Any,
+    pins: bool,
+    qr: bool,
+) -> dict[str, Any]:
+    pin = f"{secrets.randbelow(10**6):06d}" if pins else None
+    card = issue_card(card_type, store=store, period=period, pin=pin, actor=ACTOR)
+    row: dict[str, Any] = {
+        "number": card.number,
+        "type": card.type,
+        "state": card.state,
+        "value_fen": value_fen,
+    }
+    if card_type == "period":
+        row["valid_from"] = card.valid_from.isoformat() if card.valid_from else ""
+        row["valid_until"] = card.valid_until.isoformat() if card.valid_until else ""
+    if pins:
+        row["pin"] = pin
+    if qr:
+        row["qr_token"] = add_medium(card, "qr_token", secrets.token_urlsafe(18)).value
+    if load_value is not None:
+        load_value(card, value_fen, idempotency_key=f"cards-issue:{card.number}", actor=ACTOR)
+    return row
+
+
+def _value_loader() -> Any:
+    """The ledger's ``load_value``, or a clear refusal while the ledger is not installed."""
+    try:
+        from app.ledger.operations import load_value
+    except ImportError as exc:
+        if exc.name not in (None, "app.ledger.operations"):
+            raise
+        raise click.UsageError(
+            "preloading value needs the ledger (app.ledger.operations.load_value); "
+            "issue without --value-cents"
+        ) from exc
+    return load_value
+
+
+def _store(code: str | None) -> Any:
+    if code is None:
+        return None
+    from app.stores.services import get_store
+
+    return get_store(code)
+
+
+@cards_group.command("show", help="A card's state, holder, media, balances and history.")
+@click.argument("number")
+@with_appcontext
+def show(number: str) -> None:
+    card = _card(number)
+    holder = card.member
+    click.echo(f"card {card.number}  {card.type}  {card.state}")
+    if holder is None:
+        click.echo("holder: anonymous")
+    else:
+        primary = " (primary: the phone works as this card)" if card.is_primary else ""
+        click.echo(f"holder: {holder.name or '-'} {holder.phone}{primary}")
+    store = f" at {card.issued_store.code}" if card.issued_store else ""
+    click.echo(f"issued: {local_minute(card.issued_at)}{store}")
+    if card.valid_from or card.valid_until:
+        click.echo(f"valid: {card.valid_from or '…'} to {card.valid_until or '…'}")
+    click.echo(f"PIN: {_pin_text(card)}")
+    if card.media:
+        click.echo("media: " + ", ".join(f"{m.kind} {m.value}" for m in card.media))
+    bal = card_balances(card.id)
+    click.echo(
+        f"balances: points {bal.points}, stored value {bal.stored_value_fen / 100:.2f} yuan, "
+        f"visits {bal.visits}"
+    )
+    if card.replaced_by_id is not None:
+        new = db.session.get(Card, card.replaced_by_id)
+        number = new.number if new else card.replaced_by_id
+        click.echo(f"replaced by: {number} (this number no longer works)")
+    click.echo("history:")
+    for event in card_history(card):
+        moved = f"{event.from_state or ''} → {event.to_state}".strip()
+        extra = "  ".join(x for x in (event.actor, event.reason) if x)
+        click.echo(f"  {local_minute(event.at)}  {event.action:<12} {moved}  {extra}".rstrip())
+
+
+def _card(ref: str) -> Card:
+    """The exact number first (a replaced card still shows its history), then phone or medium."""
+    try:
+        return get_card(ref)
+    except NotFound:
+        card = find_card(ref)
+    if card is None:
+        raise click.ClickException(f"no card matches {ref!r}")
+    return card
+
+
+def _pin_text(card: Card) -> str:
+    if card.pin_hash is None:
+        return "none"
+    from app.clock import now
+
+    if card.pin_locked_until is not None and card.pin_locked_until > now():
+        return f"set, locked until {local_minute(card.pin_locked_until)}"
+    failures = f" ({card.pin_failures} wrong attempt(s))" if card.pin_failures else ""
+    return "set" + failures

@@ -1,0 +1,354 @@
+"""``laoyou demo``: a small believable chain to try Laoyou with, loaded idempotently.
+
+``load_demo()`` calls one function per kind of data, in dependency order. Each
+adds only what is missing (stores by code, levels by rank, questions by key,
+members by phone, anonymous cards by their demo barcode), and the cards and
+card states of a member are made only when the member is new, so a second run
+adds nothing. ``_history()`` is where the ledger adds transactions (gift card
+preloads, recharges, checkouts) with idempotency keys so it stays repeatable.
+
+Every run also rotates the demo API key of store SH01: older keys labelled
+``demo`` are revoked and a new one is printed on the last line.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+import click
+from flask.cli import with_appcontext
+from sqlalchemy import Connection, inspect, select
+
+from app.auth.models import ApiKey
+from app.auth.services import create_api_key, revoke_api_key
+from app.cards.models import Card, CardEvent, CardMedium
+from app.cards.services import add_medium, change_state, issue_card, replace_card
+from app.cli import cli_unit_of_work
+from app.clock import local_today, now
+from app.db import Base, db
+from app.members.models import Level, Member, Question
+from app.members.services import create_member, member_cards
+from app.stores.models import Store
+from app.stores.services import create_store
+
+DEMO_STORE = "SH01"
+DEMO_KEY_LABEL = "demo"
+ACTOR = "demo"
+
+STORES = (
+    ("SH01", "上海南京路店", "华东"),
+    ("SH02", "上海徐家汇店", "华东"),
+    ("BJ01", "北京三里屯店", "华北"),
+)
+
+#: name, rank, discount (bp of list price), points multiplier (bp), growth threshold
+LEVELS = (
+    ("普通会员", 1, 10000, 10000, 0),
+    ("银卡", 2, 9500, 12000, 1000),
+    ("金卡", 3, 9000, 15000, 5000),
+)
+
+#: key, label, type, choices
+QUESTIONS = (
+    ("favourite_cuisine", "最喜欢的菜系", "choice", ["本帮菜", "川菜", "粤菜", "西餐", "日料"]),
+    ("visit_time", "通常什么时候来店", "choice", ["工作日午餐", "工作日晚餐", "周末"]),
+    ("has_children", "家中是否有孩子", "boolean", []),
+)
+
+
+class DemoMember(NamedTuple):
+    phone: str
+    name: str
+    gender: str
+    language: str
+    store: str
+    level_rank: int
+    #: "YYYY-MM-DD", "lunar:YYYY-MM-DD" or "lunar-leap:YYYY-MM-DD" (as the member states it)
+    birthday: str | None
+    tags: tuple[str, ...]
+    answers: dict[str, Any]
+    #: How long ago the member joined.
+    joined_days_ago: int
+    #: Card setup beyond the primary card; see ``_member_cards``.
+    extras: tuple[str, ...] = ()
+    referrer: str | None = None
+    occupation: str | None = None
+    income_band: str | None = None
+
+
+A, B, C = (
+    {"favourite_cuisine": "本帮菜", "visit_time": "周末", "has_children": True},
+    {"favourite_cuisine": "川菜", "visit_time": "工作日晚餐", "has_children": False},
+    {"favourite_cuisine": "粤菜", "visit_time": "工作日午餐"},
+)
+
+# fmt: off
+MEMBERS = (
+    # phone, name, gender, language, home store, level rank, birthday, tags, answers,
+    # joined days ago, extras, referrer, occupation, income band
+    DemoMember("13800138000", "王小明", "male", "zh-Hans", "SH01", 3, "1985-06-18", ("咖啡", "美食"), A, 420, ("pin", "barcode", "ic_uid", "count"), None, "工程师", "20k-50k"),  # noqa: E501
+    DemoMember("13912345678", "李娜", "female", "zh-Hans", "SH01", 2, "lunar:1988-08-15", ("烘焙", "亲子"), A, 365, ("pin",), "13800138000", "教师", "10k-20k"),  # noqa: E501
+    DemoMember("13701234567", "张伟", "male", "zh-Hans", "SH01", 1, "1992-11-03", ("健身",), B, 300, ("lost",)),  # noqa: E501
+    DemoMember("13611112222", "刘洋", "male", "zh-Hans", "SH01", 2, "1990-02-14", ("旅行", "美食"), B, 280, ("frozen",), "13800138000"),  # noqa: E501
+    DemoMember("13588886666", "陈静", "female", "zh-Hans", "SH01", 3, "lunar-leap:1990-05-12", ("美容", "咖啡"), C, 260, ("period", "qr_token"), None, "设计师", "20k-50k"),  # noqa: E501
+    DemoMember("13162345678", "杨帆", "male", "zh-Hans", "SH01", 1, None, (), {}, 30, ("points_card",)),  # noqa: E501
+    DemoMember("13312345678", "赵磊", "male", "zh-Hans", "SH01", 1, "1979-09-09", ("茶", "书法"), B, 240, ("magstripe",), None, "个体经营"),  # noqa: E501
+    DemoMember("13456781234", "黄丽", "female", "zh-Hans", "SH01", 2, "1995-03-08", ("烘焙",), C, 220, ("replaced",), "13912345678"),  # noqa: E501
+    DemoMember("13287654321", "周杰", "male", "zh-Hans", "SH01", 1, "2001-07-21", ("游戏", "动漫"), {}, 12),  # noqa: E501
+    DemoMember("13098765432", "吴敏", "female", "zh-Hans", "SH01", 1, "lunar:1975-01-01", ("茶",), A, 400, ("count",)),  # noqa: E501
+    DemoMember("13816667777", "陳美玲", "female", "zh-Hant", "SH01", 2, "1983-10-10", ("咖啡", "旅行"), C, 190, ("pin",), None, "會計師"),  # noqa: E501
+    DemoMember("13917778888", "David Miller", "male", "en", "SH01", 1, "1987-04-30", ("coffee", "running"), B, 60, (), None, "consultant"),  # noqa: E501
+    DemoMember("13524681357", "徐婷", "female", "zh-Hans", "SH02", 2, "1993-12-25", ("美食", "亲子"), A, 330, ("count",)),  # noqa: E501
+    DemoMember("13635792468", "孙浩", "male", "zh-Hans", "SH02", 1, "1998-05-04", ("健身", "篮球"), B, 150),  # noqa: E501
+    DemoMember("13744445555", "胡佳", "female", "zh-Hans", "SH02", 1, "1996-08-08", ("烘焙",), C, 95, (), "13524681357"),  # noqa: E501
+    DemoMember("13855556666", "朱琳", "female", "zh-Hans", "SH02", 3, "1980-01-20", ("红酒", "旅行"), A, 410, ("period",), None, "律师", "50k+"),  # noqa: E501
+    DemoMember("13966667777", "高翔", "male", "zh-Hans", "SH02", 1, None, (), {}, 5),
+    DemoMember("13577778888", "林志豪", "male", "zh-Hant", "SH02", 1, "1991-06-06", ("攝影",), B, 140),  # noqa: E501
+    DemoMember("13188889999", "何军", "male", "zh-Hans", "SH02", 2, "lunar:1970-09-09", ("茶", "钓鱼"), A, 380),  # noqa: E501
+    DemoMember("13399990000", "Sophie Laurent", "female", "en", "SH02", 1, "1994-02-28", ("baking", "wine"), C, 45),  # noqa: E501
+    DemoMember("13601010202", "郭晶", "female", "zh-Hans", "SH02", 1, "1999-09-19", ("美妆",), C, 70),  # noqa: E501
+    DemoMember("13810203040", "马超", "male", "zh-Hans", "BJ01", 2, "1986-03-15", ("篮球", "美食"), B, 350, ("pin",), None, "销售"),  # noqa: E501
+    DemoMember("13920304050", "罗敏", "female", "zh-Hans", "BJ01", 1, "1997-10-01", ("咖啡",), C, 110, (), "13810203040"),  # noqa: E501
+    DemoMember("13730405060", "郑凯", "male", "zh-Hans", "BJ01", 3, "1982-12-12", ("高尔夫", "红酒"), A, 430, ("count",), None, "企业主", "50k+"),  # noqa: E501
+    DemoMember("13640506070", "谢雨", "female", "zh-Hans", "BJ01", 1, "2000-04-04", ("动漫",), {}, 20),  # noqa: E501
+    DemoMember("13550607080", "韩磊", "male", "zh-Hans", "BJ01", 1, "1989-11-11", ("健身",), B, 200),  # noqa: E501
+    DemoMember("13160708090", "唐静", "female", "zh-Hans", "BJ01", 2, "lunar:1993-07-07", ("亲子", "烘焙"), A, 310, (), "13810203040"),  # noqa: E501
+    DemoMember("13370809010", "冯婷婷", "female", "zh-Hans", "BJ01", 1, "1995-05-20", ("美食",), C, 85),  # noqa: E501
+    DemoMember("13480901020", "黃詠詩", "female", "zh-Hant", "BJ01", 1, "1992-08-18", ("旅行",), C, 160),  # noqa: E501
+    DemoMember("13290102030", "曹建国", "male", "zh-Hans", "BJ01", 1, "1965-10-01", ("太极", "茶"), B, 390, ("sms_opt_out",), None, "退休"),  # noqa: E501
+)
+# fmt: on
+
+#: Anonymous gift cards in stock at SH01, found again by their demo barcode.
+GIFT_CARDS = ("DEMO-GIFT-001", "DEMO-GIFT-002", "DEMO-GIFT-003", "DEMO-GIFT-004", "DEMO-GIFT-005")
+#: Demo PIN of every card the demo gives a PIN (members "chose" it at the counter).
+DEMO_PIN = "246810"
+
+
+@dataclass
+class DemoSummary:
+    added: dict[str, int] = field(default_factory=dict)
+
+    def count(self, what: str, n: int = 1) -> None:
+        self.added[what] = self.added.get(what, 0) + n
+
+    def text(self) -> str:
+        if not self.added:
+            return "demo data already loaded: nothing added"
+        parts = ", ".join(f"{n} {what}" for what, n in self.added.items())
+        return f"demo data loaded: {parts}"
+
+
+def load_demo() -> DemoSummary:
+    """Add whatever demo data is missing; flushes only (the caller commits)."""
+    summary = DemoSummary()
+    stores = _stores(summary)
+    levels = _levels(summary)
+    _questions(summary)
+    members = _members(stores, levels, summary)
+    gift_cards = _gift_cards(stores, summary)
+    _history(members, gift_cards, summary)
+    return summary
+
+
+def _stores(summary: DemoSummary) -> dict[str, Store]:
+    stores = {}
+    for code, name, region in STORES:
+        store = db.session.scalar(select(Store).where(Store.code == code))
+        if store is None:
+            store = create_store(code, name, region)
+            summary.count("stores")
+        stores[code] = store
+    return stores
+
+
+def _levels(summary: DemoSummary) -> dict[int, Level]:
+    levels = {}
+    for name, rank, discount_bp, multiplier_bp, threshold in LEVELS:
+        level = db.session.scalar(select(Level).where(Level.rank == rank))
+        if level is None:
+            level = Level(
+                name=name,
+                rank=rank,
+                discount_bp=discount_bp,
+                points_multiplier_bp=multiplier_bp,
+                upgrade_threshold=threshold,
+            )
+            db.session.add(level)
+            summary.count("levels")
+        levels[rank] = level
+    db.session.flush()
+    return levels
+
+
+def _questions(summary: DemoSummary) -> None:
+    for key, label, qtype, choices in QUESTIONS:
+        if db.session.scalar(select(Question.id).where(Question.key == key)) is None:
+            db.session.add(Question(key=key, label=label, type=qtype, choices=choices))
+            summary.count("questions")
+    db.session.flush()
+
+
+def _members(
+    stores: dict[str, Store], levels: dict[int, Level], summary: DemoSummary
+) -> dict[str, Member]:
+    """Members by phone (as listed); a member's cards are set up only when the member is new."""
+    members: dict[str, Member] = {}
+    start = now()
+    for spec in MEMBERS:
+        existing = db.session.scalar(select(Member).where(Member.phone == "+86" + spec.phone))
+        if existing is not None:
+            members[spec.phone] = existing
+            continue
+        data: dict[str, Any] = {
+            "phone": spec.phone,
+            "home_store": spec.store,
+            "name": spec.name,
+            "gender": spec.gender,
+            "language": spec.language,
+            "region": stores[spec.store].region,
+            "occupation": spec.occupation,
+            "income_band": spec.income_band,
+            "tags": list(spec.tags),
+            "answers": spec.answers,
+            "referrer": spec.referrer,
+            **_birthday(spec.birthday),
+        }
+        card_type = "points" if "points_card" in spec.extras else "stored_value"
+        member = create_member(data, card_type=card_type)
+        member.level = levels.get(spec.level_rank, member.level)
+        member.joined_at = start - dt.timedelta(days=spec.joined_days_ago)
+        member.sms_opt_out = "sms_opt_out" in spec.extras
+        summary.count("members")
+        summary.count("cards", _member_cards(member, spec.extras))
+        members[spec.phone] = member
+    db.session.flush()
+    return members
+
+
+def _birthday(text: str | None) -> dict[str, Any]:
+    if text is None:
+        return {}
+    calendar, _, day = text.rpartition(":")
+    return {
+        "birthday": day,
+        "birthday_calendar": "lunar" if calendar else "solar",
+        "lunar_leap_month": calendar == "lunar-leap",
+    }
+
+
+def _member_cards(member: Member, extras: tuple[str, ...]) -> int:
+    """Give a new member's cards the states and media the demo shows off; returns cards made."""
+    primary = member_cards(member)[0]
+    _backdate(primary, member.joined_at)
+    made = 1
+    store = member.home_store
+    if "pin" in extras:
+        primary.pin_hash = _pin_hash()
+    if "barcode" in extras:
+        add_medium(primary, "barcode", "69" + primary.number[-11:])
+    if "ic_uid" in extras:
+        add_medium(primary, "ic_uid", "04" + primary.number[-12:])
+    if "magstripe" in extras:
+        expiry = f"{(local_today().year + 5) % 100:02d}12"
+        add_medium(primary, "magstripe", f";{primary.number}={expiry}101?")
+    if "qr_token" in extras:
+        add_medium(primary, "qr_token", f"LYQR{primary.number}")
+    if "lost" in extras:
+        change_state(primary, "report-lost", actor=ACTOR, reason="丢失于地铁")
+    if "frozen" in extras:
+        change_state(primary, "freeze", actor=ACTOR, reason="会员要求暂停使用")
+    if "replaced" in extras:
+        change_state(primary, "report-lost", actor=ACTOR, reason="钱包被盗")
+        replace_card(primary, actor=ACTOR, reason="挂失补卡")
+        made += 1
+    if "count" in extras:
+        issue_card("count", member=member, store=store, actor=ACTOR)
+        made += 1
+    if "period" in extras:
+        issue_card("period", member=member, store=store, period="year", actor=ACTOR)
+        made += 1
+    db.session.flush()
+    return made
+
+
+def _backdate(card: Card, moment: dt.datetime) -> None:
+    """The primary card was issued when the member joined, not when the demo ran."""
+    card.issued_at = moment
+    for event in db.session.scalars(select(CardEvent).where(CardEvent.card_id == card.id)):
+        event.at = moment
+
+
+def _pin_hash() -> str:
+    from app.cards.services import hash_pin
+
+    return hash_pin(DEMO_PIN)
+
+
+def _gift_cards(stores: dict[str, Store], summary: DemoSummary) -> list[Card]:
+    cards = []
+    for barcode in GIFT_CARDS:
+        medium = db.session.scalar(
+            select(CardMedium).where(CardMedium.kind == "barcode", CardMedium.value == barcode)
+        )
+        if medium is not None:
+            cards.append(medium.card)
+            continue
+        card = issue_card("gift", store=stores[DEMO_STORE], actor=ACTOR)
+        add_medium(card, "barcode", barcode)
+        cards.append(card)
+        summary.count("gift cards")
+    return cards
+
+
+def _history(members: dict[str, Member], gift_cards: list[Card], summary: DemoSummary) -> None:
+    """Transactions of the demo: filled in by the ledger (preloads, recharges, checkouts).
+
+    Each posting must carry a fixed idempotency key (e.g. ``demo:recharge:13800138000``)
+    so a second ``laoyou demo`` posts nothing new.
+    """
+
+
+def rotate_demo_key() -> tuple[ApiKey, str]:
+    """Revoke the older demo keys of SH01 and make a new one: only one demo key is live."""
+    store = db.session.scalar(select(Store).where(Store.code == DEMO_STORE))
+    if store is None:
+        raise click.ClickException(f"store {DEMO_STORE} is missing; the demo cannot make its key")
+    live = db.session.scalars(
+        select(ApiKey).where(
+            ApiKey.store_id == store.id,
+            ApiKey.label == DEMO_KEY_LABEL,
+            ApiKey.revoked_at.is_(None),
+        )
+    )
+    for key in list(live):
+        revoke_api_key(key.prefix)
+    return create_api_key(store, label=DEMO_KEY_LABEL)
+
+
+def _check_schema(connection: Connection) -> None:
+    """Say what is wrong before the first INSERT fails with a driver's traceback."""
+    missing = sorted(set(Base.metadata.tables) - set(inspect(connection).get_table_names()))
+    if Store.__tablename__ in missing:
+        raise click.ClickException("the database has no tables: run 'laoyou db upgrade' first")
+    if missing:
+        raise click.ClickException(
+            f"the database lacks tables the code needs ({', '.join(missing)}): run "
+            "'laoyou db upgrade'; if it is already at the newest revision, a migration is missing"
+        )
+
+
+@click.command("demo", help="Load the demo chain (idempotent) and print a fresh API key for SH01.")
+@with_appcontext
+def demo_command() -> None:
+    with cli_unit_of_work() as session:
+        _check_schema(session.connection())
+        summary = load_demo()
+        key, secret = rotate_demo_key()
+    click.echo(summary.text())
+    click.echo(f"demo PIN of the cards that have one: {DEMO_PIN}")
+    click.echo("a member to look up: 13800138000 (王小明, 金卡)")
+    click.echo(f"API key {key.prefix}… for store {DEMO_STORE} (label {DEMO_KEY_LABEL}):")
+    click.echo(secret)

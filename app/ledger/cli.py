@@ -1,0 +1,53 @@
+"""``laoyou ledger check`` and ``laoyou ledger expire --as-of DATE``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+
+import click
+
+from app.cli import cli_unit_of_work
+
+
+@click.group("ledger")
+def ledger_group() -> None:
+    """The points and money journal: audit it, expire points."""
+
+
+@ledger_group.command("check")
+def check_command() -> None:
+    """Recompute every balance and sum from the lines; exit 1 on any mismatch."""
+    from app.db import db
+    from app.ledger.check import run_check
+
+    report = run_check()
+    db.session.rollback()
+    for problem in report.problems:
+        click.echo(f"MISMATCH {problem}")
+    click.echo(report.summary())
+    if not report.ok:
+        sys.exit(1)
+
+
+@ledger_group.command("expire")
+@click.option(
+    "--as-of",
+    "as_of",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="Expire lots whose last valid day is before this date (default: today, local time).",
+)
+def expire_command(as_of: dt.datetime | None) -> None:
+    """Move expired points lots to breakage; a repeated run for the same date changes nothing."""
+    from app.clock import local_today
+    from app.ledger.expiry import expire_lots
+
+    day = as_of.date() if as_of is not None else local_today()
+    with cli_unit_of_work():
+        report = expire_lots(day)
+    click.echo(
+        f"expired {report.points} points in {report.lots} lots on {report.cards} cards "
+        f"as of {day.isoformat()}"
+        + (f" ({report.already_done} cards already done)" if report.already_done else "")
+    )

@@ -1,0 +1,83 @@
+"""Database objects beyond the models: the journal's invariants, enforced by the database.
+
+``models.py`` attaches these to ``create_all`` (tests); the Alembic migration
+runs the same constants with ``op.execute``. PostgreSQL gets all of them;
+SQLite gets the append-only triggers (its zero sum is checked by the journal).
+"""
+
+from __future__ import annotations
+
+#: Lines sum to zero per (transaction, asset), checked at COMMIT so a posting can
+#: insert its lines one by one. A constraint trigger must be FOR EACH ROW; each
+#: check reads only its own transaction's few lines through the index.
+PG_ZERO_SUM = """
+CREATE OR REPLACE FUNCTION ledger_check_zero_sum() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    bad record;
+BEGIN
+    SELECT asset, sum(amount) AS total INTO bad
+      FROM ledger_line
+     WHERE transaction_id = NEW.transaction_id
+     GROUP BY asset
+    HAVING sum(amount) <> 0
+     LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'ledger transaction % does not balance: % sums to %',
+            NEW.transaction_id, bad.asset, bad.total
+            USING ERRCODE = 'check_violation';
+    END IF;
+    RETURN NULL;
+END
+$$;
+CREATE CONSTRAINT TRIGGER ledger_line_zero_sum
+    AFTER INSERT ON ledger_line
+    DEFERRABLE INITIALLY DEFERRED
+    FOR EACH ROW EXECUTE FUNCTION ledger_check_zero_sum();
+"""
+
+#: Lines, lot uses and transactions are append-only: no UPDATE, and no DELETE of
+#: some rows. Emptying a whole table (a test teardown, a deliberate reset) stays
+#: possible: the statement-level check only fires when rows are left behind.
+PG_APPEND_ONLY = """
+CREATE OR REPLACE FUNCTION ledger_forbid_update() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION '% is append-only: post a correcting transaction instead', TG_TABLE_NAME
+        USING ERRCODE = 'restrict_violation';
+END
+$$;
+CREATE OR REPLACE FUNCTION ledger_forbid_partial_delete() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE format('SELECT EXISTS (SELECT 1 FROM %I)', TG_TABLE_NAME) INTO STRICT FOUND;
+    IF FOUND THEN
+        RAISE EXCEPTION '% is append-only: rows cannot be deleted', TG_TABLE_NAME
+            USING ERRCODE = 'restrict_violation';
+    END IF;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER ledger_line_no_update BEFORE UPDATE ON ledger_line
+    FOR EACH ROW EXECUTE FUNCTION ledger_forbid_update();
+CREATE TRIGGER ledger_line_no_delete AFTER DELETE ON ledger_line
+    FOR EACH STATEMENT EXECUTE FUNCTION ledger_forbid_partial_delete();
+CREATE TRIGGER points_lot_use_no_update BEFORE UPDATE ON points_lot_use
+    FOR EACH ROW EXECUTE FUNCTION ledger_forbid_update();
+CREATE TRIGGER points_lot_use_no_delete AFTER DELETE ON points_lot_use
+    FOR EACH STATEMENT EXECUTE FUNCTION ledger_forbid_partial_delete();
+CREATE TRIGGER ledger_transaction_no_update BEFORE UPDATE ON ledger_transaction
+    FOR EACH ROW EXECUTE FUNCTION ledger_forbid_update();
+CREATE TRIGGER ledger_transaction_no_delete AFTER DELETE ON ledger_transaction
+    FOR EACH STATEMENT EXECUTE FUNCTION ledger_forbid_partial_delete();
+"""
+
+#: SQLite: lines and lot uses cannot be updated (one statement per trigger).
+SQLITE_APPEND_ONLY = [
+    """CREATE TRIGGER ledger_line_no_update BEFORE UPDATE ON ledger_line
+BEGIN SELECT RAISE(ABORT, 'ledger_line is append-only'); END""",
+    """CREATE TRIGGER points_lot_use_no_update BEFORE UPDATE ON points_lot_use
+BEGIN SELECT RAISE(ABORT, 'points_lot_use is append-only'); END""",
+    """CREATE TRIGGER ledger_transaction_no_update BEFORE UPDATE ON ledger_transaction
+BEGIN SELECT RAISE(ABORT, 'ledger_transaction is append-only'); END""",
+]

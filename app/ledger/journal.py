@@ -1,0 +1,483 @@
+"""Posting to the journal: the one way anything changes a balance.
+
+Other packages (rules, redemptions, gifts, expiry policies) call :func:`post`
+or the two conveniences :func:`credit_points` and :func:`debit_points`. Each
+call is one journal transaction inside the caller's database transaction
+(this module flushes, never commits).
+
+The guarantees, in the order a posting meets them:
+
+1. **Once per key.** ``key`` is unique in the database. The same key with the
+   same ``request`` returns the first posting (``Posting.replayed``) and changes
+   nothing; with another request it raises ``IdempotencyConflict``. Two
+   concurrent postings with one key: the second waits on the first's row
+   (PostgreSQL) or on the write lock (SQLite), then replays it.
+2. **No overspend.** Every card debit is a checked
+   ``UPDATE … SET balance = balance + :amount WHERE balance + :amount >= :floor``;
+   no row means ``InsufficientFunds`` and, because the caller's transaction is
+   then rolled back, nothing is written. The row lock the UPDATE takes (held to
+   commit) serialises everything else on that account, lots included.
+3. **Zero sum.** Lines sum to zero per asset; checked here before any write,
+   and again by PostgreSQL at commit (``ddl.ZERO_SUM_TRIGGER``).
+4. **Lots.** A points credit to a card opens a lot (with its expiry date); a
+   points debit consumes the lots that expire first, then the oldest, and
+   records each use (``points_lot_use``), so expiry and refunds know exactly
+   which points went where.
+
+Example (a sign-up gift)::
+
+    credit_points(card, 100, kind="gift", reason="signup_gift",
+                  key=f"signup:{member.id}", expires_on=points_expiry(now))
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import and_, bindparam, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from app.db import db, utcnow
+from app.errors import IdempotencyConflict, InsufficientFunds, InvalidRequest
+from app.ledger.models import (
+    ASSETS,
+    SYSTEM_ACCOUNTS,
+    Account,
+    Line,
+    PointsLot,
+    PointsLotUse,
+    Transaction,
+    system_account_id,
+)
+
+_account = Account.__table__
+_line = Line.__table__
+_lot = PointsLot.__table__
+_lot_use = PointsLotUse.__table__
+_txn = Transaction.__table__
+_SYSTEM_ROWS = {
+    aid: {"id": aid, "code": c, "asset": a, "balance": 0} for aid, c, a in SYSTEM_ACCOUNTS
+}
+
+
+class LedgerCorrupt(RuntimeError):
+    """The journal disagrees with itself (lots vs balance): never expected, never swallowed."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One intended line of a posting.
+
+    A card line names ``card_id``; a system line names ``system`` (``issued``,
+    ``spent`` or ``breakage``). ``amount`` is signed: positive adds to the account.
+    """
+
+    asset: str
+    amount: int
+    card_id: int | None = None
+    system: str | None = None
+    #: Card debits: how far below zero the balance may go (the credit limit on
+    #: stored value paid in; 0 everywhere else).
+    overdraft: int = 0
+    #: Points credits: the new lot's last valid day (None: never expires).
+    expires_on: dt.date | None = None
+    #: Points: use these lots instead of the default order: (lot_id, amount) with
+    #: amount > 0 consumed and < 0 given back; they must add up to ``-amount``.
+    lots: Sequence[tuple[int, int]] | None = None
+    #: Points credits: when the lot was earned (defaults to now); a moved lot keeps its own.
+    earned_at: dt.datetime | None = None
+    moved_from_lot_id: int | None = None
+    #: Points debits: take from these lots first (a refund takes back the purchase's own lot).
+    prefer_lots: Sequence[int] = ()
+
+
+@dataclass
+class PostedLine:
+    account_id: int
+    card_id: int | None
+    asset: str
+    amount: int
+    balance_after: int | None
+    line_id: int = 0
+    lot_uses: list[tuple[int, int]] = field(default_factory=list)
+
+
+@dataclass
+class Posting:
+    transaction: Transaction
+    #: True when the key was already posted: nothing new was written.
+    replayed: bool
+    lines: list[PostedLine] = field(default_factory=list)
+
+    @property
+    def id(self) -> int:
+        return self.transaction.id
+
+
+def request_hash(request: Any) -> str:
+    """A stable hash of what was asked, to tell a replay from a reused key."""
+    text = json.dumps(request, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def dialect() -> str:
+    return db.session.get_bind().dialect.name
+
+
+def dialect_insert(table: Any) -> Any:
+    """INSERT with the dialect's ON CONFLICT support (PostgreSQL and SQLite both have it)."""
+    return (postgresql.insert if dialect() == "postgresql" else sqlite.insert)(table)
+
+
+def find_posted(key: str, req_hash: str) -> Transaction | None:
+    """The transaction already posted under ``key``, or None; a different request is refused."""
+    txn = db.session.scalar(select(Transaction).where(Transaction.idempotency_key == key))
+    if txn is not None and txn.request_hash != req_hash:
+        raise IdempotencyConflict(
+            "this idempotency key was already used for a different request",
+            transaction_id=txn.id,
+        )
+    return txn
+
+
+def lock_card_accounts(
+    card_ids: Iterable[int], assets: Iterable[str]
+) -> dict[tuple[int, str], Any]:
+    """Each (card, asset) account as a row (id, card_id, asset, balance), created if missing.
+
+    On PostgreSQL the rows are locked (``FOR UPDATE``, in id order so two
+    postings over the same cards can never deadlock) until commit; on SQLite
+    the whole write transaction is already exclusive (BEGIN IMMEDIATE).
+    """
+    card_ids, assets = sorted(set(card_ids)), sorted(set(assets))
+    for a in assets:
+        if a not in ASSETS:
+            raise InvalidRequest(f"unknown asset {a!r}", field="asset")
+    stmt = (
+        select(_account.c.id, _account.c.card_id, _account.c.asset, _account.c.balance)
+        .where(_account.c.card_id.in_(card_ids), _account.c.asset.in_(assets))
+        .order_by(_account.c.id)
+    )
+    if dialect() == "postgresql":
+        stmt = stmt.with_for_update()
+    rows = {(r.card_id, r.asset): r for r in db.session.execute(stmt)}
+    missing = [(c, a) for c in card_ids for a in assets if (c, a) not in rows]
+    if missing:
+        db.session.execute(
+            dialect_insert(_account).on_conflict_do_nothing(),
+            [{"card_id": c, "asset": a, "balance": 0} for c, a in missing],
+        )
+        rows = {(r.card_id, r.asset): r for r in db.session.execute(stmt)}
+    return rows
+
+
+def post(
+    kind: str,
+    key: str,
+    entries: Sequence[Entry],
+    *,
+    request: Any = None,
+    reason: str | None = None,
+    store_id: int | None = None,
+    station: str | None = None,
+    actor: str | None = None,
+    external_ref: str | None = None,
+    reverses_id: int | None = None,
+    card_id: int | None = None,
+    member_id: int | None = None,
+    amount_fen: int = 0,
+    discount_fen: int = 0,
+    charged_fen: int = 0,
+    details: Mapping[str, Any] | None = None,
+    accounts: Mapping[tuple[int, str], Any] | None = None,
+    key_checked: bool = False,
+) -> Posting:
+    """Post one journal transaction, once per ``key``; see the module docstring.
+
+    ``request`` is what the caller was asked (hashed to recognise a replay; by
+    default the entries). ``accounts`` may hand in rows from
+    :func:`lock_card_accounts` that the caller already locked; ``key_checked``
+    says the caller already ran :func:`find_posted` for this key in this
+    transaction. Returns the :class:`Posting`; raises ``InsufficientFunds``
+    (nothing is written once the caller's transaction rolls back),
+    ``IdempotencyConflict`` or ``InvalidRequest``.
+    """
+    if not key or len(key) > 200:
+        raise InvalidRequest("an idempotency key is 1 to 200 characters", field="idempotency_key")
+    _validate(entries)
+    req_hash = request_hash(request if request is not None else [_entry_dict(e) for e in entries])
+    if not key_checked:
+        earlier = find_posted(key, req_hash)
+        if earlier is not None:
+            return Posting(earlier, replayed=True)
+
+    now = utcnow()
+    txn = db.session.scalar(
+        dialect_insert(Transaction)
+        .values(
+            kind=kind,
+            reason=reason,
+            idempotency_key=key,
+            request_hash=req_hash,
+            store_id=store_id,
+            station=station,
+            actor=actor,
+            external_ref=external_ref,
+            reverses_id=reverses_id,
+            card_id=card_id,
+            member_id=member_id,
+            amount_fen=amount_fen,
+            discount_fen=discount_fen,
+            charged_fen=charged_fen,
+            details=dict(details or {}),
+            created_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["idempotency_key"])
+        .returning(Transaction)
+    )
+    if txn is None:
+        # A concurrent posting with this key committed first: answer as it did.
+        earlier = find_posted(key, req_hash)
+        if earlier is None:  # pragma: no cover - the conflicting row must be visible now
+            raise LedgerCorrupt(f"idempotency key {key!r} conflicted but is not visible")
+        return Posting(earlier, replayed=True)
+
+    posted = _apply(txn.id, entries, accounts, now)
+    return Posting(txn, replayed=False, lines=posted)
+
+
+def _validate(entries: Sequence[Entry]) -> None:
+    sums: dict[str, int] = {}
+    for e in entries:
+        if e.asset not in ASSETS:
+            raise InvalidRequest(f"unknown asset {e.asset!r}", field="asset")
+        if not isinstance(e.amount, int) or isinstance(e.amount, bool) or e.amount == 0:
+            raise InvalidRequest("a line's amount is a non-zero whole number", field="amount")
+        if (e.card_id is None) == (e.system is None):
+            raise InvalidRequest("a line names a card or a system account", field="account")
+        if e.lots is not None and sum(a for _, a in e.lots) != -e.amount:
+            raise InvalidRequest("the lots used must add up to the line", field="lots")
+        sums[e.asset] = sums.get(e.asset, 0) + e.amount
+    unbalanced = {a: s for a, s in sums.items() if s}
+    if unbalanced:
+        raise InvalidRequest("a transaction's lines must sum to zero per asset", sums=unbalanced)
+
+
+def _entry_dict(e: Entry) -> dict[str, Any]:
+    return {
+        "asset": e.asset,
+        "amount": e.amount,
+        "card": e.card_id,
+        "system": e.system,
+        "expires_on": e.expires_on,
+        "lots": e.lots,
+    }
+
+
+def _apply(
+    txn_id: int,
+    entries: Sequence[Entry],
+    accounts: Mapping[tuple[int, str], Any] | None,
+    now: dt.datetime,
+) -> list[PostedLine]:
+    session = db.session
+    card_keys = {(e.card_id, e.asset) for e in entries if e.card_id is not None}
+    if accounts is None or not card_keys <= set(accounts):
+        accounts = lock_card_accounts({c for c, _ in card_keys}, {a for _, a in card_keys})
+    system_ids = {system_account_id(e.system, e.asset) for e in entries if e.system is not None}
+    if system_ids:
+        # Fixed ids, created on first use: one cheap statement, no lookup, no lock.
+        session.execute(
+            dialect_insert(_account).on_conflict_do_nothing(),
+            [_SYSTEM_ROWS[i] for i in sorted(system_ids)],
+        )
+
+    posted: list[PostedLine] = []
+    for e in entries:
+        if e.card_id is None:
+            assert e.system is not None
+            posted.append(
+                PostedLine(system_account_id(e.system, e.asset), None, e.asset, e.amount, None)
+            )
+            continue
+        account_id = accounts[(e.card_id, e.asset)].id
+        stmt = (
+            update(_account)
+            .where(_account.c.id == account_id)
+            .values(balance=_account.c.balance + e.amount)
+            .returning(_account.c.balance)
+        )
+        if e.amount < 0:
+            stmt = stmt.where(_account.c.balance + e.amount >= -e.overdraft)
+        after = session.execute(stmt).scalar()
+        if after is None:
+            have = accounts[(e.card_id, e.asset)].balance
+            raise InsufficientFunds(
+                f"not enough {e.asset.replace('_', ' ')} on the card",
+                asset=e.asset,
+                needed=-e.amount,
+                available=int(have) + e.overdraft,
+            )
+        posted.append(PostedLine(account_id, e.card_id, e.asset, e.amount, int(after)))
+
+    if not posted:
+        return posted  # a cash purchase that earned nothing: the record alone
+    line_ids = session.scalars(
+        insert(_line).returning(_line.c.id, sort_by_parameter_order=True),
+        [
+            {
+                "transaction_id": txn_id,
+                "account_id": p.account_id,
+                "asset": p.asset,
+                "amount": p.amount,
+                "balance_after": p.balance_after,
+            }
+            for p in posted
+        ],
+    ).all()
+    for p, line_id in zip(posted, line_ids, strict=True):
+        p.line_id = line_id
+
+    # Lots, in the entries' order: a refund's restored lots exist before its clawback
+    # looks for lots to take from.
+    for e, p in zip(entries, posted, strict=True):
+        if e.asset != "points" or e.card_id is None:
+            continue
+        if e.lots is None and e.amount > 0:
+            session.execute(
+                insert(_lot).values(
+                    account_id=p.account_id,
+                    line_id=p.line_id,
+                    amount=e.amount,
+                    remaining=e.amount,
+                    earned_at=e.earned_at or now,
+                    expires_on=e.expires_on,
+                    moved_from_id=e.moved_from_lot_id,
+                )
+            )
+            continue
+        p.lot_uses = (
+            list(e.lots)
+            if e.lots is not None
+            else _choose_lots(p.account_id, -e.amount, e.prefer_lots)
+        )
+        session.execute(
+            update(_lot)
+            .where(_lot.c.id == bindparam("lot"))
+            .values(remaining=_lot.c.remaining - bindparam("used")),
+            [{"lot": lot, "used": amount} for lot, amount in p.lot_uses],
+        )
+        session.execute(
+            insert(_lot_use),
+            [{"line_id": p.line_id, "lot_id": lot, "amount": amount} for lot, amount in p.lot_uses],
+        )
+    return posted
+
+
+def _choose_lots(account_id: int, points: int, prefer: Sequence[int] = ()) -> list[tuple[int, int]]:
+    """The lots a debit of ``points`` uses: ``prefer`` first, then expiring first,
+    never-expiring last, then oldest."""
+    stmt = (
+        select(_lot.c.id, _lot.c.remaining)
+        .where(_lot.c.account_id == account_id, _lot.c.remaining > 0)
+        .order_by(_lot.c.expires_on.is_(None), _lot.c.expires_on, _lot.c.earned_at, _lot.c.id)
+    )
+    if dialect() == "postgresql":
+        stmt = stmt.with_for_update()
+    chosen: list[tuple[int, int]] = []
+    left = points
+    rows = [(r[0], int(r[1])) for r in db.session.execute(stmt)]
+    if prefer:
+        rank = {lot_id: n for n, lot_id in enumerate(prefer)}
+        rows.sort(key=lambda r: rank.get(r[0], len(rank)))
+    for lot_id, remaining in rows:
+        take = min(left, int(remaining))
+        chosen.append((lot_id, take))
+        left -= take
+        if not left:
+            return chosen
+    raise LedgerCorrupt(f"account {account_id}: balance covers {points} points but its lots do not")
+
+
+# --- conveniences for the rules, redemptions and gifts --------------------------------
+
+
+def credit_points(
+    card: Any,
+    points: int,
+    *,
+    kind: str,
+    key: str,
+    expires_on: dt.date | None,
+    reason: str | None = None,
+    store_id: int | None = None,
+    actor: str | None = None,
+    external_ref: str | None = None,
+    details: Mapping[str, Any] | None = None,
+) -> Posting:
+    """Give a card ``points`` (from ``issued``) in a new lot expiring after ``expires_on``."""
+    if points <= 0:
+        raise InvalidRequest("points to credit must be positive", field="points")
+    return post(
+        kind,
+        key,
+        [
+            Entry("points", points, card_id=card.id, expires_on=expires_on),
+            Entry("points", -points, system="issued"),
+        ],
+        reason=reason,
+        store_id=store_id,
+        actor=actor,
+        external_ref=external_ref,
+        card_id=card.id,
+        member_id=card.member_id,
+        details=details,
+    )
+
+
+def debit_points(
+    card: Any,
+    points: int,
+    *,
+    kind: str,
+    key: str,
+    reason: str | None = None,
+    store_id: int | None = None,
+    actor: str | None = None,
+    external_ref: str | None = None,
+    details: Mapping[str, Any] | None = None,
+) -> Posting:
+    """Spend ``points`` of a card (to ``spent``), expiring lots first; refused if short."""
+    if points <= 0:
+        raise InvalidRequest("points to debit must be positive", field="points")
+    return post(
+        kind,
+        key,
+        [
+            Entry("points", -points, card_id=card.id),
+            Entry("points", points, system="spent"),
+        ],
+        reason=reason,
+        store_id=store_id,
+        actor=actor,
+        external_ref=external_ref,
+        card_id=card.id,
+        member_id=card.member_id,
+        details=details,
+    )
+
+
+def lot_uses_of(transaction_id: int) -> list[tuple[int, int]]:
+    """(lot_id, amount) the points lines of a transaction used (positive consumed)."""
+    rows = db.session.execute(
+        select(_lot_use.c.lot_id, _lot_use.c.amount)
+        .join(_line, _line.c.id == _lot_use.c.line_id)
+        .where(and_(_line.c.transaction_id == transaction_id))
+        .order_by(_lot_use.c.id)
+    )
+    return [(r.lot_id, int(r.amount)) for r in rows]

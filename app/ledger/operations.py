@@ -1,0 +1,789 @@
+"""Money operations at the counter: checkout, recharge, refund, load, and the replacement transfer.
+
+Each function is one journal transaction inside the caller's unit of work
+(it flushes, never commits) and raises a domain error, writing nothing, when
+it refuses. Each takes an idempotency ``key``: the same key and request again
+returns the first result and changes nothing; the same key with another
+request is ``idempotency_conflict``.
+
+The written rules (also in docs/architecture.md, "Ledger"):
+
+- **Spending stored value**: paid money and bonus money are spent pro rata to
+  the card's balances at the time: the bonus share is
+  ``floor(charge × bonus / (paid + bonus))`` and paid money pays the rest. When
+  the balances do not cover the charge, all the bonus goes first and paid money
+  goes below zero, down to the card's credit limit (透支) and no further.
+- **Paying with points** uses ``offset_points_per_yuan`` points per yuan,
+  rounded up to a whole point. Points are earned on money only (cash or stored
+  value): a purchase paid with points or visits earns neither points nor growth.
+- **Visits**: a count-card checkout uses one visit, or the items' total quantity.
+- **Refunds** give back each part of the purchase (paid money, bonus money,
+  points spent, visits) and take back the points and growth it earned, in
+  proportion to the money refunded. Cumulatively: after refunds totalling
+  ``R`` of a purchase charged ``C``, each part's total returned so far is
+  ``floor(part × R / C)``; a refund returns the difference from the previous
+  refunds. So partial refunds never return more than the purchase had, and the
+  last one returns exactly the rest. (Bonus money is the part computed; paid
+  money is the refund less the bonus.) Points spent come back as new lots with
+  the expiry of the lots they came from, latest-expiring first. Points earned
+  are taken back from the purchase's own lot first; if the member has spent
+  them, the refund is refused (``insufficient_funds``) rather than letting the
+  purchase keep points it no longer pays for.
+- A purchase charged nothing (wholly offset by points) can only be refunded whole.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+
+from app import clock
+from app.cards.models import Card
+from app.db import db, utcnow
+from app.errors import (
+    CardNotActive,
+    InvalidRequest,
+    NotFound,
+    NotRechargeable,
+    NotRefundable,
+    OutsideValidity,
+    RefundExceedsPurchase,
+)
+from app.ledger import journal
+from app.ledger.balances import Balances, card_balances
+from app.ledger.journal import Entry, Posting
+from app.ledger.models import Line, PointsLot, Transaction
+from app.signals import transaction_posted
+
+PAY_WITH = ("stored_value", "cash", "visits", "points")
+#: A card's own accounts, locked together by every operation on the card.
+CARD_ASSETS = ("points", "stored_value_paid", "stored_value_bonus", "visits")
+
+
+@dataclass(frozen=True)
+class CheckoutResult:
+    transaction_id: int
+    discount_fen: int
+    charged_fen: int
+    points_earned: int
+    balances: Balances
+    replayed: bool = False
+
+
+@dataclass(frozen=True)
+class RechargeResult:
+    transaction_id: int
+    bonus_fen: int
+    balances: Balances
+    replayed: bool = False
+
+
+@dataclass(frozen=True)
+class PostingResult:
+    transaction_id: int
+    balances: Balances
+    replayed: bool = False
+
+
+def _whole(value: Any, field: str, *, minimum: int = 0) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise InvalidRequest(f"{field} must be a whole number, at least {minimum}", field=field)
+    return value
+
+
+def ensure_usable(card: Card, *, today: dt.date | None = None) -> None:
+    """An active card inside its validity window (period cards), or a refusal."""
+    if card.state != "active":
+        raise CardNotActive(f"the card is {card.state}", state=card.state)
+    today = today or clock.local_today()
+    if (card.valid_from and today < card.valid_from) or (
+        card.valid_until and today > card.valid_until
+    ):
+        raise OutsideValidity(
+            "the card is not valid today",
+            valid_from=card.valid_from.isoformat() if card.valid_from else None,
+            valid_until=card.valid_until.isoformat() if card.valid_until else None,
+        )
+
+
+def _balances_after(
+    card_id: int, locked: Mapping[tuple[int, str], Any], posting: Posting
+) -> Balances:
+    """The card's balances after the posting, from the rows it locked and the lines' results."""
+    values = {asset: int(locked[(card_id, asset)].balance) for asset in CARD_ASSETS}
+    for line in posting.lines:
+        if line.card_id == card_id and line.balance_after is not None:
+            values[line.asset] = line.balance_after
+    return Balances(
+        points=values["points"],
+        stored_value_fen=values["stored_value_paid"] + values["stored_value_bonus"],
+        visits=values["visits"],
+    )
+
+
+def _announce(
+    posting: Posting,
+    *,
+    card: Card,
+    balances: Balances,
+    amount_fen: int,
+    points_delta: int,
+    store: Any,
+) -> None:
+    transaction_posted.send(
+        posting.transaction,
+        kind=posting.transaction.kind,
+        card=card,
+        member=card.member,
+        amount_fen=amount_fen,
+        points_delta=points_delta,
+        balances=balances,
+        store=store,
+    )
+
+
+def _points_delta(posting: Posting, card_id: int) -> int:
+    return sum(p.amount for p in posting.lines if p.card_id == card_id and p.asset == "points")
+
+
+# --- checkout ---------------------------------------------------------------------------
+
+
+def checkout(
+    card: Card,
+    store: Any,
+    amount_fen: int,
+    pay_with: str,
+    *,
+    key: str,
+    actor: str | None,
+    points_offset: int = 0,
+    items: Sequence[Mapping[str, Any]] | None = None,
+    pin: str | None = None,
+    station: str | None = None,
+    external_ref: str | None = None,
+) -> CheckoutResult:
+    """A purchase: discounts and points from the rules, payment from the card, points earned."""
+    from app.cards.services import verify_pin
+    from app.ledger import rules
+
+    amount_fen = _whole(amount_fen, "amount_fen")
+    points_offset = _whole(points_offset or 0, "points_offset")
+    if pay_with not in PAY_WITH:
+        raise InvalidRequest(f"pay_with must be one of {', '.join(PAY_WITH)}", field="pay_with")
+    request = {
+        "op": "checkout",
+        "card": card.id,
+        "store": store.id if store is not None else None,
+        "amount_fen": amount_fen,
+        "pay_with": pay_with,
+        "points_offset": points_offset,
+        "items": items,
+        "station": station,
+        "external_ref": external_ref,
+    }
+    req_hash = journal.request_hash(request)
+    earlier = journal.find_posted(key, req_hash)
+    if earlier is not None:
+        return _checkout_replay(earlier)
+
+    ensure_usable(card)
+    spends_card_value = pay_with in ("stored_value", "points") or points_offset > 0
+    if card.pin_hash is not None and (pin is not None or spends_card_value):
+        verify_pin(card, pin)
+    member = card.member
+    if member is None and (pay_with == "points" or points_offset):
+        raise InvalidRequest("an anonymous card holds no points", field="pay_with")
+
+    now = utcnow()
+    quote = rules.quote_checkout(
+        card=card,
+        member=member,
+        store=store,
+        amount_fen=amount_fen,
+        items=list(items) if items is not None else None,
+        points_offset=points_offset,
+        at=now,
+    )
+    charged = quote.charged_fen
+    earns = pay_with in ("cash", "stored_value")
+    points_earned = quote.points_earned if earns else 0
+    growth = quote.growth_earned if earns else 0
+    visits_used = 0
+    points_paid = 0
+    if pay_with == "visits":
+        visits_used = sum(int(i.get("quantity", 1)) for i in items) if items else 1
+    elif pay_with == "points":
+        per_yuan = rules.current_rules().offset_points_per_yuan
+        points_paid = -(-charged * per_yuan // 100)
+
+    locked = journal.lock_card_accounts([card.id], CARD_ASSETS)
+    entries: list[Entry] = []
+    paid_fen = bonus_fen = 0
+    if pay_with == "stored_value" and charged:
+        paid_fen, bonus_fen = _split_stored_value(
+            charged,
+            paid=int(locked[(card.id, "stored_value_paid")].balance),
+            bonus=int(locked[(card.id, "stored_value_bonus")].balance),
+        )
+        entries += _spend("stored_value_bonus", bonus_fen, card.id)
+        entries += _spend("stored_value_paid", paid_fen, card.id, overdraft=card.credit_limit_fen)
+    entries += _spend("visits", visits_used, card.id)
+    entries += _spend("points", points_offset + points_paid, card.id)
+    if points_earned:
+        entries += [
+            Entry("points", points_earned, card_id=card.id, expires_on=rules.points_expiry(now)),
+            Entry("points", -points_earned, system="issued"),
+        ]
+
+    posting = journal.post(
+        "checkout",
+        key,
+        entries,
+        request=request,
+        store_id=store.id if store is not None else None,
+        station=station,
+        actor=actor,
+        external_ref=external_ref,
+        card_id=card.id,
+        member_id=card.member_id,
+        amount_fen=amount_fen,
+        discount_fen=quote.discount_fen,
+        charged_fen=charged,
+        details={
+            "pay_with": pay_with,
+            "points_offset": points_offset,
+            "points_offset_fen": quote.points_offset_fen,
+            "points_paid": points_paid,
+            "visits_used": visits_used,
+            "stored_value_paid_fen": paid_fen,
+            "stored_value_bonus_fen": bonus_fen,
+            "points_earned": points_earned,
+            "growth_earned": growth,
+            "applied": list(quote.applied),
+            "items": list(items) if items is not None else None,
+        },
+        accounts=locked,
+        key_checked=True,
+    )
+    if posting.replayed:
+        return _checkout_replay(posting.transaction)
+
+    if member is not None and growth:
+        from app.ledger.levels import apply_growth
+
+        apply_growth(member, growth, transaction_id=posting.id)
+    _after_checkout_hook(posting, card)
+    balances = _balances_after(card.id, locked, posting)
+    _announce(
+        posting,
+        card=card,
+        balances=balances,
+        amount_fen=charged if pay_with in ("cash", "stored_value") else 0,
+        points_delta=_points_delta(posting, card.id),
+        store=store,
+    )
+    return CheckoutResult(
+        transaction_id=posting.id,
+        discount_fen=quote.discount_fen,
+        charged_fen=charged,
+        points_earned=points_earned,
+        balances=balances,
+    )
+
+
+def _after_checkout_hook(posting: Posting, card: Card) -> None:
+    """The rules' reaction to a purchase (a referral bonus on the first spend), if they have one."""
+    from app.ledger import rules
+
+    hook = getattr(rules, "after_checkout", None)
+    if hook is not None:
+        hook(posting.transaction, card=card)
+
+
+def _checkout_replay(txn: Transaction) -> CheckoutResult:
+    return CheckoutResult(
+        transaction_id=txn.id,
+        discount_fen=txn.discount_fen,
+        charged_fen=txn.charged_fen,
+        points_earned=int(txn.details.get("points_earned", 0)),
+        balances=card_balances(txn.card_id) if txn.card_id else Balances(),
+        replayed=True,
+    )
+
+
+def _split_stored_value(charge: int, *, paid: int, bonus: int) -> tuple[int, int]:
+    """(paid part, bonus part) of a stored-value charge; see the module docstring."""
+    available = max(paid, 0) + bonus
+    if charge > available:
+        return charge - bonus, bonus
+    bonus_part = charge * bonus // available if available else 0
+    return charge - bonus_part, bonus_part
+
+
+def _spend(asset: str, amount: int, card_id: int, *, overdraft: int = 0) -> list[Entry]:
+    if amount <= 0:
+        return []
+    return [
+        Entry(asset, -amount, card_id=card_id, overdraft=overdraft),
+        Entry(asset, amount, system="spent"),
+    ]
+
+
+# --- recharge and load --------------------------------------------------------------------
+
+
+def recharge(
+    card: Card,
+    store: Any,
+    amount_fen: int,
+    *,
+    key: str,
+    actor: str | None,
+    station: str | None = None,
+    external_ref: str | None = None,
+) -> RechargeResult:
+    """Money paid in (充值), with the bonus the rules give (充值赠送) kept apart."""
+    from app.ledger import rules
+
+    amount_fen = _whole(amount_fen, "amount_fen", minimum=1)
+    request = {
+        "op": "recharge",
+        "card": card.id,
+        "store": store.id if store is not None else None,
+        "amount_fen": amount_fen,
+        "station": station,
+        "external_ref": external_ref,
+    }
+    req_hash = journal.request_hash(request)
+    earlier = journal.find_posted(key, req_hash)
+    if earlier is not None:
+        return RechargeResult(
+            earlier.id,
+            int(earlier.details.get("bonus_fen", 0)),
+            card_balances(card.id),
+            replayed=True,
+        )
+    ensure_usable(card)
+    if not card.rechargeable:
+        raise NotRechargeable("this card cannot be recharged", card_type=card.type)
+    bonus = rules.recharge_bonus(card=card, member=card.member, amount_fen=amount_fen, at=utcnow())
+    entries = [
+        Entry("stored_value_paid", amount_fen, card_id=card.id),
+        Entry("stored_value_paid", -amount_fen, system="issued"),
+    ]
+    if bonus:
+        entries += [
+            Entry("stored_value_bonus", bonus, card_id=card.id),
+            Entry("stored_value_bonus", -bonus, system="issued"),
+        ]
+    locked = journal.lock_card_accounts([card.id], CARD_ASSETS)
+    posting = journal.post(
+        "recharge",
+        key,
+        entries,
+        request=request,
+        store_id=store.id if store is not None else None,
+        station=station,
+        actor=actor,
+        external_ref=external_ref,
+        card_id=card.id,
+        member_id=card.member_id,
+        amount_fen=amount_fen,
+        details={"bonus_fen": bonus},
+        accounts=locked,
+        key_checked=True,
+    )
+    if posting.replayed:
+        return RechargeResult(posting.id, bonus, card_balances(card.id), replayed=True)
+    balances = _balances_after(card.id, locked, posting)
+    _announce(
+        posting, card=card, balances=balances, amount_fen=amount_fen, points_delta=0, store=store
+    )
+    return RechargeResult(posting.id, bonus, balances)
+
+
+def load_value(
+    card: Card,
+    amount_fen: int,
+    *,
+    idempotency_key: str,
+    actor: str | None,
+    visits: int = 0,
+    store: Any = None,
+) -> PostingResult:
+    """Preload a card as issued: a gift card's value, a count card's visits.
+
+    Unlike a recharge it is allowed on cards that cannot be recharged: it is
+    how they get their value in the first place.
+    """
+    amount_fen = _whole(amount_fen, "amount_fen")
+    visits = _whole(visits, "visits")
+    if not amount_fen and not visits:
+        raise InvalidRequest("load a value or visits", field="amount_fen")
+    request = {"op": "load", "card": card.id, "amount_fen": amount_fen, "visits": visits}
+    req_hash = journal.request_hash(request)
+    earlier = journal.find_posted(idempotency_key, req_hash)
+    if earlier is not None:
+        return PostingResult(earlier.id, card_balances(card.id), replayed=True)
+    if card.state != "active":
+        raise CardNotActive(f"the card is {card.state}", state=card.state)
+    entries: list[Entry] = []
+    if amount_fen:
+        entries += [
+            Entry("stored_value_paid", amount_fen, card_id=card.id),
+            Entry("stored_value_paid", -amount_fen, system="issued"),
+        ]
+    if visits:
+        entries += [
+            Entry("visits", visits, card_id=card.id),
+            Entry("visits", -visits, system="issued"),
+        ]
+    locked = journal.lock_card_accounts([card.id], CARD_ASSETS)
+    posting = journal.post(
+        "load",
+        idempotency_key,
+        entries,
+        request=request,
+        store_id=store.id if store is not None else card.issued_store_id,
+        actor=actor,
+        card_id=card.id,
+        member_id=card.member_id,
+        amount_fen=amount_fen,
+        details={"visits": visits},
+        accounts=locked,
+        key_checked=True,
+    )
+    balances = _balances_after(card.id, locked, posting) if not posting.replayed else None
+    if balances is None:
+        return PostingResult(posting.id, card_balances(card.id), replayed=True)
+    _announce(
+        posting, card=card, balances=balances, amount_fen=amount_fen, points_delta=0, store=store
+    )
+    return PostingResult(posting.id, balances)
+
+
+# --- refund -------------------------------------------------------------------------------
+
+
+def refund(
+    transaction_id: int,
+    amount_fen: int | None = None,
+    *,
+    key: str,
+    actor: str | None,
+    store: Any = None,
+    station: str | None = None,
+    external_ref: str | None = None,
+) -> PostingResult:
+    """Refund a checkout, whole (``amount_fen=None``) or in part; see the module docstring."""
+    if amount_fen is not None:
+        amount_fen = _whole(amount_fen, "amount_fen", minimum=1)
+    request = {
+        "op": "refund",
+        "transaction": transaction_id,
+        "amount_fen": amount_fen,
+        "station": station,
+        "external_ref": external_ref,
+    }
+    req_hash = journal.request_hash(request)
+    earlier = journal.find_posted(key, req_hash)
+    if earlier is not None:
+        return PostingResult(earlier.id, card_balances(earlier.card_id), replayed=True)
+
+    purchase = _lock_purchase(transaction_id)
+    if purchase.kind != "checkout":
+        raise NotRefundable(
+            f"a {purchase.kind} transaction cannot be refunded", transaction_id=purchase.id
+        )
+    refunded_before, refunds_before = db.session.execute(
+        select(
+            func.coalesce(func.sum(Transaction.amount_fen), 0), func.count(Transaction.id)
+        ).where(Transaction.reverses_id == purchase.id, Transaction.kind == "refund")
+    ).one()
+    charged = purchase.charged_fen
+    left = charged - int(refunded_before)
+    if charged == 0:
+        if refunds_before or amount_fen:
+            raise RefundExceedsPurchase(
+                "this purchase charged nothing: it can only be refunded whole, once",
+                refundable_fen=0,
+            )
+        amount, share = 0, _Share(0, 1, 1)
+    else:
+        amount = left if amount_fen is None else amount_fen
+        if amount > left or amount == 0:
+            raise RefundExceedsPurchase(
+                "the refund is more than what is left of the purchase",
+                refundable_fen=left,
+                requested_fen=amount,
+            )
+        share = _Share(int(refunded_before), int(refunded_before) + amount, charged)
+
+    card = _current_card(purchase.card_id)
+    if card.state == "cancelled":
+        raise CardNotActive("the card is cancelled", state=card.state)
+    parts = _purchase_parts(purchase.id)
+    entries: list[Entry] = []
+    bonus_back = share.back(parts["stored_value_bonus"])
+    paid_back = share.back(parts["stored_value_bonus"] + parts["stored_value_paid"]) - bonus_back
+    for asset, value in (
+        ("stored_value_paid", paid_back),
+        ("stored_value_bonus", bonus_back),
+        ("visits", share.back(parts["visits"])),
+    ):
+        if value:
+            entries += [
+                Entry(asset, value, card_id=card.id),
+                Entry(asset, -value, system="spent"),
+            ]
+    for lot_id, expires_on, earned_at, points in _restored_lots(
+        purchase.id, share, parts["points_spent"]
+    ):
+        entries += [
+            Entry(
+                "points",
+                points,
+                card_id=card.id,
+                expires_on=expires_on,
+                earned_at=earned_at,
+                moved_from_lot_id=lot_id,
+            ),
+            Entry("points", -points, system="spent"),
+        ]
+    clawback = share.back(parts["points_earned"])
+    if clawback:
+        entries += [
+            Entry("points", -clawback, card_id=card.id, prefer_lots=_earned_lot(purchase.id)),
+            Entry("points", clawback, system="issued"),
+        ]
+
+    details = purchase.details or {}
+    growth_back = share.back(int(details.get("growth_earned", 0)))
+    locked = journal.lock_card_accounts([card.id], CARD_ASSETS)
+    posting = journal.post(
+        "refund",
+        key,
+        entries,
+        request=request,
+        store_id=store.id if store is not None else purchase.store_id,
+        station=station,
+        actor=actor,
+        external_ref=external_ref,
+        reverses_id=purchase.id,
+        card_id=card.id,
+        member_id=purchase.member_id,
+        amount_fen=amount,
+        details={"growth_back": growth_back, "points_taken_back": clawback},
+        accounts=locked,
+        key_checked=True,
+    )
+    if posting.replayed:
+        return PostingResult(posting.id, card_balances(card.id), replayed=True)
+    if growth_back and card.member is not None:
+        from app.ledger.levels import reverse_growth
+
+        reverse_growth(card.member, growth_back, transaction_id=posting.id)
+    balances = _balances_after(card.id, locked, posting)
+    money_back = amount if details.get("pay_with") in ("cash", "stored_value") else 0
+    _announce(
+        posting,
+        card=card,
+        balances=balances,
+        amount_fen=money_back,
+        points_delta=_points_delta(posting, card.id),
+        store=store,
+    )
+    return PostingResult(posting.id, balances)
+
+
+def _lock_purchase(transaction_id: int) -> Transaction:
+    """The purchase, locked on PostgreSQL so two partial refunds of it run one after the other."""
+    stmt = select(Transaction).where(Transaction.id == transaction_id)
+    if journal.dialect() == "postgresql":
+        stmt = stmt.with_for_update()
+    txn = db.session.scalar(stmt)
+    if txn is None:
+        raise NotFound(f"no transaction {transaction_id}", field="transaction_id")
+    if txn.kind == "refund":
+        raise NotRefundable("a refund cannot be refunded", transaction_id=txn.id)
+    return txn
+
+
+def _current_card(card_id: int | None) -> Card:
+    """The card now holding the purchase card's value (following replacements)."""
+    card = db.session.get(Card, card_id) if card_id is not None else None
+    if card is None:
+        raise NotFound("the purchase has no card", field="transaction_id")
+    seen = 0
+    while card.replaced_by_id is not None and seen < 100:
+        card = db.session.get(Card, card.replaced_by_id)
+        seen += 1
+    return card
+
+
+def _purchase_parts(transaction_id: int) -> dict[str, int]:
+    """What the purchase took from and gave to its card, read from its lines."""
+    rows = db.session.execute(
+        select(Line.asset, Line.amount).where(
+            Line.transaction_id == transaction_id, Line.balance_after.is_not(None)
+        )
+    )
+    parts = dict.fromkeys(
+        ("stored_value_paid", "stored_value_bonus", "visits", "points_spent", "points_earned"), 0
+    )
+    for asset, amount in rows:
+        amount = int(amount)
+        if asset == "points":
+            parts["points_earned" if amount > 0 else "points_spent"] += abs(amount)
+        elif asset in parts:
+            parts[asset] -= amount
+    return parts
+
+
+@dataclass(frozen=True)
+class _Share:
+    """A refund as a slice of its purchase: from ``before``/``of`` to ``after``/``of`` refunded."""
+
+    before: int
+    after: int
+    of: int
+
+    def returned_before(self, total: int) -> int:
+        return total * self.before // self.of
+
+    def back(self, total: int) -> int:
+        """This refund's part of ``total``: cumulative floor after less cumulative floor before."""
+        return total * self.after // self.of - self.returned_before(total)
+
+
+def _restored_lots(
+    transaction_id: int, share: _Share, spent: int
+) -> list[tuple[int, dt.date | None, dt.datetime, int]]:
+    """Points spent by the purchase coming back now: per lot used, latest-expiring first.
+
+    The cumulative amount returned is a prefix of this fixed order, so each
+    refund returns the next slice and the last returns the rest.
+    """
+    if not spent:
+        return []
+    uses = journal.lot_uses_of(transaction_id)
+    lots = {
+        lot.id: lot
+        for lot in db.session.scalars(
+            select(PointsLot).where(PointsLot.id.in_([lot_id for lot_id, _ in uses]))
+        )
+    }
+    order = sorted(
+        ((lot_id, amount) for lot_id, amount in uses if amount > 0),
+        key=lambda u: (
+            lots[u[0]].expires_on is None,
+            lots[u[0]].expires_on or dt.date.max,
+            lots[u[0]].earned_at,
+        ),
+        reverse=True,
+    )
+    start = share.returned_before(spent)
+    end = start + share.back(spent)
+    out = []
+    position = 0
+    for lot_id, amount in order:
+        take = max(0, min(position + amount, end) - max(position, start))
+        if take:
+            lot = lots[lot_id]
+            out.append((lot_id, lot.expires_on, lot.earned_at, take))
+        position += amount
+    return out
+
+
+def _earned_lot(transaction_id: int) -> list[int]:
+    """The lot the purchase credited, or what it became on a replacement card."""
+    lot_id = db.session.scalar(
+        select(PointsLot.id)
+        .join(Line, Line.id == PointsLot.line_id)
+        .where(Line.transaction_id == transaction_id)
+    )
+    chain = []
+    seen = 0
+    while lot_id is not None and seen < 100:
+        chain.append(lot_id)
+        lot_id = db.session.scalar(select(PointsLot.id).where(PointsLot.moved_from_id == lot_id))
+        seen += 1
+    return list(reversed(chain))
+
+
+# --- card replacement ---------------------------------------------------------------------
+
+
+def transfer_on_replace(old: Card, new: Card, *, actor: str | None = None) -> Posting | None:
+    """Move every balance and open lot of ``old`` to ``new`` in one transaction."""
+    locked = journal.lock_card_accounts([old.id, new.id], CARD_ASSETS)
+    entries: list[Entry] = []
+    for asset in ("stored_value_paid", "stored_value_bonus", "visits"):
+        balance = int(locked[(old.id, asset)].balance)
+        if balance:
+            # An overdrawn balance moves too: the debt goes with the card.
+            entries += [
+                Entry(asset, -balance, card_id=old.id),
+                Entry(
+                    asset, balance, card_id=new.id, overdraft=max(new.credit_limit_fen, -balance)
+                ),
+            ]
+    account_id = locked[(old.id, "points")].id
+    lots = db.session.scalars(
+        select(PointsLot)
+        .where(PointsLot.account_id == account_id, PointsLot.remaining > 0)
+        .order_by(PointsLot.id)
+    ).all()
+    for lot in lots:
+        entries += [
+            Entry("points", -lot.remaining, card_id=old.id, lots=[(lot.id, lot.remaining)]),
+            Entry(
+                "points",
+                lot.remaining,
+                card_id=new.id,
+                expires_on=lot.expires_on,
+                earned_at=lot.earned_at,
+                moved_from_lot_id=lot.id,
+            ),
+        ]
+    if not entries:
+        return None
+    posting = journal.post(
+        "transfer",
+        f"replace:{old.id}",
+        entries,
+        request={"op": "transfer", "from": old.id, "to": new.id},
+        reason="card_replaced",
+        actor=actor,
+        card_id=new.id,
+        member_id=new.member_id,
+        details={"from_card": old.number, "to_card": new.number},
+        accounts=locked,
+    )
+    if not posting.replayed:
+        _announce(
+            posting,
+            card=new,
+            balances=_balances_after(new.id, locked, posting),
+            amount_fen=0,
+            points_delta=0,
+            store=None,
+        )
+    return posting
+
+
+def _on_card_state_changed(card: Card, **kw: Any) -> None:
+    if kw.get("action") == "replace" and kw.get("new_card") is not None:
+        transfer_on_replace(card, kw["new_card"])
+
+
+def connect_signals() -> None:
+    """Subscribe the ledger to card replacements (idempotent; ``app.ledger.api`` calls it)."""
+    from app.signals import card_state_changed
+
+    card_state_changed.connect(_on_card_state_changed, weak=False)

@@ -1,0 +1,188 @@
+"""Alerts like a bank card's, written to the outbox in the posting's own transaction.
+
+Receivers of ``app.signals`` run inside the ledger's transaction, so an alert
+exists if and only if the posting committed. Texts are gettext msgids in
+English, rendered in the member's language.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import current_app
+from flask_babel import gettext
+
+from app import clock
+from app.i18n import in_language
+from app.messaging.services import alert_enabled, enqueue
+from app.signals import level_changed, transaction_posted
+
+log = logging.getLogger("laoyou.alerts")
+
+#: Postings a member hears about; expiry, transfers and adjustments have their own notices.
+ALERTED_KINDS = ("checkout", "recharge", "refund")
+
+
+def yuan(fen: int) -> str:
+    """2550 → "25.50": money in alerts, never through a float."""
+    sign = "-" if fen < 0 else ""
+    fen = abs(fen)
+    return f"{sign}{fen // 100}.{fen % 100:02d}"
+
+
+def _when(transaction: Any) -> str:
+    moment = getattr(transaction, "created_at", None) or clock.now()
+    return clock.to_local(moment).strftime("%m-%d %H:%M")
+
+
+def _store_name(store: Any) -> str:
+    return getattr(store, "name", None) or getattr(store, "code", None) or "-"
+
+
+def transaction_text(kind: str, **values: Any) -> str:
+    """The alert for one posting, in the current gettext language."""
+    if kind == "checkout":
+        text = gettext(
+            "Card *%(last4)s: spent %(amount)s yuan at %(store)s, %(time)s. "
+            "Balance %(balance)s yuan. Points +%(points)s (total %(points_total)s).",
+            **values,
+        )
+    elif kind == "recharge":
+        text = gettext(
+            "Card *%(last4)s: recharged %(amount)s yuan at %(store)s, %(time)s. "
+            "Balance %(balance)s yuan.",
+            **values,
+        )
+    else:
+        text = gettext(
+            "Card *%(last4)s: refund of %(amount)s yuan at %(store)s, %(time)s. "
+            "Balance %(balance)s yuan. Points %(points)s (total %(points_total)s).",
+            **values,
+        )
+    return str(text)
+
+
+def on_transaction_posted(transaction: Any, **kw: Any) -> None:
+    try:
+        _transaction_alerts(transaction, **kw)
+    except Exception:
+        # An alert must never cost the member their checkout; a failed alert is logged.
+        log.exception("transaction alert for %s not written", getattr(transaction, "id", None))
+
+
+def _transaction_alerts(transaction: Any, **kw: Any) -> None:
+    kind = kw.get("kind")
+    member = kw.get("member")
+    card = kw.get("card")
+    balances = kw.get("balances")
+    if kind not in ALERTED_KINDS or member is None or card is None or balances is None:
+        return
+    txn_id = getattr(transaction, "id", None)
+    amount_fen = int(kw.get("amount_fen") or 0)
+    points = int(kw.get("points_delta") or 0)
+    values = {
+        "last4": card.number[-4:],
+        "amount": yuan(amount_fen),
+        "store": _store_name(kw.get("store")),
+        "time": _when(transaction),
+        "balance": yuan(balances.stored_value_fen),
+        "points": points if kind == "checkout" else f"{points:+d}",
+        "points_total": balances.points,
+    }
+    if alert_enabled(member, "transaction"):
+        with in_language(member.language):
+            body = transaction_text(kind, **values)
+        enqueue(
+            address=member.phone,
+            body=body,
+            kind="alert",
+            alert_type="transaction",
+            language=member.language,
+            member=member,
+            dedupe_key=f"alert:transaction:{txn_id}" if txn_id else None,
+        )
+    _low_balance(transaction, kind, member, card, balances, amount_fen, values)
+
+
+def _low_balance(
+    transaction: Any,
+    kind: str,
+    member: Any,
+    card: Any,
+    balances: Any,
+    amount_fen: int,
+    values: dict[str, Any],
+) -> None:
+    """Once, when a stored-value payment takes the balance from at/above the threshold to under."""
+    if kind != "checkout":
+        return
+    details = getattr(transaction, "details", None) or {}
+    if details.get("pay_with", "stored_value") != "stored_value":
+        return
+    threshold = current_app.config["LOW_BALANCE_ALERT_FEN"]
+    after = balances.stored_value_fen
+    if not (after < threshold <= after + amount_fen):
+        return
+    if not alert_enabled(member, "low_balance"):
+        return
+    with in_language(member.language):
+        body = str(
+            gettext(
+                "Card *%(last4)s: your balance is %(balance)s yuan, under %(threshold)s yuan. "
+                "Recharge at any of our stores.",
+                last4=values["last4"],
+                balance=values["balance"],
+                threshold=yuan(threshold),
+            )
+        )
+    txn_id = getattr(transaction, "id", None)
+    enqueue(
+        address=member.phone,
+        body=body,
+        kind="alert",
+        alert_type="low_balance",
+        language=member.language,
+        member=member,
+        dedupe_key=f"alert:low_balance:{txn_id}" if txn_id else None,
+    )
+
+
+def on_level_changed(member: Any, **kw: Any) -> None:
+    try:
+        _level_alert(member, **kw)
+    except Exception:
+        log.exception("level alert for member %s not written", getattr(member, "id", None))
+
+
+def _level_alert(member: Any, **kw: Any) -> None:
+    new_level = kw.get("new_level")
+    if kw.get("reason") != "upgrade" or new_level is None:
+        return
+    if not alert_enabled(member, "level"):
+        return
+    with in_language(member.language):
+        body = str(
+            gettext(
+                "Congratulations! You are now a %(level)s member. "
+                "Enjoy your new benefits at every store.",
+                level=new_level.name,
+            )
+        )
+    at = clock.now().strftime("%Y%m%d%H%M%S")
+    transaction_id = kw.get("transaction_id")
+    enqueue(
+        address=member.phone,
+        body=body,
+        kind="alert",
+        alert_type="level",
+        language=member.language,
+        member=member,
+        dedupe_key=f"alert:level:{member.id}:{new_level.id}:{transaction_id or at}",
+    )
+
+
+def connect() -> None:
+    """Subscribe once per process (blinker holds the functions strongly)."""
+    transaction_posted.connect(on_transaction_posted, weak=False)
+    level_changed.connect(on_level_changed, weak=False)

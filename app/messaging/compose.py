@@ -1,0 +1,61 @@
+"""What a message looks like on the phone, and when marketing may go out.
+
+Decided at send time, not when queued: a broadcast queued at 20:55 still
+waits out quiet hours, and a signature change applies to what is still queued.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import current_app
+
+from app import clock
+
+#: The unsubscribe line per language. Fixed strings, not prose: Chinese carriers
+#: and Twilio's opt-out handling look for exactly these keywords.
+UNSUBSCRIBE_LINES = {
+    "zh-Hans": "回复TD退订",
+    "zh-Hant": "回覆TD退訂",
+    "en": "Reply STOP to opt out",
+}
+
+
+def render(kind: str, body: str, language: str) -> str:
+    """The exact text to send: marketing gets 【signature】 and the unsubscribe line."""
+    if kind != "marketing":
+        return body
+    signature = current_app.config["SMS_SIGNATURE"]
+    head = f"【{signature}】" if signature and not body.startswith(f"【{signature}】") else ""
+    line = UNSUBSCRIBE_LINES.get(language, UNSUBSCRIBE_LINES["zh-Hans"])
+    separator = " " if language == "en" else ""
+    return f"{head}{body.rstrip()}{separator}{line}"
+
+
+def _hhmm(value: str) -> dt.time:
+    hour, minute = value.split(":")
+    return dt.time(int(hour), int(minute))
+
+
+def quiet_until(moment: dt.datetime | None = None) -> dt.datetime | None:
+    """When quiet hours end if ``moment`` (default now) is inside them, else None.
+
+    Quiet hours are local to the programme's TIMEZONE and may span midnight
+    (21:00–09:00). Equal start and end means no quiet hours.
+    """
+    start = _hhmm(current_app.config["QUIET_HOURS_START"])
+    end = _hhmm(current_app.config["QUIET_HOURS_END"])
+    if start == end:
+        return None
+    local = clock.to_local(moment or clock.now())
+    t = local.timetz().replace(tzinfo=None)
+    if start < end:
+        inside = start <= t < end
+        end_day = local.date()
+    else:
+        inside = t >= start or t < end
+        end_day = local.date() + dt.timedelta(days=1) if t >= start else local.date()
+    if not inside:
+        return None
+    ends = dt.datetime.combine(end_day, end, tzinfo=clock.zone())
+    return ends.astimezone(dt.UTC)

@@ -1,0 +1,109 @@
+"""One inbound message, once: deduplicate by the provider's id, run the engine, keep the reply.
+
+Channel adapters (the Twilio webhook, later WeChat) call ``receive`` inside
+their unit of work. The claim on the provider id is the first write of the
+transaction (``INSERT … ON CONFLICT DO NOTHING``): a twin delivery arriving at
+the same moment waits on the unique index until the first commits, then finds
+the row and replays its reply, so the engine's effects happen exactly once. If
+the first rolls back (a crash), the twin's insert succeeds and it does the work.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from app.bot.message import Message
+from app.db import db
+from app.messaging.models import InboundMessage
+from app.phone import mask_phone
+
+log = logging.getLogger("laoyou.inbound")
+
+
+@dataclass(frozen=True)
+class InboundResult:
+    reply: str
+    language: str | None
+    command: str | None
+    silent: bool
+    #: True when this provider id was seen before and the stored reply is returned.
+    replayed: bool
+
+
+def receive(message: Message) -> InboundResult:
+    """Answer ``message`` (the caller commits); a repeated provider id gets the first reply."""
+    from app.bot.engine import handle_message
+
+    row_id: int | None = None
+    if message.provider_id:
+        row_id = _claim(message)
+        if row_id is None:
+            return _replay(message)
+    reply = handle_message(message)
+    silent = reply.silent or not reply.text
+    if row_id is not None:
+        db.session.execute(
+            update(InboundMessage)
+            .where(InboundMessage.id == row_id)
+            .values(
+                reply="" if silent else reply.text,
+                reply_language=reply.language,
+                command=reply.command,
+                status="silent" if silent else "replied",
+            )
+        )
+    log.info(
+        "%s from %s: %s", message.channel, mask_phone(message.sender), reply.command or "-"
+    )
+    return InboundResult(
+        reply="" if silent else reply.text,
+        language=reply.language,
+        command=reply.command,
+        silent=silent,
+        replayed=False,
+    )
+
+
+def _claim(message: Message) -> int | None:
+    """Insert the inbound row; None when another delivery of the same id got there first."""
+    session = db.session()
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = (
+        insert(InboundMessage)
+        .values(
+            channel=message.channel,
+            provider_id=message.provider_id,
+            sender=message.sender,
+            text=message.text,
+            reply="",
+            status="silent",
+            received_at=message.received_at,
+        )
+        .on_conflict_do_nothing(index_elements=["channel", "provider_id"])
+        .returning(InboundMessage.id)
+    )
+    return session.execute(statement).scalar()
+
+
+def _replay(message: Message) -> InboundResult:
+    row = db.session.scalars(
+        select(InboundMessage).where(
+            InboundMessage.channel == message.channel,
+            InboundMessage.provider_id == message.provider_id,
+        )
+    ).one()
+    log.info(
+        "%s from %s: replay of %s", message.channel, mask_phone(message.sender), row.provider_id
+    )
+    return InboundResult(
+        reply=row.reply,
+        language=row.reply_language,
+        command=row.command,
+        silent=row.status == "silent",
+        replayed=True,
+    )

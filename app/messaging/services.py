@@ -1,0 +1,221 @@
+"""Writing to the outbox and switching alerts; every function only flushes.
+
+``enqueue`` runs in the caller's transaction: the message exists if and only if
+the event that caused it committed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from app.db import db, utcnow
+from app.errors import InvalidRequest
+from app.messaging.models import (
+    ALERT_TYPES,
+    KINDS,
+    OUTBOX_CHANNELS,
+    STATUS_RANK,
+    AlertPreference,
+    OutboxMessage,
+    ProgrammeAlertSetting,
+)
+
+if TYPE_CHECKING:
+    from app.members.models import Member
+
+
+def enqueue(
+    *,
+    address: str,
+    body: str,
+    kind: str,
+    language: str = "zh-Hans",
+    channel: str = "sms",
+    member: Member | None = None,
+    dedupe_key: str | None = None,
+    alert_type: str | None = None,
+    opt_out_confirmation: bool = False,
+    not_before: dt.datetime | None = None,
+) -> int:
+    """Queue one message and return its outbox id.
+
+    The same ``dedupe_key`` twice queues nothing new and returns the first row's id.
+    One statement (``INSERT … ON CONFLICT DO NOTHING``): alerts ride on the ledger's
+    hot path, so no savepoint and no read-before-write.
+    """
+    if kind not in KINDS:
+        raise InvalidRequest(f"kind must be one of {', '.join(KINDS)}", field="kind")
+    if channel not in OUTBOX_CHANNELS:
+        raise InvalidRequest(f"channel must be one of {', '.join(OUTBOX_CHANNELS)}")
+    if not body.strip():
+        raise InvalidRequest("an empty message cannot be sent", field="body")
+    key = dedupe_key or f"{kind}:{uuid.uuid4().hex}"
+    now = utcnow()
+    session = db.session()
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    new_id = session.execute(
+        insert(OutboxMessage)
+        .values(
+            channel=channel,
+            address=address,
+            member_id=member.id if member is not None else None,
+            kind=kind,
+            alert_type=alert_type,
+            body=body,
+            language=language,
+            dedupe_key=key,
+            opt_out_confirmation=opt_out_confirmation,
+            status="queued",
+            attempts=0,
+            next_attempt_at=not_before or now,
+            created_at=now,
+            updated_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["dedupe_key"])
+        .returning(OutboxMessage.id)
+    ).scalar()
+    if new_id is not None:
+        return int(new_id)
+    return int(
+        session.scalars(
+            select(OutboxMessage.id).where(OutboxMessage.dedupe_key == key)
+        ).one()
+    )
+
+
+def queued_for(address: str, limit: int = 20) -> list[OutboxMessage]:
+    """The newest outbox rows for one address (the simulator and ``laoyou sms simulate``)."""
+    return list(
+        db.session.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.address == address)
+            .order_by(OutboxMessage.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def _check_type(alert_type: str) -> None:
+    if alert_type not in ALERT_TYPES:
+        raise InvalidRequest(
+            f"alert type must be one of {', '.join(ALERT_TYPES)}", field="alert_type"
+        )
+
+
+def set_alert_preference(member: Member, alert_type: str, enabled: bool) -> None:
+    """A member switches one alert type on or off (the bot's keyword command calls this)."""
+    _check_type(alert_type)
+    row = db.session.scalar(
+        select(AlertPreference).where(
+            AlertPreference.member_id == member.id, AlertPreference.alert_type == alert_type
+        )
+    )
+    if row is None:
+        db.session.add(
+            AlertPreference(member_id=member.id, alert_type=alert_type, enabled=enabled)
+        )
+    else:
+        row.enabled = enabled
+        row.changed_at = utcnow()
+    db.session.flush()
+
+
+def alert_preferences(member: Member) -> dict[str, bool]:
+    """Every alert type with whether this member gets it (ignoring the programme switch)."""
+    prefs = dict.fromkeys(ALERT_TYPES, True)
+    for row in db.session.scalars(
+        select(AlertPreference).where(AlertPreference.member_id == member.id)
+    ):
+        prefs[row.alert_type] = row.enabled
+    return prefs
+
+
+def set_programme_alert(alert_type: str, enabled: bool) -> None:
+    """The admin switches an alert type for the whole programme."""
+    _check_type(alert_type)
+    row = db.session.get(ProgrammeAlertSetting, alert_type)
+    if row is None:
+        db.session.add(ProgrammeAlertSetting(alert_type=alert_type, enabled=enabled))
+    else:
+        row.enabled = enabled
+        row.changed_at = utcnow()
+    db.session.flush()
+
+
+def programme_alerts() -> dict[str, bool]:
+    settings = dict.fromkeys(ALERT_TYPES, True)
+    for row in db.session.scalars(select(ProgrammeAlertSetting)):
+        settings[row.alert_type] = row.enabled
+    return settings
+
+
+def alert_enabled(member: Member, alert_type: str) -> bool:
+    """Both switches must be on: the programme's and the member's (one query: hot path)."""
+    programme = (
+        select(ProgrammeAlertSetting.enabled)
+        .where(ProgrammeAlertSetting.alert_type == alert_type)
+        .scalar_subquery()
+    )
+    own = (
+        select(AlertPreference.enabled)
+        .where(AlertPreference.member_id == member.id, AlertPreference.alert_type == alert_type)
+        .scalar_subquery()
+    )
+    row = db.session.execute(select(programme, own)).one()
+    return all(value is None or bool(value) for value in row)
+
+
+#: Twilio's message statuses as ours; anything else (received, …) is not about an outbound one.
+PROVIDER_STATUSES = {
+    "accepted": "sending",
+    "scheduled": "sending",
+    "queued": "sending",
+    "sending": "sending",
+    "sent": "sent",
+    "delivered": "delivered",
+    "read": "delivered",
+    "partially_delivered": "delivered",
+    "undelivered": "undelivered",
+    "failed": "failed",
+    "canceled": "failed",
+}
+
+
+def record_delivery_status(
+    provider_id: str,
+    provider_status: str,
+    *,
+    outbox_id: int | None = None,
+    error_code: str | None = None,
+) -> OutboxMessage | None:
+    """Apply a provider's status callback; statuses only move forward. None: not ours."""
+    status = PROVIDER_STATUSES.get(provider_status)
+    if status is None:
+        return None
+    row = db.session.scalar(
+        select(OutboxMessage).where(OutboxMessage.provider_id == provider_id).with_for_update()
+    )
+    if row is None and outbox_id is not None:
+        # The provider accepted a message whose answer we never got (a timeout, a
+        # killed dispatcher): the callback names it, and records the sid so it is not re-sent.
+        row = db.session.scalar(
+            select(OutboxMessage)
+            .where(OutboxMessage.id == outbox_id, OutboxMessage.provider_id.is_(None))
+            .with_for_update()
+        )
+        if row is not None:
+            row.provider_id = provider_id
+            row.lease_until = None
+    if row is None:
+        return None
+    if STATUS_RANK[status] > STATUS_RANK[row.status]:
+        row.status = status
+        if error_code and status in ("undelivered", "failed"):
+            row.last_error = f"provider error {error_code}"[:300]
+    db.session.flush()
+    return row

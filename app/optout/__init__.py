@@ -1,0 +1,1 @@
+"""Opt-outs per channel and address, for members and strangers alike."""

@@ -1,0 +1,76 @@
+"""Opt-out and opt-in per channel and address.
+
+Strangers can opt out too (a number that is not a member must still be able to
+stop a message), so the registry is keyed by channel and address, not by member.
+A member's ``sms_opt_out`` / ``wechat_opt_out`` flags are kept in step.
+The simulator stands in for SMS, so its opt-outs are SMS opt-outs.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from app.db import db, utcnow
+from app.members.models import Member
+from app.optout.models import OPT_CHANNELS, OptOut, OptOutEvent
+
+#: Channels that share one registry: the simulator plays a phone.
+_CHANNEL_ALIASES = {"simulator": "sms"}
+
+
+def opt_out(channel: str, address: str, *, source: str) -> bool:
+    """Opt the address out; True when that changed anything (False if already out)."""
+    return _set(channel, address, opted_out=True, source=source)
+
+
+def opt_in(channel: str, address: str, *, source: str) -> bool:
+    """Opt the address back in; True when it had been opted out."""
+    return _set(channel, address, opted_out=False, source=source)
+
+
+def is_opted_out(channel: str, address: str) -> bool:
+    channel = _channel(channel)
+    return bool(
+        db.session.scalar(
+            select(OptOut.opted_out).where(OptOut.channel == channel, OptOut.address == address)
+        )
+    )
+
+
+def _channel(channel: str) -> str:
+    channel = _CHANNEL_ALIASES.get(channel, channel)
+    if channel not in OPT_CHANNELS:
+        raise ValueError(f"unknown channel {channel!r}")
+    return channel
+
+
+def _set(channel: str, address: str, *, opted_out: bool, source: str) -> bool:
+    channel = _channel(channel)
+    row = db.session.scalar(
+        select(OptOut).where(OptOut.channel == channel, OptOut.address == address).with_for_update()
+    )
+    if row is None:
+        if not opted_out:
+            return False
+        row = OptOut(channel=channel, address=address, opted_out=True, changed_at=utcnow())
+        db.session.add(row)
+    elif row.opted_out == opted_out:
+        return False
+    else:
+        row.opted_out = opted_out
+        row.changed_at = utcnow()
+    db.session.add(
+        OptOutEvent(channel=channel, address=address, opted_out=opted_out, source=source)
+    )
+    _sync_member(channel, address, opted_out)
+    db.session.flush()
+    return True
+
+
+def _sync_member(channel: str, address: str, opted_out: bool) -> None:
+    # WeChat openids are not bound to members yet; the WeChat issue adds that.
+    if channel != "sms":
+        return
+    member = db.session.scalar(select(Member).where(Member.phone == address))
+    if member is not None:
+        member.sms_opt_out = opted_out

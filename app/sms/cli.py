@@ -1,0 +1,29 @@
+"""``laoyou sms simulate PHONE TEXT``: be any phone, see the reply and that number's outbox."""
+
+from __future__ import annotations
+
+import click
+
+from app.cli import cli_unit_of_work
+
+
+@click.group("sms", help="SMS channel tools.")
+def sms_group() -> None:
+    pass
+
+
+@sms_group.command("simulate")
+@click.argument("phone")
+@click.argument("text")
+def simulate_command(phone: str, text: str) -> None:
+    """Send TEXT as PHONE through the real engine (committed), print the reply and outbox."""
+    from app.sms.simulator import simulate
+
+    with cli_unit_of_work():
+        exchange = simulate(phone, text)
+    click.echo(exchange.reply if not exchange.silent else "(no reply)")
+    if exchange.outbox:
+        click.echo("")
+        click.echo(f"outbox for {exchange.phone}:")
+        for row in exchange.outbox:
+            click.echo(f"  #{row['id']} {row['kind']} {row['status']}: {row['text']}")

@@ -1,0 +1,119 @@
+"""Try the service as any phone: a page (console provider only) and the code behind
+``laoyou sms simulate``. Both run the real engine in one unit of work.
+
+The page is a plain form posting to itself; its CSRF token comes from Flask-WTF,
+checked here only (no app-wide CSRFProtect: the API and webhooks are not forms).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError, generate_csrf, validate_csrf
+from wtforms import ValidationError
+
+from app import clock
+from app.bot.message import Message
+from app.errors import InvalidRequest
+from app.messaging.compose import render
+from app.messaging.inbound import receive
+from app.messaging.models import OutboxMessage
+from app.messaging.services import queued_for
+from app.phone import parse_phone
+
+log = logging.getLogger("laoyou.sms")
+
+bp = Blueprint("sms_simulator", __name__, url_prefix="/sms")
+
+MAX_TEXT_CHARS = 1600
+
+
+@dataclass(frozen=True)
+class Exchange:
+    phone: str
+    text: str
+    reply: str
+    silent: bool
+    command: str | None
+    outbox: list[dict[str, Any]]
+
+
+def outbox_view(row: OutboxMessage) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "kind": row.kind,
+        "status": row.status,
+        "text": row.sent_body or render(row.kind, row.body, row.language),
+        "created_at": row.created_at.isoformat(),
+        "last_error": row.last_error,
+    }
+
+
+def simulate(phone: str, text: str) -> Exchange:
+    """Run one message through the engine as ``phone`` would send it (the caller commits)."""
+    e164 = parse_phone(phone)
+    if len(text) > MAX_TEXT_CHARS:
+        raise InvalidRequest("a text message has at most 1,600 characters", field="text")
+    result = receive(
+        Message(
+            channel="simulator",
+            sender=e164,
+            text=text,
+            # Each simulated message is new; a provider id keeps the inbound record uniform.
+            provider_id=f"SIM{uuid.uuid4().hex}",
+            received_at=clock.now(),
+        )
+    )
+    return Exchange(
+        phone=e164,
+        text=text,
+        reply=result.reply,
+        silent=result.silent,
+        command=result.command,
+        outbox=[outbox_view(row) for row in queued_for(e164)],
+    )
+
+
+@bp.before_request
+def _console_only() -> None:
+    # A simulator next to a real provider would let anyone act as any member.
+    if current_app.config["SMS_PROVIDER"] != "console":
+        abort(404)
+
+
+@bp.get("/simulator")
+def page() -> str:
+    phone = request.args.get("phone", "+8613800138000")
+    return render_template("sms/simulator.html", phone=phone, csrf_token=generate_csrf())
+
+
+@bp.get("/simulator/outbox")
+def outbox() -> Response:
+    try:
+        e164 = parse_phone(request.args.get("phone", ""))
+    except InvalidRequest:
+        return jsonify({"outbox": []})
+    return jsonify({"outbox": [outbox_view(row) for row in queued_for(e164)]})
+
+
+@bp.post("/simulator")
+def send() -> tuple[Response, int] | Response:
+    data = request.get_json(silent=True) or request.form
+    try:
+        validate_csrf(request.headers.get("X-CSRFToken") or data.get("csrf_token"))
+    except (ValidationError, CSRFError):
+        return jsonify({"error": {"code": "csrf", "message": "reload the page and try again"}}), 400
+    exchange = simulate(str(data.get("phone", "")), str(data.get("text", "")))
+    return jsonify(
+        {
+            "phone": exchange.phone,
+            "reply": exchange.reply,
+            "silent": exchange.silent,
+            "command": exchange.command,
+            "outbox": exchange.outbox,
+        }
+    )

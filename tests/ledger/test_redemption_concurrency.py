@@ -1,0 +1,72 @@
+"""Sixteen counters at once for the last five gifts: exactly five get one, stock ends at 0."""
+
+from __future__ import annotations
+
+import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from app.auth.services import create_api_key
+from app.db import db, unit_of_work
+from app.ledger.balances import card_balances
+from app.ledger.journal import credit_points
+from app.ledger.redemption_models import Gift, Redemption
+from app.ledger.rules_io import import_rules
+from app.members.services import create_member, member_cards
+from app.stores.services import create_store
+
+pytestmark = pytest.mark.concurrent
+EXAMPLE = Path(__file__).parents[2] / "docs" / "rules.example.json"
+COUNTERS = 16
+
+
+def test_sixteen_counters_redeem_the_last_five_gifts(live_app: Any) -> None:
+    with unit_of_work():
+        for code in ("SH01", "SH02", "BJ01"):
+            create_store(code, code, "East")
+        doc = json.loads(EXAMPLE.read_text(encoding="utf-8"))
+        doc["redemption"]["gifts"][0]["stock"] = 5  # MUG, 800 points
+        import_rules(doc)
+        numbers = []
+        for n in range(COUNTERS):
+            member = create_member({"phone": f"+861390000{n:04d}", "home_store": "SH01"})
+            card = member_cards(member)[0]
+            credit_points(card, 900, kind="adjustment", key=f"seed:{n}", expires_on=None)
+            numbers.append(card.number)
+        _key, secret = create_api_key(db.session.scalar(select_store("SH01")))
+
+    barrier = threading.Barrier(COUNTERS)
+
+    def counter(n: int) -> tuple[int, str | None]:
+        client = live_app.test_client()
+        barrier.wait()
+        response = client.post(
+            "/api/v1/redemptions",
+            json={"card": numbers[n], "gift": "MUG"},
+            headers={"Authorization": f"Bearer {secret}", "Idempotency-Key": f"c{n}"},
+        )
+        error = response.json.get("error", {}).get("code") if response.status_code >= 400 else None
+        return response.status_code, error
+
+    with ThreadPoolExecutor(COUNTERS) as pool:
+        outcomes = list(pool.map(counter, range(COUNTERS)))
+
+    assert sorted(outcomes, key=str) == [(201, None)] * 5 + [(409, "out_of_stock")] * 11
+    db.session.remove()
+    assert db.session.scalar(select(Gift.stock).where(Gift.code == "MUG")) == 0
+    assert db.session.scalar(select(func.count()).select_from(Redemption)) == 5
+    from app.cards.services import find_card
+
+    points = sorted(card_balances(find_card(n).id).points for n in numbers)
+    assert points == [200] * 5 + [1000] * 11
+
+
+def select_store(code: str) -> Any:
+    from app.stores.models import Store
+
+    return select(Store).where(Store.code == code)

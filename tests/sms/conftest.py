@@ -1,0 +1,1 @@
+from sms.support import fake_twilio  # noqa: F401
