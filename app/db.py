@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from flask import Flask, current_app, g
+from flask import Flask, current_app, g, has_request_context, request
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import DeclarativeBase, Session, scoped_session, sessionmaker
@@ -105,6 +105,7 @@ class Database:
         # Tests hand in one engine per database so each app does not open a new pool.
         engine = app.config.get("DATABASE_ENGINE") or make_engine(app.config["DATABASE_URL"])
         app.extensions["laoyou.db"] = _AppDatabase(engine)
+        app.teardown_request(self._teardown)
         app.teardown_appcontext(self._teardown)
 
     @property
@@ -139,7 +140,11 @@ class _AppDatabase:
 
 
 def _context_key() -> int:
-    # One session per app context: requests, CLI commands and jobs each push their own.
+    # One session per request, else per app context (CLI command, job). A request
+    # reuses an app context already pushed for the same app (tests do this), so
+    # the request itself, not g, must key its session.
+    if has_request_context():
+        return id(request._get_current_object())  # type: ignore[attr-defined]
     return id(g._get_current_object())
 
 

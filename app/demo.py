@@ -24,7 +24,7 @@ from sqlalchemy import Connection, inspect, select
 from app.auth.models import ApiKey
 from app.auth.services import create_api_key, revoke_api_key
 from app.cards.models import Card, CardEvent, CardMedium
-from app.cards.services import add_medium, change_state, issue_card, replace_card
+from app.cards.services import add_medium, change_state, issue_card, replace_card, set_pin
 from app.cli import cli_unit_of_work
 from app.clock import local_today, now
 from app.db import Base, db
@@ -146,10 +146,12 @@ def load_demo() -> DemoSummary:
     summary = DemoSummary()
     stores = _stores(summary)
     levels = _levels(summary)
+    _rules()
     _questions(summary)
     members = _members(stores, levels, summary)
     gift_cards = _gift_cards(stores, summary)
     _history(members, gift_cards, summary)
+    _rules_history(members, summary)
     return summary
 
 
@@ -246,7 +248,7 @@ def _member_cards(member: Member, extras: tuple[str, ...]) -> int:
     made = 1
     store = member.home_store
     if "pin" in extras:
-        primary.pin_hash = _pin_hash()
+        set_pin(primary, DEMO_PIN)
     if "barcode" in extras:
         add_medium(primary, "barcode", "69" + primary.number[-11:])
     if "ic_uid" in extras:
@@ -281,12 +283,6 @@ def _backdate(card: Card, moment: dt.datetime) -> None:
         event.at = moment
 
 
-def _pin_hash() -> str:
-    from app.cards.services import hash_pin
-
-    return hash_pin(DEMO_PIN)
-
-
 def _gift_cards(stores: dict[str, Store], summary: DemoSummary) -> list[Card]:
     cards = []
     for barcode in GIFT_CARDS:
@@ -309,6 +305,58 @@ def _history(members: dict[str, Member], gift_cards: list[Card], summary: DemoSu
     Each posting must carry a fixed idempotency key (e.g. ``demo:recharge:13800138000``)
     so a second ``laoyou demo`` posts nothing new.
     """
+
+
+def _rules() -> None:
+    """The example rules (docs/rules.example.json), once: a second run keeps edited rules."""
+    import json
+
+    from app.ledger.rules_io import import_rules
+    from app.ledger.rules_models import ProgramRules
+    from app.paths import ROOT
+
+    path = ROOT / "docs" / "rules.example.json"
+    if not inspect(db.session.connection()).has_table(ProgramRules.__tablename__):
+        return  # a database migrated before the rules' tables existed
+    if db.session.get(ProgramRules, 1) is not None or not path.is_file():
+        return
+    import_rules(json.loads(path.read_text(encoding="utf-8")))
+
+
+def _rules_history(members: dict[str, Member], summary: DemoSummary) -> None:
+    """A level upgrade and a member-day purchase, as the rules make them.
+
+    杨帆 (普通会员) spends 1200 yuan three days ago: growth 1200 passes 银卡's 1000.
+    周杰 buys 88 yuan on the last Wednesday (会员日, 1.5x points).
+    """
+    from app.clock import frozen, zone
+    from app.ledger import operations
+
+    if not inspect(db.session.connection()).has_table("program_rules"):
+        return
+    today = local_today()
+    wednesday = today - dt.timedelta(days=(today.isoweekday() - 3) % 7 or 7)
+    purchases = (
+        ("13162345678", today - dt.timedelta(days=3), 120000, "upgrade"),
+        ("13287654321", wednesday, 8800, "member-day"),
+    )
+    for phone, day, amount_fen, what in purchases:
+        member = members.get(phone)
+        if member is None:
+            continue
+        card = member_cards(member)[0]
+        at = dt.datetime.combine(day, dt.time(12, 30), zone())
+        with frozen(at):
+            result = operations.checkout(
+                card,
+                member.home_store,
+                amount_fen,
+                "cash",
+                key=f"demo:rules:{what}:{phone}",
+                actor=ACTOR,
+            )
+        if not result.replayed:
+            summary.count(f"{what} purchases")
 
 
 def rotate_demo_key() -> tuple[ApiKey, str]:

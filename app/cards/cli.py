@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import secrets
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +60,12 @@ def cards_group() -> None:
     default=None,
     help="Period cards: how long each runs from today.",
 )
+@click.option(
+    "--visits",
+    default=0,
+    type=click.IntRange(min=0),
+    help="Visits preloaded on each count card.",
+)
 @click.option("--pins", is_flag=True, help="Give every card a random 6-digit PIN (in the CSV).")
 @click.option("--qr", is_flag=True, help="Give every card a QR token (in the CSV).")
 @with_appcontext
@@ -69,23 +76,22 @@ def issue(
     out: Path,
     store_code: str | None,
     period: str | None,
+    visits: int,
     pins: bool,
     qr: bool,
 ) -> None:
     if value_fen and card_type not in MONEY_TYPES:
         raise click.UsageError(f"--value-cents needs a card type of {' or '.join(MONEY_TYPES)}")
+    if visits and card_type != "count":
+        raise click.UsageError("--visits is for count cards")
     if card_type == "period" and period is None:
         raise click.UsageError("period cards need --period month, quarter or year")
     if out.exists():
         raise click.UsageError(f"{out} already exists; choose another --out")
     if not out.parent.is_dir():
         raise click.UsageError(f"directory {out.parent} does not exist")
-    load_value = _value_loader() if value_fen else None
+    batch = Batch(card_type, period, value_fen, visits, pins, qr)
 
-    columns = ["number", "type", "state", "value_fen"]
-    columns += ["valid_from", "valid_until"] if card_type == "period" else []
-    columns += ["pin"] if pins else []
-    columns += ["qr_token"] if qr else []
     # "x": never overwrite an earlier batch's file (its PINs would be lost for good).
     try:
         fh = out.open("x", newline="", encoding="utf-8")
@@ -96,61 +102,75 @@ def issue(
             out.chmod(0o600)
         # fh exits first: the file is complete on disk before the cards are committed.
         with cli_unit_of_work(), fh:
-            store = _store(store_code)
-            writer = csv.DictWriter(fh, fieldnames=columns)
+            batch.store = _store(store_code)
+            writer = csv.DictWriter(fh, fieldnames=batch.columns())
             writer.writeheader()
             for _ in range(count):
-                writer.writerow(
-                    _issue_one(card_type, store, period, value_fen, load_value, pins, qr)
-                )
+                writer.writerow(batch.issue_one())
     except BaseException:
         out.unlink(missing_ok=True)
         raise
     what = f"{count} {card_type} card{'s' if count != 1 else ''}"
     value = f", {value_fen / 100:.2f} yuan each" if value_fen else ""
+    value += f", {visits} visits each" if visits else ""
     click.echo(f"issued {what}{value}; written to {out}")
 
 
-def _issue_one(
-    card_type: str,
-    store: Any,
-    period: str | None,
-    value_fen: int,
-    load_value: Any,
-    pins: bool,
-    qr: bool,
-) -> dict[str, Any]:
-    pin = f"{secrets.randbelow(10**6):06d}" if pins else None
-    card = issue_card(card_type, store=store, period=period, pin=pin, actor=ACTOR)
-    row: dict[str, Any] = {
-        "number": card.number,
-        "type": card.type,
-        "state": card.state,
-        "value_fen": value_fen,
-    }
-    if card_type == "period":
-        row["valid_from"] = card.valid_from.isoformat() if card.valid_from else ""
-        row["valid_until"] = card.valid_until.isoformat() if card.valid_until else ""
-    if pins:
-        row["pin"] = pin
-    if qr:
-        row["qr_token"] = add_medium(card, "qr_token", secrets.token_urlsafe(18)).value
-    if load_value is not None:
-        load_value(card, value_fen, idempotency_key=f"cards-issue:{card.number}", actor=ACTOR)
-    return row
+@dataclass
+class Batch:
+    """One ``cards issue`` run: what every card gets, and its CSV row."""
+
+    card_type: str
+    period: str | None
+    value_fen: int
+    visits: int
+    pins: bool
+    qr: bool
+    store: Any = None
+
+    def columns(self) -> list[str]:
+        columns = ["number", "type", "state", "value_fen"]
+        columns += ["visits"] if self.card_type == "count" else []
+        columns += ["valid_from", "valid_until"] if self.card_type == "period" else []
+        columns += ["pin"] if self.pins else []
+        columns += ["qr_token"] if self.qr else []
+        return columns
+
+    def issue_one(self) -> dict[str, Any]:
+        pin = f"{secrets.randbelow(10**6):06d}" if self.pins else None
+        card = issue_card(
+            self.card_type, store=self.store, period=self.period, pin=pin, actor=ACTOR
+        )
+        row: dict[str, Any] = {
+            "number": card.number,
+            "type": card.type,
+            "state": card.state,
+            "value_fen": self.value_fen,
+        }
+        if self.card_type == "count":
+            row["visits"] = self.visits
+        if self.card_type == "period":
+            row["valid_from"] = card.valid_from.isoformat() if card.valid_from else ""
+            row["valid_until"] = card.valid_until.isoformat() if card.valid_until else ""
+        if pin is not None:
+            row["pin"] = pin
+        if self.qr:
+            row["qr_token"] = add_medium(card, "qr_token", secrets.token_urlsafe(18)).value
+        if self.value_fen or self.visits:
+            _ledger_load_value()(
+                card,
+                self.value_fen,
+                visits=self.visits,
+                idempotency_key=f"cards-issue:{card.number}",
+                actor=ACTOR,
+            )
+        return row
 
 
-def _value_loader() -> Any:
-    """The ledger's ``load_value``, or a clear refusal while the ledger is not installed."""
-    try:
-        from app.ledger.operations import load_value
-    except ImportError as exc:
-        if exc.name not in (None, "app.ledger.operations"):
-            raise
-        raise click.UsageError(
-            "preloading value needs the ledger (app.ledger.operations.load_value); "
-            "issue without --value-cents"
-        ) from exc
+def _ledger_load_value() -> Any:
+    # Imported here: cards must not depend on the ledger at import time (the ledger imports cards).
+    from app.ledger.operations import load_value
+
     return load_value
 
 

@@ -17,6 +17,7 @@ Rules (written down because calendars disagree, cf. borax#47):
 from __future__ import annotations
 
 import datetime as dt
+from functools import lru_cache
 from typing import Protocol
 
 from lunardate import LunarDate
@@ -29,6 +30,7 @@ class HasBirthday(Protocol):
     lunar_leap_month: bool
 
 
+@lru_cache(maxsize=4096)
 def lunar_to_solar(year: int, month: int, day: int, leap: bool = False) -> dt.date:
     """The solar date of lunar (year, month, day), applying the leap-month and day-30 rules."""
     for is_leap, lunar_day in ((leap, day), (False, day), (leap, day - 1), (False, day - 1)):

@@ -6,11 +6,12 @@ import datetime as dt
 import sys
 
 import click
+from flask.cli import AppGroup
 
 from app.cli import cli_unit_of_work
 
 
-@click.group("ledger")
+@click.group("ledger", cls=AppGroup)
 def ledger_group() -> None:
     """The points and money journal: audit it, expire points."""
 
@@ -18,11 +19,9 @@ def ledger_group() -> None:
 @ledger_group.command("check")
 def check_command() -> None:
     """Recompute every balance and sum from the lines; exit 1 on any mismatch."""
-    from app.db import db
     from app.ledger.check import run_check
 
     report = run_check()
-    db.session.rollback()
     for problem in report.problems:
         click.echo(f"MISMATCH {problem}")
     click.echo(report.summary())

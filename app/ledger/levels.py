@@ -73,6 +73,11 @@ def apply_growth(member: Member, growth: int, *, transaction_id: int | None) -> 
     )
     if target is None:
         return None
+    # The upsert above waited for any concurrent purchase of this member to commit; it
+    # may have upgraded them already, so read the level again before recording a change.
+    db.session.refresh(member, ["level_id", "level"])
+    if member.level is not None and member.level.rank >= target.rank:
+        return None
     return _change(member, target, "upgrade", transaction_id=transaction_id, growth=total)
 
 
@@ -164,16 +169,20 @@ def review_levels(as_of: dt.date) -> list[tuple[Member, LevelChange]]:
         held_since = last.at if last is not None else member.joined_at
         if held_since > window_start:
             continue  # not yet a full window at this level
-        earned = db.session.scalar(
-            select(func.coalesce(func.sum(GrowthEntry.delta), 0)).where(
-                GrowthEntry.member_id == member.id,
-                GrowthEntry.reason.in_(("earn", "refund")),
-                GrowthEntry.at >= window_start,
-                GrowthEntry.at < window_end,
+        earned: int = (
+            db.session.scalar(
+                select(func.coalesce(func.sum(GrowthEntry.delta), 0)).where(
+                    GrowthEntry.member_id == member.id,
+                    GrowthEntry.reason.in_(("earn", "refund")),
+                    GrowthEntry.at >= window_start,
+                    GrowthEntry.at < window_end,
+                )
             )
+            or 0
         )
         if earned >= keep:
             continue
+        assert member.level is not None  # joined on LevelRule
         lower = db.session.scalar(
             select(Level).where(Level.rank < member.level.rank).order_by(Level.rank.desc()).limit(1)
         )
@@ -193,6 +202,14 @@ def review_levels(as_of: dt.date) -> list[tuple[Member, LevelChange]]:
         )
         changes.append((member, change))
     return changes
+
+
+def review_job(as_of: dt.date | None = None) -> int:
+    """The scheduler's entry point: one review in its own unit of work; members moved."""
+    from app.db import unit_of_work
+
+    with unit_of_work():
+        return len(review_levels(as_of or clock.local_today()))
 
 
 @click.group("levels", help="Member levels: the yearly review.")
@@ -234,11 +251,11 @@ def _add_growth(member_id: int, delta: int) -> int:
     dialect = db.session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     stmt = insert(MemberGrowth).values(member_id=member_id, growth=delta)
-    stmt = stmt.on_conflict_do_update(
+    upsert = stmt.on_conflict_do_update(
         index_elements=[MemberGrowth.member_id],
         set_={"growth": MemberGrowth.growth + stmt.excluded.growth},
     ).returning(MemberGrowth.growth)
-    return int(db.session.execute(stmt).scalar_one())
+    return int(db.session.execute(upsert).scalar_one())
 
 
 def _locked_growth(member_id: int) -> int:

@@ -160,9 +160,14 @@ PROGRAM_FIELDS = (
 )
 
 
+_program = ProgramRules.__table__
+#: Built once: this read is on every checkout's path.
+_REVISION = select(_program.c.revision).where(_program.c.id == 1)
+
+
 def current_rules() -> RuleSet:
     """The rules in force. One indexed read per call: the snapshot is cached by revision."""
-    revision = db.session.scalar(select(ProgramRules.revision).where(ProgramRules.id == 1))
+    revision = db.session.connection().execute(_REVISION).scalar()
     cache: dict[str | None, RuleSet] = current_app.extensions.setdefault("laoyou.rules", {})
     rules = cache.get(revision)
     if rules is None:
@@ -416,7 +421,8 @@ def _points(
     common = common_multipliers(rules, level=level, store=store, member=member, day=day)
     applied.extend(name for name, _ in common)
     discounted = [
-        line.amount_fen * (1 if line.category in rules.discount_excluded_categories else rate)
+        line.amount_fen
+        * (Fraction(1) if line.category in rules.discount_excluded_categories else rate)
         for line in lines
     ]
     total = sum(discounted, Fraction(0))
@@ -433,7 +439,7 @@ def _points(
             multipliers.append(bp)
             if f"category:{name}" not in applied:
                 applied.append(f"category:{name}")
-        share = charged_fen * price / total
+        share = Fraction(charged_fen) * price / total
         exact += share * per_fen * combine(rules.multiplier_combination, multipliers)
     return math.floor(exact)
 

@@ -40,8 +40,8 @@ from app.messaging.ratelimit import reserve_slot
 from app.messaging.senders import (
     TWILIO_UNSUBSCRIBED,
     PermanentError,
-    SendResult,
     Sender,
+    SendResult,
     TransientError,
     sender_for,
 )

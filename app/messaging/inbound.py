@@ -56,9 +56,7 @@ def receive(message: Message) -> InboundResult:
                 status="silent" if silent else "replied",
             )
         )
-    log.info(
-        "%s from %s: %s", message.channel, mask_phone(message.sender), reply.command or "-"
-    )
+    log.info("%s from %s: %s", message.channel, mask_phone(message.sender), reply.command or "-")
     return InboundResult(
         reply="" if silent else reply.text,
         language=reply.language,

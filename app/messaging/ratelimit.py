@@ -25,9 +25,7 @@ def reserve_slot(sender: str, rate_per_second: int) -> dt.datetime:
     """
     now = clock.now()
     interval = dt.timedelta(seconds=1 / rate_per_second)
-    row = db.session.scalar(
-        select(SenderSlot).where(SenderSlot.sender == sender).with_for_update()
-    )
+    row = db.session.scalar(select(SenderSlot).where(SenderSlot.sender == sender).with_for_update())
     if row is None:
         try:
             with db.session.begin_nested():

@@ -82,9 +82,7 @@ def enqueue(
     if new_id is not None:
         return int(new_id)
     return int(
-        session.scalars(
-            select(OutboxMessage.id).where(OutboxMessage.dedupe_key == key)
-        ).one()
+        session.scalars(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == key)).one()
     )
 
 
@@ -116,9 +114,7 @@ def set_alert_preference(member: Member, alert_type: str, enabled: bool) -> None
         )
     )
     if row is None:
-        db.session.add(
-            AlertPreference(member_id=member.id, alert_type=alert_type, enabled=enabled)
-        )
+        db.session.add(AlertPreference(member_id=member.id, alert_type=alert_type, enabled=enabled))
     else:
         row.enabled = enabled
         row.changed_at = utcnow()

@@ -16,9 +16,7 @@ from app.clock import frozen
 from app.db import db
 from app.members.models import Member
 from app.stores.models import Store
-
-NOW = dt.datetime(2026, 3, 1, 2, 30, tzinfo=dt.UTC)
-NOW_JSON = "2026-03-01T02:30:00+00:00"
+from tests.api.support import NOW
 
 
 class CommittingClient(FlaskClient):

@@ -12,7 +12,7 @@ from app.cards.models import Card, CardEvent
 from app.cards.services import find_card, get_card
 from app.clock import frozen
 from app.db import db
-from tests.api.conftest import NOW_JSON
+from tests.api.support import NOW_JSON
 
 ZERO = {"points": 0, "stored_value_fen": 0, "visits": 0}
 
@@ -257,6 +257,7 @@ def test_illegal_transition_is_refused(api, make_card, rows, setup, action):
     card = make_card("points")
     for step in setup:
         assert api.post(f"/api/v1/cards/{card.number}/{step}").status_code == 200
+    db.session.expire_all()  # the requests changed the card in their own sessions
     state = card.state
     error = _refused(
         api, rows, f"/api/v1/cards/{card.number}/{action}", {}, 409, "illegal_transition"

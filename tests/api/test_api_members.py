@@ -12,7 +12,7 @@ from app.cards.services import find_card
 from app.clock import frozen
 from app.db import db
 from app.members.models import Member, Question
-from tests.api.conftest import NOW_JSON
+from tests.api.support import NOW_JSON
 
 ZERO = {"points": 0, "stored_value_fen": 0, "visits": 0}
 
@@ -25,6 +25,7 @@ def _question(key: str, type_: str, **kw: Any) -> Question:
 
 
 def _expected_member(member: Member, **fields: Any) -> dict[str, Any]:
+    db.session.refresh(member)  # a request may have changed it in its own session
     card = find_card(member.phone)
     assert card is not None
     body = {

@@ -70,7 +70,10 @@ def test_a_stranger_is_told_how_to_join_in_the_keywords_language(
     ("text", "expected"),
     [
         ("你好", "抱歉，没有看懂您的指令。回复“注册 您的姓名”成为会员，或回复“帮助”查看指令。"),
-        ("請問這個", "抱歉，沒有看懂您的指令。回覆「註冊 您的姓名」成為會員，或回覆「幫助」查看指令。"),
+        (
+            "請問這個",
+            "抱歉，沒有看懂您的指令。回覆「註冊 您的姓名」成為會員，或回覆「幫助」查看指令。",
+        ),
         (
             "hello",
             "Sorry, we did not understand that. Text JOIN followed by your name to become "
@@ -117,7 +120,9 @@ def test_join_in_simplified_makes_a_member_with_the_phone_as_card_number(bot: An
 
 def test_join_in_traditional_with_a_name(bot: Any) -> None:
     reply = bot(PHONE).send("註冊 王小明")
-    assert reply.text.startswith("王小明，歡迎加入！您已成為會員，卡號就是您的手機號碼 13800138000。")
+    assert reply.text.startswith(
+        "王小明，歡迎加入！您已成為會員，卡號就是您的手機號碼 13800138000。"
+    )
     member = db.session.scalar(select(Member).where(Member.phone == PHONE))
     assert (member.language, member.name) == ("zh-Hant", "王小明")
 
@@ -148,8 +153,11 @@ def test_join_with_a_name_too_long_changes_nothing(bot: Any) -> None:
 class TestHomeStoreSetting:
     @pytest.fixture
     def app_config(self) -> dict[str, Any]:
-        return {"BOT_RAISE_ERRORS": True, "BOT_RATE_LIMIT": "1000/minute",
-                "DEFAULT_HOME_STORE": "bj01"}
+        return {
+            "BOT_RAISE_ERRORS": True,
+            "BOT_RATE_LIMIT": "1000/minute",
+            "DEFAULT_HOME_STORE": "bj01",
+        }
 
     def test_join_uses_default_home_store(self, bot: Any, make_store: Any) -> None:
         make_store("BJ01", "三里屯店")
@@ -260,8 +268,12 @@ def test_lang_with_a_bad_language_changes_nothing(bot: Any, make_member: Any) ->
 class TestBind:
     @pytest.fixture
     def app_config(self) -> dict[str, Any]:
-        return {"BOT_RAISE_ERRORS": True, "BOT_RATE_LIMIT": "1000/minute",
-                "PIN_MAX_ATTEMPTS": 3, "PIN_LOCK_MINUTES": 15}
+        return {
+            "BOT_RAISE_ERRORS": True,
+            "BOT_RATE_LIMIT": "1000/minute",
+            "PIN_MAX_ATTEMPTS": 3,
+            "PIN_LOCK_MINUTES": 15,
+        }
 
     def _events(self, card: Any) -> list[str]:
         return list(
@@ -280,7 +292,10 @@ class TestBind:
             f"尾号 {tail} 的卡设有密码，请回复“绑定 卡号 密码”。"
         )
         assert gift.member_id is None
-        assert phone.text(f"绑定 {gift.number} 246810") == f"尾号 {tail} 的卡已成功绑定到您的会员账户。"
+        assert (
+            phone.text(f"绑定 {gift.number} 246810")
+            == f"尾号 {tail} 的卡已成功绑定到您的会员账户。"
+        )
         assert gift.member_id == member.id
         assert self._events(gift) == ["issue", "bind"]
         assert phone.text("YE") == "储值余额：¥100.00。"
@@ -332,9 +347,7 @@ class TestBind:
         # The other member's phone works as a card number, and is refused the same way.
         assert "属于其他会员" in bot(PHONE).text("BD 13900139000")
 
-    def test_a_lost_card_cannot_be_bound(
-        self, bot: Any, make_member: Any, make_card: Any
-    ) -> None:
+    def test_a_lost_card_cannot_be_bound(self, bot: Any, make_member: Any, make_card: Any) -> None:
         from app.cards.services import change_state
 
         make_member(PHONE)

@@ -44,7 +44,9 @@ def test_stop_then_silence_then_start(bot: Any, make_member: Any) -> None:
     assert member.sms_opt_out is False
     assert not is_opted_out("sms", PHONE)
     assert phone.send("JF").command == "points"
-    assert [e.opted_out for e in db.session.scalars(select(OptOutEvent).order_by(OptOutEvent.id))] == [
+    assert [
+        e.opted_out for e in db.session.scalars(select(OptOutEvent).order_by(OptOutEvent.id))
+    ] == [
         True,
         False,
     ]
@@ -61,10 +63,16 @@ def test_stop_then_silence_then_start(bot: Any, make_member: Any) -> None:
             "You have unsubscribed and will get no more messages from us. "
             "Text START to subscribe again.",
         ),
-        ("  stop. ", "You have unsubscribed and will get no more messages from us. "
-         "Text START to subscribe again."),
-        ("ＱＵＩＴ", "You have unsubscribed and will get no more messages from us. "
-         "Text START to subscribe again."),
+        (
+            "  stop. ",
+            "You have unsubscribed and will get no more messages from us. "
+            "Text START to subscribe again.",
+        ),
+        (
+            "ＱＵＩＴ",
+            "You have unsubscribed and will get no more messages from us. "
+            "Text START to subscribe again.",
+        ),
     ],
 )
 def test_a_stranger_can_opt_out(bot: Any, text: str, expected: str) -> None:
@@ -168,14 +176,18 @@ def test_a_stranger_with_emoji_gets_the_reply_in_english(bot: Any) -> None:
 
 
 def _failing_leave_message(member: Any, text: str, *, channel: str) -> Any:
-    db.session.add(StoreMessage(member_id=member.id, store_id=member.home_store_id,
-                                text=text, channel=channel))
+    db.session.add(
+        StoreMessage(member_id=member.id, store_id=member.home_store_id, text=text, channel=channel)
+    )
     db.session.flush()
     raise RuntimeError("disk on fire")
 
 
 def test_a_handler_error_is_logged_rolled_back_and_answered_politely(
-    app: Any, bot: Any, make_member: Any, monkeypatch: pytest.MonkeyPatch,
+    app: Any,
+    bot: Any,
+    make_member: Any,
+    monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     import app.campaigns.services as services
@@ -202,3 +214,12 @@ def test_tests_see_the_real_error(bot: Any, make_member: Any, monkeypatch: Any) 
     monkeypatch.setattr(services, "leave_message", _failing_leave_message)
     with pytest.raises(RuntimeError, match="disk on fire"):
         bot(PHONE).send("LY 你好")
+
+
+def test_wechat_openids_are_strangers_until_bound(bot: Any) -> None:
+    phone = bot("oWx_AbCdEf123456", channel="wechat")
+    assert phone.text("JOIN") == "To join, please text JOIN from your mobile phone."
+    assert count(Member) == 0
+    assert phone.send("退订").command == "opt_out"
+    assert is_opted_out("wechat", "oWx_AbCdEf123456")
+    assert not is_opted_out("sms", "oWx_AbCdEf123456")

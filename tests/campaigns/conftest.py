@@ -4,7 +4,8 @@ from typing import Any
 
 import pytest
 
-from tests.bot.conftest import bot  # noqa: F401  (the phone harness)
+# The phone harness, and the hook that compiles the catalogs the replies are asserted in.
+from tests.bot.conftest import bot, pytest_configure  # noqa: F401
 
 
 @pytest.fixture

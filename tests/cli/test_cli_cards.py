@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import importlib.util
 from pathlib import Path
 
 import pytest
@@ -14,8 +13,6 @@ from app.cards.numbers import luhn_valid
 from app.cards.services import change_state, find_card, verify_pin
 from app.db import db
 from app.errors import WrongPin
-
-LEDGER = importlib.util.find_spec("app.ledger.operations") is not None
 
 
 def card_count() -> int:
@@ -113,6 +110,7 @@ def test_period_cards_need_a_period_and_get_their_dates(runner, tmp_path):
         (["--type", "gift", "--count", "0"], "Invalid value for '--count'"),
         (["--type", "gift", "--count", "-3"], "Invalid value for '--count'"),
         (["--type", "points", "--count", "5", "--value-cents", "100"], "--value-cents needs"),
+        (["--type", "gift", "--count", "5", "--visits", "10"], "--visits is for count cards"),
         (
             ["--type", "gift", "--count", "5", "--value-cents", "-1"],
             "Invalid value for '--value-cents'",
@@ -166,31 +164,6 @@ def test_unknown_store_removes_the_half_written_file(runner, tmp_path):
     assert card_count() == 0
 
 
-@pytest.mark.skipif(LEDGER, reason="the ledger is installed: preloading works")
-def test_preloading_without_the_ledger_is_refused(runner, tmp_path):
-    out = tmp_path / "cards.csv"
-
-    result = runner.invoke(
-        args=[
-            "cards",
-            "issue",
-            "--type",
-            "gift",
-            "--count",
-            "5",
-            "--value-cents",
-            "10000",
-            "--out",
-            str(out),
-        ]
-    )
-
-    assert result.exit_code == 2
-    assert "preloading value needs the ledger" in result.output
-    assert card_count() == 0 and not out.exists()
-
-
-@pytest.mark.skipif(not LEDGER, reason="needs app.ledger.operations")
 def test_preloaded_value_is_on_every_card(runner, tmp_path):
     from app.ledger.balances import card_balances
 
@@ -244,3 +217,30 @@ def test_show_resolves_a_phone_and_refuses_an_unknown_card(runner, make_member):
 
     assert by_phone.exit_code == 0 and find_card(member.phone).number in by_phone.output
     assert unknown.exit_code == 1 and "no card matches '8800000000000000'" in unknown.output
+
+
+def test_count_cards_get_their_visits(runner, tmp_path):
+    from app.ledger.balances import card_balances
+
+    out = tmp_path / "visits.csv"
+
+    result = runner.invoke(
+        args=[
+            "cards",
+            "issue",
+            "--type",
+            "count",
+            "--count",
+            "2",
+            "--visits",
+            "10",
+            "--out",
+            str(out),
+        ]
+    )
+
+    assert result.exit_code == 0, result.output
+    assert "issued 2 count cards, 10 visits each" in result.output
+    rows = read_csv(out)
+    assert [r["visits"] for r in rows] == ["10", "10"]
+    assert all(card_balances(find_card(r["number"]).id).visits == 10 for r in rows)

@@ -1,8 +1,4 @@
-"""Fixtures and helpers for the journal, operations, API and property tests.
-
-Imported by those modules (``from ledger_support import ...``); the rules are
-set through the rules helper's own import, as an admin would.
-"""
+"""Helpers for the journal, operations, API and property tests (fixtures: conftest.py)."""
 
 from __future__ import annotations
 
@@ -14,8 +10,6 @@ from sqlalchemy import func, select
 
 from app.db import db
 from app.ledger.models import Account, Line, PointsLot, PointsLotUse, Transaction
-from app.ledger.rules_io import import_rules
-from app.members.models import Level
 
 CST = dt.timezone(dt.timedelta(hours=8))
 #: 2026-11-25 is a Wednesday: the member day of RULES.
@@ -40,29 +34,6 @@ RULES: dict[str, Any] = {
     "points_expiry": {"mode": "end_of_next_year"},
     "redemption": {"offset_points_per_yuan": 100, "max_offset_bp": 10000},
 }
-
-
-@pytest.fixture
-def rules(app: Any, make_store: Any) -> dict[str, Any]:
-    make_store("SH01")
-    make_store("SH02", region="North")
-    import_rules(RULES)
-    return RULES
-
-
-@pytest.fixture
-def member_card(rules: Any, make_member: Any) -> Any:
-    """A member at the given level with their first card; returns (member, card)."""
-    from app.members.services import member_cards
-
-    def make(level: str | None = None, *, card_type: str = "stored_value", **fields: Any) -> Any:
-        member = make_member(card_type=card_type, **fields)
-        if level:
-            member.level = db.session.scalar(select(Level).where(Level.name == level))
-        db.session.flush()
-        return member, member_cards(member)[0]
-
-    return make
 
 
 def counts() -> dict[str, int]:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from ledger_support import THURSDAY, WEDNESDAY, counts, member_card, rules  # noqa: F401
+from ledger_support import THURSDAY, WEDNESDAY, counts
 from openapi_core import OpenAPI
 from openapi_core.contrib.werkzeug import WerkzeugOpenAPIRequest, WerkzeugOpenAPIResponse
 from sqlalchemy import func, select
@@ -256,7 +256,7 @@ def test_refund_refusals(api: Any, member_card: Any) -> None:
     assert (again.status_code, again.json["error"]["code"]) == (409, "not_refundable")
 
 
-def test_gift_card_recharge_refused(api: Any, rules: Any) -> None:
+def test_gift_card_recharge_refused(api: Any, ledger_rules: Any) -> None:
     card = issue_card("gift", store=get_store("SH01"))
     before = rows()
     r = post(
@@ -294,7 +294,7 @@ def test_every_ledger_answer_matches_the_document(
         seen.add((response.request.method.lower(), path, str(response.status_code)))
         return response
 
-    member, card = member_card()
+    _member, card = member_card()
     set_pin(card, "2468")
     recharge = f"/api/v1/cards/{card.number}/recharge"
     check(post(api, recharge, {"amount_fen": 5000, "store": "SH01"}, "r-1"))  # 201
@@ -367,7 +367,7 @@ def test_every_ledger_answer_matches_the_document(
     assert {"in": "header", "name": "Idempotency-Key"}.items() <= params[0].items()
 
 
-def test_visits_and_dates_stay_integers(api: Any, rules: Any) -> None:
+def test_visits_and_dates_stay_integers(api: Any, ledger_rules: Any) -> None:
     """A count card checkout through the API: one visit per checkout."""
     from app.ledger.operations import load_value
 

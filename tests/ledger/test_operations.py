@@ -11,16 +11,7 @@ import datetime as dt
 from typing import Any
 
 import pytest
-from ledger_support import (  # noqa: F401 - fixtures
-    THURSDAY,
-    WEDNESDAY,
-    card_lines,
-    counts,
-    lots,
-    member_card,
-    refused,
-    rules,
-)
+from ledger_support import THURSDAY, WEDNESDAY, card_lines, counts, lots, refused
 
 from app.cards.services import change_state, issue_card, replace_card, set_pin
 from app.clock import frozen
@@ -190,7 +181,7 @@ def test_expire_a_lot_and_rerun_changes_nothing(member_card: Any) -> None:
     assert_clean()
 
 
-def test_overdraft_to_the_limit_and_not_beyond(rules: Any, make_card: Any) -> None:
+def test_overdraft_to_the_limit_and_not_beyond(ledger_rules: Any, make_card: Any) -> None:
     card = make_card("stored_value", credit_limit_fen=10000)
     with frozen(THURSDAY):
         _recharge(card, 5000, "r1")
@@ -212,7 +203,7 @@ def test_no_overdraft_without_a_credit_limit(member_card: Any) -> None:
     assert card_balances(card.id).stored_value_fen == 1000
 
 
-def test_count_card_visits(rules: Any, make_card: Any) -> None:
+def test_count_card_visits(ledger_rules: Any, make_card: Any) -> None:
     card = make_card("count")
     load_value(card, 0, visits=3, idempotency_key="load-1", actor="test")
     with frozen(THURSDAY):
@@ -232,7 +223,7 @@ def test_count_card_visits(rules: Any, make_card: Any) -> None:
     assert_clean()
 
 
-def test_period_card_outside_its_window(rules: Any, make_card: Any) -> None:
+def test_period_card_outside_its_window(ledger_rules: Any, make_card: Any) -> None:
     card = make_card("period", valid_from=dt.date(2026, 12, 1), period="month")
     with frozen(THURSDAY):
         refused(OutsideValidity, _checkout, card, 1000, "cash", "p1")
@@ -242,7 +233,7 @@ def test_period_card_outside_its_window(rules: Any, make_card: Any) -> None:
         _checkout(card, 1000, "cash", "p3")
 
 
-def test_gift_card_spent_down_and_recharge_refused(rules: Any, make_card: Any) -> None:
+def test_gift_card_spent_down_and_recharge_refused(ledger_rules: Any, make_card: Any) -> None:
     card = make_card("gift")
     load_value(card, 10000, idempotency_key="gift-1", actor="test")
     with frozen(THURSDAY):
@@ -347,7 +338,7 @@ def test_anonymous_gift_card_issued_with_value_by_cli(app: Any, runner: Any, tmp
     assert_clean()
 
 
-def test_load_value_is_idempotent(rules: Any) -> None:
+def test_load_value_is_idempotent(ledger_rules: Any) -> None:
     card = issue_card("gift", store=get_store("SH01"))
     first = load_value(card, 5000, idempotency_key="gift-9", actor="test")
     again = load_value(card, 5000, idempotency_key="gift-9", actor="test")

@@ -230,3 +230,46 @@ def test_redemption_appears_in_the_statement(api: Any, holder: Any) -> None:
         "gift:TOTE",
         -300,
     )
+
+
+# --- the OpenAPI document ------------------------------------------------------------------
+
+
+def test_every_redemption_answer_matches_the_document(
+    api: Any, client: Any, holder: Any, app: Flask
+) -> None:
+    from openapi_core import OpenAPI
+    from openapi_core.contrib.werkzeug import WerkzeugOpenAPIRequest, WerkzeugOpenAPIResponse
+
+    from app.cards.services import set_pin
+
+    class Sent(WerkzeugOpenAPIRequest):
+        @property
+        def body(self) -> bytes:
+            return b""
+
+    spec = client.get("/api/v1/openapi.json").json
+    openapi = OpenAPI.from_dict(spec)
+    seen: set[str] = set()
+
+    def check(response: Any) -> Any:
+        openapi.validate_response(Sent(response.request), WerkzeugOpenAPIResponse(response))
+        seen.add(str(response.status_code))
+        return response
+
+    card = holder.number
+    check(post(api, {"card": card, "gift": "TOTE"}, "o1"))  # 201 gift
+    taken = check(post(api, {"card": card, "coupon_type": "V20"}, "o2"))  # 201 coupon for points
+    check(post(api, {"card": card, "coupon": taken.json["coupon"]["code"]}, "o3"))  # 201 use
+    check(post(api, {"card": card, "gift": "TOTE", "coupon": "X"}, "o4"))  # 400
+    check(client.post(URL, json={"card": card, "gift": "TOTE"}))  # 401
+    check(post(api, {"card": "nope", "gift": "TOTE"}, "o5"))  # 404
+    check(post(api, {"card": card, "gift": "MUG"}, "o6"))  # 409 insufficient_funds
+    check(api.post(URL, headers={"Idempotency-Key": "o7"}, data="hi", content_type="text/plain"))
+    set_pin(holder, "2468")
+    check(post(api, {"card": card, "gift": "TOTE", "pin": "0000"}, "o8"))  # 403 wrong_pin
+    for n in range(4):
+        check(post(api, {"card": card, "gift": "TOTE", "pin": "0000"}, f"o9{n}"))
+    assert check(post(api, {"card": card, "gift": "TOTE"}, "o10")).status_code == 423
+    operation = spec["paths"]["/api/v1/redemptions"]["post"]
+    assert seen == set(operation["responses"]), seen

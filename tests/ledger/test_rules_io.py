@@ -1,4 +1,4 @@
-"""`laoyou rules import` / `export`: one JSON document; a bad one names the field, writes nothing."""
+"""`laoyou rules import` / `export`: a bad one names its field, writes nothing."""
 
 from __future__ import annotations
 

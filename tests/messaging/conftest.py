@@ -1,1 +1,1 @@
-from sms.support import fake_twilio  # noqa: F401
+from tests.sms.support import fake_twilio  # noqa: F401

@@ -15,8 +15,8 @@ from app.messaging.dispatcher import Dispatcher
 from app.messaging.models import OutboxMessage
 from app.messaging.services import enqueue
 from app.optout.services import is_opted_out, opt_out
-from sms.fake_twilio import FakeTwilio
-from sms.support import FROM_NUMBER, PUBLIC_BASE_URL, twilio_settings
+from tests.sms.fake_twilio import FakeTwilio
+from tests.sms.support import FROM_NUMBER, PUBLIC_BASE_URL, twilio_settings
 
 PHONE = "+8613800138000"
 #: 10:00 in Shanghai: outside quiet hours.
@@ -58,9 +58,7 @@ def test_sends_through_the_real_client_and_records_the_sid(
     assert sent["To"] == PHONE
     assert sent["From"] == FROM_NUMBER
     assert sent["Body"] == "Card *8000: spent 12.50 yuan"
-    assert sent["StatusCallback"] == (
-        f"{PUBLIC_BASE_URL}/sms/twilio/status?outbox_id={outbox_id}"
-    )
+    assert sent["StatusCallback"] == (f"{PUBLIC_BASE_URL}/sms/twilio/status?outbox_id={outbox_id}")
     row = _row(outbox_id)
     assert row.status == "sending"
     assert row.provider_id == sent["Sid"]
@@ -216,9 +214,7 @@ def test_killed_between_claim_and_send_loses_and_duplicates_nothing(
     assert all(_row(i).provider_id for i in ids)
 
 
-def test_stop_signal_gives_the_rest_of_the_batch_back(
-    app: Flask, fake_twilio: FakeTwilio
-) -> None:
+def test_stop_signal_gives_the_rest_of_the_batch_back(app: Flask, fake_twilio: FakeTwilio) -> None:
     dispatcher = Dispatcher(app, sleep=lambda s: None)
     from app.messaging.senders import sender_for
 

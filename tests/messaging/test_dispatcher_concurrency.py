@@ -19,12 +19,12 @@ from sqlalchemy import select
 
 from app import clock
 from app.db import db, unit_of_work
-from app.messaging.dispatcher import DispatchStats, Dispatcher
+from app.messaging.dispatcher import Dispatcher, DispatchStats
 from app.messaging.models import OutboxMessage
 from app.messaging.senders import TwilioSender
 from app.messaging.services import enqueue
-from sms.fake_twilio import FakeTwilio
-from sms.support import twilio_settings
+from tests.sms.fake_twilio import FakeTwilio
+from tests.sms.support import twilio_settings
 
 pytestmark = pytest.mark.concurrent
 

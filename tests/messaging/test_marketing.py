@@ -14,8 +14,8 @@ from app.messaging.compose import quiet_until, render
 from app.messaging.dispatcher import Dispatcher
 from app.messaging.models import OutboxMessage
 from app.messaging.services import enqueue
-from sms.fake_twilio import FakeTwilio
-from sms.support import twilio_settings
+from tests.sms.fake_twilio import FakeTwilio
+from tests.sms.support import twilio_settings
 
 SHANGHAI = dt.timezone(dt.timedelta(hours=8))
 PHONE = "+8613800138000"
@@ -75,14 +75,10 @@ def test_signature_is_a_setting_and_alerts_are_left_alone(app: Flask) -> None:
     assert render("marketing", "Member day!", "en") == (
         "【老友咖啡】Member day! Reply STOP to opt out"
     )
-    assert render("alert", "Card *8000: spent 12.50 yuan", "en") == (
-        "Card *8000: spent 12.50 yuan"
-    )
+    assert render("alert", "Card *8000: spent 12.50 yuan", "en") == ("Card *8000: spent 12.50 yuan")
 
 
-def test_quiet_hours_hold_marketing_but_not_alerts(
-    app: Flask, fake_twilio: FakeTwilio
-) -> None:
+def test_quiet_hours_hold_marketing_but_not_alerts(app: Flask, fake_twilio: FakeTwilio) -> None:
     dispatcher = Dispatcher(app, sleep=lambda s: None)
     with clock.frozen(local(22, 30)):
         sale = enqueue(address=PHONE, body="会员日全场九折", kind="marketing", language="zh-Hans")

@@ -87,9 +87,10 @@ class FakeTwilio:
                 length = int(self.headers.get("Content-Length") or 0)
                 form = dict(parse_qsl(self.rfile.read(length).decode(), keep_blank_values=True))
                 path = urlparse(self.path).path
-                expected = "Basic " + base64.b64encode(
-                    f"{fake.account_sid}:{fake.auth_token}".encode()
-                ).decode()
+                expected = (
+                    "Basic "
+                    + base64.b64encode(f"{fake.account_sid}:{fake.auth_token}".encode()).decode()
+                )
                 if self.headers.get("Authorization") != expected:
                     self._json(401, {"code": 20003, "message": "Authenticate", "status": 401})
                     return
@@ -103,34 +104,49 @@ class FakeTwilio:
                     return
                 if answer in ("429", "500", "503"):
                     status = int(answer)
-                    self._json(status, {"code": 20429 if status == 429 else 20500,
-                                        "message": "Too Many Requests" if status == 429
-                                        else "Internal Server Error",
-                                        "status": status})
+                    self._json(
+                        status,
+                        {
+                            "code": 20429 if status == 429 else 20500,
+                            "message": "Too Many Requests"
+                            if status == 429
+                            else "Internal Server Error",
+                            "status": status,
+                        },
+                    )
                     return
                 if answer.startswith("400:"):
                     code = int(answer[4:])
-                    self._json(400, {"code": code, "message": ERRORS.get(code, "Bad request"),
-                                     "more_info": f"https://www.twilio.com/docs/errors/{code}",
-                                     "status": 400})
+                    self._json(
+                        400,
+                        {
+                            "code": code,
+                            "message": ERRORS.get(code, "Bad request"),
+                            "more_info": f"https://www.twilio.com/docs/errors/{code}",
+                            "status": 400,
+                        },
+                    )
                     return
                 sid = "SM" + uuid.uuid4().hex
                 fake.messages.append({**form, "Sid": sid})
-                self._json(201, {
-                    "sid": sid,
-                    "account_sid": fake.account_sid,
-                    "to": form.get("To"),
-                    "from": form.get("From"),
-                    "messaging_service_sid": form.get("MessagingServiceSid"),
-                    "body": form.get("Body"),
-                    "status": "accepted" if form.get("MessagingServiceSid") else "queued",
-                    "num_segments": "1",
-                    "direction": "outbound-api",
-                    "api_version": "2010-04-01",
-                    "price": None,
-                    "error_code": None,
-                    "error_message": None,
-                    "uri": f"/2010-04-01/Accounts/{fake.account_sid}/Messages/{sid}.json",
-                })
+                self._json(
+                    201,
+                    {
+                        "sid": sid,
+                        "account_sid": fake.account_sid,
+                        "to": form.get("To"),
+                        "from": form.get("From"),
+                        "messaging_service_sid": form.get("MessagingServiceSid"),
+                        "body": form.get("Body"),
+                        "status": "accepted" if form.get("MessagingServiceSid") else "queued",
+                        "num_segments": "1",
+                        "direction": "outbound-api",
+                        "api_version": "2010-04-01",
+                        "price": None,
+                        "error_code": None,
+                        "error_message": None,
+                        "uri": f"/2010-04-01/Accounts/{fake.account_sid}/Messages/{sid}.json",
+                    },
+                )
 
         return Handler

@@ -9,7 +9,7 @@ import pytest
 from flask.testing import FlaskClient
 from twilio.request_validator import RequestValidator
 
-from sms.fake_twilio import FakeTwilio
+from tests.sms.fake_twilio import FakeTwilio
 
 ACCOUNT_SID = "AC" + "0" * 32
 AUTH_TOKEN = "test-auth-token-0123456789abcdef"

@@ -10,7 +10,7 @@ from flask.testing import FlaskClient
 from app.db import db
 from app.messaging.models import OutboxMessage
 from app.messaging.services import enqueue
-from sms.support import ACCOUNT_SID, FROM_NUMBER, post_signed, sign, twilio_settings
+from tests.sms.support import ACCOUNT_SID, FROM_NUMBER, post_signed, sign, twilio_settings
 
 PHONE = "+8613800138000"
 
@@ -71,9 +71,7 @@ def test_out_of_order_callbacks_never_move_backwards(client: FlaskClient) -> Non
 def test_undelivered_records_the_error_code(client: FlaskClient) -> None:
     outbox_id = _sent_row()
     post_signed(client, "/sms/twilio/status", _callback("SMabc", "sent"))
-    post_signed(
-        client, "/sms/twilio/status", _callback("SMabc", "undelivered", ErrorCode="30003")
-    )
+    post_signed(client, "/sms/twilio/status", _callback("SMabc", "undelivered", ErrorCode="30003"))
     row = _status(outbox_id)
     assert (row.status, row.last_error) == ("undelivered", "provider error 30003")
 
@@ -98,9 +96,7 @@ def test_callback_names_a_message_whose_acceptance_we_missed(client: FlaskClient
     db.session.flush()
     path = f"/sms/twilio/status?outbox_id={outbox_id}"
     params = _callback("SMlate", "sent")
-    response = client.post(
-        path, data=params, headers={"X-Twilio-Signature": sign(path, params)}
-    )
+    response = client.post(path, data=params, headers={"X-Twilio-Signature": sign(path, params)})
     assert response.status_code == 200
     row = _status(outbox_id)
     assert (row.status, row.provider_id) == ("sent", "SMlate")

@@ -14,12 +14,14 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
+from twilio.request_validator import RequestValidator
 
 from app.bot.message import Message, Reply
 from app.db import db
 from app.messaging.models import InboundMessage, OutboxMessage
 from app.messaging.services import enqueue
-from sms.support import (
+from tests.sms.support import (
+    AUTH_TOKEN,
     PUBLIC_BASE_URL,
     inbound_params,
     post_signed,
@@ -75,9 +77,7 @@ def test_signed_message_gets_twiml_reply(client: FlaskClient, engine: list[Messa
     assert (row.sender, row.text, row.reply, row.status) == (PHONE, "JF", "echo: JF", "replied")
 
 
-def test_sender_in_local_format_is_read_as_e164(
-    client: FlaskClient, engine: list[Message]
-) -> None:
+def test_sender_in_local_format_is_read_as_e164(client: FlaskClient, engine: list[Message]) -> None:
     post_signed(client, "/sms/twilio", inbound_params("13800138000", "JF", "SM2"))
     assert engine[0].sender == PHONE
 
@@ -85,9 +85,7 @@ def test_sender_in_local_format_is_read_as_e164(
 def test_silent_reply_is_an_empty_response(client: FlaskClient, engine: list[Message]) -> None:
     response = post_signed(client, "/sms/twilio", inbound_params(PHONE, "quiet", "SM3"))
     assert response.status_code == 200
-    assert response.get_data(as_text=True) == (
-        '<?xml version="1.0" encoding="UTF-8"?><Response />'
-    )
+    assert response.get_data(as_text=True) == ('<?xml version="1.0" encoding="UTF-8"?><Response />')
     assert db.session.scalars(select(InboundMessage)).one().status == "silent"
 
 
@@ -134,15 +132,9 @@ def test_unsigned_or_forged_request_is_refused_and_stores_nothing(
     assert _outbox_count() == 0
 
 
-def test_signature_for_another_url_is_refused(
-    client: FlaskClient, engine: list[Message]
-) -> None:
+def test_signature_for_another_url_is_refused(client: FlaskClient, engine: list[Message]) -> None:
     params = inbound_params(PHONE, "JF", "SMurl")
     # Signed for the URL Flask sees, not the public URL Twilio calls.
-    from twilio.request_validator import RequestValidator
-
-    from sms.support import AUTH_TOKEN
-
     wrong = RequestValidator(AUTH_TOKEN).compute_signature("http://localhost/sms/twilio", params)
     response = client.post("/sms/twilio", data=params, headers={"X-Twilio-Signature": wrong})
     assert response.status_code == 403

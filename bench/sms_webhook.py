@@ -1,0 +1,380 @@
+"""Signed inbound "JF" SMS per second through the Twilio webhook, beside two baselines.
+
+Three WSGI apps are served the same way (gunicorn, 2 gthread workers x 8 threads,
+127.0.0.1) and driven in the same run by the same client (16 keep-alive
+connections, each request a new MessageSid signed with Twilio's RequestValidator):
+
+- ``laoyou``: ``POST /sms/twilio`` of the real app: signature check, dedupe insert,
+  the command engine answering JF for a demo member, TwiML, one commit.
+- ``bare``: a Flask endpoint that reads the form and answers fixed TwiML.
+- ``insert``: the same plus one durable INSERT (autocommit) with psycopg into a
+  table with a unique MessageSid: the floor any deduplicating webhook pays.
+
+PostgreSQL only (``BENCH_POSTGRES_URL``, else ``TEST_POSTGRES_URL``, else the local
+``test`` database); a fresh schema is made and dropped. Bounded: at most
+``--requests`` per app and ``--seconds`` each. Prints ``figure NAME VALUE`` lines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import itertools
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+PG_URL = os.environ.get(
+    "BENCH_POSTGRES_URL",
+    os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"),
+)
+TOKEN = "bench-twilio-auth-token-0123456789"
+PUBLIC_BASE_URL = "http://bench.laoyou.invalid"
+PHONE = "+8613800138000"
+TO = "+15005550006"
+TWIML_OK = '<?xml version="1.0" encoding="UTF-8"?><Response><Message>ok</Message></Response>'
+BASELINE_DDL = (
+    "CREATE TABLE bench_inbound (id bigserial PRIMARY KEY, provider_id text NOT NULL UNIQUE, "
+    "sender text NOT NULL, body text NOT NULL, received_at timestamptz NOT NULL DEFAULT now())"
+)
+
+
+# --- the baselines, loaded by gunicorn from this file -----------------------------------
+
+
+def bare_app() -> Any:
+    from flask import Flask, Response, request
+
+    app = Flask("bare")
+
+    @app.post("/sms/twilio")
+    def hook() -> Response:
+        request.form.get("MessageSid")
+        return Response(TWIML_OK, mimetype="text/xml")
+
+    return app
+
+
+def insert_app() -> Any:
+    import psycopg
+    from flask import Flask, Response, request
+
+    conninfo = os.environ["BENCH_CONNINFO"]
+    local = threading.local()
+    app = Flask("insert")
+
+    @app.post("/sms/twilio")
+    def hook() -> Response:
+        conn = getattr(local, "conn", None)
+        if conn is None:
+            conn = local.conn = psycopg.connect(conninfo, autocommit=True)
+        form = request.form
+        conn.execute(
+            "INSERT INTO bench_inbound (provider_id, sender, body) VALUES (%s, %s, %s)",
+            (form["MessageSid"], form["From"], form["Body"]),
+        )
+        return Response(TWIML_OK, mimetype="text/xml")
+
+    return app
+
+
+# --- the run ---------------------------------------------------------------------------
+
+
+def _conninfo(url: str, schema: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    u = make_url(url)
+    return (
+        f"host={u.host or '127.0.0.1'} port={u.port or 5432} dbname={u.database} "
+        f"user={u.username or 'postgres'}"
+        + (f" password={u.password}" if u.password else "")
+        + f" options=-csearch_path={schema}"
+    )
+
+
+def _schema_url(schema: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return (
+        make_url(PG_URL.replace("postgresql://", "postgresql+psycopg://", 1))
+        .update_query_dict({"options": f"-csearch_path={schema}"})
+        .render_as_string(hide_password=False)
+    )
+
+
+def _laoyou_env(schema: str) -> dict[str, str]:
+    return {
+        "LAOYOU_ENV": "development",
+        "SECRET_KEY": "bench-secret-key-0123456789abcdef0123456789",
+        "DATABASE_URL": _schema_url(schema),
+        "TWILIO_AUTH_TOKEN": TOKEN,
+        "PUBLIC_BASE_URL": PUBLIC_BASE_URL,
+        "SMS_PROVIDER": "console",
+        # Every request should run the command, not meet the per-sender flood limit.
+        "BOT_RATE_LIMIT": "1000000/minute",
+    }
+
+
+def setup(schema: str) -> None:
+    import psycopg
+    from sqlalchemy import text
+
+    with psycopg.connect(_conninfo(PG_URL, "public"), autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        conn.execute(f"CREATE SCHEMA {schema}")
+    os.environ.update(_laoyou_env(schema))
+    from app import create_app
+    from app.db import Base, db, unit_of_work
+    from app.members.services import create_member
+    from app.stores.services import create_store
+
+    app = create_app()
+    with app.app_context():
+        Base.metadata.create_all(db.engine)
+        with unit_of_work():
+            create_store("SH01", "静安店", "East")
+            create_member({"phone": PHONE, "home_store": "SH01", "name": "压测"})
+        with db.engine.begin() as conn:
+            conn.execute(text(BASELINE_DDL))
+        db.engine.dispose()
+
+
+def teardown(schema: str) -> None:
+    import psycopg
+
+    with psycopg.connect(_conninfo(PG_URL, "public"), autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def serve(spec: str, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], int]:
+    port = _free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--workers",
+            "2",
+            "--worker-class",
+            "gthread",
+            "--threads",
+            "8",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+            "--chdir",
+            str(ROOT),
+            spec,
+        ],
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return process, port
+        except OSError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError(f"gunicorn did not start for {spec}")
+
+
+def signed_requests(prefix: str, count: int) -> list[tuple[bytes, str]]:
+    from twilio.request_validator import RequestValidator
+
+    validator = RequestValidator(TOKEN)
+    url = PUBLIC_BASE_URL + "/sms/twilio"
+    out = []
+    for n in range(count):
+        sid = f"SM{prefix}{n:010d}"
+        params = {
+            "MessageSid": sid,
+            "SmsSid": sid,
+            "AccountSid": "AC" + "0" * 32,
+            "From": PHONE,
+            "To": TO,
+            "Body": "JF",
+            "NumMedia": "0",
+            "ApiVersion": "2010-04-01",
+        }
+        out.append((urlencode(params).encode(), validator.compute_signature(url, params)))
+    return out
+
+
+def load(
+    port: int, requests: list[tuple[bytes, str]], clients: int, seconds: float
+) -> tuple[float, list[float], list[bytes]]:
+    """Fire ``requests`` over ``clients`` keep-alive connections; (rps, latencies s, bodies)."""
+    counter = itertools.count()
+    latencies: list[list[float]] = [[] for _ in range(clients)]
+    samples: list[bytes] = []
+    errors: list[str] = []
+    deadline = time.monotonic() + seconds
+    start_gate = threading.Barrier(clients + 1)
+
+    def client(slot: int) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        mine = latencies[slot]
+        start_gate.wait()
+        while time.monotonic() < deadline:
+            n = next(counter)
+            if n >= len(requests):
+                break
+            body, signature = requests[n]
+            t0 = time.perf_counter()
+            conn.request(
+                "POST",
+                "/sms/twilio",
+                body=body,
+                headers={
+                    "Content-Type": "application/x-www-form-urlencoded",
+                    "X-Twilio-Signature": signature,
+                },
+            )
+            response = conn.getresponse()
+            data = response.read()
+            mine.append(time.perf_counter() - t0)
+            if response.status != 200:
+                errors.append(f"HTTP {response.status}: {data[:200]!r}")
+            elif n % 97 == 0:
+                samples.append(data)
+        conn.close()
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+    for t in threads:
+        t.start()
+    start_gate.wait()
+    t0 = time.perf_counter()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - t0
+    if errors:
+        raise RuntimeError(f"{len(errors)} failed requests, first: {errors[0]}")
+    flat = [x for xs in latencies for x in xs]
+    return len(flat) / elapsed, flat, samples
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--requests", type=int, default=4000, help="per app, at most")
+    parser.add_argument("--seconds", type=float, default=15.0, help="per app, at most")
+    parser.add_argument("--warmup", type=int, default=300)
+    args = parser.parse_args()
+
+    schema = f"bench_sms_{os.getpid()}"
+    try:
+        setup(schema)
+    except Exception as exc:  # PostgreSQL unreachable: say so, do not pretend.
+        print(f"sms_webhook: PostgreSQL setup failed ({exc}); skipped", file=sys.stderr)
+        teardown_quietly(schema)
+        return 1
+    results: dict[str, dict[str, float]] = {}
+    try:
+        env_common = {"BENCH_CONNINFO": _conninfo(PG_URL, schema), **_laoyou_env(schema)}
+        targets = [
+            ("bare", "bench.sms_webhook:bare_app()"),
+            ("insert", "bench.sms_webhook:insert_app()"),
+            ("laoyou", "app:create_app()"),
+        ]
+        run_id = uuid.uuid4().hex[:8]
+        for name, spec in targets:
+            process, port = serve(spec, env_common)
+            try:
+                warm = signed_requests(f"{run_id}{name}w", args.warmup)
+                load(port, warm, args.clients, 30)
+                batch = signed_requests(f"{run_id}{name}m", args.requests)
+                rps, latencies, samples = load(port, batch, args.clients, args.seconds)
+            finally:
+                process.terminate()
+                process.wait(10)
+            if name == "laoyou":
+                check_laoyou(samples)
+            results[name] = {
+                "rps": rps,
+                "p50_ms": statistics.median(latencies) * 1000,
+                "p99_ms": percentile(latencies, 0.99) * 1000,
+                "n": float(len(latencies)),
+            }
+        verify_rows(schema, results)
+    finally:
+        teardown(schema)
+
+    lao, bare, ins = results["laoyou"], results["bare"], results["insert"]
+    print(
+        f"# {args.clients} connections, gunicorn 2x8 gthread, PostgreSQL; "
+        f"requests laoyou {lao['n']:.0f}, bare {bare['n']:.0f}, insert {ins['n']:.0f}"
+    )
+    print(f"figure sms_webhook_rps {lao['rps']:.1f}")
+    print(f"figure sms_webhook_p50_ms {lao['p50_ms']:.2f}")
+    print(f"figure sms_webhook_p99_ms {lao['p99_ms']:.2f}")
+    print(f"figure sms_baseline_bare_rps {bare['rps']:.1f}")
+    print(f"figure sms_baseline_bare_p50_ms {bare['p50_ms']:.2f}")
+    print(f"figure sms_baseline_bare_p99_ms {bare['p99_ms']:.2f}")
+    print(f"figure sms_baseline_insert_rps {ins['rps']:.1f}")
+    print(f"figure sms_baseline_insert_p50_ms {ins['p50_ms']:.2f}")
+    print(f"figure sms_baseline_insert_p99_ms {ins['p99_ms']:.2f}")
+    print(f"figure sms_webhook_ratio {lao['rps'] / ins['rps']:.3f}")
+    print(f"figure sms_webhook_ratio_bare {lao['rps'] / bare['rps']:.3f}")
+    ok = lao["rps"] >= 0.5 * ins["rps"] and lao["p99_ms"] < 50
+    print(f"# target (>= 50% of the insert baseline, p99 < 50 ms): {'met' if ok else 'NOT met'}")
+    return 0
+
+
+def check_laoyou(samples: list[bytes]) -> None:
+    """The webhook must have answered the command, not an error or a silence."""
+    if not samples:
+        raise RuntimeError("no sampled replies")
+    for body in samples:
+        text = body.decode()
+        if "<Message>" not in text or "积分" not in text:
+            raise RuntimeError(f"unexpected reply from the webhook: {text[:200]}")
+
+
+def verify_rows(schema: str, results: dict[str, dict[str, float]]) -> None:
+    """Every request left exactly its one row: the work measured is the work done."""
+    import psycopg
+
+    with psycopg.connect(_conninfo(PG_URL, schema), autocommit=True) as conn:
+        inbound = conn.execute("SELECT count(*) FROM inbound_message").fetchone()
+        baseline = conn.execute("SELECT count(*) FROM bench_inbound").fetchone()
+    assert inbound and baseline
+    if inbound[0] < results["laoyou"]["n"] or baseline[0] < results["insert"]["n"]:
+        raise RuntimeError(f"rows missing: inbound {inbound[0]}, baseline {baseline[0]}")
+
+
+def teardown_quietly(schema: str) -> None:
+    try:
+        teardown(schema)
+    except Exception:
+        pass
+
+
+if __name__ == "__main__":
+    sys.exit(main())
