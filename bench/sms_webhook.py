@@ -18,6 +18,7 @@ PostgreSQL only (``BENCH_POSTGRES_URL``, else ``TEST_POSTGRES_URL``, else the lo
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import itertools
 import os
@@ -370,10 +371,8 @@ def verify_rows(schema: str, results: dict[str, dict[str, float]]) -> None:
 
 
 def teardown_quietly(schema: str) -> None:
-    try:
+    with contextlib.suppress(Exception):
         teardown(schema)
-    except Exception:
-        pass
 
 
 if __name__ == "__main__":

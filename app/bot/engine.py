@@ -6,7 +6,8 @@ The filter chain, in order (each may answer instead of the command):
 2. Opt-out gate: an opted-out sender gets silence, except for the opt-in keywords.
 3. Rate limit per sender: one polite warning per window, then silence.
 4. Input hygiene: too long, control characters, emoji, mixed scripts → a clear reply.
-5. No command matched → a short pointer to HELP (a stranger is told how to join).
+5. No command matched → a short pointer to HELP (a stranger is told how to join);
+   a sentence that merely starts with STOP / 退订 is told the exact keyword.
 6. Member commands from a stranger → how to join.
 
 The command then runs in a savepoint. A handler error is never lost or swallowed
@@ -18,6 +19,8 @@ re-raised instead, so a test sees the real error.
 from __future__ import annotations
 
 import logging
+import re
+from collections.abc import Callable
 
 from flask import current_app
 from sqlalchemy import select
@@ -27,7 +30,14 @@ from app.bot import text as texts
 from app.bot.message import Message, Reply
 from app.bot.ratelimit import Verdict, limiter_for
 from app.bot.registry import Context, Match, registry
-from app.bot.replies import bad_input, how_to_join, not_understood, slow_down, something_went_wrong
+from app.bot.replies import (
+    bad_input,
+    how_to_join,
+    not_understood,
+    opt_out_hint,
+    slow_down,
+    something_went_wrong,
+)
 from app.db import db
 from app.i18n import in_language
 from app.members.models import Member
@@ -48,8 +58,8 @@ def handle_message(message: Message) -> Reply:
     language = _language(member, match, normalised)
     name = match.command.name if match else None
 
-    if name == OPT_OUT:
-        return _run(message, member, language, match)  # type: ignore[arg-type]
+    if match is not None and name == OPT_OUT:
+        return _run(message, member, language, match)
     if is_opted_out(message.channel, message.sender) and name != OPT_IN:
         return Reply("", language, "opted_out", silent=True)
 
@@ -63,13 +73,15 @@ def handle_message(message: Message) -> Reply:
     if problem is not None:
         return _say(lambda: bad_input(problem), language, "bad_input")
     if match is None:
+        if _sounds_like_opt_out(normalised):
+            return _say(opt_out_hint, language, "opt_out_hint")
         return _say(lambda: not_understood(member=member is not None), language, "unknown")
     if match.command.member_required and member is None:
         return _say(how_to_join, language, "join_first")
     return _run(message, member, language, match)
 
 
-def _say(make_text, language: str, command: str) -> Reply:  # type: ignore[no-untyped-def]
+def _say(make_text: Callable[[], str], language: str, command: str) -> Reply:
     with in_language(language):
         return Reply(make_text(), language, command)
 
@@ -98,6 +110,18 @@ def _run(message: Message, member: Member | None, language: str, match: Match) -
             raise
         return _say(something_went_wrong, language, command.name)
     return Reply(reply_text, ctx.language, command.name, silent=not reply_text)
+
+
+def _sounds_like_opt_out(text: str) -> bool:
+    """A sentence that starts like an opt-out ("Stop. Thank you", "退订谢谢").
+
+    It is no opt-out (only the exact keyword is, p2pu#593), but the sender is
+    told the keyword rather than that we did not understand.
+    """
+    first = re.split(r"[\s.,!?;:。，！？；：]", text.upper(), maxsplit=1)[0]
+    opt_out = registry.commands[OPT_OUT].keywords
+    words = {w for words in opt_out.values() for w in words if len(w) > 1}
+    return first in words or any(text.startswith(w) for w in words if not w.isascii())
 
 
 def _member_for(message: Message) -> Member | None:

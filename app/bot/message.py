@@ -29,8 +29,9 @@ class Reply:
     #: zh-Hans | zh-Hant | en: the language ``text`` is written in.
     language: str
     #: The command that answered ("points", "opt_out", ...), or what answered instead:
-    #: "unknown" (no command matched), "join_first" (a stranger tried a member
-    #: command), "bad_input", "rate_limited", "opted_out". None: nothing ran.
+    #: "unknown" (no command matched), "opt_out_hint" (a sentence starting with STOP is
+    #: no opt-out; the sender is told the exact keyword), "join_first" (a stranger tried
+    #: a member command), "bad_input", "rate_limited", "opted_out". None: nothing ran.
     command: str | None
     #: True when the engine deliberately says nothing (rate-limited, opted out).
     silent: bool = False

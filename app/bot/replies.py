@@ -64,6 +64,10 @@ def not_understood(*, member: bool) -> str:
     )
 
 
+def opt_out_hint() -> str:
+    return gettext("To stop all messages from us, text STOP on its own.")
+
+
 def something_went_wrong() -> str:
     return gettext("Sorry, something went wrong. Please try again later.")
 

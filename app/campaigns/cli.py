@@ -91,7 +91,7 @@ def messages_group() -> None:
 def list_messages(store_code: str | None, unread: bool, mark_read: bool) -> None:
     with cli_unit_of_work():
         messages = services.list_messages(store_code, unread_only=unread)
-        rows = [
+        rows: list[tuple[str, ...]] = [
             (
                 str(m.id),
                 to_local(m.created_at).strftime("%Y-%m-%d %H:%M"),

@@ -293,7 +293,7 @@ def statement(args: dict[str, Any], ref: str) -> dict[str, Any]:
             continue  # the other card of a transfer
         bucket = changes[txn_id]
         bucket[asset] = bucket.get(asset, 0) + int(amount)
-        if asset == "points":
+        if asset == "points" and after is not None:
             points_after[txn_id] = int(after)
     refunds: dict[int, list[int]] = {i: [] for i in ids}
     for refund_id, original in db.session.execute(
@@ -301,7 +301,8 @@ def statement(args: dict[str, Any], ref: str) -> dict[str, Any]:
         .where(Transaction.reverses_id.in_(ids))
         .order_by(Transaction.id)
     ):
-        refunds[original].append(refund_id)
+        if original is not None:
+            refunds[original].append(refund_id)
     entries = []
     for txn, store_code, card_number in rows:
         c = changes[txn.id]

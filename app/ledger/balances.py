@@ -89,6 +89,6 @@ def next_expiry(member_id: int) -> tuple[int, dt.date] | None:
         .order_by(PointsLot.expires_on)
         .limit(1)
     ).first()
-    if row is None:
+    if row is None or row[0] is None:
         return None
     return int(row[1]), row[0]

@@ -49,6 +49,7 @@ def expire_lots(as_of: dt.date, *, actor: str = ACTOR) -> ExpiryReport:
         .order_by(Account.id)
     ).all()
     for account_id, card_id in candidates:
+        assert card_id is not None  # lots live on card accounts only
         key = f"expire:{as_of.isoformat()}:{account_id}"
         if journal.find_posted(key, journal.request_hash(_request(as_of, account_id))):
             report.already_done += 1

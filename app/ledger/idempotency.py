@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from flask import Response, current_app, g, request
-from sqlalchemy import delete, select, update
+from sqlalchemy import Table, delete, select, update
 
 from app.db import db
 from app.errors import IdempotencyConflict, IdempotencyInProgress, InvalidRequest, LaoyouError
@@ -39,7 +39,7 @@ HEADER_PARAMETER = {
     "description": "Your unique id for this posting (a POS transaction id, a UUID). "
     "Sending it again with the same request returns the first answer and posts nothing.",
 }
-_record = IdempotencyRecord.__table__
+_record = cast(Table, IdempotencyRecord.__table__)
 
 
 def journal_key() -> str:

@@ -37,9 +37,9 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, bindparam, insert, select, update
+from sqlalchemy import Table, and_, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.db import db, utcnow
@@ -55,11 +55,10 @@ from app.ledger.models import (
     system_account_id,
 )
 
-_account = Account.__table__
-_line = Line.__table__
-_lot = PointsLot.__table__
-_lot_use = PointsLotUse.__table__
-_txn = Transaction.__table__
+_account = cast(Table, Account.__table__)
+_line = cast(Table, Line.__table__)
+_lot = cast(Table, PointsLot.__table__)
+_lot_use = cast(Table, PointsLotUse.__table__)
 _SYSTEM_ROWS = {
     aid: {"id": aid, "code": c, "asset": a, "balance": 0} for aid, c, a in SYSTEM_ACCOUNTS
 }

@@ -28,9 +28,10 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 import click
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app import clock
@@ -60,19 +61,25 @@ def apply_growth(member: Member, growth: int, *, transaction_id: int | None) -> 
         raise ValueError("growth to apply must not be negative; use reverse_growth")
     if growth == 0:
         return None
+    # On every checkout: three prepared Core statements, no ORM unit of work.
     total = _add_growth(member.id, growth)
-    db.session.add(
-        GrowthEntry(member_id=member.id, delta=growth, reason="earn", transaction_id=transaction_id)
+    connection = db.session.connection()
+    connection.execute(
+        _ENTRY_INSERT,
+        {
+            "member_id": member.id,
+            "delta": growth,
+            "reason": "earn",
+            "transaction_id": transaction_id,
+            "review_on": None,
+            "at": utcnow(),
+        },
     )
     rank = member.level.rank if member.level is not None else 0
-    target = db.session.scalar(
-        select(Level)
-        .where(Level.upgrade_threshold <= total, Level.rank > rank)
-        .order_by(Level.rank.desc())
-        .limit(1)
-    )
-    if target is None:
+    target_id = connection.execute(_NEXT_LEVEL, {"growth": total, "rank": rank}).scalar()
+    if target_id is None:
         return None
+    target = db.session.get_one(Level, target_id)
     # The upsert above waited for any concurrent purchase of this member to commit; it
     # may have upgraded them already, so read the level again before recording a change.
     db.session.refresh(member, ["level_id", "level"])
@@ -246,16 +253,40 @@ def review_command(as_of: dt.datetime | None) -> None:
 # --- internals ------------------------------------------------------------------------
 
 
+_growth = MemberGrowth.__table__
+_level = Level.__table__
+_ENTRY_INSERT = insert(GrowthEntry.__table__)
+#: The highest level above ``rank`` that ``growth`` reaches.
+_NEXT_LEVEL = (
+    select(_level.c.id)
+    .where(_level.c.upgrade_threshold <= bindparam("growth"), _level.c.rank > bindparam("rank"))
+    .order_by(_level.c.rank.desc())
+    .limit(1)
+)
+_UPSERTS: dict[str, Any] = {}
+
+
+def _upsert(dialect: str) -> Any:
+    """INSERT … ON CONFLICT DO UPDATE SET growth = growth + excluded.growth RETURNING growth."""
+    stmt = _UPSERTS.get(dialect)
+    if stmt is None:
+        make = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        base = make(_growth).values(member_id=bindparam("member_id"), growth=bindparam("delta"))
+        stmt = base.on_conflict_do_update(
+            index_elements=[_growth.c.member_id],
+            set_={"growth": _growth.c.growth + base.excluded.growth},
+        ).returning(_growth.c.growth)
+        _UPSERTS[dialect] = stmt
+    return stmt
+
+
 def _add_growth(member_id: int, delta: int) -> int:
     """Atomically add to the counter (creating it) and return the new total: one statement."""
-    dialect = db.session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(MemberGrowth).values(member_id=member_id, growth=delta)
-    upsert = stmt.on_conflict_do_update(
-        index_elements=[MemberGrowth.member_id],
-        set_={"growth": MemberGrowth.growth + stmt.excluded.growth},
-    ).returning(MemberGrowth.growth)
-    return int(db.session.execute(upsert).scalar_one())
+    connection = db.session.connection()
+    result = connection.execute(
+        _upsert(connection.dialect.name), {"member_id": member_id, "delta": delta}
+    )
+    return int(result.scalar_one())
 
 
 def _locked_growth(member_id: int) -> int:

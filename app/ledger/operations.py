@@ -205,7 +205,7 @@ def checkout(
         member=member,
         store=store,
         amount_fen=amount_fen,
-        items=list(items) if items is not None else None,
+        items=[dict(i) for i in items] if items is not None else None,
         points_offset=points_offset,
         at=now,
     )
@@ -493,7 +493,8 @@ def refund(
     req_hash = journal.request_hash(request)
     earlier = journal.find_posted(key, req_hash)
     if earlier is not None:
-        return PostingResult(earlier.id, card_balances(earlier.card_id), replayed=True)
+        balances = card_balances(earlier.card_id) if earlier.card_id else Balances()
+        return PostingResult(earlier.id, balances, replayed=True)
 
     purchase = _lock_purchase(transaction_id)
     if purchase.kind != "checkout":
@@ -619,10 +620,12 @@ def _current_card(card_id: int | None) -> Card:
     card = db.session.get(Card, card_id) if card_id is not None else None
     if card is None:
         raise NotFound("the purchase has no card", field="transaction_id")
-    seen = 0
-    while card.replaced_by_id is not None and seen < 100:
-        card = db.session.get(Card, card.replaced_by_id)
-        seen += 1
+    for _ in range(100):  # a chain of replacements; bounded against a cycle
+        if card.replaced_by_id is None:
+            break
+        successor = db.session.get(Card, card.replaced_by_id)
+        assert successor is not None
+        card = successor
     return card
 
 

@@ -281,7 +281,9 @@ def quote_checkout(
     eligible_fen = sum(
         line.amount_fen for line in lines if line.category not in rules.discount_excluded_categories
     )
-    discount_fen = round_half_up(eligible_fen * (1 - rate))
+    rate_num, rate_den = rate
+    # Half-up in integers: floor((2x + den) / 2den) for x = eligible x (1 - rate) x den.
+    discount_fen = (2 * eligible_fen * (rate_den - rate_num) + rate_den) // (2 * rate_den)
     payable_fen = amount_fen - discount_fen
 
     offset_fen = _offset_fen(rules, points_offset, member, payable_fen)
@@ -294,8 +296,10 @@ def quote_checkout(
         points = _points(rules, lines, rate, charged_fen, level, store, member, day, applied)
     growth = 0
     if member is not None:
-        base = Fraction(points) if rules.growth_source == "points" else Fraction(charged_fen, 100)
-        growth = math.floor(base * Fraction(rules.growth_rate_bp, BP))
+        if rules.growth_source == "points":
+            growth = points * rules.growth_rate_bp // BP
+        else:
+            growth = charged_fen * rules.growth_rate_bp // (100 * BP)
     return CheckoutQuote(
         discount_fen=discount_fen,
         charged_fen=charged_fen,
@@ -338,20 +342,20 @@ def _stack(
     applied: list[str],
     level: Any,
     card_type: str,
-) -> Fraction:
-    """The share of the list price paid, as an exact fraction."""
+) -> tuple[int, int]:
+    """The share of the list price paid, as an exact (numerator, denominator)."""
     if stacking == "multiply":
         if level_bp < BP:
             applied.append(f"level_discount:{level.name}")
         if card_bp < BP:
             applied.append(f"card_discount:{card_type}")
-        return Fraction(level_bp * card_bp, BP * BP)
+        return level_bp * card_bp, BP * BP
     if level_bp <= card_bp:
         if level_bp < BP:
             applied.append(f"level_discount:{level.name}")
-        return Fraction(level_bp, BP)
+        return level_bp, BP
     applied.append(f"card_discount:{card_type}")
-    return Fraction(card_bp, BP)
+    return card_bp, BP
 
 
 def _offset_fen(
@@ -410,7 +414,7 @@ def combine(how: str, multipliers: Iterable[int]) -> Fraction:
 def _points(
     rules: RuleSet,
     lines: list[_Line],
-    rate: Fraction,
+    rate: tuple[int, int],
     charged_fen: int,
     level: Any,
     store: Store | None,
@@ -418,30 +422,41 @@ def _points(
     day: dt.date,
     applied: list[str],
 ) -> int:
+    """Whole points, exactly: integer arithmetic (this runs on every checkout), floored once.
+
+    points = charged x rate_per_fen x sum(price_i x multiplier_i) / sum(price_i), where
+    price_i is line i's discounted price; every multiplier is put over one denominator.
+    """
     common = common_multipliers(rules, level=level, store=store, member=member, day=day)
     applied.extend(name for name, _ in common)
-    discounted = [
-        line.amount_fen
-        * (Fraction(1) if line.category in rules.discount_excluded_categories else rate)
-        for line in lines
+    rate_num, rate_den = rate
+    excluded = rules.discount_excluded_categories
+    prices = [
+        line.amount_fen * (rate_den if line.category in excluded else rate_num) for line in lines
     ]
-    total = sum(discounted, Fraction(0))
+    total = sum(prices)
     if total == 0:
         return 0
-    per_fen = Fraction(rules.points_per_yuan_bp, BP * 100)
-    exact = Fraction(0)
-    for line, price in zip(lines, discounted, strict=True):
+    bps = [bp for _, bp in common]
+    multiply = rules.multiplier_combination == "multiply"
+    # multiply: prod(bps) x category / BP^(n+1) (BP standing in for "no category");
+    # max: the best single multiplier / BP.
+    den = BP ** (len(bps) + 1) if multiply else BP
+    product = math.prod(bps)
+    weighted = 0
+    for line, price in zip(lines, prices, strict=True):
         if line.category in rules.points_excluded_categories:
             continue
-        multipliers = [bp for _, bp in common]
-        if line.category in rules.category_multipliers:
-            name, bp = rules.category_multipliers[line.category]
-            multipliers.append(bp)
-            if f"category:{name}" not in applied:
-                applied.append(f"category:{name}")
-        share = Fraction(charged_fen) * price / total
-        exact += share * per_fen * combine(rules.multiplier_combination, multipliers)
-    return math.floor(exact)
+        category = rules.category_multipliers.get(line.category) if line.category else None
+        if category is not None and f"category:{category[0]}" not in applied:
+            applied.append(f"category:{category[0]}")
+        if multiply:
+            num = product * (category[1] if category is not None else BP)
+        else:
+            candidates = bps + ([category[1]] if category is not None else [])
+            num = max(candidates) if candidates else BP
+        weighted += price * num
+    return (charged_fen * rules.points_per_yuan_bp * weighted) // (total * BP * 100 * den)
 
 
 # --- points earned outside checkout, recharge, expiry ---------------------------------

@@ -55,7 +55,7 @@ def list_command(status: str | None, limit: int) -> None:
         query = select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(limit)
         if status:
             query = query.where(OutboxMessage.status == status)
-        rows = [
+        rows: list[tuple[str, ...]] = [
             (
                 str(r.id),
                 mask_phone(r.address),

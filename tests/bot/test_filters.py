@@ -83,13 +83,40 @@ def test_a_stranger_can_opt_out(bot: Any, text: str, expected: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["stop sending me ads please", "STOP IT", "T 退订", "please unsubscribe me"]
+    ("text", "expected", "command"),
+    [
+        (
+            "stop sending me ads please",
+            "To stop all messages from us, text STOP on its own.",
+            "opt_out_hint",
+        ),
+        ("Stop. Thank you", "To stop all messages from us, text STOP on its own.", "opt_out_hint"),
+        ("CANCEL my order", "To stop all messages from us, text STOP on its own.", "opt_out_hint"),
+        (
+            "T 退订",
+            "Sorry, we did not understand that. Text HELP for the list of commands.",
+            "unknown",
+        ),
+        (
+            "please unsubscribe me",
+            "Sorry, we did not understand that. Text HELP for the list of commands.",
+            "unknown",
+        ),
+    ],
 )
-def test_a_sentence_is_not_an_opt_out(bot: Any, make_member: Any, text: str) -> None:
+def test_a_sentence_is_not_an_opt_out(
+    bot: Any, make_member: Any, text: str, expected: str, command: str
+) -> None:
     member = make_member(PHONE, language="en")
     reply = bot(PHONE).send(text)
-    assert reply.text == "Sorry, we did not understand that. Text HELP for the list of commands."
+    assert (reply.text, reply.command) == (expected, command)
     assert member.sms_opt_out is False
+    assert count(OptOut) == 0
+
+
+def test_a_chinese_sentence_starting_with_td_gets_the_hint(bot: Any) -> None:
+    reply = bot(PHONE).send("退订谢谢")
+    assert (reply.text, reply.command) == ("如需退订全部短信，请单独回复“TD”。", "opt_out_hint")
     assert count(OptOut) == 0
 
 

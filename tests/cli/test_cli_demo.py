@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from app.auth.models import ApiKey
 from app.auth.services import authenticate
-from app.cards.models import Card, CardMedium
+from app.cards.models import Card, CardEvent, CardMedium
 from app.db import db
 from app.errors import Unauthorized
 from app.members.models import Level, Member, Question
@@ -66,13 +66,13 @@ def test_demo_loads_a_believable_chain_with_every_kind_of_card(runner):
 def test_demo_again_adds_nothing_and_rotates_only_the_demo_key(runner):
     first_key = run_demo(runner).splitlines()[-1]
     pos_key = runner.invoke(args=["apikey", "create", "--store", "SH01"]).output.splitlines()[-1]
-    before = (count(Store), count(Member), count(Card), count(CardMedium), count(Level))
+    before = (count(Store), count(Member), count(Card), count(CardMedium), count(CardEvent))
 
     output = run_demo(runner)
     second_key = output.splitlines()[-1]
 
     assert "demo data already loaded: nothing added" in output
-    assert (count(Store), count(Member), count(Card), count(CardMedium), count(Level)) == before
+    assert (count(Store), count(Member), count(Card), count(CardMedium), count(CardEvent)) == before
     assert second_key != first_key
     with pytest.raises(Unauthorized, match="revoked"):
         authenticate(first_key)
