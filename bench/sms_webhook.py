@@ -90,6 +90,20 @@ def insert_app() -> Any:
     return app
 
 
+def plumbing_app() -> Any:
+    """Diagnosis (``--diagnose``): the real webhook with the engine replaced by a constant
+    reply, to tell the channel's own cost (signature, dedupe, commit) from the commands'."""
+    import app.bot.engine
+    from app import create_app
+    from app.bot.message import Message, Reply
+
+    def constant(message: Message) -> Reply:
+        return Reply(text="ok", language="en", command="bench")
+
+    app.bot.engine.handle_message = constant  # type: ignore[assignment]
+    return create_app()
+
+
 # --- the run ---------------------------------------------------------------------------
 
 
@@ -165,7 +179,9 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def serve(spec: str, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], int]:
+def serve(
+    spec: str, env: dict[str, str], workers: int = 2, threads: int = 8
+) -> tuple[subprocess.Popen[bytes], int]:
     port = _free_port()
     process = subprocess.Popen(
         [
@@ -173,11 +189,11 @@ def serve(spec: str, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], int]
             "-m",
             "gunicorn",
             "--workers",
-            "2",
+            str(workers),
             "--worker-class",
             "gthread",
             "--threads",
-            "8",
+            str(threads),
             "--bind",
             f"127.0.0.1:{port}",
             "--log-level",
@@ -287,6 +303,11 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=4000, help="per app, at most")
     parser.add_argument("--seconds", type=float, default=15.0, help="per app, at most")
     parser.add_argument("--warmup", type=int, default=300)
+    parser.add_argument(
+        "--diagnose", action="store_true", help="also serve the webhook with a constant engine"
+    )
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (every app)")
+    parser.add_argument("--threads", type=int, default=8, help="threads per worker (every app)")
     args = parser.parse_args()
 
     schema = f"bench_sms_{os.getpid()}"
@@ -304,9 +325,11 @@ def main() -> int:
             ("insert", "bench.sms_webhook:insert_app()"),
             ("laoyou", "app:create_app()"),
         ]
+        if args.diagnose:
+            targets.append(("plumbing", "bench.sms_webhook:plumbing_app()"))
         run_id = uuid.uuid4().hex[:8]
         for name, spec in targets:
-            process, port = serve(spec, env_common)
+            process, port = serve(spec, env_common, args.workers, args.threads)
             try:
                 warm = signed_requests(f"{run_id}{name}w", args.warmup)
                 load(port, warm, args.clients, 30)
@@ -329,7 +352,8 @@ def main() -> int:
 
     lao, bare, ins = results["laoyou"], results["bare"], results["insert"]
     print(
-        f"# {args.clients} connections, gunicorn 2x8 gthread, PostgreSQL; "
+        f"# {args.clients} connections, gunicorn {args.workers}x{args.threads} gthread, "
+        "PostgreSQL; "
         f"requests laoyou {lao['n']:.0f}, bare {bare['n']:.0f}, insert {ins['n']:.0f}"
     )
     print(f"figure sms_webhook_rps {lao['rps']:.1f}")
@@ -344,6 +368,11 @@ def main() -> int:
     print(f"figure sms_webhook_ratio {lao['rps'] / ins['rps']:.3f}")
     print(f"figure sms_webhook_ratio_bare {lao['rps'] / bare['rps']:.3f}")
     ok = lao["rps"] >= 0.5 * ins["rps"] and lao["p99_ms"] < 50
+    if "plumbing" in results:
+        plumbing = results["plumbing"]
+        print(f"figure sms_webhook_plumbing_rps {plumbing['rps']:.1f}")
+        print(f"figure sms_webhook_plumbing_p99_ms {plumbing['p99_ms']:.2f}")
+        print(f"figure sms_webhook_plumbing_ratio {plumbing['rps'] / ins['rps']:.3f}")
     print(f"# target (>= 50% of the insert baseline, p99 < 50 ms): {'met' if ok else 'NOT met'}")
     return 0
 

@@ -10,7 +10,7 @@ The filter chain, in order (each may answer instead of the command):
    a sentence that merely starts with STOP / 退订 is told the exact keyword.
 6. Member commands from a stranger → how to join.
 
-The command then runs in a savepoint. A handler error is never lost or swallowed
+The command then runs (in a savepoint if it writes). A handler error is never lost or swallowed
 silently: it is logged with its traceback (phone masked), its writes are rolled
 back, and the sender gets a polite reply. With ``BOT_RAISE_ERRORS`` (tests) it is
 re-raised instead, so a test sees the real error.
@@ -27,6 +27,7 @@ from sqlalchemy import select
 
 import app.bot.commands  # noqa: F401  (registers every command)
 from app.bot import text as texts
+from app.bot.commands.subscription import OPT_IN, OPT_OUT
 from app.bot.message import Message, Reply
 from app.bot.ratelimit import Verdict, limiter_for
 from app.bot.registry import Context, Match, registry
@@ -41,12 +42,10 @@ from app.bot.replies import (
 from app.db import db
 from app.i18n import in_language
 from app.members.models import Member
-from app.optout.services import is_opted_out
+from app.optout.services import opted_out_clause
 from app.phone import mask_phone
 
 log = logging.getLogger(__name__)
-
-OPT_OUT, OPT_IN = "opt_out", "opt_in"
 
 
 def handle_message(message: Message) -> Reply:
@@ -54,13 +53,13 @@ def handle_message(message: Message) -> Reply:
     raw = message.text or ""
     normalised = texts.normalise(raw) if len(raw) <= texts.MAX_MESSAGE_CHARS else ""
     match = registry.match(normalised) if normalised else None
-    member = _member_for(message)
+    member, opted_out = _sender(message)
     language = _language(member, match, normalised)
     name = match.command.name if match else None
 
     if match is not None and name == OPT_OUT:
         return _run(message, member, language, match)
-    if is_opted_out(message.channel, message.sender) and name != OPT_IN:
+    if opted_out and name != OPT_IN:
         return Reply("", language, "opted_out", silent=True)
 
     verdict = limiter_for().check(f"{message.channel}:{message.sender}")
@@ -96,13 +95,15 @@ def _run(message: Message, member: Member | None, language: str, match: Match) -
         args=match.args,
         raw_args=texts.after_keyword(message.text, match.keyword) if match.keyword else "",
     )
-    savepoint = db.session.begin_nested()
+    savepoint = db.session.begin_nested() if command.writes else None
     try:
         with in_language(language):
             reply_text = command.handler(ctx)
-        savepoint.commit()
+        if savepoint is not None:
+            savepoint.commit()
     except Exception:
-        savepoint.rollback()
+        if savepoint is not None:
+            savepoint.rollback()
         log.exception(
             "command %s from %s %s failed", command.name, message.channel, _masked(message)
         )
@@ -124,11 +125,17 @@ def _sounds_like_opt_out(text: str) -> bool:
     return first in words or any(text.startswith(w) for w in words if not w.isascii())
 
 
-def _member_for(message: Message) -> Member | None:
+def _sender(message: Message) -> tuple[Member | None, bool]:
+    """The sender's membership and opt-out, in one query for a member (the hot path)."""
+    opted_out = opted_out_clause(message.channel, message.sender)
     # WeChat openids are bound to members by the WeChat issue; until then, strangers.
-    if message.channel not in ("sms", "simulator"):
-        return None
-    return db.session.scalar(select(Member).where(Member.phone == message.sender))
+    if message.channel in ("sms", "simulator"):
+        row = db.session.execute(
+            select(Member, opted_out).where(Member.phone == message.sender)
+        ).first()
+        if row is not None:
+            return row[0], bool(row[1])
+    return None, bool(db.session.scalar(select(opted_out)))
 
 
 def _language(member: Member | None, match: Match | None, text: str) -> str:

@@ -49,6 +49,9 @@ class Command:
     member_required: bool = True
     #: Only the whole message counts (opt-out and opt-in keywords).
     exact: bool = False
+    #: The handler may write: it runs in a savepoint, so a failure leaves nothing behind.
+    #: Read-only commands (POINTS, the hot path) skip the two extra round trips.
+    writes: bool = True
     pattern: re.Pattern[str] | None = None
 
 
@@ -132,6 +135,7 @@ def command(
     keywords: dict[str, tuple[str, ...]],
     member_required: bool = True,
     exact: bool = False,
+    writes: bool = True,
     pattern: str | None = None,
 ) -> Callable[[Handler], Handler]:
     """Declare a command: ``@command("points", keywords={"zh-Hans": ("积分", "JF"), ...})``."""
@@ -144,6 +148,7 @@ def command(
                 keywords=keywords,
                 member_required=member_required,
                 exact=exact,
+                writes=writes,
                 pattern=re.compile(pattern, re.IGNORECASE) if pattern else None,
             )
         )

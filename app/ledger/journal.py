@@ -59,9 +59,8 @@ _account = cast(Table, Account.__table__)
 _line = cast(Table, Line.__table__)
 _lot = cast(Table, PointsLot.__table__)
 _lot_use = cast(Table, PointsLotUse.__table__)
-_SYSTEM_ROWS = {
-    aid: {"id": aid, "code": c, "asset": a, "balance": 0} for aid, c, a in SYSTEM_ACCOUNTS
-}
+_txn = cast(Table, Transaction.__table__)
+_SYSTEM_ROWS = {aid: {"id": aid, "code": c, "asset": a} for aid, c, a in SYSTEM_ACCOUNTS}
 
 
 class LedgerCorrupt(RuntimeError):
@@ -133,15 +132,73 @@ def dialect_insert(table: Any) -> Any:
     return (postgresql.insert if dialect() == "postgresql" else sqlite.insert)(table)
 
 
+# The hot path's statements, built once: each posting only binds values, so SQLAlchemy
+# neither rebuilds nor recompiles them, and they run on the session's connection
+# without the ORM's per-statement work.
+_FIND = select(_txn.c.id, _txn.c.request_hash).where(_txn.c.idempotency_key == bindparam("key"))
+_ACCOUNTS = (
+    select(_account.c.id, _account.c.card_id, _account.c.asset, _account.c.balance)
+    .where(
+        _account.c.card_id.in_(bindparam("cards", expanding=True)),
+        _account.c.asset.in_(bindparam("assets", expanding=True)),
+    )
+    .order_by(_account.c.id)
+)
+_ACCOUNTS_LOCKED = _ACCOUNTS.with_for_update()
+_CREDIT = (
+    update(_account)
+    .where(_account.c.id == bindparam("account"))
+    .values(balance=_account.c.balance + bindparam("amount"))
+    .returning(_account.c.balance)
+)
+_DEBIT = _CREDIT.where(_account.c.balance + bindparam("amount") >= bindparam("floor"))
+_NEW_LOT = insert(_lot)
+_USE_LOT = (
+    update(_lot)
+    .where(_lot.c.id == bindparam("lot"))
+    .values(remaining=_lot.c.remaining - bindparam("used"))
+)
+_LOT_USE = insert(_lot_use)
+_BY_DIALECT: dict[str, dict[str, Any]] = {}
+
+
+def _statements() -> dict[str, Any]:
+    name = dialect()
+    found = _BY_DIALECT.get(name)
+    if found is None:
+        ins = postgresql.insert if name == "postgresql" else sqlite.insert
+        found = _BY_DIALECT[name] = {
+            "txn": ins(_txn)
+            .on_conflict_do_nothing(index_elements=["idempotency_key"])
+            .returning(_txn.c.id),
+            # Explicit columns: two plain INSERTs of one table would share a compiled form.
+            "account": ins(_account)
+            .values(card_id=bindparam("card_id"), asset=bindparam("asset"), balance=0)
+            .on_conflict_do_nothing(),
+            "system_account": ins(_account)
+            .values(id=bindparam("id"), code=bindparam("code"), asset=bindparam("asset"), balance=0)
+            .on_conflict_do_nothing(),
+            "accounts": _ACCOUNTS_LOCKED if name == "postgresql" else _ACCOUNTS,
+        }
+    return found
+
+
+def ensure_system_accounts() -> None:
+    """Create every system account (postings create the ones they use on first use)."""
+    db.session.connection().execute(_statements()["system_account"], list(_SYSTEM_ROWS.values()))
+
+
 def find_posted(key: str, req_hash: str) -> Transaction | None:
     """The transaction already posted under ``key``, or None; a different request is refused."""
-    txn = db.session.scalar(select(Transaction).where(Transaction.idempotency_key == key))
-    if txn is not None and txn.request_hash != req_hash:
+    row = db.session.connection().execute(_FIND, {"key": key}).first()
+    if row is None:
+        return None
+    if row.request_hash != req_hash:
         raise IdempotencyConflict(
             "this idempotency key was already used for a different request",
-            transaction_id=txn.id,
+            transaction_id=row.id,
         )
-    return txn
+    return db.session.get(Transaction, row.id)
 
 
 def lock_card_accounts(
@@ -157,21 +214,16 @@ def lock_card_accounts(
     for a in assets:
         if a not in ASSETS:
             raise InvalidRequest(f"unknown asset {a!r}", field="asset")
-    stmt = (
-        select(_account.c.id, _account.c.card_id, _account.c.asset, _account.c.balance)
-        .where(_account.c.card_id.in_(card_ids), _account.c.asset.in_(assets))
-        .order_by(_account.c.id)
-    )
-    if dialect() == "postgresql":
-        stmt = stmt.with_for_update()
-    rows = {(r.card_id, r.asset): r for r in db.session.execute(stmt)}
+    conn, stmts = db.session.connection(), _statements()
+    params = {"cards": card_ids, "assets": assets}
+    rows = {(r.card_id, r.asset): r for r in conn.execute(stmts["accounts"], params)}
     missing = [(c, a) for c in card_ids for a in assets if (c, a) not in rows]
     if missing:
-        db.session.execute(
-            dialect_insert(_account).on_conflict_do_nothing(),
-            [{"card_id": c, "asset": a, "balance": 0} for c, a in missing],
+        conn.execute(
+            stmts["account"],
+            [{"card_id": c, "asset": a} for c, a in missing],
         )
-        rows = {(r.card_id, r.asset): r for r in db.session.execute(stmt)}
+        rows = {(r.card_id, r.asset): r for r in conn.execute(stmts["accounts"], params)}
     return rows
 
 
@@ -215,38 +267,37 @@ def post(
         if earlier is not None:
             return Posting(earlier, replayed=True)
 
-    now = utcnow()
-    txn = db.session.scalar(
-        dialect_insert(Transaction)
-        .values(
-            kind=kind,
-            reason=reason,
-            idempotency_key=key,
-            request_hash=req_hash,
-            store_id=store_id,
-            station=station,
-            actor=actor,
-            external_ref=external_ref,
-            reverses_id=reverses_id,
-            card_id=card_id,
-            member_id=member_id,
-            amount_fen=amount_fen,
-            discount_fen=discount_fen,
-            charged_fen=charged_fen,
-            details=dict(details or {}),
-            created_at=now,
-        )
-        .on_conflict_do_nothing(index_elements=["idempotency_key"])
-        .returning(Transaction)
-    )
-    if txn is None:
+    values = {
+        "kind": kind,
+        "reason": reason,
+        "idempotency_key": key,
+        "request_hash": req_hash,
+        "store_id": store_id,
+        "station": station,
+        "actor": actor,
+        "external_ref": external_ref,
+        "reverses_id": reverses_id,
+        "card_id": card_id,
+        "member_id": member_id,
+        "amount_fen": amount_fen,
+        "discount_fen": discount_fen,
+        "charged_fen": charged_fen,
+        "details": dict(details or {}),
+        "created_at": utcnow(),
+    }
+    txn_id = db.session.connection().execute(_statements()["txn"], values).scalar()
+    if txn_id is None:
         # A concurrent posting with this key committed first: answer as it did.
         earlier = find_posted(key, req_hash)
         if earlier is None:  # pragma: no cover - the conflicting row must be visible now
             raise LedgerCorrupt(f"idempotency key {key!r} conflicted but is not visible")
         return Posting(earlier, replayed=True)
+    # The row as an object for receivers of transaction_posted, without reading it back.
+    # It stays out of the session: the row is append-only, so nothing is ever flushed
+    # from it, and a rolled-back savepoint cannot leave a stale copy behind.
+    txn = Transaction(id=txn_id, **values)
 
-    posted = _apply(txn.id, entries, accounts, now)
+    posted = _apply(txn_id, entries, accounts, values["created_at"])
     return Posting(txn, replayed=False, lines=posted)
 
 
@@ -284,17 +335,14 @@ def _apply(
     accounts: Mapping[tuple[int, str], Any] | None,
     now: dt.datetime,
 ) -> list[PostedLine]:
-    session = db.session
+    conn = db.session.connection()
     card_keys = {(e.card_id, e.asset) for e in entries if e.card_id is not None}
     if accounts is None or not card_keys <= set(accounts):
         accounts = lock_card_accounts({c for c, _ in card_keys}, {a for _, a in card_keys})
     system_ids = {system_account_id(e.system, e.asset) for e in entries if e.system is not None}
     if system_ids:
         # Fixed ids, created on first use: one cheap statement, no lookup, no lock.
-        session.execute(
-            dialect_insert(_account).on_conflict_do_nothing(),
-            [_SYSTEM_ROWS[i] for i in sorted(system_ids)],
-        )
+        conn.execute(_statements()["system_account"], [_SYSTEM_ROWS[i] for i in sorted(system_ids)])
 
     posted: list[PostedLine] = []
     for e in entries:
@@ -305,15 +353,11 @@ def _apply(
             )
             continue
         account_id = accounts[(e.card_id, e.asset)].id
-        stmt = (
-            update(_account)
-            .where(_account.c.id == account_id)
-            .values(balance=_account.c.balance + e.amount)
-            .returning(_account.c.balance)
-        )
         if e.amount < 0:
-            stmt = stmt.where(_account.c.balance + e.amount >= -e.overdraft)
-        after = session.execute(stmt).scalar()
+            params = {"account": account_id, "amount": e.amount, "floor": -e.overdraft}
+            after = conn.execute(_DEBIT, params).scalar()
+        else:
+            after = conn.execute(_CREDIT, {"account": account_id, "amount": e.amount}).scalar()
         if after is None:
             have = accounts[(e.card_id, e.asset)].balance
             raise InsufficientFunds(
@@ -323,24 +367,34 @@ def _apply(
                 available=int(have) + e.overdraft,
             )
         posted.append(PostedLine(account_id, e.card_id, e.asset, e.amount, int(after)))
-
     if not posted:
         return posted  # a cash purchase that earned nothing: the record alone
-    line_ids = session.scalars(
-        insert(_line).returning(_line.c.id, sort_by_parameter_order=True),
-        [
-            {
-                "transaction_id": txn_id,
-                "account_id": p.account_id,
-                "asset": p.asset,
-                "amount": p.amount,
-                "balance_after": p.balance_after,
-            }
-            for p in posted
-        ],
-    ).all()
-    for p, line_id in zip(posted, line_ids, strict=True):
-        p.line_id = line_id
+
+    # One multi-row INSERT. Its RETURNING rows are matched back by (account, balance
+    # after), which is unique per card line (successive lines on one account leave
+    # different balances), so no reliance on the order the database returns them in.
+    returned = conn.execute(
+        insert(_line)
+        .values(
+            [
+                {
+                    "transaction_id": txn_id,
+                    "account_id": p.account_id,
+                    "asset": p.asset,
+                    "amount": p.amount,
+                    "balance_after": p.balance_after,
+                }
+                for p in posted
+            ]
+        )
+        .returning(_line.c.id, _line.c.account_id, _line.c.balance_after)
+    )
+    line_ids = {
+        (r.account_id, r.balance_after): r.id for r in returned if r.balance_after is not None
+    }
+    for p in posted:
+        if p.card_id is not None:
+            p.line_id = line_ids[(p.account_id, p.balance_after)]
 
     # Lots, in the entries' order: a refund's restored lots exist before its clawback
     # looks for lots to take from.
@@ -348,16 +402,17 @@ def _apply(
         if e.asset != "points" or e.card_id is None:
             continue
         if e.lots is None and e.amount > 0:
-            session.execute(
-                insert(_lot).values(
-                    account_id=p.account_id,
-                    line_id=p.line_id,
-                    amount=e.amount,
-                    remaining=e.amount,
-                    earned_at=e.earned_at or now,
-                    expires_on=e.expires_on,
-                    moved_from_id=e.moved_from_lot_id,
-                )
+            conn.execute(
+                _NEW_LOT,
+                {
+                    "account_id": p.account_id,
+                    "line_id": p.line_id,
+                    "amount": e.amount,
+                    "remaining": e.amount,
+                    "earned_at": e.earned_at or now,
+                    "expires_on": e.expires_on,
+                    "moved_from_id": e.moved_from_lot_id,
+                },
             )
             continue
         p.lot_uses = (
@@ -365,14 +420,9 @@ def _apply(
             if e.lots is not None
             else _choose_lots(p.account_id, -e.amount, e.prefer_lots)
         )
-        session.execute(
-            update(_lot)
-            .where(_lot.c.id == bindparam("lot"))
-            .values(remaining=_lot.c.remaining - bindparam("used")),
-            [{"lot": lot, "used": amount} for lot, amount in p.lot_uses],
-        )
-        session.execute(
-            insert(_lot_use),
+        conn.execute(_USE_LOT, [{"lot": lot, "used": amount} for lot, amount in p.lot_uses])
+        conn.execute(
+            _LOT_USE,
             [{"line_id": p.line_id, "lot_id": lot, "amount": amount} for lot, amount in p.lot_uses],
         )
     return posted
@@ -390,7 +440,7 @@ def _choose_lots(account_id: int, points: int, prefer: Sequence[int] = ()) -> li
         stmt = stmt.with_for_update()
     chosen: list[tuple[int, int]] = []
     left = points
-    rows = [(r[0], int(r[1])) for r in db.session.execute(stmt)]
+    rows = [(r[0], int(r[1])) for r in db.session.connection().execute(stmt)]
     if prefer:
         rank = {lot_id: n for n, lot_id in enumerate(prefer)}
         rows.sort(key=lambda r: rank.get(r[0], len(rank)))

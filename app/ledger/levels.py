@@ -28,10 +28,10 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import click
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app import clock
@@ -253,9 +253,9 @@ def review_command(as_of: dt.datetime | None) -> None:
 # --- internals ------------------------------------------------------------------------
 
 
-_growth = MemberGrowth.__table__
-_level = Level.__table__
-_ENTRY_INSERT = insert(GrowthEntry.__table__)
+_growth = cast(Table, MemberGrowth.__table__)
+_level = cast(Table, Level.__table__)
+_ENTRY_INSERT = insert(cast(Table, GrowthEntry.__table__))
 #: The highest level above ``rank`` that ``growth`` reaches.
 _NEXT_LEVEL = (
     select(_level.c.id)

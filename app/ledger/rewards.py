@@ -32,13 +32,12 @@ def signup_gift(member: Member, card: Card | None) -> int:
     return points
 
 
-def referral_bonus(transaction: Any, card: Card) -> int:
+def referral_bonus(transaction: Any, member: Member) -> int:
     """On a referred member's first purchase paid with money, credit the referrer once."""
     from app.ledger.models import Transaction
     from app.ledger.rules import current_rules
 
-    member = card.member
-    if member is None or member.referrer_id is None or transaction.charged_fen <= 0:
+    if member.referrer_id is None or transaction.charged_fen <= 0:
         return 0
     if (transaction.details or {}).get("pay_with") not in PAID_WITH_MONEY:
         return 0  # points or visits: not yet a paying customer

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
@@ -402,15 +402,6 @@ def common_multipliers(
     return found
 
 
-def combine(how: str, multipliers: Iterable[int]) -> Fraction:
-    values = [Fraction(bp, BP) for bp in multipliers]
-    if not values:
-        return Fraction(1)
-    if how == "max":
-        return max(values)
-    return math.prod(values, start=Fraction(1))
-
-
 def _points(
     rules: RuleSet,
     lines: list[_Line],
@@ -459,16 +450,7 @@ def _points(
     return (charged_fen * rules.points_per_yuan_bp * weighted) // (total * BP * 100 * den)
 
 
-# --- points earned outside checkout, recharge, expiry ---------------------------------
-
-
-def points_for(amount_fen: int, *, member: Member, store: Store | None, at: dt.datetime) -> int:
-    """Points for money spent outside a checkout quote (e.g. a manual award)."""
-    rules = current_rules()
-    day = clock.to_local(at).date()
-    common = common_multipliers(rules, level=member.level, store=store, member=member, day=day)
-    multiplier = combine(rules.multiplier_combination, [bp for _, bp in common])
-    return math.floor(Fraction(amount_fen * rules.points_per_yuan_bp, BP * 100) * multiplier)
+# --- recharge, expiry ---------------------------------------------------------------
 
 
 def recharge_bonus(*, card: Card, member: Member | None, amount_fen: int, at: dt.datetime) -> int:
@@ -513,9 +495,12 @@ def points_expiry(earned_at: dt.datetime | dt.date) -> dt.date | None:
     return None
 
 
-def after_checkout(transaction: Any, *, card: Card | None = None, **_: Any) -> None:
+def after_checkout(
+    transaction: Any, member: Member | None = None, *, card: Card | None = None
+) -> None:
     """Called by the journal after a checkout posts: the referral bonus on a first purchase."""
     from app.ledger.rewards import referral_bonus
 
-    if card is not None:
-        referral_bonus(transaction, card)
+    member = member if member is not None else (card.member if card is not None else None)
+    if member is not None:
+        referral_bonus(transaction, member)

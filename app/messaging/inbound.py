@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.bot.message import Message
@@ -46,15 +47,15 @@ def receive(message: Message) -> InboundResult:
     reply = handle_message(message)
     silent = reply.silent or not reply.text
     if row_id is not None:
-        db.session.execute(
-            update(InboundMessage)
-            .where(InboundMessage.id == row_id)
-            .values(
-                reply="" if silent else reply.text,
-                reply_language=reply.language,
-                command=reply.command,
-                status="silent" if silent else "replied",
-            )
+        db.session.connection().execute(
+            _RECORD,
+            {
+                "row_id": row_id,
+                "reply": "" if silent else reply.text,
+                "reply_language": reply.language,
+                "command": reply.command,
+                "status": "silent" if silent else "replied",
+            },
         )
     log.info("%s from %s: %s", message.channel, mask_phone(message.sender), reply.command or "-")
     return InboundResult(
@@ -66,26 +67,57 @@ def receive(message: Message) -> InboundResult:
     )
 
 
-def _claim(message: Message) -> int | None:
-    """Insert the inbound row; None when another delivery of the same id got there first."""
-    session = db.session()
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = (
-        insert(InboundMessage)
+_TABLE = InboundMessage.__table__
+
+
+def _claim_statement(insert: Any) -> Any:
+    return (
+        insert(_TABLE)
         .values(
-            channel=message.channel,
-            provider_id=message.provider_id,
-            sender=message.sender,
-            text=message.text,
+            channel=bindparam("channel"),
+            provider_id=bindparam("provider_id"),
+            sender=bindparam("sender"),
+            text=bindparam("text"),
             reply="",
             status="silent",
-            received_at=message.received_at,
+            received_at=bindparam("received_at"),
         )
         .on_conflict_do_nothing(index_elements=["channel", "provider_id"])
-        .returning(InboundMessage.id)
+        .returning(_TABLE.c.id)
     )
-    return session.execute(statement).scalar()
+
+
+# Built once: the webhook is a hot path, and a reused statement keeps SQLAlchemy's
+# compiled form and cache key instead of rebuilding them per request.
+_CLAIM = {
+    "postgresql": _claim_statement(postgresql.insert),
+    "sqlite": _claim_statement(sqlite.insert),
+}
+_RECORD = (
+    update(_TABLE)
+    .where(_TABLE.c.id == bindparam("row_id"))
+    .values(
+        reply=bindparam("reply"),
+        reply_language=bindparam("reply_language"),
+        command=bindparam("command"),
+        status=bindparam("status"),
+    )
+)
+
+
+def _claim(message: Message) -> int | None:
+    """Insert the inbound row; None when another delivery of the same id got there first."""
+    connection = db.session.connection()
+    return connection.execute(
+        _CLAIM[connection.dialect.name],
+        {
+            "channel": message.channel,
+            "provider_id": message.provider_id,
+            "sender": message.sender,
+            "text": message.text,
+            "received_at": message.received_at,
+        },
+    ).scalar()
 
 
 def _replay(message: Message) -> InboundResult:

@@ -49,6 +49,8 @@ class PermanentError(Exception):
 class Sender(Protocol):
     #: The rate-limited identity: the from-number or messaging service.
     sender_id: str
+    #: False for senders that reach no carrier (the console): no per-number limit applies.
+    rate_limited: bool
 
     def send(self, to: str, body: str, *, outbox_id: int) -> SendResult: ...
 
@@ -57,6 +59,7 @@ class ConsoleSender:
     """The demo and development provider: the message goes to the log, marked sent."""
 
     sender_id = "console"
+    rate_limited = False
 
     def send(self, to: str, body: str, *, outbox_id: int) -> SendResult:
         log.info("SMS to %s (outbox %s): %s", mask_phone(to), outbox_id, body)
@@ -86,6 +89,8 @@ class BaseUrlHttpClient(TwilioHttpClient):
 
 class TwilioSender:
     """The real ``twilio.rest.Client``; ``TWILIO_API_BASE_URL`` points it at a fake."""
+
+    rate_limited = True
 
     def __init__(self, config: dict[str, Any]) -> None:
         self.from_number = config["TWILIO_FROM_NUMBER"]

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.db import db, utcnow
@@ -56,34 +56,64 @@ def enqueue(
         raise InvalidRequest("an empty message cannot be sent", field="body")
     key = dedupe_key or f"{kind}:{uuid.uuid4().hex}"
     now = utcnow()
-    session = db.session()
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    new_id = session.execute(
-        insert(OutboxMessage)
-        .values(
-            channel=channel,
-            address=address,
-            member_id=member.id if member is not None else None,
-            kind=kind,
-            alert_type=alert_type,
-            body=body,
-            language=language,
-            dedupe_key=key,
-            opt_out_confirmation=opt_out_confirmation,
-            status="queued",
-            attempts=0,
-            next_attempt_at=not_before or now,
-            created_at=now,
-            updated_at=now,
-        )
-        .on_conflict_do_nothing(index_elements=["dedupe_key"])
-        .returning(OutboxMessage.id)
+    if member is not None and member.id is None:
+        db.session.flush()  # a member made in this transaction needs its id first
+    connection = db.session.connection()
+    new_id = connection.execute(
+        _ENQUEUE[connection.dialect.name],
+        {
+            "channel": channel,
+            "address": address,
+            "member_id": member.id if member is not None else None,
+            "kind": kind,
+            "alert_type": alert_type,
+            "body": body,
+            "language": language,
+            "dedupe_key": key,
+            "opt_out_confirmation": opt_out_confirmation,
+            "next_attempt_at": not_before or now,
+            "now": now,
+        },
     ).scalar()
     if new_id is not None:
         return int(new_id)
     return int(
-        session.scalars(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == key)).one()
+        connection.execute(select(_OUTBOX.c.id).where(_OUTBOX.c.dedupe_key == key)).scalar_one()
     )
+
+
+_OUTBOX = OutboxMessage.__table__
+
+
+def _enqueue_statement(insert: Any) -> Any:
+    return (
+        insert(_OUTBOX)
+        .values(
+            channel=bindparam("channel"),
+            address=bindparam("address"),
+            member_id=bindparam("member_id"),
+            kind=bindparam("kind"),
+            alert_type=bindparam("alert_type"),
+            body=bindparam("body"),
+            language=bindparam("language"),
+            dedupe_key=bindparam("dedupe_key"),
+            opt_out_confirmation=bindparam("opt_out_confirmation"),
+            status="queued",
+            attempts=0,
+            next_attempt_at=bindparam("next_attempt_at"),
+            created_at=bindparam("now"),
+            updated_at=bindparam("now"),
+        )
+        .on_conflict_do_nothing(index_elements=["dedupe_key"])
+        .returning(_OUTBOX.c.id)
+    )
+
+
+#: Built once: alerts ride on every checkout, and a reused statement keeps its compiled form.
+_ENQUEUE = {
+    "postgresql": _enqueue_statement(postgresql.insert),
+    "sqlite": _enqueue_statement(sqlite.insert),
+}
 
 
 def queued_for(address: str, limit: int = 20) -> list[OutboxMessage]:

@@ -8,7 +8,7 @@ The simulator stands in for SMS, so its opt-outs are SMS opt-outs.
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import ScalarSelect, select
 
 from app.db import db, utcnow
 from app.members.models import Member
@@ -29,11 +29,15 @@ def opt_in(channel: str, address: str, *, source: str) -> bool:
 
 
 def is_opted_out(channel: str, address: str) -> bool:
-    channel = _channel(channel)
-    return bool(
-        db.session.scalar(
-            select(OptOut.opted_out).where(OptOut.channel == channel, OptOut.address == address)
-        )
+    return bool(db.session.scalar(select(opted_out_clause(channel, address))))
+
+
+def opted_out_clause(channel: str, address: str) -> ScalarSelect[bool]:
+    """``is_opted_out`` as a scalar subquery to ride along another query (NULL: never out)."""
+    return (
+        select(OptOut.opted_out)
+        .where(OptOut.channel == _channel(channel), OptOut.address == address)
+        .scalar_subquery()
     )
 
 

@@ -80,8 +80,11 @@ def simulate(phone: str, text: str) -> Exchange:
 
 @bp.before_request
 def _console_only() -> None:
-    # A simulator next to a real provider would let anyone act as any member.
-    if current_app.config["SMS_PROVIDER"] != "console":
+    # A simulator next to a real provider (or in production, whatever the provider)
+    # would let anyone act as any member.
+    if current_app.config["SMS_PROVIDER"] != "console" or (
+        current_app.config["LAOYOU_ENV"] == "production"
+    ):
         abort(404)
 
 

@@ -250,3 +250,21 @@ def test_wechat_openids_are_strangers_until_bound(bot: Any) -> None:
     assert phone.send("退订").command == "opt_out"
     assert is_opted_out("wechat", "oWx_AbCdEf123456")
     assert not is_opted_out("sms", "oWx_AbCdEf123456")
+
+
+def test_a_read_only_command_error_is_answered_politely(
+    app: Any, bot: Any, make_member: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import app.ledger.balances as balances
+
+    def broken(member_id: int) -> Any:
+        raise ZeroDivisionError("bad sum")
+
+    make_member(PHONE, language="en")
+    monkeypatch.setattr(balances, "member_balances", broken)
+    monkeypatch.setitem(app.config, "BOT_RAISE_ERRORS", False)
+    reply = bot(PHONE).send("JF")
+    assert (reply.text, reply.command) == (
+        "Sorry, something went wrong. Please try again later.",
+        "points",
+    )

@@ -75,6 +75,8 @@ def test_detect_language(text: str, expected: str) -> None:
         ("退订。", "opt_out", "", ("zh-Hans",)),
         ("T", "opt_out", "", ("zh-Hans",)),
         ("STOPALL", "opt_out", "", ("en",)),
+        ("opt out", "opt_out", "", ("en",)),
+        ("Opt-Out!", "opt_out", "", ("en",)),
         ("?", "help", "", ()),
         ("LANGUAGE en", "lang", "en", ("en",)),
     ],

@@ -16,7 +16,7 @@ from app import clock
 from app.db import db
 from app.ledger.balances import card_balances
 from app.ledger.journal import credit_points
-from app.ledger.redemption import issue_coupon
+from app.ledger.redemption import issue_coupon, member_coupons
 from app.ledger.redemption_models import Coupon, Gift, Redemption
 from app.ledger.rules_io import import_rules
 from app.members.services import member_cards
@@ -111,6 +111,14 @@ def test_out_of_stock(api: Any, holder: Any) -> None:
     assert stock("MUG") == 0
 
 
+def test_a_gift_without_stock_limit(api: Any, holder: Any) -> None:
+    db.session.execute(Gift.__table__.update().where(Gift.code == "TOTE").values(stock=None))
+    response = post(api, {"card": holder.number, "gift": "TOTE", "quantity": 6})
+    assert response.status_code == 201
+    assert response.json["gift"]["stock"] is None
+    assert stock("TOTE") is None
+
+
 @pytest.mark.parametrize(
     ("body", "status", "code"),
     [
@@ -202,9 +210,12 @@ def test_coupon_expires_after_its_last_day(api: Any, holder: Any) -> None:
     coupon2 = issue_coupon(holder.member, "C90")
     with clock.frozen(dt.datetime(2026, 11, 14, 16, tzinfo=dt.UTC) + dt.timedelta(days=30)):
         expired = post(api, {"card": holder.number, "coupon": coupon2.code})
+        assert member_coupons(holder.member, usable_only=True) == []
     assert expired.status_code == 409
     assert expired.json["error"]["code"] == "coupon_expired"
     assert db.session.get(Coupon, coupon2.id).state == "issued"
+    assert [c.code for c in member_coupons(holder.member)] == [coupon.code, coupon2.code]
+    assert [c.code for c in member_coupons(holder.member, usable_only=True)] == [coupon2.code]
 
 
 def test_someone_elses_coupon_is_not_found(api: Any, holder: Any, make_member: Any) -> None:

@@ -70,3 +70,39 @@ def select_store(code: str) -> Any:
     from app.stores.models import Store
 
     return select(Store).where(Store.code == code)
+
+
+def test_one_coupon_at_eight_counters_is_used_once(live_app: Any) -> None:
+    from app.ledger.redemption import issue_coupon
+    from app.ledger.redemption_models import Coupon
+
+    with unit_of_work():
+        for code in ("SH01", "SH02", "BJ01"):
+            create_store(code, code, "East")
+        import_rules(json.loads(EXAMPLE.read_text(encoding="utf-8")))
+        member = create_member({"phone": "+8613900001111", "home_store": "SH01"})
+        number = member_cards(member)[0].number
+        code = issue_coupon(member, "C90").code  # type: ignore[union-attr]
+        _key, secret = create_api_key(db.session.scalar(select_store("SH01")))
+
+    counters = 8
+    barrier = threading.Barrier(counters)
+
+    def counter(n: int) -> tuple[int, str | None]:
+        client = live_app.test_client()
+        barrier.wait()
+        response = client.post(
+            "/api/v1/redemptions",
+            json={"card": number, "coupon": code},
+            headers={"Authorization": f"Bearer {secret}", "Idempotency-Key": f"u{n}"},
+        )
+        error = response.json.get("error", {}).get("code") if response.status_code >= 400 else None
+        return response.status_code, error
+
+    with ThreadPoolExecutor(counters) as pool:
+        outcomes = list(pool.map(counter, range(counters)))
+
+    assert sorted(outcomes, key=str) == [(201, None)] + [(409, "coupon_used")] * 7
+    db.session.remove()
+    assert db.session.scalar(select(Coupon.state).where(Coupon.code == code)) == "redeemed"
+    assert db.session.scalar(select(func.count()).select_from(Redemption)) == 1

@@ -241,12 +241,16 @@ def test_console_provider_logs_masked_and_marks_sent(
 ) -> None:
     app.config["SMS_PROVIDER"] = "console"
     app.extensions.pop("laoyou.sms_sender", None)
+    app.config["SMS_RATE_PER_SECOND"] = 1
     caplog.set_level("INFO")
+    waits: list[float] = []
     with clock.frozen(MORNING):
         outbox_id = _alert("hello")
-        Dispatcher(app, sleep=lambda s: None).run_once()
+        _alert("again")
+        assert Dispatcher(app, sleep=waits.append).run_once().sent == 2
     row = _row(outbox_id)
     assert (row.status, row.sender) == ("sent", "console")
+    assert waits == []  # no carrier, no per-number rate limit
     assert "+86138****8000" in caplog.text and "hello" in caplog.text
     assert PHONE not in caplog.text
 

@@ -42,6 +42,11 @@ def test_page_is_404_with_a_real_provider(app: Flask, client: FlaskClient) -> No
     assert client.post("/sms/simulator", json={"phone": "13800138000"}).status_code == 404
 
 
+def test_page_is_404_in_production(app: Flask, client: FlaskClient) -> None:
+    app.config["LAOYOU_ENV"] = "production"
+    assert client.get("/sms/simulator").status_code == 404
+
+
 def test_typing_as_a_phone_gets_the_reply_and_that_numbers_outbox(client: FlaskClient) -> None:
     token = _token(client)
     enqueue(address="+8613800138000", body="【老友会员】会员日九折", kind="marketing")

@@ -239,3 +239,24 @@ def test_two_identical_deliveries_at_once_cause_one_effect(
     with live_app.app_context():
         assert _inbound_count() == 1
         assert _outbox_count() == 1
+
+
+def test_engine_crash_is_500_and_keeps_nothing_so_a_retry_works(
+    app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def crash(message: Message) -> Reply:
+        enqueue(address=message.sender, body="half-done", kind="system")
+        raise RuntimeError("engine bug")
+
+    monkeypatch.setattr("app.bot.engine.handle_message", crash)
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    params = inbound_params(PHONE, "JF", "SMcrash")
+    assert post_signed(client, "/sms/twilio", params).status_code == 500
+    assert _inbound_count() == 0
+    assert _outbox_count() == 0
+    monkeypatch.setattr(
+        "app.bot.engine.handle_message",
+        lambda message: Reply(text="fine now", language="en", command="points"),
+    )
+    retry = post_signed(client, "/sms/twilio", params)
+    assert "fine now" in retry.get_data(as_text=True)

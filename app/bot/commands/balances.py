@@ -18,7 +18,11 @@ def level_title(level: Level) -> str:
     return gettext("%(level)s member", level=name)
 
 
-@command("points", keywords={"zh-Hans": ("积分", "JF"), "zh-Hant": ("積分",), "en": ("POINTS",)})
+@command(
+    "points",
+    keywords={"zh-Hans": ("积分", "JF"), "zh-Hant": ("積分",), "en": ("POINTS",)},
+    writes=False,
+)
 def points(ctx: Context) -> str:
     from app.ledger.balances import member_balances, next_expiry
 
@@ -51,6 +55,7 @@ def points(ctx: Context) -> str:
 @command(
     "balance",
     keywords={"zh-Hans": ("余额", "YE"), "zh-Hant": ("餘額",), "en": ("BAL", "BALANCE")},
+    writes=False,
 )
 def balance(ctx: Context) -> str:
     from app.ledger.balances import member_balances

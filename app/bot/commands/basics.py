@@ -48,6 +48,7 @@ LANGUAGE_NAMES = {
     "help",
     keywords={"zh-Hans": ("帮助",), "zh-Hant": ("幫助",), "en": ("HELP", "INFO"), NEUTRAL: ("?",)},
     member_required=False,
+    writes=False,
 )
 def help_(ctx: Context) -> str:
     if ctx.member is None:

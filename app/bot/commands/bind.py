@@ -23,18 +23,17 @@ _ECHO_CHARS = 24
 def bind(ctx: Context) -> str:
     member = ctx.member
     assert member is not None
-    words = ctx.args.split()
-    if not words or len(words) > 2:
+    readings = _readings(ctx.args)
+    if not readings:
         return gettext(
             "Text BIND followed by the card number, and the PIN if the card has one. "
             "For example: BIND 8800123412341234 123456"
         )
-    reference, pin = words[0], (words[1] if len(words) > 1 else None)
-    card = find_card(reference)
+    card, pin = _find(readings)
     if card is None:
         return gettext(
             "We could not find card %(card)s. Please check the number and try again.",
-            card=reference[:_ECHO_CHARS],
+            card=readings[0][0][:_ECHO_CHARS],
         )
     label = last4(card.number)
     if card.member_id == member.id:
@@ -73,6 +72,33 @@ def bind(ctx: Context) -> str:
         )
     _attach(card, member, actor=f"{ctx.message.channel}:member:{member.id}")
     return gettext("Card ending %(card)s is now bound to your membership.", card=label)
+
+
+def _readings(args: str) -> list[tuple[str, str | None]]:
+    """Ways to read "card [PIN]": people copy card numbers in groups (8800 1234 …) or with dashes.
+
+    Two words are most often a card and its PIN; more words are most often one
+    grouped card number, perhaps followed by a PIN. Each reading is tried in turn.
+    """
+    words = [w.replace("-", "") if w.replace("-", "").isdigit() else w for w in args.split()]
+    if not words:
+        return []
+    readings: list[tuple[str, str | None]] = []
+    if len(words) <= 2:
+        readings.append((words[0], words[1] if len(words) == 2 else None))
+    if len(words) >= 2 and all(w.isdigit() for w in words):
+        readings.append(("".join(words), None))
+        if len(words) > 2:
+            readings.append(("".join(words[:-1]), words[-1]))
+    return readings
+
+
+def _find(readings: list[tuple[str, str | None]]) -> tuple[Card | None, str | None]:
+    for reference, pin in readings:
+        card = find_card(reference)
+        if card is not None:
+            return card, pin
+    return None, None
 
 
 def _attach(card: Card, member: Member, *, actor: str) -> None:

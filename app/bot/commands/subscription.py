@@ -22,7 +22,19 @@ OPT_IN = "opt_in"
     keywords={
         "zh-Hans": ("退订", "TD", "T"),
         "zh-Hant": ("退訂",),
-        "en": ("STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"),
+        # Twilio's list, plus the FCC's "opt out" as people write it.
+        "en": (
+            "STOP",
+            "STOPALL",
+            "UNSUBSCRIBE",
+            "CANCEL",
+            "END",
+            "QUIT",
+            "REVOKE",
+            "OPTOUT",
+            "OPT-OUT",
+            "OPT OUT",
+        ),
     },
     member_required=False,
     exact=True,

@@ -1,0 +1,281 @@
+"""Checkouts per second through the ledger's service layer, beside a raw baseline.
+
+For each database (PostgreSQL, SQLite) and each number of concurrent clients
+(1 and 4, separate processes), two loops run for ``--seconds`` each on the
+same freshly made schema:
+
+- ``service``: what one API checkout costs below HTTP: a unit of work (one
+  commit), the card and store looked up, ``app.ledger.operations.checkout``
+  paying 10.00 yuan from stored value (rules quote, journal posting with its
+  idempotency key, points lot, growth, the ``transaction_posted`` receivers).
+- ``raw``: the same lock-insert-update transaction written directly with
+  psycopg / sqlite3: lock the card's accounts, insert the transaction, the
+  checked debit, the points credit, the four lines and the points lot, commit.
+
+Each client has its own card, as counters serve different customers. PostgreSQL
+(``BENCH_POSTGRES_URL``, else ``TEST_POSTGRES_URL``, else the local ``test``
+database) gets a fresh schema, dropped after; SQLite a temporary file.
+Bounded: every loop stops after ``--seconds`` or ``--max`` checkouts. Prints
+``figure NAME VALUE UNIT`` lines; ``ledger_pg_ratio`` / ``ledger_sqlite_ratio``
+are the worse of the two client counts (targets: 0.40 and 0.20).
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import os
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+PG_URL = os.environ.get(
+    "BENCH_POSTGRES_URL",
+    os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"),
+)
+AMOUNT_FEN = 1000
+PRELOAD_FEN = 10**11
+
+
+def _config(url: str) -> dict[str, Any]:
+    return {
+        "LAOYOU_ENV": "testing",
+        "SECRET_KEY": "bench-secret-key-that-is-long-enough-0000",
+        "DATABASE_URL": url,
+    }
+
+
+def setup(url: str, clients: int) -> tuple[int, list[int]]:
+    """A fresh schema with one store and a member card per client, preloaded."""
+    from app import create_app
+    from app.db import Base, db, unit_of_work
+    from app.ledger.journal import ensure_system_accounts
+    from app.ledger.operations import load_value
+    from app.members.services import create_member, member_cards
+    from app.stores.services import create_store
+
+    app = create_app(_config(url))
+    with app.app_context():
+        Base.metadata.drop_all(db.engine)
+        Base.metadata.create_all(db.engine)
+        with unit_of_work():
+            ensure_system_accounts()
+            store = create_store("SH01", "Bench", "East")
+            cards = []
+            for n in range(clients):
+                member = create_member({"phone": f"+86138001{n:05d}", "home_store": "SH01"})
+                card = member_cards(member)[0]
+                load_value(card, PRELOAD_FEN, idempotency_key=f"bench-load-{n}", actor="bench")
+                cards.append(card.id)
+            ids = store.id, cards
+        db.engine.dispose()
+    return ids
+
+
+# --- the two loops; each runs in its own process ----------------------------------------
+
+
+def service_loop(
+    url: str, store_id: int, card_id: int, start: float, seconds: float, cap: int
+) -> int:
+    from app import create_app
+    from app.cards.models import Card
+    from app.db import db, unit_of_work
+    from app.ledger.operations import checkout
+    from app.stores.models import Store
+
+    app = create_app(_config(url))
+    done = 0
+    _wait(start)
+    end = start + seconds
+    while time.monotonic() < end and done < cap:
+        with app.app_context(), unit_of_work():  # one request: its own session, one commit
+            card = db.session.get(Card, card_id)
+            store = db.session.get(Store, store_id)
+            checkout(card, store, AMOUNT_FEN, "stored_value", key=uuid.uuid4().hex, actor="bench")
+        done += 1
+    return done
+
+
+RAW_LOCK = (
+    "SELECT id, asset, balance FROM ledger_account WHERE card_id = {p} "
+    "AND asset IN ('points', 'stored_value_paid', 'stored_value_bonus', 'visits') ORDER BY id"
+)
+RAW_TXN = (
+    "INSERT INTO ledger_transaction (kind, idempotency_key, request_hash, store_id, card_id, "
+    "member_id, amount_fen, discount_fen, charged_fen, details, created_at) "
+    "VALUES ('checkout', {p}, {p}, {p}, {p}, NULL, {p}, 0, {p}, '{{}}', {p}) RETURNING id"
+)
+RAW_DEBIT = (
+    "UPDATE ledger_account SET balance = balance + {p} WHERE id = {p} "
+    "AND balance + {p} >= 0 RETURNING balance"
+)
+RAW_CREDIT = "UPDATE ledger_account SET balance = balance + {p} WHERE id = {p} RETURNING balance"
+RAW_LINES = (
+    "INSERT INTO ledger_line (transaction_id, account_id, asset, amount, balance_after) VALUES "
+    "({p}, {p}, 'stored_value_paid', {p}, {p}), ({p}, {spent}, 'stored_value_paid', {p}, NULL), "
+    "({p}, {p}, 'points', {p}, {p}), ({p}, {issued}, 'points', {p}, NULL) RETURNING id, account_id"
+)
+RAW_LOT = (
+    "INSERT INTO points_lot (account_id, line_id, amount, remaining, earned_at) "
+    "VALUES ({p}, {p}, {p}, {p}, {p})"
+)
+
+
+def raw_loop(url: str, store_id: int, card_id: int, start: float, seconds: float, cap: int) -> int:
+    """The posting's essential statements, by hand, in one transaction per checkout."""
+    import datetime as dt
+
+    if url.startswith("sqlite"):
+        import sqlite3
+
+        conn: Any = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute("PRAGMA busy_timeout=10000")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        p, begin, lock = "?", "BEGIN IMMEDIATE", ""
+        stamp = lambda: dt.datetime.now(dt.UTC).replace(tzinfo=None)  # noqa: E731
+    else:
+        import psycopg
+
+        conn = psycopg.connect(_conninfo(url), autocommit=True)
+        p, begin, lock = "%s", "BEGIN", " FOR UPDATE"
+        stamp = lambda: dt.datetime.now(dt.UTC)  # noqa: E731
+    from app.ledger.models import system_account_id
+
+    spent = system_account_id("spent", "stored_value_paid")
+    issued = system_account_id("issued", "points")
+    q = {name: sql.format(p=p, spent=spent, issued=issued) for name, sql in _RAW.items()}
+    done = 0
+    _wait(start)
+    end = start + seconds
+    points = AMOUNT_FEN // 100
+    while time.monotonic() < end and done < cap:
+        cur = conn.cursor()
+        cur.execute(begin)
+        accounts = {a: i for i, a, _ in cur.execute(q["lock"] + lock, (card_id,)).fetchall()}
+        now = stamp()
+        key = uuid.uuid4().hex
+        txn = cur.execute(
+            q["txn"], (key, key, store_id, card_id, AMOUNT_FEN, AMOUNT_FEN, now)
+        ).fetchone()[0]
+        paid, pts = accounts["stored_value_paid"], accounts["points"]
+        after = cur.execute(q["debit"], (-AMOUNT_FEN, paid, -AMOUNT_FEN)).fetchone()[0]
+        points_after = cur.execute(q["credit"], (points, pts)).fetchone()[0]
+        lines = cur.execute(
+            q["lines"],
+            (
+                txn,
+                paid,
+                -AMOUNT_FEN,
+                after,
+                txn,
+                AMOUNT_FEN,
+                txn,
+                pts,
+                points,
+                points_after,
+                txn,
+                -points,
+            ),
+        ).fetchall()
+        line_id = next(i for i, account in lines if account == pts)
+        cur.execute(q["lot"], (pts, line_id, points, points, now))
+        cur.execute("COMMIT")
+        cur.close()
+        done += 1
+    conn.close()
+    return done
+
+
+_RAW = {
+    "lock": RAW_LOCK,
+    "txn": RAW_TXN,
+    "debit": RAW_DEBIT,
+    "credit": RAW_CREDIT,
+    "lines": RAW_LINES,
+    "lot": RAW_LOT,
+}
+
+
+def _wait(start: float) -> None:
+    delay = start - time.monotonic()
+    if delay > 0:
+        time.sleep(delay)
+
+
+def _conninfo(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    u = make_url(url)
+    info = f"host={u.host or '127.0.0.1'} port={u.port or 5432} dbname={u.database} "
+    info += f"user={u.username or 'postgres'}"
+    if u.password:
+        info += f" password={u.password}"
+    options = u.query.get("options")
+    if options:
+        info += f" options='{options}'"
+    return info
+
+
+def measure(
+    loop: Any, url: str, store_id: int, cards: list[int], seconds: float, cap: int
+) -> float:
+    """Checkouts per second of ``len(cards)`` processes running ``loop`` together."""
+    ctx = mp.get_context("spawn")
+    start = time.monotonic() + 3.0  # time for every process to import and connect
+    with ctx.Pool(len(cards)) as pool:
+        counts = pool.starmap(loop, [(url, store_id, c, start, seconds, cap) for c in cards])
+    return sum(counts) / seconds
+
+
+def run_backend(name: str, url: str, seconds: float, cap: int) -> None:
+    worst = None
+    for clients in (1, 4):
+        store_id, cards = setup(url, clients)
+        raw = measure(raw_loop, url, store_id, cards, seconds, cap)
+        service = measure(service_loop, url, store_id, cards, seconds, cap)
+        ratio = service / raw if raw else 0.0
+        worst = ratio if worst is None else min(worst, ratio)
+        print(f"figure ledger_{name}_raw_{clients}c {raw:.0f} checkouts/s", flush=True)
+        print(f"figure ledger_{name}_service_{clients}c {service:.0f} checkouts/s", flush=True)
+        print(f"figure ledger_{name}_ratio_{clients}c {ratio:.2f} ratio", flush=True)
+    print(f"figure ledger_{name}_ratio {worst:.2f} ratio", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=4.0, help="length of each loop")
+    parser.add_argument("--max", type=int, default=50000, help="checkouts per client at most")
+    parser.add_argument("--only", choices=("postgresql", "sqlite"), default=None)
+    args = parser.parse_args()
+    if args.only in (None, "postgresql"):
+        import psycopg
+        from sqlalchemy.engine import make_url
+
+        schema = f"bench_ledger_{os.getpid()}"
+        base = make_url(PG_URL)
+        admin = _conninfo(base.render_as_string(hide_password=False))
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f"CREATE SCHEMA {schema}")
+        url = base.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
+            hide_password=False
+        )
+        try:
+            run_backend("pg", url, args.seconds, args.max)
+        finally:
+            with psycopg.connect(admin, autocommit=True) as conn:
+                conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+    if args.only in (None, "sqlite"):
+        with tempfile.TemporaryDirectory() as tmp:
+            run_backend("sqlite", f"sqlite:///{tmp}/bench.sqlite3", args.seconds, args.max)
+
+
+if __name__ == "__main__":
+    main()
