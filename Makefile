@@ -14,7 +14,7 @@ $(BIN)/python:
 
 $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
-	$(BIN)/pybabel compile -d app/translations -D messages >/dev/null 2>&1 || true
+	$(BIN)/python -m app.catalogs
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -1,8 +1,9 @@
 """Checkouts per second through the ledger's service layer, beside a raw baseline.
 
 For each database (PostgreSQL, SQLite) and each number of concurrent clients
-(1 and 4, separate processes), two loops run for ``--seconds`` each on the
-same freshly made schema:
+(1 and 4, separate processes), two loops share ``--seconds`` each on the same
+freshly made schema, in alternating slices run by every client in lockstep
+(so a change in the machine's load hits both alike):
 
 - ``service``: what one API checkout costs below HTTP: a unit of work (one
   commit), the card and store looked up, ``app.ledger.operations.checkout``
@@ -78,29 +79,47 @@ def setup(url: str, clients: int) -> tuple[int, list[int]]:
     return ids
 
 
-# --- the two loops; each runs in its own process ----------------------------------------
+# --- the two loops, run by each client process in turns ---------------------------------
 
 
-def service_loop(
-    url: str, store_id: int, card_id: int, start: float, seconds: float, cap: int
-) -> int:
-    from app import create_app
-    from app.cards.models import Card
-    from app.db import db, unit_of_work
-    from app.ledger.operations import checkout
-    from app.stores.models import Store
+class ServiceClient:
+    """Checkouts through the service layer, one unit of work (one request) each."""
 
-    app = create_app(_config(url))
-    done = 0
-    _wait(start)
-    end = start + seconds
-    while time.monotonic() < end and done < cap:
-        with app.app_context(), unit_of_work():  # one request: its own session, one commit
-            card = db.session.get(Card, card_id)
-            store = db.session.get(Store, store_id)
-            checkout(card, store, AMOUNT_FEN, "stored_value", key=uuid.uuid4().hex, actor="bench")
-        done += 1
-    return done
+    def __init__(self, url: str, store_id: int, card_id: int) -> None:
+        from app import create_app
+        from app.db import db
+        from app.stores.models import Store
+
+        self.app = create_app(_config(url))
+        self.card_id = card_id
+        with self.app.app_context():
+            # The API has the store from the caller's key; it is not the ledger's cost.
+            self.store = db.session.get(Store, store_id)
+            db.session.expunge(self.store)
+
+    def run(self, end: float, cap: int) -> int:
+        from sqlalchemy import select
+        from sqlalchemy.orm import joinedload
+
+        from app.cards.models import Card
+        from app.db import db, unit_of_work
+        from app.ledger.operations import checkout
+
+        card_query = select(Card).options(joinedload(Card.member)).where(Card.id == self.card_id)
+        done = 0
+        while time.monotonic() < end and done < cap:
+            with self.app.app_context(), unit_of_work():
+                card = db.session.scalar(card_query)
+                checkout(
+                    card,
+                    self.store,
+                    AMOUNT_FEN,
+                    "stored_value",
+                    key=uuid.uuid4().hex,
+                    actor="bench",
+                )
+            done += 1
+        return done
 
 
 RAW_LOCK = (
@@ -128,70 +147,83 @@ RAW_LOT = (
 )
 
 
-def raw_loop(url: str, store_id: int, card_id: int, start: float, seconds: float, cap: int) -> int:
+class RawClient:
     """The posting's essential statements, by hand, in one transaction per checkout."""
-    import datetime as dt
 
-    if url.startswith("sqlite"):
-        import sqlite3
+    def __init__(self, url: str, store_id: int, card_id: int) -> None:
+        from app.ledger.models import system_account_id
 
-        conn: Any = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)
-        conn.execute("PRAGMA foreign_keys=ON")
-        conn.execute("PRAGMA busy_timeout=10000")
-        conn.execute("PRAGMA synchronous=NORMAL")
-        p, begin, lock = "?", "BEGIN IMMEDIATE", ""
-        stamp = lambda: dt.datetime.now(dt.UTC).replace(tzinfo=None)  # noqa: E731
-    else:
-        import psycopg
+        self.store_id, self.card_id = store_id, card_id
+        if url.startswith("sqlite"):
+            import sqlite3
 
-        conn = psycopg.connect(_conninfo(url), autocommit=True)
-        p, begin, lock = "%s", "BEGIN", " FOR UPDATE"
-        stamp = lambda: dt.datetime.now(dt.UTC)  # noqa: E731
-    from app.ledger.models import system_account_id
+            self.conn: Any = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)
+            self.conn.execute("PRAGMA foreign_keys=ON")
+            self.conn.execute("PRAGMA busy_timeout=10000")
+            self.conn.execute("PRAGMA synchronous=NORMAL")
+            p, self.begin, lock, self.aware = "?", "BEGIN IMMEDIATE", "", False
+        else:
+            import psycopg
 
-    spent = system_account_id("spent", "stored_value_paid")
-    issued = system_account_id("issued", "points")
-    q = {name: sql.format(p=p, spent=spent, issued=issued) for name, sql in _RAW.items()}
-    done = 0
-    _wait(start)
-    end = start + seconds
-    points = AMOUNT_FEN // 100
-    while time.monotonic() < end and done < cap:
-        cur = conn.cursor()
-        cur.execute(begin)
-        accounts = {a: i for i, a, _ in cur.execute(q["lock"] + lock, (card_id,)).fetchall()}
-        now = stamp()
-        key = uuid.uuid4().hex
-        txn = cur.execute(
-            q["txn"], (key, key, store_id, card_id, AMOUNT_FEN, AMOUNT_FEN, now)
-        ).fetchone()[0]
-        paid, pts = accounts["stored_value_paid"], accounts["points"]
-        after = cur.execute(q["debit"], (-AMOUNT_FEN, paid, -AMOUNT_FEN)).fetchone()[0]
-        points_after = cur.execute(q["credit"], (points, pts)).fetchone()[0]
-        lines = cur.execute(
-            q["lines"],
-            (
-                txn,
-                paid,
-                -AMOUNT_FEN,
-                after,
-                txn,
-                AMOUNT_FEN,
-                txn,
-                pts,
-                points,
-                points_after,
-                txn,
-                -points,
-            ),
-        ).fetchall()
-        line_id = next(i for i, account in lines if account == pts)
-        cur.execute(q["lot"], (pts, line_id, points, points, now))
-        cur.execute("COMMIT")
-        cur.close()
-        done += 1
-    conn.close()
-    return done
+            self.conn = psycopg.connect(_conninfo(url), autocommit=True)
+            p, self.begin, lock, self.aware = "%s", "BEGIN", " FOR UPDATE", True
+        spent = system_account_id("spent", "stored_value_paid")
+        issued = system_account_id("issued", "points")
+        self.q = {name: sql.format(p=p, spent=spent, issued=issued) for name, sql in _RAW.items()}
+        self.q["lock"] += lock
+
+    def run(self, end: float, cap: int) -> int:
+        import datetime as dt
+
+        q, card_id, points = self.q, self.card_id, AMOUNT_FEN // 100
+        done = 0
+        while time.monotonic() < end and done < cap:
+            cur = self.conn.cursor()
+            cur.execute(self.begin)
+            accounts = {a: i for i, a, _ in cur.execute(q["lock"], (card_id,)).fetchall()}
+            now = dt.datetime.now(dt.UTC)
+            now = now if self.aware else now.replace(tzinfo=None)
+            key = uuid.uuid4().hex
+            txn = cur.execute(
+                q["txn"], (key, key, self.store_id, card_id, AMOUNT_FEN, AMOUNT_FEN, now)
+            ).fetchone()[0]
+            paid, pts = accounts["stored_value_paid"], accounts["points"]
+            after = cur.execute(q["debit"], (-AMOUNT_FEN, paid, -AMOUNT_FEN)).fetchone()[0]
+            points_after = cur.execute(q["credit"], (points, pts)).fetchone()[0]
+            lines = cur.execute(
+                q["lines"],
+                (txn, paid, -AMOUNT_FEN, after, txn, AMOUNT_FEN)
+                + (txn, pts, points, points_after, txn, -points),
+            ).fetchall()
+            line_id = next(i for i, account in lines if account == pts)
+            cur.execute(q["lot"], (pts, line_id, points, points, now))
+            cur.execute("COMMIT")
+            cur.close()
+            done += 1
+        return done
+
+
+def client_process(
+    url: str,
+    store_id: int,
+    card_id: int,
+    barrier: Any,
+    rounds: int,
+    slice_s: float,
+    cap: int,
+    out: Any,
+) -> None:
+    """Alternate raw and service slices in lockstep with the other clients (same load for both)."""
+    clients = {
+        "raw": RawClient(url, store_id, card_id),
+        "service": ServiceClient(url, store_id, card_id),
+    }
+    totals = dict.fromkeys(clients, 0)
+    for _ in range(rounds):
+        for name, client in clients.items():
+            barrier.wait()
+            totals[name] += client.run(time.monotonic() + slice_s, cap)
+    out.put(totals)
 
 
 _RAW = {
@@ -225,22 +257,34 @@ def _conninfo(url: str) -> str:
 
 
 def measure(
-    loop: Any, url: str, store_id: int, cards: list[int], seconds: float, cap: int
-) -> float:
-    """Checkouts per second of ``len(cards)`` processes running ``loop`` together."""
+    url: str, store_id: int, cards: list[int], seconds: float, cap: int
+) -> dict[str, float]:
+    """Checkouts per second, raw and service, of ``len(cards)`` client processes."""
     ctx = mp.get_context("spawn")
-    start = time.monotonic() + 3.0  # time for every process to import and connect
-    with ctx.Pool(len(cards)) as pool:
-        counts = pool.starmap(loop, [(url, store_id, c, start, seconds, cap) for c in cards])
-    return sum(counts) / seconds
+    barrier = ctx.Barrier(len(cards))
+    out = ctx.Queue()
+    rounds = 4
+    procs = [
+        ctx.Process(
+            target=client_process,
+            args=(url, store_id, card, barrier, rounds, seconds / rounds, cap, out),
+        )
+        for card in cards
+    ]
+    for proc in procs:
+        proc.start()
+    results = [out.get(timeout=120 + 4 * seconds) for _ in procs]
+    for proc in procs:
+        proc.join(timeout=30)
+    return {kind: sum(r[kind] for r in results) / seconds for kind in ("raw", "service")}
 
 
 def run_backend(name: str, url: str, seconds: float, cap: int) -> None:
     worst = None
     for clients in (1, 4):
         store_id, cards = setup(url, clients)
-        raw = measure(raw_loop, url, store_id, cards, seconds, cap)
-        service = measure(service_loop, url, store_id, cards, seconds, cap)
+        rates = measure(url, store_id, cards, seconds, cap)
+        raw, service = rates["raw"], rates["service"]
         ratio = service / raw if raw else 0.0
         worst = ratio if worst is None else min(worst, ratio)
         print(f"figure ledger_{name}_raw_{clients}c {raw:.0f} checkouts/s", flush=True)

@@ -34,6 +34,13 @@ BACKENDS = ["sqlite", "postgresql"]
 import_all()
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Replies are asserted in every language, so the .mo catalogs must be current."""
+    from app.catalogs import compile_catalogs
+
+    compile_catalogs()
+
+
 def _pg_conninfo(url: str) -> str:
     u = make_url(url)
     return (

@@ -160,6 +160,30 @@ _USE_LOT = (
 )
 _LOT_USE = insert(_lot_use)
 _BY_DIALECT: dict[str, dict[str, Any]] = {}
+_LINES_INSERTS: dict[int, Any] = {}
+
+
+def _lines_insert(rows: int) -> Any:
+    """A multi-row INSERT of ``rows`` lines, built once per row count (so compiled once)."""
+    stmt = _LINES_INSERTS.get(rows)
+    if stmt is None:
+        stmt = _LINES_INSERTS[rows] = (
+            insert(_line)
+            .values(
+                [
+                    {
+                        "transaction_id": bindparam(f"t{n}"),
+                        "account_id": bindparam(f"a{n}"),
+                        "asset": bindparam(f"s{n}"),
+                        "amount": bindparam(f"m{n}"),
+                        "balance_after": bindparam(f"b{n}"),
+                    }
+                    for n in range(rows)
+                ]
+            )
+            .returning(_line.c.id, _line.c.account_id, _line.c.balance_after)
+        )
+    return stmt
 
 
 def _statements() -> dict[str, Any]:
@@ -373,22 +397,18 @@ def _apply(
     # One multi-row INSERT. Its RETURNING rows are matched back by (account, balance
     # after), which is unique per card line (successive lines on one account leave
     # different balances), so no reliance on the order the database returns them in.
-    returned = conn.execute(
-        insert(_line)
-        .values(
-            [
-                {
-                    "transaction_id": txn_id,
-                    "account_id": p.account_id,
-                    "asset": p.asset,
-                    "amount": p.amount,
-                    "balance_after": p.balance_after,
-                }
-                for p in posted
-            ]
+    params: dict[str, Any] = {}
+    for n, p in enumerate(posted):
+        params.update(
+            {
+                f"t{n}": txn_id,
+                f"a{n}": p.account_id,
+                f"s{n}": p.asset,
+                f"m{n}": p.amount,
+                f"b{n}": p.balance_after,
+            }
         )
-        .returning(_line.c.id, _line.c.account_id, _line.c.balance_after)
-    )
+    returned = conn.execute(_lines_insert(len(posted)), params)
     line_ids = {
         (r.account_id, r.balance_after): r.id for r in returned if r.balance_after is not None
     }

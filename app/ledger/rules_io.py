@@ -182,7 +182,8 @@ def _dated(item: _Reader, row: dict[str, Any]) -> dict[str, Any]:
 def parse_rules(document: Any) -> dict[str, Any]:
     """Check a rules document; return it normalised. Raises InvalidRequest naming the field."""
     doc = _Reader(document, "")
-    doc.get("version")
+    if doc.get("version") not in (_MISSING, 1):
+        raise _bad("version", "must be 1 (the only version of this document)")
     program: dict[str, Any] = {}
     out: dict[str, Any] = {"program": program}
 

@@ -8,6 +8,7 @@ Twilio's 4xx error codes such as 21211 invalid number, 21610 unsubscribed).
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -24,6 +25,17 @@ log = logging.getLogger("laoyou.sms")
 #: Twilio: "Attempt to send to unsubscribed recipient" — the number replied STOP at the carrier.
 TWILIO_UNSUBSCRIBED = 21610
 TWILIO_API = "https://api.twilio.com"
+
+
+def scrub_numbers(text: str) -> str:
+    """Mask phone numbers in a provider's error text before it reaches a log or a column.
+
+    Twilio's messages quote the number ("The 'To' number +8613800138000 is not valid").
+    """
+    return _NUMBER.sub(lambda m: mask_phone(m.group(0)), text)
+
+
+_NUMBER = re.compile(r"\+?\d{7,15}")
 
 
 @dataclass(frozen=True)
@@ -121,7 +133,7 @@ class TwilioSender:
         except (TwilioRestException, TwilioServiceException) as exc:
             status = int(exc.status or 0)
             code = getattr(exc, "code", None)
-            text = getattr(exc, "msg", None) or getattr(exc, "title", "") or ""
+            text = scrub_numbers(str(getattr(exc, "msg", None) or getattr(exc, "title", "") or ""))
             if status == 429 or status >= 500:
                 raise TransientError(f"HTTP {status}: {text}"[:300]) from exc
             raise PermanentError(f"HTTP {status} code {code}: {text}"[:300], code) from exc

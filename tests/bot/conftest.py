@@ -1,9 +1,6 @@
 """The bot harness: ``bot(phone).send("JF")`` drives the engine as a phone would.
 
-Catalogs: replies are asserted in Chinese, so the ``.mo`` files must exist.
-``pytest_configure`` compiles any that are missing or stale (it runs for this
-conftest when it is loaded, before any test; the lead may move it to
-tests/conftest.py so every package's tests get it).
+Replies are asserted in Chinese; tests/conftest.py compiles the catalogs first.
 """
 
 from __future__ import annotations
@@ -18,12 +15,6 @@ from flask import Flask
 from app.bot.engine import handle_message
 from app.bot.message import Message, Reply
 from app.db import db
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    from app.catalogs import compile_catalogs
-
-    compile_catalogs()
 
 
 @pytest.fixture

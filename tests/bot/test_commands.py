@@ -327,6 +327,19 @@ class TestBind:
         assert gift.pin_locked_until is not None
         assert self._events(gift) == ["issue"]
 
+    @pytest.mark.parametrize("style", ["groups", "groups+pin", "dashes+pin"])
+    def test_card_numbers_written_in_groups(
+        self, bot: Any, make_member: Any, make_card: Any, style: str
+    ) -> None:
+        member = make_member(PHONE, language="en")
+        pin = None if style == "groups" else "246810"
+        card = make_card("gift", pin=pin)
+        groups = [card.number[i : i + 4] for i in range(0, len(card.number), 4)]
+        written = " ".join(groups) if style.startswith("groups") else "-".join(groups)
+        reply = bot(PHONE).send(f"BIND {written} {pin or ''}")
+        assert reply.text == f"Card ending {card.number[-4:]} is now bound to your membership."
+        assert card.member_id == member.id
+
     def test_unknown_card_and_missing_number(self, bot: Any, make_member: Any) -> None:
         make_member(PHONE)
         phone = bot(PHONE)

@@ -4,8 +4,8 @@ from typing import Any
 
 import pytest
 
-# The phone harness, and the hook that compiles the catalogs the replies are asserted in.
-from tests.bot.conftest import bot, pytest_configure  # noqa: F401
+# The phone harness the campaign tests drive the engine with.
+from tests.bot.conftest import bot  # noqa: F401
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Any
 
 import pytest
@@ -31,7 +32,7 @@ def _send(app: Any, barrier: threading.Barrier, text: str, n: int) -> str:
         barrier.wait()
         with unit_of_work():
             reply = handle_message(
-                Message("sms", PHONE, text, f"SM{n}", dt.datetime.now(dt.UTC))
+                Message("sms", PHONE, text, f"SM{text}{n}", dt.datetime.now(dt.UTC))
             )
         db.session.remove()
         return reply.text
@@ -49,13 +50,16 @@ def test_simultaneous_draw_and_vote_messages(live_app: Any) -> None:
     for text, table in (("CJ", DrawEntry), ("TP A", VoteBallot)):
         barrier = threading.Barrier(SENDERS)
         with ThreadPoolExecutor(SENDERS) as pool:
-            replies = list(pool.map(lambda n: _send(live_app, barrier, text, n), range(SENDERS)))
+            replies = list(pool.map(partial(_send, live_app, barrier, text), range(SENDERS)))
         winners = [r for r in replies if r.startswith(("您已成功参加", "感谢参与"))]
         assert len(winners) == 1, replies
         assert db.session.scalar(select(func.count()).select_from(table)) == 1
         # On SQLite even a read holds the write lock (BEGIN IMMEDIATE) until it ends.
         db.session.rollback()
     assert member_balances(member_id).points == 200
-    assert db.session.scalar(
-        select(func.count()).select_from(Transaction).where(Transaction.reason == "draw_entry")
-    ) == 1
+    assert (
+        db.session.scalar(
+            select(func.count()).select_from(Transaction).where(Transaction.reason == "draw_entry")
+        )
+        == 1
+    )

@@ -87,6 +87,7 @@ def _set(doc: dict[str, Any], path: list[Any], value: Any) -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("path", "value", "field"),
     [
+        (["version"], 2, "version"),
         (["earning", "points_per_yuan_bp"], 1.5, "earning.points_per_yuan_bp"),
         (["earning", "points_per_yuan_bp"], -1, "earning.points_per_yuan_bp"),
         (["earning", "multiplier_combination"], "add", "earning.multiplier_combination"),

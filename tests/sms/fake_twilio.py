@@ -21,7 +21,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlparse
 
 ERRORS = {
-    21211: "The 'To' number is not a valid phone number.",
+    21211: "The 'To' number {to} is not a valid phone number.",
     21610: "Attempt to send to unsubscribed recipient",
     21408: "Permission to send an SMS has not been enabled for the region",
 }
@@ -121,7 +121,7 @@ class FakeTwilio:
                         400,
                         {
                             "code": code,
-                            "message": ERRORS.get(code, "Bad request"),
+                            "message": ERRORS.get(code, "Bad request").format(to=form.get("To")),
                             "more_info": f"https://www.twilio.com/docs/errors/{code}",
                             "status": 400,
                         },
