@@ -326,11 +326,12 @@ def _rules() -> None:
 def _rules_history(members: dict[str, Member], summary: DemoSummary) -> None:
     """A level upgrade and a member-day purchase, as the rules make them.
 
-    杨帆 (普通会员) spends 1200 yuan three days ago: growth 1200 passes 银卡's 1000.
-    周杰 buys 88 yuan on the last Wednesday (会员日, 1.5x points).
+    杨帆 (普通会员) spends 1200 yuan three days ago: growth 1200 passes 银卡's 1000;
+    the next day he takes a 保温杯 for 800 of the points. 周杰 buys 88 yuan on the
+    last Wednesday (会员日, 1.5x points) and is given a 9折券.
     """
     from app.clock import frozen, zone
-    from app.ledger import operations
+    from app.ledger import operations, redemption
 
     if not inspect(db.session.connection()).has_table("program_rules"):
         return
@@ -357,6 +358,22 @@ def _rules_history(members: dict[str, Member], summary: DemoSummary) -> None:
             )
         if not result.replayed:
             summary.count(f"{what} purchases")
+    yang, zhou = members.get("13162345678"), members.get("13287654321")
+    if yang is not None:
+        at = dt.datetime.combine(today - dt.timedelta(days=2), dt.time(18), zone())
+        with frozen(at):
+            gift = redemption.redeem_gift(
+                member_cards(yang)[0],
+                "MUG",
+                key="demo:rules:gift:13162345678",
+                store=yang.home_store,
+                actor=ACTOR,
+            )
+        if not gift.replayed:
+            summary.count("gift redemptions")
+    if zhou is not None and not redemption.member_coupons(zhou):
+        redemption.issue_coupon(zhou, "C90")
+        summary.count("coupons")
 
 
 def rotate_demo_key() -> tuple[ApiKey, str]:

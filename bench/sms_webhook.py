@@ -292,6 +292,24 @@ def load(
     return len(flat) / elapsed, flat, samples
 
 
+def _cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU of these processes so far (Linux /proc; 0 where unreadable)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError, IndexError):
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+def _pids(*args: str) -> list[int]:
+    found = subprocess.run(["pgrep", *args], capture_output=True, text=True, check=False)
+    return [int(p) for p in found.stdout.split()]
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
@@ -334,7 +352,13 @@ def main() -> int:
                 warm = signed_requests(f"{run_id}{name}w", args.warmup)
                 load(port, warm, args.clients, 30)
                 batch = signed_requests(f"{run_id}{name}m", args.requests)
+                # Where the time goes: CPU of the app's workers and of PostgreSQL per request.
+                workers = [process.pid, *_pids("-P", str(process.pid))]
+                postgres = _pids("-u", "postgres")
+                app_cpu, db_cpu = _cpu_seconds(workers), _cpu_seconds(postgres)
                 rps, latencies, samples = load(port, batch, args.clients, args.seconds)
+                app_cpu = _cpu_seconds(workers) - app_cpu
+                db_cpu = _cpu_seconds(_pids("-u", "postgres")) - db_cpu
             finally:
                 process.terminate()
                 process.wait(10)
@@ -345,6 +369,8 @@ def main() -> int:
                 "p50_ms": statistics.median(latencies) * 1000,
                 "p99_ms": percentile(latencies, 0.99) * 1000,
                 "n": float(len(latencies)),
+                "app_cpu_ms": app_cpu / len(latencies) * 1000,
+                "db_cpu_ms": max(db_cpu, 0.0) / len(latencies) * 1000,
             }
         verify_rows(schema, results)
     finally:
@@ -365,6 +391,17 @@ def main() -> int:
     print(f"figure sms_baseline_insert_rps {ins['rps']:.1f}")
     print(f"figure sms_baseline_insert_p50_ms {ins['p50_ms']:.2f}")
     print(f"figure sms_baseline_insert_p99_ms {ins['p99_ms']:.2f}")
+    # CPU per request: the app's gunicorn workers, and PostgreSQL (every backend on the
+    # host, so other activity on a shared machine shows up here too).
+    label = {
+        "laoyou": "webhook",
+        "bare": "baseline_bare",
+        "insert": "baseline_insert",
+        "plumbing": "webhook_plumbing",
+    }
+    for name, figures in results.items():
+        print(f"figure sms_{label[name]}_app_cpu_ms {figures['app_cpu_ms']:.2f}")
+        print(f"figure sms_{label[name]}_db_cpu_ms {figures['db_cpu_ms']:.2f}")
     print(f"figure sms_webhook_ratio {lao['rps'] / ins['rps']:.3f}")
     print(f"figure sms_webhook_ratio_bare {lao['rps'] / bare['rps']:.3f}")
     ok = lao["rps"] >= 0.5 * ins["rps"] and lao["p99_ms"] < 50

@@ -51,6 +51,13 @@ def run_check() -> CheckReport:
     )
     problems = report.problems
 
+    from app.ledger.models import SYSTEM_ACCOUNTS
+
+    present = set(s.scalars(select(Account.id).where(Account.card_id.is_(None))))
+    for account_id, code, asset in SYSTEM_ACCOUNTS:
+        if account_id not in present:
+            problems.append(f"system account {code}/{asset} (id {account_id}) is missing")
+
     line_sums = (
         select(Line.account_id, func.sum(Line.amount).label("total"))
         .group_by(Line.account_id)

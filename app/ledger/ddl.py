@@ -81,3 +81,33 @@ BEGIN SELECT RAISE(ABORT, 'points_lot_use is append-only'); END""",
     """CREATE TRIGGER ledger_transaction_no_update BEFORE UPDATE ON ledger_transaction
 BEGIN SELECT RAISE(ABORT, 'ledger_transaction is append-only'); END""",
 ]
+
+#: System accounts are permanent rows, created with the schema (postings never look
+#: them up or create them): deleting one is silently skipped, even by a test's wipe.
+PG_KEEP_SYSTEM_ACCOUNTS = """
+CREATE OR REPLACE FUNCTION ledger_keep_system_accounts() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF OLD.code IS NOT NULL THEN
+        RETURN NULL;
+    END IF;
+    RETURN OLD;
+END
+$$;
+CREATE TRIGGER ledger_account_keep_system BEFORE DELETE ON ledger_account
+    FOR EACH ROW EXECUTE FUNCTION ledger_keep_system_accounts();
+"""
+SQLITE_KEEP_SYSTEM_ACCOUNTS = """CREATE TRIGGER ledger_account_keep_system
+BEFORE DELETE ON ledger_account WHEN OLD.code IS NOT NULL
+BEGIN SELECT RAISE(IGNORE); END"""
+
+
+def seed_system_accounts_sql() -> str:
+    """The INSERT of every system account (both databases; a second run adds nothing)."""
+    from app.ledger.models import SYSTEM_ACCOUNTS
+
+    values = ", ".join(f"({i}, '{code}', '{asset}', 0)" for i, code, asset in SYSTEM_ACCOUNTS)
+    return (
+        f"INSERT INTO ledger_account (id, code, asset, balance) VALUES {values} "
+        "ON CONFLICT DO NOTHING"
+    )

@@ -39,7 +39,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, insert, select, update
+from sqlalchemy import BigInteger, Table, and_, bindparam, case, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.db import db, utcnow
@@ -145,13 +145,6 @@ _ACCOUNTS = (
     .order_by(_account.c.id)
 )
 _ACCOUNTS_LOCKED = _ACCOUNTS.with_for_update()
-_CREDIT = (
-    update(_account)
-    .where(_account.c.id == bindparam("account"))
-    .values(balance=_account.c.balance + bindparam("amount"))
-    .returning(_account.c.balance)
-)
-_DEBIT = _CREDIT.where(_account.c.balance + bindparam("amount") >= bindparam("floor"))
 _NEW_LOT = insert(_lot)
 _USE_LOT = (
     update(_lot)
@@ -160,14 +153,47 @@ _USE_LOT = (
 )
 _LOT_USE = insert(_lot_use)
 _BY_DIALECT: dict[str, dict[str, Any]] = {}
-_LINES_INSERTS: dict[int, Any] = {}
+_LINES_INSERTS: dict[tuple[int, bool], Any] = {}
+_BALANCE_UPDATES: dict[int, Any] = {}
+#: The floor of a net credit: no check.
+NO_FLOOR = -(2**62)
 
 
-def _lines_insert(rows: int) -> Any:
-    """A multi-row INSERT of ``rows`` lines, built once per row count (so compiled once)."""
-    stmt = _LINES_INSERTS.get(rows)
+def _balance_update(accounts: int) -> Any:
+    """One UPDATE of ``accounts`` card accounts by their net amounts, each debit floored."""
+    stmt = _BALANCE_UPDATES.get(accounts)
     if stmt is None:
-        stmt = _LINES_INSERTS[rows] = (
+        ids = [bindparam(f"i{n}", type_=BigInteger) for n in range(accounts)]
+        amount = case(
+            *[
+                (_account.c.id == ids[n], bindparam(f"m{n}", type_=BigInteger))
+                for n in range(accounts)
+            ]
+        )
+        least = case(
+            *[
+                (_account.c.id == ids[n], bindparam(f"f{n}", type_=BigInteger))
+                for n in range(accounts)
+            ]
+        )
+        stmt = _BALANCE_UPDATES[accounts] = (
+            update(_account)
+            .where(_account.c.id.in_(ids), _account.c.balance + amount >= least)
+            .values(balance=_account.c.balance + amount)
+            .returning(_account.c.id, _account.c.balance)
+        )
+    return stmt
+
+
+def _lines_insert(rows: int, *, with_lot: bool = False) -> Any:
+    """A multi-row INSERT of ``rows`` lines, built once per shape (so compiled once).
+
+    ``with_lot`` (PostgreSQL): the same statement also opens the points lot of the
+    line matching ``lot_account_id`` / ``lot_balance_after``, in a data-modifying CTE.
+    """
+    stmt = _LINES_INSERTS.get((rows, with_lot))
+    if stmt is None:
+        lines = (
             insert(_line)
             .values(
                 [
@@ -183,6 +209,37 @@ def _lines_insert(rows: int) -> Any:
             )
             .returning(_line.c.id, _line.c.account_id, _line.c.balance_after)
         )
+        if with_lot:
+            written = lines.cte("written")
+            lot = (
+                insert(_lot)
+                .from_select(
+                    [
+                        "account_id",
+                        "line_id",
+                        "amount",
+                        "remaining",
+                        "earned_at",
+                        "expires_on",
+                        "moved_from_id",
+                    ],
+                    select(
+                        written.c.account_id,
+                        written.c.id,
+                        bindparam("lot_amount", type_=BigInteger),
+                        bindparam("lot_amount", type_=BigInteger),
+                        bindparam("lot_earned_at", type_=_lot.c.earned_at.type),
+                        bindparam("lot_expires_on", type_=_lot.c.expires_on.type),
+                        bindparam("lot_moved_from_id", type_=BigInteger),
+                    ).where(
+                        written.c.account_id == bindparam("lot_account_id", type_=BigInteger),
+                        written.c.balance_after == bindparam("lot_balance_after", type_=BigInteger),
+                    ),
+                )
+                .cte("opened")
+            )
+            lines = select(written.c.id, written.c.account_id, written.c.balance_after).add_cte(lot)
+        stmt = _LINES_INSERTS[(rows, with_lot)] = lines
     return stmt
 
 
@@ -208,7 +265,7 @@ def _statements() -> dict[str, Any]:
 
 
 def ensure_system_accounts() -> None:
-    """Create every system account (postings create the ones they use on first use)."""
+    """Create any missing system account (the schema's DDL creates them all; see ddl.py)."""
     db.session.connection().execute(_statements()["system_account"], list(_SYSTEM_ROWS.values()))
 
 
@@ -359,17 +416,54 @@ def _apply(
     accounts: Mapping[tuple[int, str], Any] | None,
     now: dt.datetime,
 ) -> list[PostedLine]:
+    """Write the lines: balances, lines, new lots, lots used. Few statements, whatever the size.
+
+    1. One UPDATE moves every card account of the posting (the net amount per
+       account), with each debit's floor in its WHERE; an account missing from
+       RETURNING is short, and the refusal rolls the whole unit of work back.
+    2. One INSERT writes all lines (and, on PostgreSQL, the new lots in the same
+       statement); its rows are matched back by (account, balance after), which
+       is unique per card line, never by the order the database returns them in.
+    3. Debits then consume lots, in the entries' order; a debit never takes from
+       a lot that a later entry of the same posting opened.
+    """
     conn = db.session.connection()
     card_keys = {(e.card_id, e.asset) for e in entries if e.card_id is not None}
     if accounts is None or not card_keys <= set(accounts):
         accounts = lock_card_accounts({c for c, _ in card_keys}, {a for _, a in card_keys})
-    system_ids = {system_account_id(e.system, e.asset) for e in entries if e.system is not None}
-    if system_ids:
-        # Fixed ids, created on first use: one cheap statement, no lookup, no lock.
-        conn.execute(_statements()["system_account"], [_SYSTEM_ROWS[i] for i in sorted(system_ids)])
 
-    posted: list[PostedLine] = []
+    net: dict[int, int] = {}
+    floor: dict[int, int] = {}
     for e in entries:
+        if e.card_id is not None:
+            account_id = accounts[(e.card_id, e.asset)].id
+            net[account_id] = net.get(account_id, 0) + e.amount
+            floor[account_id] = min(floor.get(account_id, 0), -e.overdraft)
+    final: dict[int, int] = {}
+    if net:
+        ids = sorted(net)  # a fixed order: two postings never lock rows in opposite orders
+        params: dict[str, Any] = {}
+        for n, account_id in enumerate(ids):
+            params[f"i{n}"] = account_id
+            params[f"m{n}"] = net[account_id]
+            params[f"f{n}"] = floor[account_id] if net[account_id] < 0 else NO_FLOOR
+        final = {r.id: int(r.balance) for r in conn.execute(_balance_update(len(ids)), params)}
+        short = [i for i in ids if i not in final]
+        if short:
+            asset, have = next(
+                (row.asset, int(row.balance)) for row in accounts.values() if row.id == short[0]
+            )
+            raise InsufficientFunds(
+                f"not enough {asset.replace('_', ' ')} on the card",
+                asset=asset,
+                needed=-net[short[0]],
+                available=have - floor[short[0]],
+            )
+
+    # Each card line's balance after it: the final balance less the lines after it.
+    posted: list[PostedLine] = []
+    running = dict(final)
+    for e in reversed(entries):
         if e.card_id is None:
             assert e.system is not None
             posted.append(
@@ -377,53 +471,49 @@ def _apply(
             )
             continue
         account_id = accounts[(e.card_id, e.asset)].id
-        if e.amount < 0:
-            params = {"account": account_id, "amount": e.amount, "floor": -e.overdraft}
-            after = conn.execute(_DEBIT, params).scalar()
-        else:
-            after = conn.execute(_CREDIT, {"account": account_id, "amount": e.amount}).scalar()
-        if after is None:
-            have = accounts[(e.card_id, e.asset)].balance
-            raise InsufficientFunds(
-                f"not enough {e.asset.replace('_', ' ')} on the card",
-                asset=e.asset,
-                needed=-e.amount,
-                available=int(have) + e.overdraft,
-            )
-        posted.append(PostedLine(account_id, e.card_id, e.asset, e.amount, int(after)))
+        posted.append(PostedLine(account_id, e.card_id, e.asset, e.amount, running[account_id]))
+        running[account_id] -= e.amount
+    posted.reverse()
     if not posted:
         return posted  # a cash purchase that earned nothing: the record alone
 
-    # One multi-row INSERT. Its RETURNING rows are matched back by (account, balance
-    # after), which is unique per card line (successive lines on one account leave
-    # different balances), so no reliance on the order the database returns them in.
-    params: dict[str, Any] = {}
+    new_lots = [
+        (e, p)
+        for e, p in zip(entries, posted, strict=True)
+        if e.asset == "points" and e.card_id is not None and e.lots is None and e.amount > 0
+    ]
+    line_params: dict[str, Any] = {}
     for n, p in enumerate(posted):
-        params.update(
-            {
-                f"t{n}": txn_id,
-                f"a{n}": p.account_id,
-                f"s{n}": p.asset,
-                f"m{n}": p.amount,
-                f"b{n}": p.balance_after,
-            }
-        )
-    returned = conn.execute(_lines_insert(len(posted)), params)
+        line_params[f"t{n}"] = txn_id
+        line_params[f"a{n}"] = p.account_id
+        line_params[f"s{n}"] = p.asset
+        line_params[f"m{n}"] = p.amount
+        line_params[f"b{n}"] = p.balance_after
+    lot_rows = [
+        {
+            "account_id": p.account_id,
+            "balance_after": p.balance_after,
+            "amount": e.amount,
+            "earned_at": e.earned_at or now,
+            "expires_on": e.expires_on,
+            "moved_from_id": e.moved_from_lot_id,
+        }
+        for e, p in new_lots
+    ]
+    together = dialect() == "postgresql" and len(lot_rows) == 1
+    if together:
+        line_params.update({f"lot_{k}": v for k, v in lot_rows[0].items()})
+    returned = conn.execute(_lines_insert(len(posted), with_lot=together), line_params)
     line_ids = {
         (r.account_id, r.balance_after): r.id for r in returned if r.balance_after is not None
     }
     for p in posted:
         if p.card_id is not None:
             p.line_id = line_ids[(p.account_id, p.balance_after)]
-
-    # Lots, in the entries' order: a refund's restored lots exist before its clawback
-    # looks for lots to take from.
-    for e, p in zip(entries, posted, strict=True):
-        if e.asset != "points" or e.card_id is None:
-            continue
-        if e.lots is None and e.amount > 0:
-            conn.execute(
-                _NEW_LOT,
+    if lot_rows and not together:
+        conn.execute(
+            _NEW_LOT,
+            [
                 {
                     "account_id": p.account_id,
                     "line_id": p.line_id,
@@ -432,13 +522,25 @@ def _apply(
                     "earned_at": e.earned_at or now,
                     "expires_on": e.expires_on,
                     "moved_from_id": e.moved_from_lot_id,
-                },
-            )
+                }
+                for e, p in new_lots
+            ],
+        )
+
+    opened_later: list[int] = []  # lines (in reverse) whose lots a debit must not take
+    debits: list[tuple[Entry, PostedLine, list[int]]] = []
+    for e, p in reversed(list(zip(entries, posted, strict=True))):
+        if e.asset != "points" or e.card_id is None:
             continue
+        if e.lots is None and e.amount > 0:
+            opened_later.append(p.line_id)
+        else:
+            debits.append((e, p, list(opened_later)))
+    for e, p, exclude in reversed(debits):
         p.lot_uses = (
             list(e.lots)
             if e.lots is not None
-            else _choose_lots(p.account_id, -e.amount, e.prefer_lots)
+            else _choose_lots(p.account_id, -e.amount, e.prefer_lots, exclude)
         )
         conn.execute(_USE_LOT, [{"lot": lot, "used": amount} for lot, amount in p.lot_uses])
         conn.execute(
@@ -448,14 +550,18 @@ def _apply(
     return posted
 
 
-def _choose_lots(account_id: int, points: int, prefer: Sequence[int] = ()) -> list[tuple[int, int]]:
+def _choose_lots(
+    account_id: int, points: int, prefer: Sequence[int] = (), exclude_lines: Sequence[int] = ()
+) -> list[tuple[int, int]]:
     """The lots a debit of ``points`` uses: ``prefer`` first, then expiring first,
-    never-expiring last, then oldest."""
+    never-expiring last, then oldest; never lots opened by ``exclude_lines``."""
     stmt = (
         select(_lot.c.id, _lot.c.remaining)
         .where(_lot.c.account_id == account_id, _lot.c.remaining > 0)
         .order_by(_lot.c.expires_on.is_(None), _lot.c.expires_on, _lot.c.earned_at, _lot.c.id)
     )
+    if exclude_lines:
+        stmt = stmt.where(_lot.c.line_id.not_in(exclude_lines))
     if dialect() == "postgresql":
         stmt = stmt.with_for_update()
     chosen: list[tuple[int, int]] = []

@@ -228,9 +228,11 @@ def _attach_ddl() -> None:
             with connection.connection.dbapi_connection.cursor() as cursor:
                 cursor.execute(ddl.PG_ZERO_SUM)
                 cursor.execute(ddl.PG_APPEND_ONLY)
+                cursor.execute(ddl.PG_KEEP_SYSTEM_ACCOUNTS)
         elif connection.dialect.name == "sqlite":
-            for sql in ddl.SQLITE_APPEND_ONLY:
+            for sql in [*ddl.SQLITE_APPEND_ONLY, ddl.SQLITE_KEEP_SYSTEM_ACCOUNTS]:
                 connection.exec_driver_sql(sql)
+        connection.exec_driver_sql(ddl.seed_system_accounts_sql())
 
     # The last of the journal's tables: every trigger's table exists by then.
     event.listen(PointsLotUse.__table__, "after_create", create)
