@@ -9,6 +9,9 @@ freshly made schema, in alternating slices run by every client in lockstep
   commit), the card and store looked up, ``app.ledger.operations.checkout``
   paying 10.00 yuan from stored value (rules quote, journal posting with its
   idempotency key, points lot, growth, the ``transaction_posted`` receivers).
+- ``journal``: the same posting through the journal's API (``find_posted``,
+  ``lock_card_accounts``, ``journal.post``) in a unit of work: the ledger's own
+  layer, without the rules, growth and alert receivers a checkout adds.
 - ``raw``: the same lock-insert-update transaction written directly with
   psycopg / sqlite3: lock the card's accounts, insert the transaction, the
   checked debit, the points credit, the four lines and the points lot, commit.
@@ -18,7 +21,8 @@ Each client has its own card, as counters serve different customers. PostgreSQL
 database) gets a fresh schema, dropped after; SQLite a temporary file.
 Bounded: every loop stops after ``--seconds`` or ``--max`` checkouts. Prints
 ``figure NAME VALUE UNIT`` lines; ``ledger_pg_ratio`` / ``ledger_sqlite_ratio``
-are the worse of the two client counts (targets: 0.40 and 0.20).
+(checkout / raw) and ``..._journal_ratio`` (posting / raw) are the worse of the
+two client counts (targets: 0.40 on PostgreSQL, 0.20 on SQLite).
 """
 
 from __future__ import annotations
@@ -147,6 +151,53 @@ RAW_LOT = (
 )
 
 
+class JournalClient:
+    """The same posting as ``raw`` through the journal's API: idempotency check, locked
+    accounts, one ``journal.post`` (checked debit, points credit and lot, lines), one
+    commit; no rules, growth or alert receivers (those are the checkout's, above)."""
+
+    def __init__(self, url: str, store_id: int, card_id: int) -> None:
+        from app import create_app
+
+        self.app = create_app(_config(url))
+        self.store_id, self.card_id = store_id, card_id
+
+    def run(self, end: float, cap: int) -> int:
+        from app.db import unit_of_work
+        from app.ledger import journal
+        from app.ledger.journal import Entry
+        from app.ledger.operations import CARD_ASSETS
+
+        card_id, points = self.card_id, AMOUNT_FEN // 100
+        entries = [
+            Entry("stored_value_paid", -AMOUNT_FEN, card_id=card_id),
+            Entry("stored_value_paid", AMOUNT_FEN, system="spent"),
+            Entry("points", points, card_id=card_id, expires_on=None),
+            Entry("points", -points, system="issued"),
+        ]
+        done = 0
+        while time.monotonic() < end and done < cap:
+            with self.app.app_context(), unit_of_work():
+                key = uuid.uuid4().hex
+                request = {"card": card_id, "amount_fen": AMOUNT_FEN}
+                journal.find_posted(key, journal.request_hash(request))
+                locked = journal.lock_card_accounts([card_id], CARD_ASSETS)
+                journal.post(
+                    "checkout",
+                    key,
+                    entries,
+                    request=request,
+                    store_id=self.store_id,
+                    card_id=card_id,
+                    amount_fen=AMOUNT_FEN,
+                    charged_fen=AMOUNT_FEN,
+                    accounts=locked,
+                    key_checked=True,
+                )
+            done += 1
+        return done
+
+
 class RawClient:
     """The posting's essential statements, by hand, in one transaction per checkout."""
 
@@ -192,8 +243,20 @@ class RawClient:
             points_after = cur.execute(q["credit"], (points, pts)).fetchone()[0]
             lines = cur.execute(
                 q["lines"],
-                (txn, paid, -AMOUNT_FEN, after, txn, AMOUNT_FEN)
-                + (txn, pts, points, points_after, txn, -points),
+                (
+                    txn,
+                    paid,
+                    -AMOUNT_FEN,
+                    after,
+                    txn,
+                    AMOUNT_FEN,
+                    txn,
+                    pts,
+                    points,
+                    points_after,
+                    txn,
+                    -points,
+                ),
             ).fetchall()
             line_id = next(i for i, account in lines if account == pts)
             cur.execute(q["lot"], (pts, line_id, points, points, now))
@@ -216,6 +279,7 @@ def client_process(
     """Alternate raw and service slices in lockstep with the other clients (same load for both)."""
     clients = {
         "raw": RawClient(url, store_id, card_id),
+        "journal": JournalClient(url, store_id, card_id),
         "service": ServiceClient(url, store_id, card_id),
     }
     totals = dict.fromkeys(clients, 0)
@@ -276,20 +340,30 @@ def measure(
     results = [out.get(timeout=120 + 4 * seconds) for _ in procs]
     for proc in procs:
         proc.join(timeout=30)
-    return {kind: sum(r[kind] for r in results) / seconds for kind in ("raw", "service")}
+    return {kind: sum(r[kind] for r in results) / seconds for kind in results[0]}
 
 
 def run_backend(name: str, url: str, seconds: float, cap: int) -> None:
-    worst = None
+    worst = worst_journal = None
     for clients in (1, 4):
         store_id, cards = setup(url, clients)
         rates = measure(url, store_id, cards, seconds, cap)
-        raw, service = rates["raw"], rates["service"]
-        ratio = service / raw if raw else 0.0
+        raw = rates["raw"]
+        ratio = rates["service"] / raw if raw else 0.0
+        journal_ratio = rates["journal"] / raw if raw else 0.0
         worst = ratio if worst is None else min(worst, ratio)
-        print(f"figure ledger_{name}_raw_{clients}c {raw:.0f} checkouts/s", flush=True)
-        print(f"figure ledger_{name}_service_{clients}c {service:.0f} checkouts/s", flush=True)
+        worst_journal = (
+            journal_ratio if worst_journal is None else min(worst_journal, journal_ratio)
+        )
+        for kind in ("raw", "journal", "service"):
+            print(
+                f"figure ledger_{name}_{kind}_{clients}c {rates[kind]:.0f} checkouts/s", flush=True
+            )
+        print(
+            f"figure ledger_{name}_journal_ratio_{clients}c {journal_ratio:.2f} ratio", flush=True
+        )
         print(f"figure ledger_{name}_ratio_{clients}c {ratio:.2f} ratio", flush=True)
+    print(f"figure ledger_{name}_journal_ratio {worst_journal:.2f} ratio", flush=True)
     print(f"figure ledger_{name}_ratio {worst:.2f} ratio", flush=True)
 
 

@@ -39,7 +39,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from sqlalchemy import BigInteger, Table, and_, bindparam, case, insert, select, update
+from sqlalchemy import BigInteger, Table, and_, bindparam, case, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.db import db, utcnow
@@ -145,6 +145,13 @@ _ACCOUNTS = (
     .order_by(_account.c.id)
 )
 _ACCOUNTS_LOCKED = _ACCOUNTS.with_for_update()
+#: The common case, one card: every account of it (a handful of rows), no IN lists.
+_CARD_ACCOUNTS = (
+    select(_account.c.id, _account.c.card_id, _account.c.asset, _account.c.balance)
+    .where(_account.c.card_id == bindparam("card"))
+    .order_by(_account.c.id)
+)
+_CARD_ACCOUNTS_LOCKED = _CARD_ACCOUNTS.with_for_update()
 _NEW_LOT = insert(_lot)
 _USE_LOT = (
     update(_lot)
@@ -153,7 +160,7 @@ _USE_LOT = (
 )
 _LOT_USE = insert(_lot_use)
 _BY_DIALECT: dict[str, dict[str, Any]] = {}
-_LINES_INSERTS: dict[tuple[int, bool], Any] = {}
+_LINES_INSERTS: dict[bool, Any] = {}
 _BALANCE_UPDATES: dict[int, Any] = {}
 #: The floor of a net credit: no check.
 NO_FLOOR = -(2**62)
@@ -185,61 +192,41 @@ def _balance_update(accounts: int) -> Any:
     return stmt
 
 
-def _lines_insert(rows: int, *, with_lot: bool = False) -> Any:
-    """A multi-row INSERT of ``rows`` lines, built once per shape (so compiled once).
+#: PostgreSQL: every line of a posting in one INSERT whatever their number (arrays,
+#: so one statement text and one server-side plan), and optionally the points lot of
+#: one of them in the same statement (a data-modifying CTE).
+_PG_LINES = """
+WITH written AS (
+    INSERT INTO ledger_line (transaction_id, account_id, asset, amount, balance_after)
+    SELECT * FROM unnest(CAST(:t AS bigint[]), CAST(:a AS bigint[]), CAST(:s AS varchar[]),
+                         CAST(:m AS bigint[]), CAST(:b AS bigint[]))
+    RETURNING id, account_id, balance_after
+){opened}
+SELECT id, account_id, balance_after FROM written
+"""
+_PG_OPENED = """, opened AS (
+    INSERT INTO points_lot (account_id, line_id, amount, remaining, earned_at, expires_on,
+                            moved_from_id)
+    SELECT account_id, id, :lot_amount, :lot_amount, :lot_earned_at, :lot_expires_on,
+           :lot_moved_from_id
+      FROM written
+     WHERE account_id = :lot_account_id AND balance_after = :lot_balance_after
+)"""
+_LINES_PLAIN = insert(_line).returning(_line.c.id, _line.c.account_id, _line.c.balance_after)
 
-    ``with_lot`` (PostgreSQL): the same statement also opens the points lot of the
-    line matching ``lot_account_id`` / ``lot_balance_after``, in a data-modifying CTE.
-    """
-    stmt = _LINES_INSERTS.get((rows, with_lot))
+
+def _lines_insert(*, with_lot: bool) -> Any:
+    stmt = _LINES_INSERTS.get(with_lot)
     if stmt is None:
-        lines = (
-            insert(_line)
-            .values(
-                [
-                    {
-                        "transaction_id": bindparam(f"t{n}"),
-                        "account_id": bindparam(f"a{n}"),
-                        "asset": bindparam(f"s{n}"),
-                        "amount": bindparam(f"m{n}"),
-                        "balance_after": bindparam(f"b{n}"),
-                    }
-                    for n in range(rows)
-                ]
-            )
-            .returning(_line.c.id, _line.c.account_id, _line.c.balance_after)
-        )
+        stmt = text(_PG_LINES.format(opened=_PG_OPENED if with_lot else ""))
         if with_lot:
-            written = lines.cte("written")
-            lot = (
-                insert(_lot)
-                .from_select(
-                    [
-                        "account_id",
-                        "line_id",
-                        "amount",
-                        "remaining",
-                        "earned_at",
-                        "expires_on",
-                        "moved_from_id",
-                    ],
-                    select(
-                        written.c.account_id,
-                        written.c.id,
-                        bindparam("lot_amount", type_=BigInteger),
-                        bindparam("lot_amount", type_=BigInteger),
-                        bindparam("lot_earned_at", type_=_lot.c.earned_at.type),
-                        bindparam("lot_expires_on", type_=_lot.c.expires_on.type),
-                        bindparam("lot_moved_from_id", type_=BigInteger),
-                    ).where(
-                        written.c.account_id == bindparam("lot_account_id", type_=BigInteger),
-                        written.c.balance_after == bindparam("lot_balance_after", type_=BigInteger),
-                    ),
-                )
-                .cte("opened")
+            stmt = stmt.bindparams(
+                bindparam("lot_earned_at", type_=_lot.c.earned_at.type),
+                bindparam("lot_expires_on", type_=_lot.c.expires_on.type),
             )
-            lines = select(written.c.id, written.c.account_id, written.c.balance_after).add_cte(lot)
-        stmt = _LINES_INSERTS[(rows, with_lot)] = lines
+        stmt = _LINES_INSERTS[with_lot] = stmt.columns(
+            _line.c.id, _line.c.account_id, _line.c.balance_after
+        )
     return stmt
 
 
@@ -260,6 +247,7 @@ def _statements() -> dict[str, Any]:
             .values(id=bindparam("id"), code=bindparam("code"), asset=bindparam("asset"), balance=0)
             .on_conflict_do_nothing(),
             "accounts": _ACCOUNTS_LOCKED if name == "postgresql" else _ACCOUNTS,
+            "card_accounts": _CARD_ACCOUNTS_LOCKED if name == "postgresql" else _CARD_ACCOUNTS,
         }
     return found
 
@@ -296,15 +284,15 @@ def lock_card_accounts(
         if a not in ASSETS:
             raise InvalidRequest(f"unknown asset {a!r}", field="asset")
     conn, stmts = db.session.connection(), _statements()
-    params = {"cards": card_ids, "assets": assets}
-    rows = {(r.card_id, r.asset): r for r in conn.execute(stmts["accounts"], params)}
+    if len(card_ids) == 1:
+        stmt, params = stmts["card_accounts"], {"card": card_ids[0]}
+    else:
+        stmt, params = stmts["accounts"], {"cards": card_ids, "assets": assets}
+    rows = {(r.card_id, r.asset): r for r in conn.execute(stmt, params)}
     missing = [(c, a) for c in card_ids for a in assets if (c, a) not in rows]
     if missing:
-        conn.execute(
-            stmts["account"],
-            [{"card_id": c, "asset": a} for c, a in missing],
-        )
-        rows = {(r.card_id, r.asset): r for r in conn.execute(stmts["accounts"], params)}
+        conn.execute(stmts["account"], [{"card_id": c, "asset": a} for c, a in missing])
+        rows = {(r.card_id, r.asset): r for r in conn.execute(stmt, params)}
     return rows
 
 
@@ -432,12 +420,18 @@ def _apply(
     if accounts is None or not card_keys <= set(accounts):
         accounts = lock_card_accounts({c for c, _ in card_keys}, {a for _, a in card_keys})
 
+    # Per account: the net amount, and the deepest dip below the starting balance
+    # along the entries' order. Checking "balance + net >= floor + (net - dip)" in one
+    # statement is the same as checking every debit in turn: a posting can never
+    # spend what one of its own later lines gives (a purchase's points pay no offset).
     net: dict[int, int] = {}
+    dip: dict[int, int] = {}
     floor: dict[int, int] = {}
     for e in entries:
         if e.card_id is not None:
             account_id = accounts[(e.card_id, e.asset)].id
             net[account_id] = net.get(account_id, 0) + e.amount
+            dip[account_id] = min(dip.get(account_id, 0), net[account_id])
             floor[account_id] = min(floor.get(account_id, 0), -e.overdraft)
     final: dict[int, int] = {}
     if net:
@@ -446,7 +440,11 @@ def _apply(
         for n, account_id in enumerate(ids):
             params[f"i{n}"] = account_id
             params[f"m{n}"] = net[account_id]
-            params[f"f{n}"] = floor[account_id] if net[account_id] < 0 else NO_FLOOR
+            params[f"f{n}"] = (
+                floor[account_id] + net[account_id] - dip[account_id]
+                if dip[account_id] < 0
+                else NO_FLOOR
+            )
         final = {r.id: int(r.balance) for r in conn.execute(_balance_update(len(ids)), params)}
         short = [i for i in ids if i not in final]
         if short:
@@ -456,7 +454,7 @@ def _apply(
             raise InsufficientFunds(
                 f"not enough {asset.replace('_', ' ')} on the card",
                 asset=asset,
-                needed=-net[short[0]],
+                needed=-dip[short[0]],
                 available=have - floor[short[0]],
             )
 
@@ -482,13 +480,6 @@ def _apply(
         for e, p in zip(entries, posted, strict=True)
         if e.asset == "points" and e.card_id is not None and e.lots is None and e.amount > 0
     ]
-    line_params: dict[str, Any] = {}
-    for n, p in enumerate(posted):
-        line_params[f"t{n}"] = txn_id
-        line_params[f"a{n}"] = p.account_id
-        line_params[f"s{n}"] = p.asset
-        line_params[f"m{n}"] = p.amount
-        line_params[f"b{n}"] = p.balance_after
     lot_rows = [
         {
             "account_id": p.account_id,
@@ -500,10 +491,34 @@ def _apply(
         }
         for e, p in new_lots
     ]
-    together = dialect() == "postgresql" and len(lot_rows) == 1
-    if together:
-        line_params.update({f"lot_{k}": v for k, v in lot_rows[0].items()})
-    returned = conn.execute(_lines_insert(len(posted), with_lot=together), line_params)
+    together = False
+    if dialect() == "postgresql":
+        together = len(lot_rows) == 1
+        params = {
+            "t": [txn_id] * len(posted),
+            "a": [p.account_id for p in posted],
+            "s": [p.asset for p in posted],
+            "m": [p.amount for p in posted],
+            "b": [p.balance_after for p in posted],
+        }
+        if together:
+            params.update({f"lot_{k}": v for k, v in lot_rows[0].items()})
+        returned = conn.execute(_lines_insert(with_lot=together), params)
+    else:
+        # SQLite: one executemany, sent by SQLAlchemy as one multi-row INSERT.
+        returned = conn.execute(
+            _LINES_PLAIN,
+            [
+                {
+                    "transaction_id": txn_id,
+                    "account_id": p.account_id,
+                    "asset": p.asset,
+                    "amount": p.amount,
+                    "balance_after": p.balance_after,
+                }
+                for p in posted
+            ],
+        )
     line_ids = {
         (r.account_id, r.balance_after): r.id for r in returned if r.balance_after is not None
     }

@@ -26,6 +26,7 @@ from app.errors import (
     RefundExceedsPurchase,
     WrongPin,
 )
+from app.ledger import journal
 from app.ledger.balances import card_balances, member_balances, next_expiry
 from app.ledger.check import run_check
 from app.ledger.expiry import expire_lots
@@ -344,3 +345,12 @@ def test_load_value_is_idempotent(ledger_rules: Any) -> None:
     again = load_value(card, 5000, idempotency_key="gift-9", actor="test")
     assert again.replayed and again.transaction_id == first.transaction_id
     assert card_balances(card.id).stored_value_fen == 5000
+
+
+def test_a_purchase_cannot_pay_its_offset_with_the_points_it_earns(member_card: Any) -> None:
+    _, card = member_card()
+    journal.credit_points(card, 299, kind="gift", key="g", expires_on=None)
+    with frozen(THURSDAY):
+        # 3.00 yuan of points asked, 299 held; the 1 point this purchase earns does not count.
+        error = refused(InsufficientFunds, _checkout, card, 400, "cash", "c1", points_offset=300)
+    assert error.details == {"asset": "points", "needed": 300, "available": 299}
