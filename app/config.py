@@ -13,6 +13,7 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
@@ -165,6 +166,14 @@ def _validate_messaging(settings: Settings) -> None:
         if value and not value.startswith(("http://", "https://")):
             raise ConfigError(f"{name} must start with http:// or https://, got {value!r}")
         setattr(settings, name, value.rstrip("/"))
+    public_host = urlsplit(settings.PUBLIC_BASE_URL).hostname or ""
+    if (
+        settings.LAOYOU_ENV == "production"
+        and settings.SMS_PROVIDER == "twilio"
+        and public_host in ("127.0.0.1", "localhost", "::1")
+    ):
+        # Twilio signs the URL it calls; a loopback URL would refuse every webhook.
+        raise ConfigError("PUBLIC_BASE_URL must be the public URL Twilio calls, not loopback")
     for name in ("QUIET_HOURS_START", "QUIET_HOURS_END"):
         value = getattr(settings, name)
         hour, _, minute = value.partition(":")

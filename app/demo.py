@@ -299,12 +299,163 @@ def _gift_cards(stores: dict[str, Store], summary: DemoSummary) -> list[Card]:
     return cards
 
 
-def _history(members: dict[str, Member], gift_cards: list[Card], summary: DemoSummary) -> None:
-    """Transactions of the demo: filled in by the ledger (preloads, recharges, checkouts).
+#: The ledger's demo history: (member phone, days ago, what, store, amount in fen).
+#: ``recharge`` pays in (the bonus plans apply), ``sv`` / ``cash`` are checkouts paid
+#: from stored value or in cash, ``visits`` uses the member's count card.
+LEDGER_HISTORY = (
+    ("13800138000", 390, "recharge", "SH01", 100000),
+    ("13800138000", 380, "sv", "SH01", 26800),
+    ("13800138000", 200, "sv", "BJ01", 45600),
+    ("13800138000", 40, "sv", "SH02", 12800),
+    ("13800138000", 35, "load_visits", "SH01", 10),
+    ("13800138000", 20, "visits", "SH01", 16800),
+    ("13912345678", 300, "recharge", "SH01", 50000),
+    ("13912345678", 90, "sv", "SH02", 18600),
+    ("13816667777", 150, "recharge", "SH01", 50000),
+    ("13816667777", 60, "sv", "SH01", 23800),
+    ("13312345678", 230, "cash", "SH01", 35800),
+    ("13312345678", 100, "cash", "SH02", 9900),
+    ("13524681357", 300, "load_visits", "SH02", 10),
+    ("13524681357", 45, "visits", "SH02", 9800),
+    ("13810203040", 330, "recharge", "BJ01", 100000),
+    ("13810203040", 120, "sv", "BJ01", 38800),
+    ("13810203040", 25, "sv", "SH01", 15600),
+    ("13730405060", 400, "cash", "BJ01", 128000),
+    ("13312345678", 20, "cash", "BJ01", 6600),
+    ("13188889999", 180, "cash", "SH02", 26600),
+)
 
-    Each posting must carry a fixed idempotency key (e.g. ``demo:recharge:13800138000``)
-    so a second ``laoyou demo`` posts nothing new.
+
+def _history(members: dict[str, Member], gift_cards: list[Card], summary: DemoSummary) -> None:
+    """A believable ledger: gift card preloads, recharges, checkouts across the three
+    stores, a count card's visits, a half refund and expired promotion points.
+
+    Every posting has a fixed idempotency key (``demo:ledger:...``), so a second
+    ``laoyou demo`` posts nothing new; past postings are dated with the frozen clock.
     """
+    from app.clock import frozen, zone
+    from app.ledger import journal, operations
+    from app.ledger.expiry import expire_lots
+    from app.ledger.models import Line, PointsLot, Transaction
+
+    today = local_today()
+
+    def at(days_ago: int, hour: int = 12) -> dt.datetime:
+        return dt.datetime.combine(today - dt.timedelta(days=days_ago), dt.time(hour, 30), zone())
+
+    def counted(result: Any, what: str) -> Any:
+        if not result.replayed:
+            summary.count(what)
+        return result
+
+    for n, card in enumerate(gift_cards):
+        with frozen(at(60)):
+            counted(
+                operations.load_value(
+                    card, 20000, idempotency_key=f"demo:ledger:gift:{n}", actor=ACTOR
+                ),
+                "gift card preloads",
+            )
+    if gift_cards:
+        with frozen(at(10)):
+            counted(
+                operations.checkout(
+                    gift_cards[0], _store(DEMO_STORE), 6800, "stored_value",
+                    key="demo:ledger:gift-spend:0", actor=ACTOR,
+                ),
+                "checkouts",
+            )  # fmt: skip
+
+    purchases: dict[str, int] = {}
+    for phone, days_ago, what, code, amount in LEDGER_HISTORY:
+        member = members.get(phone)
+        if member is None:
+            continue
+        cards = member_cards(member)
+        primary = cards[0]
+        count_card = next((c for c in cards if c.type == "count"), None)
+        key = f"demo:ledger:{what}:{phone}:{days_ago}"
+        with frozen(at(days_ago, 12 + days_ago % 8)):
+            if what == "recharge":
+                counted(
+                    operations.recharge(primary, _store(code), amount, key=key, actor=ACTOR),
+                    "recharges",
+                )
+            elif what == "load_visits" and count_card is not None:
+                counted(
+                    operations.load_value(
+                        count_card, 0, visits=amount, idempotency_key=key, actor=ACTOR
+                    ),
+                    "count card loads",
+                )
+            elif what == "visits" and count_card is not None:
+                counted(
+                    operations.checkout(
+                        count_card, _store(code), amount, "visits", key=key, actor=ACTOR
+                    ),
+                    "checkouts",
+                )
+            elif what in ("sv", "cash"):
+                result = counted(
+                    operations.checkout(
+                        primary,
+                        _store(code),
+                        amount,
+                        "stored_value" if what == "sv" else "cash",
+                        pin=DEMO_PIN if primary.pin_hash else None,
+                        key=key,
+                        actor=ACTOR,
+                    ),
+                    "checkouts",
+                )
+                purchases[f"{phone}:{days_ago}"] = result.transaction_id
+
+    # 李娜 brings half of her purchase back the day after.
+    bought = purchases.get("13912345678:90")
+    if bought is not None:
+        with frozen(at(89)):
+            counted(
+                operations.refund(bought, 9300, key="demo:ledger:refund:13912345678", actor=ACTOR),
+                "refunds",
+            )
+
+    # 赵磊 was given 200 promotion points valid for 30 days, 75 days ago: they expired.
+    zhao = members.get("13312345678")
+    key = "demo:ledger:promotion:13312345678"
+    if zhao is not None:
+        posted = db.session.scalar(select(Transaction.id).where(Transaction.idempotency_key == key))
+        if posted is None:  # the expiry date depends on the day of the first run
+            with frozen(at(75)):
+                journal.credit_points(
+                    member_cards(zhao)[0],
+                    200,
+                    kind="gift",
+                    reason="promotion",
+                    key=key,
+                    expires_on=today - dt.timedelta(days=45),
+                    actor=ACTOR,
+                )
+            summary.count("promotion gifts")
+            posted = db.session.scalar(
+                select(Transaction.id).where(Transaction.idempotency_key == key)
+            )
+        expires_on = db.session.scalar(
+            select(PointsLot.expires_on)
+            .join(Line, Line.id == PointsLot.line_id)
+            .where(Line.transaction_id == posted)
+        )
+        if expires_on is not None and expires_on < today:
+            as_of = expires_on + dt.timedelta(days=1)
+            with frozen(dt.datetime.combine(as_of, dt.time(0, 5), zone())):
+                report = expire_lots(as_of, actor=ACTOR)
+            if report.points:
+                summary.count("expired points", report.points)
+
+
+def _store(code: str) -> Store:
+    store = db.session.scalar(select(Store).where(Store.code == code))
+    assert store is not None, code
+    return store
 
 
 def _rules() -> None:

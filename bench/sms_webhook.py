@@ -12,7 +12,9 @@ connections, each request a new MessageSid signed with Twilio's RequestValidator
 
 PostgreSQL only (``BENCH_POSTGRES_URL``, else ``TEST_POSTGRES_URL``, else the local
 ``test`` database); a fresh schema is made and dropped. Bounded: at most
-``--requests`` per app and ``--seconds`` each. Prints ``figure NAME VALUE`` lines.
+``--requests`` per app and ``--seconds`` each, in ``--rounds`` interleaved rounds
+(the load on a shared machine drifts; every app meets the same drift). Prints
+``figure NAME VALUE`` lines.
 """
 
 from __future__ import annotations
@@ -319,8 +321,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--requests", type=int, default=4000, help="per app, at most")
-    parser.add_argument("--seconds", type=float, default=15.0, help="per app, at most")
+    parser.add_argument("--seconds", type=float, default=20.0, help="per app, at most")
     parser.add_argument("--warmup", type=int, default=300)
+    parser.add_argument("--rounds", type=int, default=4, help="interleaved rounds per app")
     parser.add_argument(
         "--diagnose", action="store_true", help="also serve the webhook with a constant engine"
     )
@@ -346,31 +349,47 @@ def main() -> int:
         if args.diagnose:
             targets.append(("plumbing", "bench.sms_webhook:plumbing_app()"))
         run_id = uuid.uuid4().hex[:8]
-        for name, spec in targets:
-            process, port = serve(spec, env_common, args.workers, args.threads)
-            try:
-                warm = signed_requests(f"{run_id}{name}w", args.warmup)
-                load(port, warm, args.clients, 30)
-                batch = signed_requests(f"{run_id}{name}m", args.requests)
-                # Where the time goes: CPU of the app's workers and of PostgreSQL per request.
-                workers = [process.pid, *_pids("-P", str(process.pid))]
-                postgres = _pids("-u", "postgres")
-                app_cpu, db_cpu = _cpu_seconds(workers), _cpu_seconds(postgres)
-                rps, latencies, samples = load(port, batch, args.clients, args.seconds)
-                app_cpu = _cpu_seconds(workers) - app_cpu
-                db_cpu = _cpu_seconds(_pids("-u", "postgres")) - db_cpu
-            finally:
+        servers: dict[str, tuple[subprocess.Popen[bytes], int]] = {}
+        try:
+            for name, spec in targets:
+                servers[name] = serve(spec, env_common, args.workers, args.threads)
+            for name, (_process, port) in servers.items():
+                load(port, signed_requests(f"{run_id}{name}w", args.warmup), args.clients, 30)
+            # Rounds, interleaved: on a shared machine the load drifts, and every app
+            # should meet the same drift.
+            per_round = max(1, args.requests // args.rounds)
+            acc = {name: {"n": 0, "elapsed": 0.0, "app": 0.0, "db": 0.0} for name in servers}
+            latencies: dict[str, list[float]] = {name: [] for name in servers}
+            samples: list[bytes] = []
+            for r in range(args.rounds):
+                for name, (process, port) in servers.items():
+                    batch = signed_requests(f"{run_id}{name}{r}m", per_round)
+                    # Where the time goes: CPU of the app's workers and of PostgreSQL.
+                    workers = [process.pid, *_pids("-P", str(process.pid))]
+                    app_cpu = _cpu_seconds(workers)
+                    db_cpu = _cpu_seconds(_pids("-u", "postgres"))
+                    rps, lat, sampled = load(port, batch, args.clients, args.seconds / args.rounds)
+                    acc[name]["app"] += _cpu_seconds(workers) - app_cpu
+                    acc[name]["db"] += max(0.0, _cpu_seconds(_pids("-u", "postgres")) - db_cpu)
+                    acc[name]["n"] += len(lat)
+                    acc[name]["elapsed"] += len(lat) / rps
+                    latencies[name] += lat
+                    if name == "laoyou":
+                        samples += sampled
+        finally:
+            for process, _port in servers.values():
                 process.terminate()
                 process.wait(10)
-            if name == "laoyou":
-                check_laoyou(samples)
+        check_laoyou(samples)
+        for name, figures in acc.items():
+            lat = latencies[name]
             results[name] = {
-                "rps": rps,
-                "p50_ms": statistics.median(latencies) * 1000,
-                "p99_ms": percentile(latencies, 0.99) * 1000,
-                "n": float(len(latencies)),
-                "app_cpu_ms": app_cpu / len(latencies) * 1000,
-                "db_cpu_ms": max(db_cpu, 0.0) / len(latencies) * 1000,
+                "rps": figures["n"] / figures["elapsed"],
+                "p50_ms": statistics.median(lat) * 1000,
+                "p99_ms": percentile(lat, 0.99) * 1000,
+                "n": float(figures["n"]),
+                "app_cpu_ms": figures["app"] / figures["n"] * 1000,
+                "db_cpu_ms": figures["db"] / figures["n"] * 1000,
             }
         verify_rows(schema, results)
     finally:

@@ -1,11 +1,14 @@
 """Database objects beyond the models: the journal's invariants, enforced by the database.
 
-``models.py`` attaches these to ``create_all`` (tests); the Alembic migration
-runs the same constants with ``op.execute``. PostgreSQL gets all of them;
-SQLite gets the append-only triggers (its zero sum is checked by the journal).
+``install(connection)`` creates them: ``models.py`` runs it after ``create_all``
+(tests), the Alembic migration runs it after creating the tables. PostgreSQL
+gets all of them; SQLite the append-only and system-account triggers (its zero
+sum is checked by the journal before any write).
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 #: Lines sum to zero per (transaction, asset), checked at COMMIT so a posting can
 #: insert its lines one by one. A constraint trigger must be FOR EACH ROW; each
@@ -111,3 +114,34 @@ def seed_system_accounts_sql() -> str:
         f"INSERT INTO ledger_account (id, code, asset, balance) VALUES {values} "
         "ON CONFLICT DO NOTHING"
     )
+
+
+#: Downgrade (PostgreSQL): the triggers go with their tables; the functions stay unless dropped.
+PG_DROP_FUNCTIONS = """
+DROP FUNCTION IF EXISTS ledger_check_zero_sum() CASCADE;
+DROP FUNCTION IF EXISTS ledger_forbid_update() CASCADE;
+DROP FUNCTION IF EXISTS ledger_forbid_partial_delete() CASCADE;
+DROP FUNCTION IF EXISTS ledger_keep_system_accounts() CASCADE;
+"""
+
+
+def install(connection: Any) -> None:
+    """Create the triggers and the system accounts on ``connection`` (a SQLAlchemy Connection).
+
+    Used by ``create_all`` (tests) and by the migration::
+
+        from app.ledger.ddl import install
+        install(op.get_bind())
+
+    PostgreSQL's SQL runs on the driver's cursor without parameters, so the ``%`` of
+    plpgsql's RAISE is not read as a placeholder and several statements may share a call.
+    """
+    if connection.dialect.name == "postgresql":
+        with connection.connection.dbapi_connection.cursor() as cursor:
+            cursor.execute(PG_ZERO_SUM)
+            cursor.execute(PG_APPEND_ONLY)
+            cursor.execute(PG_KEEP_SYSTEM_ACCOUNTS)
+    elif connection.dialect.name == "sqlite":
+        for sql in [*SQLITE_APPEND_ONLY, SQLITE_KEEP_SYSTEM_ACCOUNTS]:
+            connection.exec_driver_sql(sql)
+    connection.exec_driver_sql(seed_system_accounts_sql())

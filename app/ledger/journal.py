@@ -284,6 +284,7 @@ def lock_card_accounts(
         if a not in ASSETS:
             raise InvalidRequest(f"unknown asset {a!r}", field="asset")
     conn, stmts = db.session.connection(), _statements()
+    params: dict[str, Any]
     if len(card_ids) == 1:
         stmt, params = stmts["card_accounts"], {"card": card_ids[0]}
     else:
@@ -366,7 +367,7 @@ def post(
     # from it, and a rolled-back savepoint cannot leave a stale copy behind.
     txn = Transaction(id=txn_id, **values)
 
-    posted = _apply(txn_id, entries, accounts, values["created_at"])
+    posted = _apply(txn_id, entries, accounts, txn.created_at)
     return Posting(txn, replayed=False, lines=posted)
 
 

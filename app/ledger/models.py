@@ -214,25 +214,13 @@ class IdempotencyRecord(Base):
 
 
 def _attach_ddl() -> None:
-    """Have create_all (tests) build the triggers the migration builds with the same SQL.
-
-    Run on the driver's own cursor without parameters rather than through
-    ``DDL``, which would read the ``%`` of plpgsql's RAISE as placeholders.
-    """
+    """Have create_all (tests) build what the migration builds: ``ddl.install``."""
     from sqlalchemy import event
 
     from app.ledger import ddl
 
     def create(_table: Any, connection: Any, **_kw: Any) -> None:
-        if connection.dialect.name == "postgresql":
-            with connection.connection.dbapi_connection.cursor() as cursor:
-                cursor.execute(ddl.PG_ZERO_SUM)
-                cursor.execute(ddl.PG_APPEND_ONLY)
-                cursor.execute(ddl.PG_KEEP_SYSTEM_ACCOUNTS)
-        elif connection.dialect.name == "sqlite":
-            for sql in [*ddl.SQLITE_APPEND_ONLY, ddl.SQLITE_KEEP_SYSTEM_ACCOUNTS]:
-                connection.exec_driver_sql(sql)
-        connection.exec_driver_sql(ddl.seed_system_accounts_sql())
+        ddl.install(connection)
 
     # The last of the journal's tables: every trigger's table exists by then.
     event.listen(PointsLotUse.__table__, "after_create", create)

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.bot.message import Message
@@ -67,7 +67,7 @@ def receive(message: Message) -> InboundResult:
     )
 
 
-_TABLE = InboundMessage.__table__
+_TABLE = cast(Table, InboundMessage.__table__)
 
 
 def _claim_statement(insert: Any) -> Any:

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 import requests
 from flask import Flask
-from twilio.base.exceptions import TwilioRestException, TwilioServiceException
+from twilio.base import exceptions as twilio_exceptions
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
@@ -25,6 +25,15 @@ log = logging.getLogger("laoyou.sms")
 #: Twilio: "Attempt to send to unsubscribed recipient" — the number replied STOP at the carrier.
 TWILIO_UNSUBSCRIBED = 21610
 TWILIO_API = "https://api.twilio.com"
+#: What the client raises for an error answer (the RFC 9457 kind exists in newer twilio 9.x).
+TWILIO_ERRORS: tuple[type[Exception], ...] = tuple(
+    error
+    for error in (
+        twilio_exceptions.TwilioRestException,
+        getattr(twilio_exceptions, "TwilioServiceException", None),
+    )
+    if error is not None
+)
 
 
 def scrub_numbers(text: str) -> str:
@@ -130,8 +139,8 @@ class TwilioSender:
             params["from_"] = self.from_number
         try:
             message = self.client.messages.create(**params)
-        except (TwilioRestException, TwilioServiceException) as exc:
-            status = int(exc.status or 0)
+        except TWILIO_ERRORS as exc:
+            status = int(getattr(exc, "status", 0) or 0)
             code = getattr(exc, "code", None)
             text = scrub_numbers(str(getattr(exc, "msg", None) or getattr(exc, "title", "") or ""))
             if status == 429 or status >= 500:

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.db import db, utcnow
@@ -82,7 +82,7 @@ def enqueue(
     )
 
 
-_OUTBOX = OutboxMessage.__table__
+_OUTBOX = cast(Table, OutboxMessage.__table__)
 
 
 def _enqueue_statement(insert: Any) -> Any:
@@ -181,19 +181,27 @@ def programme_alerts() -> dict[str, bool]:
 
 
 def alert_enabled(member: Member, alert_type: str) -> bool:
-    """Both switches must be on: the programme's and the member's (one query: hot path)."""
-    programme = (
-        select(ProgrammeAlertSetting.enabled)
-        .where(ProgrammeAlertSetting.alert_type == alert_type)
-        .scalar_subquery()
+    """Both switches must be on: the programme's and the member's (one prepared query)."""
+    row = (
+        db.session.connection()
+        .execute(_ALERT_SWITCHES, {"alert_type": alert_type, "member_id": member.id})
+        .one()
     )
-    own = (
-        select(AlertPreference.enabled)
-        .where(AlertPreference.member_id == member.id, AlertPreference.alert_type == alert_type)
-        .scalar_subquery()
-    )
-    row = db.session.execute(select(programme, own)).one()
     return all(value is None or bool(value) for value in row)
+
+
+#: Built once: this runs inside every checkout, recharge and refund.
+_ALERT_SWITCHES = select(
+    select(ProgrammeAlertSetting.enabled)
+    .where(ProgrammeAlertSetting.alert_type == bindparam("alert_type"))
+    .scalar_subquery(),
+    select(AlertPreference.enabled)
+    .where(
+        AlertPreference.member_id == bindparam("member_id"),
+        AlertPreference.alert_type == bindparam("alert_type"),
+    )
+    .scalar_subquery(),
+)
 
 
 #: Twilio's message statuses as ours; anything else (received, …) is not about an outbound one.

@@ -377,3 +377,21 @@ def test_visits_and_dates_stay_integers(api: Any, ledger_rules: Any) -> None:
     with frozen(dt.datetime(2026, 11, 26, 4, tzinfo=dt.UTC)):
         r = post(api, "/api/v1/checkout", body, "v-1")
     assert r.json["balances"] == {"points": 0, "stored_value_fen": 0, "visits": 1}
+
+
+def test_replacing_a_card_over_the_api_moves_its_balances(api: Any, member_card: Any) -> None:
+    member, card = member_card()
+    post(api, f"/api/v1/cards/{card.number}/recharge", {"amount_fen": 50000, "store": "SH01"}, "r")
+    body = {"card": card.number, "store": "SH01", "amount_fen": 10000, "pay_with": "stored_value"}
+    post(api, "/api/v1/checkout", body, "c")
+    replaced = api.post(f"/api/v1/cards/{card.number}/replace", json={})
+    assert replaced.status_code == 200, replaced.json
+    new_number = replaced.json["card"]["number"]
+    shown = api.get(f"/api/v1/members/{member.phone}").json
+    assert shown["balances"] == {"points": 100, "stored_value_fen": 45000, "visits": 0}
+    statement = api.get(f"/api/v1/members/{member.phone}/transactions").json["transactions"]
+    assert (statement[0]["kind"], statement[0]["card"]) == ("transfer", new_number)
+    assert statement[0]["changes"] == {"points": 100, "stored_value_fen": 45000, "visits": 0}
+    # The old number stopped working for postings too.
+    gone = post(api, "/api/v1/checkout", {**body, "amount_fen": 100}, "c2")
+    assert (gone.status_code, gone.json["error"]["code"]) == (404, "not_found")

@@ -354,3 +354,21 @@ def test_a_purchase_cannot_pay_its_offset_with_the_points_it_earns(member_card: 
         # 3.00 yuan of points asked, 299 held; the 1 point this purchase earns does not count.
         error = refused(InsufficientFunds, _checkout, card, 400, "cash", "c1", points_offset=300)
     assert error.details == {"asset": "points", "needed": 300, "available": 299}
+
+
+def test_replacement_moves_an_overdraft_and_visits(ledger_rules: Any, make_card: Any) -> None:
+    card = make_card("stored_value", credit_limit_fen=5000)
+    load_value(card, 1000, visits=2, idempotency_key="l", actor="test")
+    with frozen(THURSDAY):
+        _checkout(card, 3000, "stored_value", "c1")  # 20.00 yuan into the overdraft
+    new = replace_card(card)
+    assert card_balances(new.id).as_dict() == {
+        "points": 0,
+        "stored_value_fen": -2000,
+        "visits": 2,
+    }
+    assert card_balances(card.id).as_dict() == {"points": 0, "stored_value_fen": 0, "visits": 0}
+    with frozen(THURSDAY):  # the debt came along: 30.00 more reaches the 50.00 limit
+        refused(InsufficientFunds, _checkout, new, 3001, "stored_value", "c2")
+        assert _checkout(new, 3000, "stored_value", "c3").balances.stored_value_fen == -5000
+    assert_clean()

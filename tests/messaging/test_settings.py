@@ -37,6 +37,21 @@ def test_bad_messaging_settings_stop_the_start(settings: dict[str, Any], named: 
         create_app({**BASE, **settings})
 
 
+def test_production_twilio_needs_a_public_url() -> None:
+    twilio = {
+        "SMS_PROVIDER": "twilio",
+        "TWILIO_ACCOUNT_SID": "AC1",
+        "TWILIO_AUTH_TOKEN": "t",
+        "TWILIO_FROM_NUMBER": "+15005550006",
+        "LAOYOU_ENV": "production",
+        "DATABASE_URL": "postgresql://laoyou@db.example/laoyou",
+    }
+    with pytest.raises(ConfigError, match="PUBLIC_BASE_URL"):
+        create_app({**BASE, **twilio})
+    app = create_app({**BASE, **twilio, "PUBLIC_BASE_URL": "https://laoyou.example.com/"})
+    assert app.config["PUBLIC_BASE_URL"] == "https://laoyou.example.com"
+
+
 def test_defaults() -> None:
     app = create_app(BASE)
     assert app.config["SMS_PROVIDER"] == "console"
