@@ -12,13 +12,14 @@ The guarantees, in the order a posting meets them:
    nothing; with another request it raises ``IdempotencyConflict``. Two
    concurrent postings with one key: the second waits on the first's row
    (PostgreSQL) or on the write lock (SQLite), then replays it.
-2. **No overspend.** Every card debit is a checked
-   ``UPDATE … SET balance = balance + :amount WHERE balance + :amount >= :floor``;
-   no row means ``InsufficientFunds`` and, because the caller's transaction is
-   then rolled back, nothing is written. The row lock the UPDATE takes (held to
-   commit) serialises everything else on that account, lots included.
+2. **No overspend.** The card accounts move in one checked
+   ``UPDATE … SET balance = balance + :net WHERE balance + :net >= :floor``;
+   an account missing from its RETURNING means ``InsufficientFunds`` and,
+   because the caller's transaction is then rolled back, nothing is written.
+   The row locks (taken by ``lock_card_accounts`` or the UPDATE, held to
+   commit) serialise everything else on those accounts, lots included.
 3. **Zero sum.** Lines sum to zero per asset; checked here before any write,
-   and again by PostgreSQL at commit (``ddl.ZERO_SUM_TRIGGER``).
+   and again by PostgreSQL at commit (``ddl.PG_ZERO_SUM``).
 4. **Lots.** A points credit to a card opens a lot (with its expiry date); a
    points debit consumes the lots that expire first, then the oldest, and
    records each use (``points_lot_use``), so expiry and refunds know exactly
@@ -119,8 +120,8 @@ class Posting:
 
 def request_hash(request: Any) -> str:
     """A stable hash of what was asked, to tell a replay from a reused key."""
-    text = json.dumps(request, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(text.encode()).hexdigest()
+    canonical = json.dumps(request, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def dialect() -> str:
@@ -336,6 +337,11 @@ def post(
         earlier = find_posted(key, req_hash)
         if earlier is not None:
             return Posting(earlier, replayed=True)
+    card_keys = {(e.card_id, e.asset) for e in entries if e.card_id is not None}
+    if card_keys and (accounts is None or not card_keys <= set(accounts)):
+        # Locked before the transaction row: a concurrent duplicate then waits here for
+        # the first to commit, and its INSERT below finds the key and replays.
+        accounts = lock_card_accounts({c for c, _ in card_keys}, {a for _, a in card_keys})
 
     values = {
         "kind": kind,
@@ -417,9 +423,7 @@ def _apply(
        a lot that a later entry of the same posting opened.
     """
     conn = db.session.connection()
-    card_keys = {(e.card_id, e.asset) for e in entries if e.card_id is not None}
-    if accounts is None or not card_keys <= set(accounts):
-        accounts = lock_card_accounts({c for c, _ in card_keys}, {a for _, a in card_keys})
+    accounts = accounts or {}
 
     # Per account: the net amount, and the deepest dip below the starting balance
     # along the entries' order. Checking "balance + net >= floor + (net - dip)" in one

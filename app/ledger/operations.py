@@ -297,12 +297,10 @@ def checkout(
 
 
 def _after_checkout_hook(posting: Posting, card: Card) -> None:
-    """The rules' reaction to a purchase (a referral bonus on the first spend), if they have one."""
+    """The rules' reaction to a purchase: the referral bonus on a member's first spend."""
     from app.ledger import rules
 
-    hook = getattr(rules, "after_checkout", None)
-    if hook is not None:
-        hook(posting.transaction, card=card)
+    rules.after_checkout(posting.transaction, card=card)
 
 
 def _checkout_replay(txn: Transaction) -> CheckoutResult:

@@ -372,3 +372,14 @@ def test_replacement_moves_an_overdraft_and_visits(ledger_rules: Any, make_card:
         refused(InsufficientFunds, _checkout, new, 3001, "stored_value", "c2")
         assert _checkout(new, 3000, "stored_value", "c3").balances.stored_value_fen == -5000
     assert_clean()
+
+
+def test_a_refund_undoes_the_upgrade_its_purchase_caused(member_card: Any) -> None:
+    member, card = member_card("Regular")
+    with frozen(THURSDAY):
+        bought = _checkout(card, 100000, "cash", "c1")  # 1000 yuan: growth 1000 = Silver
+    assert (member.level.name, growth_of(member)) == ("Silver", 1000)
+    refund(bought.transaction_id, 1000, key="f1", actor="test")  # 10 yuan back: 990
+    assert (member.level.name, growth_of(member)) == ("Regular", 990)
+    assert card_balances(card.id).points == 990
+    assert_clean()
