@@ -14,7 +14,39 @@ from sqlalchemy import inspect
 from app import create_app
 from app.db import Base
 from app.dbcli import alembic_config
+from app.ledger.models import SYSTEM_ACCOUNTS
 from tests.conftest import settings_for
+
+
+EXPECTED_TRIGGERS = {
+    "postgresql": {
+        "ledger_line_zero_sum",
+        "ledger_line_no_update",
+        "ledger_line_no_delete",
+        "ledger_transaction_no_update",
+        "points_lot_use_no_update",
+        "ledger_account_keep_system",
+    },
+    "sqlite": {
+        "ledger_line_no_update",
+        "ledger_transaction_no_update",
+        "points_lot_use_no_update",
+        "ledger_account_keep_system",
+    },
+}
+
+
+def _triggers(engine: Any) -> set[str]:
+    """The ledger's invariants live in triggers that autogenerate cannot compare."""
+    sql = (
+        "SELECT t.tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+        "JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE NOT t.tgisinternal AND n.nspname = current_schema()"
+        if engine.dialect.name == "postgresql"
+        else "SELECT name FROM sqlite_master WHERE type = 'trigger'"
+    )
+    with engine.connect() as conn:
+        return set(conn.exec_driver_sql(sql).scalars())
 
 
 @pytest.fixture
@@ -48,6 +80,12 @@ def test_upgrade_matches_models_and_downgrades_cleanly(empty_backend: dict[str, 
         with db.engine.connect() as conn:
             diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
         assert diff == [], f"models and migrations differ: {diff}"
+        assert _triggers(db.engine) >= EXPECTED_TRIGGERS[empty_backend["name"]]
+        with db.engine.connect() as conn:
+            system = conn.exec_driver_sql(
+                "SELECT count(*) FROM ledger_account WHERE code IS NOT NULL"
+            ).scalar_one()
+        assert system == len(SYSTEM_ACCOUNTS)
         command.downgrade(alembic_config(), "base")
         with db.engine.connect() as conn:
             left = set(inspect(conn).get_table_names()) - {"alembic_version"}
