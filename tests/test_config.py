@@ -1,4 +1,4 @@
-"""Configuration is read from the environment and refused early with a message naming the variable."""
+"""Configuration comes from the environment; a bad value is refused naming the variable."""
 
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ def settings(tmp_path: Path, **env: str) -> Settings:
 
 def test_defaults_make_a_local_sqlite_database_and_a_kept_secret(tmp_path: Path) -> None:
     first = settings(tmp_path)
-    assert first.DATABASE_URL == f"sqlite:///{tmp_path / 'laoyou.sqlite3'}"
+    local_file = tmp_path / "laoyou.sqlite3"
+    assert f"sqlite:///{local_file}" == first.DATABASE_URL
     assert len(first.SECRET_KEY) >= 32
     assert settings(tmp_path).SECRET_KEY == first.SECRET_KEY  # survives a restart
 

@@ -17,7 +17,6 @@ from app.dbcli import alembic_config
 from app.ledger.models import SYSTEM_ACCOUNTS
 from tests.conftest import settings_for
 
-
 EXPECTED_TRIGGERS = {
     "postgresql": {
         "ledger_line_zero_sum",

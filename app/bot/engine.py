@@ -23,7 +23,8 @@ import re
 from collections.abc import Callable
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import lazyload
 
 import app.bot.commands  # noqa: F401  (registers every command)
 from app.bot import text as texts
@@ -42,7 +43,7 @@ from app.bot.replies import (
 from app.db import db
 from app.i18n import in_language
 from app.members.models import Member
-from app.optout.services import opted_out_clause
+from app.optout.services import OPTED_OUT, opted_out_params
 from app.phone import mask_phone
 
 log = logging.getLogger(__name__)
@@ -125,17 +126,25 @@ def _sounds_like_opt_out(text: str) -> bool:
     return first in words or any(text.startswith(w) for w in words if not w.isascii())
 
 
+#: The sender's membership and opt-out, built once: every message runs it.
+_MEMBER_AND_OPT_OUT = (
+    select(Member, OPTED_OUT)
+    .where(Member.phone == bindparam("optout_address"))
+    # No command reads the home store; loaded on demand, it stays out of every message's join.
+    .options(lazyload(Member.home_store))
+)
+_OPT_OUT = select(OPTED_OUT)
+
+
 def _sender(message: Message) -> tuple[Member | None, bool]:
     """The sender's membership and opt-out, in one query for a member (the hot path)."""
-    opted_out = opted_out_clause(message.channel, message.sender)
+    params = opted_out_params(message.channel, message.sender)
     # WeChat openids are bound to members by the WeChat issue; until then, strangers.
     if message.channel in ("sms", "simulator"):
-        row = db.session.execute(
-            select(Member, opted_out).where(Member.phone == message.sender)
-        ).first()
+        row = db.session.execute(_MEMBER_AND_OPT_OUT, params).first()
         if row is not None:
             return row[0], bool(row[1])
-    return None, bool(db.session.scalar(select(opted_out)))
+    return None, bool(db.session.scalar(_OPT_OUT, params))
 
 
 def _language(member: Member | None, match: Match | None, text: str) -> str:

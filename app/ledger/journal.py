@@ -263,12 +263,31 @@ def find_posted(key: str, req_hash: str) -> Transaction | None:
     row = db.session.connection().execute(_FIND, {"key": key}).first()
     if row is None:
         return None
-    if row.request_hash != req_hash:
+    return earlier_posting(row.id, row.request_hash, req_hash)
+
+
+def earlier_posting(
+    txn_id: int | None, stored_hash: str | None, req_hash: str
+) -> Transaction | None:
+    """What :func:`find_posted` answers, from a key check the caller made in its own statement."""
+    if txn_id is None:
+        return None
+    if stored_hash != req_hash:
         raise IdempotencyConflict(
             "this idempotency key was already used for a different request",
-            transaction_id=row.id,
+            transaction_id=txn_id,
         )
-    return db.session.get(Transaction, row.id)
+    return db.session.get(Transaction, txn_id)
+
+
+def key_check(key_param: str = "key") -> tuple[Any, Any]:
+    """(id, request hash) of the transaction posted under a key, as two scalar subqueries:
+    columns another statement can carry, so a posting's key check costs no round trip."""
+    where = _txn.c.idempotency_key == bindparam(key_param)
+    return (
+        select(_txn.c.id).where(where).scalar_subquery().label("posted_id"),
+        select(_txn.c.request_hash).where(where).scalar_subquery().label("posted_hash"),
+    )
 
 
 def lock_card_accounts(

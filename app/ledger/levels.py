@@ -31,11 +31,11 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 import click
-from sqlalchemy import Table, bindparam, func, insert, select, update
+from sqlalchemy import Table, bindparam, func, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app import clock
-from app.db import db, utcnow
+from app.db import UtcDateTime, db, utcnow
 from app.ledger.rules_models import GrowthEntry, LevelChangeRecord, LevelRule, MemberGrowth
 from app.members.models import Level, Member
 from app.signals import level_changed
@@ -61,24 +61,10 @@ def apply_growth(member: Member, growth: int, *, transaction_id: int | None) -> 
         raise ValueError("growth to apply must not be negative; use reverse_growth")
     if growth == 0:
         return None
-    # On every checkout: three prepared Core statements, no ORM unit of work.
-    total = _add_growth(member.id, growth)
-    connection = db.session.connection()
-    connection.execute(
-        _ENTRY_INSERT,
-        {
-            "member_id": member.id,
-            "delta": growth,
-            "reason": "earn",
-            "transaction_id": transaction_id,
-            "review_on": None,
-            "at": utcnow(),
-        },
-    )
     rank = member.level.rank if member.level is not None else 0
-    target_id = connection.execute(_NEXT_LEVEL, {"growth": total, "rank": rank}).scalar()
+    total, target_id = _earn(member.id, growth, transaction_id=transaction_id, rank=rank)
     if target_id is None:
-        return None
+        return None  # no threshold crossed: the usual case ends here
     target = db.session.get_one(Level, target_id)
     # The upsert above waited for any concurrent purchase of this member to commit; it
     # may have upgraded them already, so read the level again before recording a change.
@@ -256,13 +242,6 @@ def review_command(as_of: dt.datetime | None) -> None:
 _growth = cast(Table, MemberGrowth.__table__)
 _level = cast(Table, Level.__table__)
 _ENTRY_INSERT = insert(cast(Table, GrowthEntry.__table__))
-#: The highest level above ``rank`` that ``growth`` reaches.
-_NEXT_LEVEL = (
-    select(_level.c.id)
-    .where(_level.c.upgrade_threshold <= bindparam("growth"), _level.c.rank > bindparam("rank"))
-    .order_by(_level.c.rank.desc())
-    .limit(1)
-)
 _UPSERTS: dict[str, Any] = {}
 
 
@@ -278,6 +257,66 @@ def _upsert(dialect: str) -> Any:
         ).returning(_growth.c.growth)
         _UPSERTS[dialect] = stmt
     return stmt
+
+
+#: PostgreSQL: a purchase's growth in one statement: the counter (created if missing),
+#: its history row, and the level the new total reaches above ``rank``, if any.
+PG_EARN = """
+WITH counter AS (
+    INSERT INTO member_growth (member_id, growth) VALUES (:member_id, :delta)
+    ON CONFLICT (member_id) DO UPDATE SET growth = member_growth.growth + excluded.growth
+    RETURNING growth
+), entry AS (
+    INSERT INTO growth_entry (member_id, delta, reason, transaction_id, at)
+    VALUES (:member_id, :delta, 'earn', :transaction_id, :at)
+)
+SELECT counter.growth, (
+    SELECT level.id FROM level
+     WHERE level.upgrade_threshold <= counter.growth AND level.rank > :rank
+     ORDER BY level.rank DESC LIMIT 1
+) AS next_level FROM counter
+"""
+#: SQLite (no writes in a WITH): the counter and the level it reaches in one upsert;
+#: the history row is a second statement (a local call there, not a round trip).
+SQLITE_EARN = """
+INSERT INTO member_growth (member_id, growth) VALUES (:member_id, :delta)
+ON CONFLICT (member_id) DO UPDATE SET growth = member_growth.growth + excluded.growth
+RETURNING growth, (
+    SELECT level.id FROM level
+     WHERE level.upgrade_threshold <= member_growth.growth AND level.rank > :rank
+     ORDER BY level.rank DESC LIMIT 1
+) AS next_level
+"""
+_EARN = {
+    "postgresql": text(PG_EARN).bindparams(bindparam("at", type_=UtcDateTime())),
+    "sqlite": text(SQLITE_EARN),
+}
+
+
+def _earn(
+    member_id: int, delta: int, *, transaction_id: int | None, rank: int
+) -> tuple[int, int | None]:
+    """Add earned growth with its history row: (new total, id of a level reached above
+    ``rank`` or None). On every checkout, so prepared statements and no ORM flush."""
+    connection = db.session.connection()
+    params = {"member_id": member_id, "delta": delta, "rank": rank}
+    if connection.dialect.name == "postgresql":
+        params.update(transaction_id=transaction_id, at=utcnow())
+        total, target_id = connection.execute(_EARN["postgresql"], params).one()
+        return int(total), target_id
+    total, target_id = connection.execute(_EARN["sqlite"], params).one()
+    connection.execute(
+        _ENTRY_INSERT,
+        {
+            "member_id": member_id,
+            "delta": delta,
+            "reason": "earn",
+            "transaction_id": transaction_id,
+            "review_on": None,
+            "at": utcnow(),
+        },
+    )
+    return int(total), target_id
 
 
 def _add_growth(member_id: int, delta: int) -> int:

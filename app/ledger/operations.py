@@ -187,9 +187,12 @@ def checkout(
         "external_ref": external_ref,
     }
     req_hash = journal.request_hash(request)
-    earlier = journal.find_posted(key, req_hash)
+    # One statement: whether the key is posted, and the rules' revision for the quote.
+    start = db.session.connection().execute(_checkout_start(), {"key": key}).one()
+    earlier = journal.earlier_posting(start.posted_id, start.posted_hash, req_hash)
     if earlier is not None:
         return _checkout_replay(earlier)
+    in_force = rules.rules_at(start.revision)
 
     ensure_usable(card)
     spends_card_value = pay_with in ("stored_value", "points") or points_offset > 0
@@ -208,6 +211,7 @@ def checkout(
         items=[dict(i) for i in items] if items is not None else None,
         points_offset=points_offset,
         at=now,
+        rules=in_force,
     )
     charged = quote.charged_fen
     earns = pay_with in ("cash", "stored_value")
@@ -218,7 +222,7 @@ def checkout(
     if pay_with == "visits":
         visits_used = sum(int(i.get("quantity", 1)) for i in items) if items else 1
     elif pay_with == "points":
-        per_yuan = rules.current_rules().offset_points_per_yuan
+        per_yuan = in_force.offset_points_per_yuan
         points_paid = -(-charged * per_yuan // 100)
 
     locked = journal.lock_card_accounts([card.id], CARD_ASSETS)
@@ -236,7 +240,12 @@ def checkout(
     entries += _spend("points", points_offset + points_paid, card.id)
     if points_earned:
         entries += [
-            Entry("points", points_earned, card_id=card.id, expires_on=rules.points_expiry(now)),
+            Entry(
+                "points",
+                points_earned,
+                card_id=card.id,
+                expires_on=rules.points_expiry(now, in_force),
+            ),
             Entry("points", -points_earned, system="issued"),
         ]
 
@@ -294,6 +303,18 @@ def checkout(
         points_earned=points_earned,
         balances=balances,
     )
+
+
+_START: list[Any] = []
+
+
+def _checkout_start() -> Any:
+    """SELECT the rules' revision and the key's earlier posting (id, request hash), if any."""
+    if not _START:
+        from app.ledger.rules import REVISION
+
+        _START.append(select(REVISION.label("revision"), *journal.key_check()))
+    return _START[0]
 
 
 def _after_checkout_hook(posting: Posting, card: Card) -> None:

@@ -163,11 +163,22 @@ PROGRAM_FIELDS = (
 _program = ProgramRules.__table__
 #: Built once: this read is on every checkout's path.
 _REVISION = select(_program.c.revision).where(_program.c.id == 1)
+#: The same read as a column of another statement (a checkout reads it with its key check).
+REVISION = _REVISION.scalar_subquery()
 
 
 def current_rules() -> RuleSet:
     """The rules in force. One indexed read per call: the snapshot is cached by revision."""
-    revision = db.session.connection().execute(_REVISION).scalar()
+    return rules_at(db.session.connection().execute(_REVISION).scalar())
+
+
+def rules_at(revision: str | None) -> RuleSet:
+    """The snapshot of ``revision``, read in this transaction (see ``REVISION``).
+
+    Cached per app and process by revision: every import writes a new revision,
+    so the first read after an import loads the new rules, and no checkout ever
+    quotes with rules other than those its own transaction saw.
+    """
     cache: dict[str | None, RuleSet] = current_app.extensions.setdefault("laoyou.rules", {})
     rules = cache.get(revision)
     if rules is None:
@@ -257,14 +268,16 @@ def quote_checkout(
     items: Sequence[dict[str, Any]] | None,
     points_offset: int | None,
     at: dt.datetime,
+    rules: RuleSet | None = None,
 ) -> CheckoutQuote:
     """Discount, charge, points offset, points and growth of one purchase.
 
     ``items`` lines carry ``amount_fen`` as the line total (quantity already
     applied); the lines must add up to ``amount_fen``. Raises InvalidRequest
     (naming the field) for a bad amount, bad items or a bad points offset.
+    ``rules``: the snapshot the caller already read (default: the rules in force).
     """
-    rules = current_rules()
+    rules = rules or current_rules()
     if isinstance(amount_fen, bool) or not isinstance(amount_fen, int) or amount_fen < 0:
         raise InvalidRequest(
             "amount_fen must be a whole number of fen, 0 or more", field="amount_fen"
@@ -473,7 +486,7 @@ def best_recharge_plan(
     return best
 
 
-def points_expiry(earned_at: dt.datetime | dt.date) -> dt.date | None:
+def points_expiry(earned_at: dt.datetime | dt.date, rules: RuleSet | None = None) -> dt.date | None:
     """The last local date on which points earned at ``earned_at`` can be spent.
 
     ``months``: the day before the same day N months on (earned 2026-03-10 with
@@ -484,7 +497,7 @@ def points_expiry(earned_at: dt.datetime | dt.date) -> dt.date | None:
     """
     from app.cards.services import add_months
 
-    rules = current_rules()
+    rules = rules or current_rules()
     day = clock.to_local(earned_at).date() if isinstance(earned_at, dt.datetime) else earned_at
     if rules.expiry_mode == "end_of_next_year":
         return dt.date(day.year + 1, 12, 31)

@@ -8,7 +8,7 @@ The simulator stands in for SMS, so its opt-outs are SMS opt-outs.
 
 from __future__ import annotations
 
-from sqlalchemy import ScalarSelect, select
+from sqlalchemy import ScalarSelect, bindparam, select
 
 from app.db import db, utcnow
 from app.members.models import Member
@@ -39,6 +39,25 @@ def opted_out_clause(channel: str, address: str) -> ScalarSelect[bool]:
         .where(OptOut.channel == _channel(channel), OptOut.address == address)
         .scalar_subquery()
     )
+
+
+#: ``opted_out_clause`` built once, its channel and address left as the bound parameters
+#: ``optout_channel`` and ``optout_address`` (fill them with ``opted_out_params``): hot
+#: paths reuse one statement, and SQLAlchemy its compiled form, instead of building both
+#: per message.
+OPTED_OUT = (
+    select(OptOut.opted_out)
+    .where(
+        OptOut.channel == bindparam("optout_channel"),
+        OptOut.address == bindparam("optout_address"),
+    )
+    .scalar_subquery()
+)
+
+
+def opted_out_params(channel: str, address: str) -> dict[str, str]:
+    """The bound parameters of ``OPTED_OUT`` for this channel and address."""
+    return {"optout_channel": _channel(channel), "optout_address": address}
 
 
 def _channel(channel: str) -> str:

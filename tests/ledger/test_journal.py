@@ -125,9 +125,8 @@ def test_a_card_balance_cannot_go_negative_in_the_database(member_card: Any) -> 
         raw("UPDATE ledger_account SET balance = -1 WHERE id = :a", a=account_id)
 
 
+@pytest.mark.postgresql_only
 def test_postgresql_refuses_an_unbalanced_transaction_at_commit(app: Any, member_card: Any) -> None:
-    if db.session.get_bind().dialect.name != "postgresql":
-        pytest.skip("the deferred zero-sum trigger is PostgreSQL's")
     txn_id, account_id = _txn_and_account(member_card)
     with pytest.raises(DBAPIError, match="does not balance"), db.session.begin_nested():
         db.session.execute(
@@ -141,9 +140,8 @@ def test_postgresql_refuses_an_unbalanced_transaction_at_commit(app: Any, member
         db.session.execute(text("SET CONSTRAINTS ledger_line_zero_sum IMMEDIATE"))
 
 
+@pytest.mark.postgresql_only
 def test_postgresql_refuses_deleting_some_lines(app: Any, member_card: Any) -> None:
-    if db.session.get_bind().dialect.name != "postgresql":
-        pytest.skip("the delete guard is PostgreSQL's")
     txn_id, _ = _txn_and_account(member_card)
     with pytest.raises(DBAPIError, match="append-only"):
         raw("DELETE FROM ledger_line WHERE transaction_id = :t AND amount < 0", t=txn_id)

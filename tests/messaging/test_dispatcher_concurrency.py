@@ -34,10 +34,8 @@ def app_config(fake_twilio: FakeTwilio) -> dict[str, Any]:
     return twilio_settings(fake_twilio.base_url, QUIET_HOURS_START="00:00", QUIET_HOURS_END="00:00")
 
 
-@pytest.fixture(autouse=True)
-def _postgresql_only(backend: dict[str, Any]) -> None:
-    if backend["name"] != "postgresql":
-        pytest.skip("SKIP LOCKED and separate processes: PostgreSQL (SQLite serialises writers)")
+# SKIP LOCKED and separate dispatcher processes: PostgreSQL (SQLite serialises writers).
+pytestmark = pytest.mark.postgresql_only
 
 
 def _queue(app: Flask, count: int) -> list[int]:
