@@ -55,3 +55,15 @@ def test_production_does_not_invent_a_secret(tmp_path: Path) -> None:
     with pytest.raises(ConfigError):
         settings(tmp_path, LAOYOU_ENV="production", DATABASE_URL="postgresql://x@h/db")
     assert not (tmp_path / "secret_key").exists()
+
+
+def test_every_setting_is_documented() -> None:
+    """The README and .env.example list every variable the service reads."""
+    import dataclasses
+
+    root = Path(__file__).resolve().parent.parent
+    readme = (root / "README.md").read_text()
+    example = (root / ".env.example").read_text()
+    names = [f.name for f in dataclasses.fields(Settings) if f.name != "extra"]
+    assert [n for n in names if n not in readme] == []
+    assert [n for n in names if f"{n}=" not in example] == []
