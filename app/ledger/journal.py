@@ -55,6 +55,7 @@ from app.ledger.models import (
     Transaction,
     system_account_id,
 )
+from app.ledger.prepared import Prepared
 
 _account = cast(Table, Account.__table__)
 _line = cast(Table, Line.__table__)
@@ -136,7 +137,11 @@ def dialect_insert(table: Any) -> Any:
 # The hot path's statements, built once: each posting only binds values, so SQLAlchemy
 # neither rebuilds nor recompiles them, and they run on the session's connection
 # without the ORM's per-statement work.
-_FIND = select(_txn.c.id, _txn.c.request_hash).where(_txn.c.idempotency_key == bindparam("key"))
+_FIND = Prepared(
+    select(_txn.c.id, _txn.c.request_hash).where(_txn.c.idempotency_key == bindparam("key")),
+    fields=("id", "request_hash"),
+)
+_ACCOUNT_FIELDS = ("id", "card_id", "asset", "balance")
 _ACCOUNTS = (
     select(_account.c.id, _account.c.card_id, _account.c.asset, _account.c.balance)
     .where(
@@ -152,7 +157,8 @@ _CARD_ACCOUNTS = (
     .where(_account.c.card_id == bindparam("card"))
     .order_by(_account.c.id)
 )
-_CARD_ACCOUNTS_LOCKED = _CARD_ACCOUNTS.with_for_update()
+_CARD_ACCOUNTS_LOCKED = Prepared(_CARD_ACCOUNTS.with_for_update(), fields=_ACCOUNT_FIELDS)
+_CARD_ACCOUNTS = Prepared(_CARD_ACCOUNTS, fields=_ACCOUNT_FIELDS)
 _NEW_LOT = insert(_lot)
 _USE_LOT = (
     update(_lot)
@@ -161,13 +167,14 @@ _USE_LOT = (
 )
 _LOT_USE = insert(_lot_use)
 _BY_DIALECT: dict[str, dict[str, Any]] = {}
-_LINES_INSERTS: dict[bool, Any] = {}
-_BALANCE_UPDATES: dict[int, Any] = {}
+_LINES_INSERTS: dict[bool, Prepared] = {}
+_BALANCE_UPDATES: dict[int, Prepared] = {}
+_SQLITE_LINES: dict[int, Prepared] = {}
 #: The floor of a net credit: no check.
 NO_FLOOR = -(2**62)
 
 
-def _balance_update(accounts: int) -> Any:
+def _balance_update(accounts: int) -> Prepared:
     """One UPDATE of ``accounts`` card accounts by their net amounts, each debit floored."""
     stmt = _BALANCE_UPDATES.get(accounts)
     if stmt is None:
@@ -184,11 +191,12 @@ def _balance_update(accounts: int) -> Any:
                 for n in range(accounts)
             ]
         )
-        stmt = _BALANCE_UPDATES[accounts] = (
+        stmt = _BALANCE_UPDATES[accounts] = Prepared(
             update(_account)
             .where(_account.c.id.in_(ids), _account.c.balance + amount >= least)
             .values(balance=_account.c.balance + amount)
-            .returning(_account.c.id, _account.c.balance)
+            .returning(_account.c.id, _account.c.balance),
+            fields=("id", "balance"),
         )
     return stmt
 
@@ -213,10 +221,25 @@ _PG_OPENED = """, opened AS (
       FROM written
      WHERE account_id = :lot_account_id AND balance_after = :lot_balance_after
 )"""
-_LINES_PLAIN = insert(_line).returning(_line.c.id, _line.c.account_id, _line.c.balance_after)
+_LINE_FIELDS = ("id", "account_id", "balance_after")
+_LINE_COLUMNS = ("transaction_id", "account_id", "asset", "amount", "balance_after")
 
 
-def _lines_insert(*, with_lot: bool) -> Any:
+def _sqlite_lines(count: int) -> Prepared:
+    """SQLite: ``count`` lines in one multi-row INSERT (one statement text per count)."""
+    stmt = _SQLITE_LINES.get(count)
+    if stmt is None:
+        rows = [{c: bindparam(f"{c}_{n}") for c in _LINE_COLUMNS} for n in range(count)]
+        stmt = _SQLITE_LINES[count] = Prepared(
+            insert(_line)
+            .values(rows)
+            .returning(_line.c.id, _line.c.account_id, _line.c.balance_after),
+            fields=_LINE_FIELDS,
+        )
+    return stmt
+
+
+def _lines_insert(*, with_lot: bool) -> Prepared:
     stmt = _LINES_INSERTS.get(with_lot)
     if stmt is None:
         stmt = text(_PG_LINES.format(opened=_PG_OPENED if with_lot else ""))
@@ -225,8 +248,9 @@ def _lines_insert(*, with_lot: bool) -> Any:
                 bindparam("lot_earned_at", type_=_lot.c.earned_at.type),
                 bindparam("lot_expires_on", type_=_lot.c.expires_on.type),
             )
-        stmt = _LINES_INSERTS[with_lot] = stmt.columns(
-            _line.c.id, _line.c.account_id, _line.c.balance_after
+        stmt = _LINES_INSERTS[with_lot] = Prepared(
+            stmt.columns(_line.c.id, _line.c.account_id, _line.c.balance_after),
+            fields=_LINE_FIELDS,
         )
     return stmt
 
@@ -237,9 +261,12 @@ def _statements() -> dict[str, Any]:
     if found is None:
         ins = postgresql.insert if name == "postgresql" else sqlite.insert
         found = _BY_DIALECT[name] = {
-            "txn": ins(_txn)
-            .on_conflict_do_nothing(index_elements=["idempotency_key"])
-            .returning(_txn.c.id),
+            "txn": Prepared(
+                ins(_txn)
+                .on_conflict_do_nothing(index_elements=["idempotency_key"])
+                .returning(_txn.c.id),
+                json=("details",),
+            ),
             # Explicit columns: two plain INSERTs of one table would share a compiled form.
             "account": ins(_account)
             .values(card_id=bindparam("card_id"), asset=bindparam("asset"), balance=0)
@@ -249,6 +276,7 @@ def _statements() -> dict[str, Any]:
             .on_conflict_do_nothing(),
             "accounts": _ACCOUNTS_LOCKED if name == "postgresql" else _ACCOUNTS,
             "card_accounts": _CARD_ACCOUNTS_LOCKED if name == "postgresql" else _CARD_ACCOUNTS,
+            "lot": Prepared(ins(_lot)),
         }
     return found
 
@@ -260,9 +288,10 @@ def ensure_system_accounts() -> None:
 
 def find_posted(key: str, req_hash: str) -> Transaction | None:
     """The transaction already posted under ``key``, or None; a different request is refused."""
-    row = db.session.connection().execute(_FIND, {"key": key}).first()
-    if row is None:
+    rows = _FIND.rows(db.session.connection(), {"key": key})
+    if not rows:
         return None
+    row = rows[0]
     return earlier_posting(row.id, row.request_hash, req_hash)
 
 
@@ -304,16 +333,19 @@ def lock_card_accounts(
         if a not in ASSETS:
             raise InvalidRequest(f"unknown asset {a!r}", field="asset")
     conn, stmts = db.session.connection(), _statements()
-    params: dict[str, Any]
-    if len(card_ids) == 1:
-        stmt, params = stmts["card_accounts"], {"card": card_ids[0]}
-    else:
-        stmt, params = stmts["accounts"], {"cards": card_ids, "assets": assets}
-    rows = {(r.card_id, r.asset): r for r in conn.execute(stmt, params)}
+
+    def read() -> dict[tuple[int, str], Any]:
+        if len(card_ids) == 1:
+            found = stmts["card_accounts"].rows(conn, {"card": card_ids[0]})
+        else:
+            found = conn.execute(stmts["accounts"], {"cards": card_ids, "assets": assets})
+        return {(r.card_id, r.asset): r for r in found}
+
+    rows = read()
     missing = [(c, a) for c in card_ids for a in assets if (c, a) not in rows]
     if missing:
         conn.execute(stmts["account"], [{"card_id": c, "asset": a} for c, a in missing])
-        rows = {(r.card_id, r.asset): r for r in conn.execute(stmt, params)}
+        rows = read()
     return rows
 
 
@@ -380,7 +412,7 @@ def post(
         "details": dict(details or {}),
         "created_at": utcnow(),
     }
-    txn_id = db.session.connection().execute(_statements()["txn"], values).scalar()
+    txn_id = _statements()["txn"].scalar(db.session.connection(), values)
     if txn_id is None:
         # A concurrent posting with this key committed first: answer as it did.
         earlier = find_posted(key, req_hash)
@@ -389,8 +421,11 @@ def post(
         return Posting(earlier, replayed=True)
     # The row as an object for receivers of transaction_posted, without reading it back.
     # It stays out of the session: the row is append-only, so nothing is ever flushed
-    # from it, and a rolled-back savepoint cannot leave a stale copy behind.
-    txn = Transaction(id=txn_id, **values)
+    # from it, and a rolled-back savepoint cannot leave a stale copy behind. Made as
+    # the ORM makes a loaded row (attributes set, no constructor events): a twentieth
+    # of ``Transaction(**values)``'s cost, on every posting.
+    txn = Transaction.__mapper__.class_manager.new_instance()
+    txn.__dict__.update(values, id=txn_id)
 
     posted = _apply(txn_id, entries, accounts, txn.created_at)
     return Posting(txn, replayed=False, lines=posted)
@@ -469,7 +504,7 @@ def _apply(
                 if dip[account_id] < 0
                 else NO_FLOOR
             )
-        final = {r.id: int(r.balance) for r in conn.execute(_balance_update(len(ids)), params)}
+        final = {r.id: int(r.balance) for r in _balance_update(len(ids)).rows(conn, params)}
         short = [i for i in ids if i not in final]
         if short:
             asset, have = next(
@@ -527,22 +562,17 @@ def _apply(
         }
         if together:
             params.update({f"lot_{k}": v for k, v in lot_rows[0].items()})
-        returned = conn.execute(_lines_insert(with_lot=together), params)
+        returned = _lines_insert(with_lot=together).rows(conn, params)
     else:
-        # SQLite: one executemany, sent by SQLAlchemy as one multi-row INSERT.
-        returned = conn.execute(
-            _LINES_PLAIN,
-            [
-                {
-                    "transaction_id": txn_id,
-                    "account_id": p.account_id,
-                    "asset": p.asset,
-                    "amount": p.amount,
-                    "balance_after": p.balance_after,
-                }
-                for p in posted
-            ],
-        )
+        # SQLite: one multi-row INSERT.
+        params = {}
+        for n, p in enumerate(posted):
+            params[f"transaction_id_{n}"] = txn_id
+            params[f"account_id_{n}"] = p.account_id
+            params[f"asset_{n}"] = p.asset
+            params[f"amount_{n}"] = p.amount
+            params[f"balance_after_{n}"] = p.balance_after
+        returned = _sqlite_lines(len(posted)).rows(conn, params)
     line_ids = {
         (r.account_id, r.balance_after): r.id for r in returned if r.balance_after is not None
     }
@@ -550,21 +580,22 @@ def _apply(
         if p.card_id is not None:
             p.line_id = line_ids[(p.account_id, p.balance_after)]
     if lot_rows and not together:
-        conn.execute(
-            _NEW_LOT,
-            [
-                {
-                    "account_id": p.account_id,
-                    "line_id": p.line_id,
-                    "amount": e.amount,
-                    "remaining": e.amount,
-                    "earned_at": e.earned_at or now,
-                    "expires_on": e.expires_on,
-                    "moved_from_id": e.moved_from_lot_id,
-                }
-                for e, p in new_lots
-            ],
-        )
+        lot_params = [
+            {
+                "account_id": p.account_id,
+                "line_id": p.line_id,
+                "amount": e.amount,
+                "remaining": e.amount,
+                "earned_at": e.earned_at or now,
+                "expires_on": e.expires_on,
+                "moved_from_id": e.moved_from_lot_id,
+            }
+            for e, p in new_lots
+        ]
+        if len(lot_params) == 1:
+            _statements()["lot"].rows(conn, lot_params[0])
+        else:
+            conn.execute(_NEW_LOT, lot_params)
 
     opened_later: list[int] = []  # lines (in reverse) whose lots a debit must not take
     debits: list[tuple[Entry, PostedLine, list[int]]] = []

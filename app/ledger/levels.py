@@ -36,6 +36,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from app import clock
 from app.db import UtcDateTime, db, utcnow
+from app.ledger.prepared import Prepared
 from app.ledger.rules_models import GrowthEntry, LevelChangeRecord, LevelRule, MemberGrowth
 from app.members.models import Level, Member
 from app.signals import level_changed
@@ -241,7 +242,6 @@ def review_command(as_of: dt.datetime | None) -> None:
 
 _growth = cast(Table, MemberGrowth.__table__)
 _level = cast(Table, Level.__table__)
-_ENTRY_INSERT = insert(cast(Table, GrowthEntry.__table__))
 _UPSERTS: dict[str, Any] = {}
 
 
@@ -288,9 +288,18 @@ RETURNING growth, (
 ) AS next_level
 """
 _EARN = {
-    "postgresql": text(PG_EARN).bindparams(bindparam("at", type_=UtcDateTime())),
-    "sqlite": text(SQLITE_EARN),
+    "postgresql": Prepared(text(PG_EARN).bindparams(bindparam("at", type_=UtcDateTime()))),
+    "sqlite": Prepared(text(SQLITE_EARN)),
 }
+_EARN_ENTRY = Prepared(
+    insert(cast(Table, GrowthEntry.__table__)).values(
+        member_id=bindparam("member_id"),
+        delta=bindparam("delta"),
+        reason="earn",
+        transaction_id=bindparam("transaction_id"),
+        at=bindparam("at"),
+    )
+)
 
 
 def _earn(
@@ -300,22 +309,13 @@ def _earn(
     ``rank`` or None). On every checkout, so prepared statements and no ORM flush."""
     connection = db.session.connection()
     params = {"member_id": member_id, "delta": delta, "rank": rank}
+    entry = {"member_id": member_id, "delta": delta, "transaction_id": transaction_id}
     if connection.dialect.name == "postgresql":
-        params.update(transaction_id=transaction_id, at=utcnow())
-        total, target_id = connection.execute(_EARN["postgresql"], params).one()
+        params.update(entry, at=utcnow())
+        total, target_id = _EARN["postgresql"].rows(connection, params)[0]
         return int(total), target_id
-    total, target_id = connection.execute(_EARN["sqlite"], params).one()
-    connection.execute(
-        _ENTRY_INSERT,
-        {
-            "member_id": member_id,
-            "delta": delta,
-            "reason": "earn",
-            "transaction_id": transaction_id,
-            "review_on": None,
-            "at": utcnow(),
-        },
-    )
+    total, target_id = _EARN["sqlite"].rows(connection, params)[0]
+    _EARN_ENTRY.rows(connection, {**entry, "at": utcnow()})
     return int(total), target_id
 
 

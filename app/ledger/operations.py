@@ -57,6 +57,7 @@ from app.ledger import journal
 from app.ledger.balances import Balances, card_balances
 from app.ledger.journal import Entry, Posting
 from app.ledger.models import Line, PointsLot, Transaction
+from app.ledger.prepared import Prepared
 from app.signals import transaction_posted
 
 PAY_WITH = ("stored_value", "cash", "visits", "points")
@@ -188,7 +189,7 @@ def checkout(
     }
     req_hash = journal.request_hash(request)
     # One statement: whether the key is posted, and the rules' revision for the quote.
-    start = db.session.connection().execute(_checkout_start(), {"key": key}).one()
+    start = _checkout_start().rows(db.session.connection(), {"key": key})[0]
     earlier = journal.earlier_posting(start.posted_id, start.posted_hash, req_hash)
     if earlier is not None:
         return _checkout_replay(earlier)
@@ -305,15 +306,20 @@ def checkout(
     )
 
 
-_START: list[Any] = []
+_START: list[Prepared] = []
 
 
-def _checkout_start() -> Any:
+def _checkout_start() -> Prepared:
     """SELECT the rules' revision and the key's earlier posting (id, request hash), if any."""
     if not _START:
         from app.ledger.rules import REVISION
 
-        _START.append(select(REVISION.label("revision"), *journal.key_check()))
+        _START.append(
+            Prepared(
+                select(REVISION.label("revision"), *journal.key_check()),
+                fields=("revision", "posted_id", "posted_hash"),
+            )
+        )
     return _START[0]
 
 

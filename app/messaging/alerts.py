@@ -12,13 +12,14 @@ import uuid
 from typing import Any, cast
 
 from flask import current_app
-from flask_babel import gettext
+from flask_babel import get_translations, gettext
 from sqlalchemy import Table, bindparam, func, literal, select, true
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app import clock
 from app.db import db, utcnow
 from app.i18n import in_language
+from app.ledger.prepared import Prepared
 from app.messaging.models import AlertPreference, OutboxMessage, ProgrammeAlertSetting
 from app.messaging.services import alert_enabled, enqueue
 from app.signals import level_changed, transaction_posted
@@ -45,27 +46,46 @@ def _store_name(store: Any) -> str:
     return getattr(store, "name", None) or getattr(store, "code", None) or "-"
 
 
-def transaction_text(kind: str, **values: Any) -> str:
-    """The alert for one posting, in the current gettext language."""
-    if kind == "checkout":
-        text = gettext(
-            "Card *%(last4)s: spent %(amount)s yuan at %(store)s, %(time)s. "
-            "Balance %(balance)s yuan. Points +%(points)s (total %(points_total)s).",
-            **values,
-        )
-    elif kind == "recharge":
-        text = gettext(
-            "Card *%(last4)s: recharged %(amount)s yuan at %(store)s, %(time)s. "
-            "Balance %(balance)s yuan.",
-            **values,
-        )
-    else:
-        text = gettext(
-            "Card *%(last4)s: refund of %(amount)s yuan at %(store)s, %(time)s. "
-            "Balance %(balance)s yuan. Points %(points)s (total %(points_total)s).",
-            **values,
-        )
-    return str(text)
+def N_(msgid: str) -> str:  # the marker name pybabel extracts by default
+    """Marks a msgid for extraction; it is translated where it is rendered."""
+    return msgid
+
+
+#: The alert of each posting kind (gettext msgids).
+TRANSACTION_TEXTS = {
+    "checkout": N_(
+        "Card *%(last4)s: spent %(amount)s yuan at %(store)s, %(time)s. "
+        "Balance %(balance)s yuan. Points +%(points)s (total %(points_total)s)."
+    ),
+    "recharge": N_(
+        "Card *%(last4)s: recharged %(amount)s yuan at %(store)s, %(time)s. "
+        "Balance %(balance)s yuan."
+    ),
+    "refund": N_(
+        "Card *%(last4)s: refund of %(amount)s yuan at %(store)s, %(time)s. "
+        "Balance %(balance)s yuan. Points %(points)s (total %(points_total)s)."
+    ),
+}
+
+
+def transaction_text(kind: str, *, language: str | None = None, **values: Any) -> str:
+    """The alert for one posting, in ``language`` (default: the current gettext language)."""
+    msgid = TRANSACTION_TEXTS.get(kind, TRANSACTION_TEXTS["refund"])
+    if language is None:
+        return str(gettext(msgid, **values))
+    # What flask_babel.gettext does, with the member's catalogue in hand.
+    return str(_catalogue(language).ugettext(msgid) % values)
+
+
+def _catalogue(language: str) -> Any:
+    """The translations of ``language``, looked up once per app: entering ``in_language``
+    on every alert cost more than the rest of the receiver (about 0.05 ms a checkout)."""
+    cache: dict[str, Any] = current_app.extensions.setdefault("laoyou.alert_catalogues", {})
+    found = cache.get(language)
+    if found is None:
+        with in_language(language):
+            found = cache[language] = get_translations()
+    return found
 
 
 def on_transaction_posted(transaction: Any, **kw: Any) -> None:
@@ -95,8 +115,7 @@ def _transaction_alerts(transaction: Any, **kw: Any) -> None:
         "points": points if kind == "checkout" else f"{points:+d}",
         "points_total": balances.points,
     }
-    with in_language(member.language):
-        body = transaction_text(kind, **values)
+    body = transaction_text(kind, language=member.language, **values)
     _enqueue_if_enabled(
         member,
         body,
@@ -116,8 +135,8 @@ def _enqueue_if_enabled(member: Any, body: str, *, alert_type: str, dedupe_key: 
         db.session.flush()  # a member made in this transaction needs its id first
     now = utcnow()
     connection = db.session.connection()
-    connection.execute(
-        _ALERT_INSERT[connection.dialect.name],
+    _ALERT_INSERT[connection.dialect.name].rows(
+        connection,
         {
             "address": member.phone,
             "member_id": member.id,
@@ -177,9 +196,10 @@ def _alert_insert(make_insert: Any) -> Any:
     )
 
 
+#: Run straight on the driver's cursor, as the ledger's own hot statements are.
 _ALERT_INSERT = {
-    "postgresql": _alert_insert(postgresql.insert),
-    "sqlite": _alert_insert(sqlite.insert),
+    "postgresql": Prepared(_alert_insert(postgresql.insert)),
+    "sqlite": Prepared(_alert_insert(sqlite.insert)),
 }
 
 

@@ -10,16 +10,18 @@ the first rolls back (a crash), the twin's insert succeeds and it does the work.
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy import Select, Table, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.bot.message import Message
 from app.db import db
 from app.messaging.models import InboundMessage
+from app.optout.services import opted_out_params
 from app.phone import mask_phone
 
 log = logging.getLogger("laoyou.inbound")
@@ -37,14 +39,15 @@ class InboundResult:
 
 def receive(message: Message) -> InboundResult:
     """Answer ``message`` (the caller commits); a repeated provider id gets the first reply."""
-    from app.bot.engine import handle_message
+    # Looked up at call time: tests stand a recorder in for the engine.
+    from app.bot import engine
 
     row_id: int | None = None
     if message.provider_id:
         row_id = _claim(message)
         if row_id is None:
             return _replay(message)
-    reply = handle_message(message)
+    reply = engine.handle_message(message)
     silent = reply.silent or not reply.text
     if row_id is not None:
         db.session.connection().execute(
@@ -105,19 +108,38 @@ _RECORD = (
 )
 
 
+@functools.cache
+def _claim_with_sender() -> Select[Any]:
+    """PostgreSQL: the claim and the engine's sender lookup in one statement (one round trip)."""
+    from app.bot.engine import sender_statement
+
+    return sender_statement(_claim_statement(postgresql.insert).cte("claim"))
+
+
 def _claim(message: Message) -> int | None:
-    """Insert the inbound row; None when another delivery of the same id got there first."""
+    """Insert the inbound row; None when another delivery of the same id got there first.
+
+    On PostgreSQL the same statement fetches the sender for the engine (a data-modifying
+    CTE runs exactly once, and the insert still waits on a twin's uncommitted row).
+    """
+    from app.bot import engine
+
     connection = db.session.connection()
-    return connection.execute(
-        _CLAIM[connection.dialect.name],
-        {
-            "channel": message.channel,
-            "provider_id": message.provider_id,
-            "sender": message.sender,
-            "text": message.text,
-            "received_at": message.received_at,
-        },
-    ).scalar()
+    values = {
+        "channel": message.channel,
+        "provider_id": message.provider_id,
+        "sender": message.sender,
+        "text": message.text,
+        "received_at": message.received_at,
+    }
+    if connection.dialect.name == "postgresql" and engine.prefetches_sender(message):
+        params = {**values, **opted_out_params(message.channel, message.sender)}
+        row = db.session.execute(_claim_with_sender(), params).first()
+        if row is None:
+            return None
+        engine.known_sender(message, row[1], bool(row[2]))
+        return int(row[0])
+    return connection.execute(_CLAIM[connection.dialect.name], values).scalar()
 
 
 def _replay(message: Message) -> InboundResult:

@@ -1,0 +1,112 @@
+"""The checkout's hot statements, run straight on the DBAPI cursor of the session's connection.
+
+SQLAlchemy's ``Connection.execute`` of an already compiled statement costs about
+0.04 ms on SQLite and 0.09 ms on PostgreSQL on top of the driver's own work
+(measured: 0.046 against 0.009 ms, 0.17 against 0.08 ms), which on SQLite is
+more than the statement itself. A checkout makes about ten, so those that run
+on every posting go through :class:`Prepared` instead: SQLAlchemy still writes
+and compiles the SQL (once per dialect and set of parameters), the statement
+still runs in the session's transaction on its connection, and a driver error
+is raised as SQLAlchemy's (``IntegrityError`` …) as usual. What SQLAlchemy's
+column types would do to the parameters is done here, explicitly and only for
+the types these statements carry: on SQLite an aware datetime becomes naive UTC
+text and a date ISO text (the formats SQLAlchemy stores), and parameters named
+in ``json`` are serialised with ``json.dumps`` on both databases.
+
+Not for statements that need SQLAlchemy's result processing (ORM objects,
+typed results): rows come back as the driver gives them (datetimes on SQLite as
+text), so the hot path reads back only integers and strings.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections import namedtuple
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from sqlalchemy import exc
+from sqlalchemy.engine import Connection
+
+_UTC = dt.UTC
+
+
+def _sqlite_value(value: Any) -> Any:
+    """SQLAlchemy's SQLite text for a date or an aware datetime (``UtcDateTime``)."""
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(_UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+    return value.isoformat()
+
+
+class Prepared:
+    """A Core statement compiled by SQLAlchemy once per dialect, run on the raw cursor.
+
+    ``fields`` names the columns of the rows it returns (rows then have those
+    attributes); ``json`` the parameters that hold JSON documents.
+    """
+
+    def __init__(self, stmt: Any, *, fields: Iterable[str] = (), json: Iterable[str] = ()) -> None:
+        self.stmt = stmt
+        self.fields = tuple(fields)
+        self.row = namedtuple("Row", self.fields) if self.fields else None  # type: ignore[misc]
+        self.json = frozenset(json)
+        self._compiled: dict[
+            tuple[str, frozenset[str]], tuple[str, tuple[str, ...] | None, dict[str, Any]]
+        ] = {}
+
+    def _compile(
+        self, connection: Connection, keys: frozenset[str]
+    ) -> tuple[str, tuple[str, ...] | None, dict[str, Any]]:
+        dialect = connection.dialect
+        compiled = self.stmt.compile(dialect=dialect, column_keys=sorted(keys))
+        # Bound literals (``id = 1`` in a WHERE) keep their values; every other
+        # parameter must be given, so nothing depends on SQLAlchemy's execution defaults.
+        defaults = {
+            k: v
+            for k, v in compiled.params.items()
+            if k not in keys and v is not None and not compiled.binds[k].required
+        }
+        positions = tuple(compiled.positiontup) if compiled.positional else None
+        return compiled.string, positions, defaults
+
+    def rows(self, connection: Connection, params: Mapping[str, Any]) -> list[Any]:
+        """Run once with ``params`` in the connection's transaction; the rows it returns."""
+        keys = frozenset(params)
+        key = (connection.dialect.name, keys)
+        found = self._compiled.get(key)
+        if found is None:
+            found = self._compiled[key] = self._compile(connection, keys)
+        sql, positions, defaults = found
+        values = {**defaults, **params} if defaults else dict(params)
+        for name in self.json & keys:
+            values[name] = json.dumps(values[name])
+        args: Any
+        if positions is not None:  # SQLite (qmark)
+            for name, value in values.items():
+                if isinstance(value, dt.date):
+                    values[name] = _sqlite_value(value)
+            args = [values[name] for name in positions]
+        else:
+            args = values
+        dbapi = connection.connection.dbapi_connection
+        assert dbapi is not None
+        cursor = dbapi.cursor()
+        try:
+            cursor.execute(sql, args)
+            rows = cursor.fetchall() if cursor.description else []
+        except connection.dialect.loaded_dbapi.Error as error:
+            raise exc.DBAPIError.instance(
+                sql, args, error, connection.dialect.loaded_dbapi.Error, dialect=connection.dialect
+            ) from error
+        finally:
+            cursor.close()
+        if self.row is not None:
+            return [self.row(*r) for r in rows]
+        return rows
+
+    def scalar(self, connection: Connection, params: Mapping[str, Any]) -> Any:
+        rows = self.rows(connection, params)
+        return rows[0][0] if rows else None
