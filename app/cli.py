@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import sys
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import NoReturn
 
@@ -61,7 +61,7 @@ def cli_unit_of_work() -> Iterator[Session]:
         raise click.ClickException(exc.message) from exc
 
 
-def echo_table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+def echo_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
     """Left-aligned columns; CJK characters count double so columns line up in a terminal."""
     widths = [max(_width(r[i]) for r in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:

@@ -131,11 +131,12 @@ def _ping_when_idle(engine: Engine) -> None:
 
 
 class Database:
-    """Engine per Flask app; a session per app context (request, command, job)."""
+    """Engine per Flask app; a session per request, or per app context (command, job)."""
 
     def __init__(self) -> None:
         self.session: scoped_session[Session] = scoped_session(
-            self._new_session, scopefunc=_context_key
+            self._new_session,  # type: ignore[arg-type]  # any callable returning a Session works
+            scopefunc=_context_key,
         )
 
     def init_app(self, app: Flask) -> None:

@@ -51,7 +51,7 @@ LEVELS = (
 )
 
 #: key, label, type, choices
-QUESTIONS = (
+QUESTIONS: tuple[tuple[str, str, str, list[str]], ...] = (
     ("favourite_cuisine", "最喜欢的菜系", "choice", ["本帮菜", "川菜", "粤菜", "西餐", "日料"]),
     ("visit_time", "通常什么时候来店", "choice", ["工作日午餐", "工作日晚餐", "周末"]),
     ("has_children", "家中是否有孩子", "boolean", []),

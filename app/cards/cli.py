@@ -24,6 +24,7 @@ from app.cli import cli_unit_of_work, local_minute
 from app.db import db
 from app.errors import NotFound
 from app.ledger.balances import card_balances
+from app.money import yuan
 
 #: Largest batch in one command (and one transaction).
 MAX_BATCH = 10_000
@@ -111,7 +112,7 @@ def issue(
         out.unlink(missing_ok=True)
         raise
     what = f"{count} {card_type} card{'s' if count != 1 else ''}"
-    value = f", {value_fen / 100:.2f} yuan each" if value_fen else ""
+    value = f", {yuan(value_fen)} yuan each" if value_fen else ""
     value += f", {visits} visits each" if visits else ""
     click.echo(f"issued {what}{value}; written to {out}")
 
@@ -203,13 +204,13 @@ def show(number: str) -> None:
         click.echo("media: " + ", ".join(f"{m.kind} {m.value}" for m in card.media))
     bal = card_balances(card.id)
     click.echo(
-        f"balances: points {bal.points}, stored value {bal.stored_value_fen / 100:.2f} yuan, "
+        f"balances: points {bal.points}, stored value {yuan(bal.stored_value_fen)} yuan, "
         f"visits {bal.visits}"
     )
     if card.replaced_by_id is not None:
         new = db.session.get(Card, card.replaced_by_id)
-        number = new.number if new else card.replaced_by_id
-        click.echo(f"replaced by: {number} (this number no longer works)")
+        replacement = new.number if new else str(card.replaced_by_id)
+        click.echo(f"replaced by: {replacement} (this number no longer works)")
     click.echo("history:")
     for event in card_history(card):
         moved = f"{event.from_state or ''} → {event.to_state}".strip()

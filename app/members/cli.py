@@ -9,6 +9,7 @@ from app.cli import local_minute
 from app.errors import NotFound
 from app.ledger.balances import member_balances
 from app.members.services import birthday_text, member_cards, resolve_member
+from app.money import yuan
 
 
 @click.group("member", help="Members.")
@@ -58,7 +59,7 @@ def show(ref: str) -> None:
         click.echo(f"opted out of: {', '.join(opt_outs)}")
     bal = member_balances(member.id)
     click.echo(
-        f"balances: points {bal.points}, stored value {bal.stored_value_fen / 100:.2f} yuan, "
+        f"balances: points {bal.points}, stored value {yuan(bal.stored_value_fen)} yuan, "
         f"visits {bal.visits}"
     )
     click.echo("cards:")
