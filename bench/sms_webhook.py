@@ -5,7 +5,8 @@ Three WSGI apps are served the same way (gunicorn, 2 gthread workers x 8 threads
 connections, each request a new MessageSid signed with Twilio's RequestValidator):
 
 - ``laoyou``: ``POST /sms/twilio`` of the real app: signature check, dedupe insert,
-  the command engine answering JF for a demo member, TwiML, one commit.
+  the command engine answering JF for a member with a level, 1,280 points and 200
+  expiring (points, level, next expiry), TwiML, one commit.
 - ``bare``: a Flask endpoint that reads the form and answers fixed TwiML.
 - ``insert``: the same plus one durable INSERT (autocommit) with psycopg into a
   table with a unique MessageSid: the floor any deduplicating webhook pays.
@@ -13,14 +14,17 @@ connections, each request a new MessageSid signed with Twilio's RequestValidator
 PostgreSQL only (``BENCH_POSTGRES_URL``, else ``TEST_POSTGRES_URL``, else the local
 ``test`` database); a fresh schema is made and dropped. Bounded: at most
 ``--requests`` per app and ``--seconds`` each, in ``--rounds`` interleaved rounds
-(the load on a shared machine drifts; every app meets the same drift). Prints
-``figure NAME VALUE`` lines.
+(the load on a shared machine drifts; every app meets the same drift). Ends with
+``figure NAME VALUE UNIT`` lines; ``sms_webhook_ratio`` is the webhook's rate over
+the insert baseline's. ``--diagnose`` adds the webhook with a constant engine
+(``plumbing``) and without the ledger's two reads (``noledger``).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import datetime as dt
 import http.client
 import itertools
 import os
@@ -106,6 +110,45 @@ def plumbing_app() -> Any:
     return create_app()
 
 
+def noledger_app() -> Any:
+    """Diagnosis (``--diagnose``): the real webhook with the ledger's two reads
+    (``member_balances``, ``next_expiry``) answering at once, to tell their share of JF."""
+    import app.ledger.balances as balances
+    from app import create_app
+
+    balances.member_balances = lambda member_id: balances.Balances()  # type: ignore[assignment]
+    balances.next_expiry = lambda member_id: None  # type: ignore[assignment]
+    return create_app()
+
+
+def count_statements() -> int:
+    """SQL statements one signed JF makes, in-process on the bench schema (BEGIN and
+    COMMIT are not statements here: psycopg sends them itself)."""
+    from sqlalchemy import event
+
+    from app import create_app
+    from app.db import db
+
+    app = create_app()
+    seen: list[str] = []
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", lambda *args: seen.append(args[2]))
+    body, signature = signed_requests("count", 1)[0]
+    response = app.test_client().post(
+        "/sms/twilio",
+        data=body,
+        headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            "X-Twilio-Signature": signature,
+        },
+    )
+    engine.dispose()
+    if response.status_code != 200:
+        raise RuntimeError(f"counting request failed: HTTP {response.status_code}")
+    return len(seen)
+
+
 # --- the run ---------------------------------------------------------------------------
 
 
@@ -153,16 +196,31 @@ def setup(schema: str) -> None:
         conn.execute(f"CREATE SCHEMA {schema}")
     os.environ.update(_laoyou_env(schema))
     from app import create_app
+    from app.clock import local_today
     from app.db import Base, db, unit_of_work
-    from app.members.services import create_member
+    from app.ledger.journal import credit_points
+    from app.members.models import Level
+    from app.members.services import create_member, member_cards
     from app.stores.services import create_store
 
     app = create_app()
     with app.app_context():
         Base.metadata.create_all(db.engine)
-        with unit_of_work():
+        with unit_of_work() as session:
             create_store("SH01", "静安店", "East")
-            create_member({"phone": PHONE, "home_store": "SH01", "name": "压测"})
+            member = create_member({"phone": PHONE, "home_store": "SH01", "name": "压测"})
+            # A member as JF meets them: a level, points, and some that expire next.
+            member.level = Level(name="金卡", rank=3)
+            session.flush()
+            card = member_cards(member)[0]
+            credit_points(card, 1080, kind="gift", key="bench:points", expires_on=None)
+            credit_points(
+                card,
+                200,
+                kind="gift",
+                key="bench:expiring",
+                expires_on=local_today() + dt.timedelta(days=90),
+            )
         with db.engine.begin() as conn:
             conn.execute(text(BASELINE_DDL))
         db.engine.dispose()
@@ -325,7 +383,9 @@ def main() -> int:
     parser.add_argument("--warmup", type=int, default=300)
     parser.add_argument("--rounds", type=int, default=4, help="interleaved rounds per app")
     parser.add_argument(
-        "--diagnose", action="store_true", help="also serve the webhook with a constant engine"
+        "--diagnose",
+        action="store_true",
+        help="also serve the webhook with a constant engine, and without the ledger's reads",
     )
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (every app)")
     parser.add_argument("--threads", type=int, default=8, help="threads per worker (every app)")
@@ -340,6 +400,7 @@ def main() -> int:
         return 1
     results: dict[str, dict[str, float]] = {}
     try:
+        statements = count_statements()
         env_common = {"BENCH_CONNINFO": _conninfo(PG_URL, schema), **_laoyou_env(schema)}
         targets = [
             ("bare", "bench.sms_webhook:bare_app()"),
@@ -348,6 +409,7 @@ def main() -> int:
         ]
         if args.diagnose:
             targets.append(("plumbing", "bench.sms_webhook:plumbing_app()"))
+            targets.append(("noledger", "bench.sms_webhook:noledger_app()"))
         run_id = uuid.uuid4().hex[:8]
         servers: dict[str, tuple[subprocess.Popen[bytes], int]] = {}
         try:
@@ -396,20 +458,16 @@ def main() -> int:
         teardown(schema)
 
     lao, bare, ins = results["laoyou"], results["bare"], results["insert"]
+    ok = lao["rps"] >= 0.5 * ins["rps"] and lao["p99_ms"] < 50
     print(
         f"# {args.clients} connections, gunicorn {args.workers}x{args.threads} gthread, "
         "PostgreSQL; "
-        f"requests laoyou {lao['n']:.0f}, bare {bare['n']:.0f}, insert {ins['n']:.0f}"
+        + ", ".join(f"requests {name} {figures['n']:.0f}" for name, figures in results.items())
     )
-    print(f"figure sms_webhook_rps {lao['rps']:.1f}")
-    print(f"figure sms_webhook_p50_ms {lao['p50_ms']:.2f}")
-    print(f"figure sms_webhook_p99_ms {lao['p99_ms']:.2f}")
-    print(f"figure sms_baseline_bare_rps {bare['rps']:.1f}")
-    print(f"figure sms_baseline_bare_p50_ms {bare['p50_ms']:.2f}")
-    print(f"figure sms_baseline_bare_p99_ms {bare['p99_ms']:.2f}")
-    print(f"figure sms_baseline_insert_rps {ins['rps']:.1f}")
-    print(f"figure sms_baseline_insert_p50_ms {ins['p50_ms']:.2f}")
-    print(f"figure sms_baseline_insert_p99_ms {ins['p99_ms']:.2f}")
+    print(
+        f"# one JF request: {statements} SQL statements, plus BEGIN and COMMIT; "
+        f"target (>= 50% of the insert baseline, p99 < 50 ms): {'met' if ok else 'NOT met'}"
+    )
     # CPU per request: the app's gunicorn workers, and PostgreSQL (every backend on the
     # host, so other activity on a shared machine shows up here too).
     label = {
@@ -417,19 +475,19 @@ def main() -> int:
         "bare": "baseline_bare",
         "insert": "baseline_insert",
         "plumbing": "webhook_plumbing",
+        "noledger": "webhook_noledger",
     }
     for name, figures in results.items():
-        print(f"figure sms_{label[name]}_app_cpu_ms {figures['app_cpu_ms']:.2f}")
-        print(f"figure sms_{label[name]}_db_cpu_ms {figures['db_cpu_ms']:.2f}")
-    print(f"figure sms_webhook_ratio {lao['rps'] / ins['rps']:.3f}")
-    print(f"figure sms_webhook_ratio_bare {lao['rps'] / bare['rps']:.3f}")
-    ok = lao["rps"] >= 0.5 * ins["rps"] and lao["p99_ms"] < 50
-    if "plumbing" in results:
-        plumbing = results["plumbing"]
-        print(f"figure sms_webhook_plumbing_rps {plumbing['rps']:.1f}")
-        print(f"figure sms_webhook_plumbing_p99_ms {plumbing['p99_ms']:.2f}")
-        print(f"figure sms_webhook_plumbing_ratio {plumbing['rps'] / ins['rps']:.3f}")
-    print(f"# target (>= 50% of the insert baseline, p99 < 50 ms): {'met' if ok else 'NOT met'}")
+        prefix = f"sms_{label[name]}"
+        print(f"figure {prefix}_rps {figures['rps']:.1f} requests/s")
+        print(f"figure {prefix}_p50_ms {figures['p50_ms']:.2f} ms")
+        print(f"figure {prefix}_p99_ms {figures['p99_ms']:.2f} ms")
+        print(f"figure {prefix}_app_cpu_ms {figures['app_cpu_ms']:.2f} ms")
+        print(f"figure {prefix}_db_cpu_ms {figures['db_cpu_ms']:.2f} ms")
+        if name not in ("bare", "insert"):
+            print(f"figure {prefix}_ratio {figures['rps'] / ins['rps']:.3f} ratio")
+    print(f"figure sms_webhook_statements {statements} statements")
+    print(f"figure sms_webhook_ratio_bare {lao['rps'] / bare['rps']:.3f} ratio")
     return 0
 
 
@@ -439,7 +497,7 @@ def check_laoyou(samples: list[bytes]) -> None:
         raise RuntimeError("no sampled replies")
     for body in samples:
         text = body.decode()
-        if "<Message>" not in text or "积分" not in text:
+        if "<Message>" not in text or not all(w in text for w in ("1,280", "金卡", "到期")):
             raise RuntimeError(f"unexpected reply from the webhook: {text[:200]}")
 
 

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import CTE, Select, bindparam, select
+from sqlalchemy import CTE, Select, bindparam, literal, select
 from sqlalchemy.orm import lazyload
 
 import app.bot.commands  # noqa: F401  (registers every command)
@@ -127,16 +127,6 @@ def _sounds_like_opt_out(text: str) -> bool:
     return first in words or any(text.startswith(w) for w in words if not w.isascii())
 
 
-#: The sender's membership and opt-out, built once: every message runs it.
-_MEMBER_AND_OPT_OUT = (
-    select(Member, OPTED_OUT)
-    .where(Member.phone == bindparam("optout_address"))
-    # No command reads the home store; loaded on demand, it stays out of every message's join.
-    .options(lazyload(Member.home_store))
-)
-_OPT_OUT = select(OPTED_OUT)
-
-
 #: Channels whose sender address is a phone number, looked up among members.
 _PHONE_CHANNELS = ("sms", "simulator")
 _KNOWN_SENDER = "laoyou.bot.known_sender"
@@ -154,8 +144,14 @@ def sender_statement(source: CTE) -> Select[Any]:
         select(source, Member, OPTED_OUT)
         .select_from(source)
         .outerjoin(Member, Member.phone == bindparam("optout_address"))
+        # No command reads the home store; loaded on demand, it stays out of every join.
         .options(lazyload(Member.home_store))
     )
+
+
+#: The engine's own lookup, built once: a member or a stranger, and the opt-out, in one row.
+_SENDER = sender_statement(select(literal(1).label("one")).cte("one"))
+_OPT_OUT = select(OPTED_OUT)
 
 
 def prefetches_sender(message: Message) -> bool:
@@ -170,16 +166,15 @@ def known_sender(message: Message, member: Member | None, opted_out: bool) -> No
 
 
 def _sender(message: Message) -> tuple[Member | None, bool]:
-    """The sender's membership and opt-out, in one query for a member (the hot path)."""
+    """The sender's membership and opt-out, in one query (the hot path)."""
     known = db.session.info.pop(_KNOWN_SENDER, None)
     if known is not None and known[0] is message:
         return known[1], known[2]
     params = opted_out_params(message.channel, message.sender)
     # WeChat openids are bound to members by the WeChat issue; until then, strangers.
     if message.channel in _PHONE_CHANNELS:
-        row = db.session.execute(_MEMBER_AND_OPT_OUT, params).first()
-        if row is not None:
-            return row[0], bool(row[1])
+        row = db.session.execute(_SENDER, params).one()
+        return row[1], bool(row[2])
     return None, bool(db.session.scalar(_OPT_OUT, params))
 
 

@@ -62,6 +62,10 @@ class LocalWindows:
             window[1] += 1
             return window[1] <= item.amount
 
+    def __len__(self) -> int:
+        """Windows kept (expired ones linger until the next sweep)."""
+        return len(self._windows)
+
     def _sweep(self, now: float) -> None:
         self._next_sweep = now + self.SWEEP_EVERY_S
         expired = [key for key, (end, _hits) in self._windows.items() if end <= now]

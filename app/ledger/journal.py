@@ -158,7 +158,7 @@ _CARD_ACCOUNTS = (
     .order_by(_account.c.id)
 )
 _CARD_ACCOUNTS_LOCKED = Prepared(_CARD_ACCOUNTS.with_for_update(), fields=_ACCOUNT_FIELDS)
-_CARD_ACCOUNTS = Prepared(_CARD_ACCOUNTS, fields=_ACCOUNT_FIELDS)
+_CARD_ACCOUNTS_READ = Prepared(_CARD_ACCOUNTS, fields=_ACCOUNT_FIELDS)
 _NEW_LOT = insert(_lot)
 _USE_LOT = (
     update(_lot)
@@ -229,7 +229,9 @@ def _sqlite_lines(count: int) -> Prepared:
     """SQLite: ``count`` lines in one multi-row INSERT (one statement text per count)."""
     stmt = _SQLITE_LINES.get(count)
     if stmt is None:
-        rows = [{c: bindparam(f"{c}_{n}") for c in _LINE_COLUMNS} for n in range(count)]
+        rows: list[dict[str, Any]] = [
+            {c: bindparam(f"{c}_{n}") for c in _LINE_COLUMNS} for n in range(count)
+        ]
         stmt = _SQLITE_LINES[count] = Prepared(
             insert(_line)
             .values(rows)
@@ -240,19 +242,19 @@ def _sqlite_lines(count: int) -> Prepared:
 
 
 def _lines_insert(*, with_lot: bool) -> Prepared:
-    stmt = _LINES_INSERTS.get(with_lot)
-    if stmt is None:
+    found = _LINES_INSERTS.get(with_lot)
+    if found is None:
         stmt = text(_PG_LINES.format(opened=_PG_OPENED if with_lot else ""))
         if with_lot:
             stmt = stmt.bindparams(
                 bindparam("lot_earned_at", type_=_lot.c.earned_at.type),
                 bindparam("lot_expires_on", type_=_lot.c.expires_on.type),
             )
-        stmt = _LINES_INSERTS[with_lot] = Prepared(
+        found = _LINES_INSERTS[with_lot] = Prepared(
             stmt.columns(_line.c.id, _line.c.account_id, _line.c.balance_after),
             fields=_LINE_FIELDS,
         )
-    return stmt
+    return found
 
 
 def _statements() -> dict[str, Any]:
@@ -275,7 +277,9 @@ def _statements() -> dict[str, Any]:
             .values(id=bindparam("id"), code=bindparam("code"), asset=bindparam("asset"), balance=0)
             .on_conflict_do_nothing(),
             "accounts": _ACCOUNTS_LOCKED if name == "postgresql" else _ACCOUNTS,
-            "card_accounts": _CARD_ACCOUNTS_LOCKED if name == "postgresql" else _CARD_ACCOUNTS,
+            "card_accounts": (
+                _CARD_ACCOUNTS_LOCKED if name == "postgresql" else _CARD_ACCOUNTS_READ
+            ),
             "lot": Prepared(ins(_lot)),
         }
     return found
@@ -347,6 +351,36 @@ def lock_card_accounts(
         conn.execute(stmts["account"], [{"card_id": c, "asset": a} for c, a in missing])
         rows = read()
     return rows
+
+
+def locking_read(columns: Sequence[Any], fields: Sequence[str]) -> dict[str, Prepared]:
+    """Per dialect: one card's accounts read (and locked) as :func:`lock_card_accounts`
+    does, with ``columns`` (uncorrelated scalar subqueries, named ``fields``) beside
+    them, so a posting's other reads ride on its lock's round trip."""
+    base = (
+        select(_account.c.id, _account.c.card_id, _account.c.asset, _account.c.balance, *columns)
+        .where(_account.c.card_id == bindparam("card"))
+        .order_by(_account.c.id)
+    )
+    fields = (*_ACCOUNT_FIELDS, *fields)
+    return {
+        "postgresql": Prepared(base.with_for_update(of=_account), fields=fields),
+        "sqlite": Prepared(base, fields=fields),
+    }
+
+
+def lock_card_accounts_with(
+    card_id: int, assets: Iterable[str], read: Mapping[str, Prepared], params: Mapping[str, Any]
+) -> tuple[dict[tuple[int, str], Any], Any]:
+    """:func:`lock_card_accounts` for one card with a :func:`locking_read`: (the accounts,
+    a row with the extra columns, or None when the card had no accounts yet)."""
+    conn = db.session.connection()
+    rows = read[conn.dialect.name].rows(conn, {**params, "card": card_id})
+    accounts = {(r.card_id, r.asset): r for r in rows}
+    first = rows[0] if rows else None
+    if first is not None and all((card_id, a) in accounts for a in assets):
+        return accounts, first
+    return lock_card_accounts([card_id], assets), first
 
 
 def post(

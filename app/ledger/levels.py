@@ -308,7 +308,7 @@ def _earn(
     """Add earned growth with its history row: (new total, id of a level reached above
     ``rank`` or None). On every checkout, so prepared statements and no ORM flush."""
     connection = db.session.connection()
-    params = {"member_id": member_id, "delta": delta, "rank": rank}
+    params: dict[str, Any] = {"member_id": member_id, "delta": delta, "rank": rank}
     entry = {"member_id": member_id, "delta": delta, "transaction_id": transaction_id}
     if connection.dialect.name == "postgresql":
         params.update(entry, at=utcnow())

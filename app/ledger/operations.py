@@ -58,6 +58,7 @@ from app.ledger.balances import Balances, card_balances
 from app.ledger.journal import Entry, Posting
 from app.ledger.models import Line, PointsLot, Transaction
 from app.ledger.prepared import Prepared
+from app.ledger.rules import REVISION
 from app.signals import transaction_posted
 
 PAY_WITH = ("stored_value", "cash", "visits", "points")
@@ -188,8 +189,14 @@ def checkout(
         "external_ref": external_ref,
     }
     req_hash = journal.request_hash(request)
-    # One statement: whether the key is posted, and the rules' revision for the quote.
-    start = _checkout_start().rows(db.session.connection(), {"key": key})[0]
+    # One statement: the card's accounts locked, whether the key is already posted, and
+    # the rules' revision for the quote (a concurrent posting with this key that commits
+    # while this waits for the lock is caught by the journal's INSERT, and replayed).
+    locked, start = journal.lock_card_accounts_with(
+        card.id, CARD_ASSETS, _checkout_lock(), {"key": key}
+    )
+    if start is None:  # the card's first posting: its accounts were just made
+        start = _CHECKOUT_START.rows(db.session.connection(), {"key": key})[0]
     earlier = journal.earlier_posting(start.posted_id, start.posted_hash, req_hash)
     if earlier is not None:
         return _checkout_replay(earlier)
@@ -226,7 +233,6 @@ def checkout(
         per_yuan = in_force.offset_points_per_yuan
         points_paid = -(-charged * per_yuan // 100)
 
-    locked = journal.lock_card_accounts([card.id], CARD_ASSETS)
     entries: list[Entry] = []
     paid_fen = bonus_fen = 0
     if pay_with == "stored_value" and charged:
@@ -306,21 +312,18 @@ def checkout(
     )
 
 
-_START: list[Prepared] = []
+_START_COLUMNS = (REVISION.label("revision"), *journal.key_check())
+_START_FIELDS = ("revision", "posted_id", "posted_hash")
+#: The rules' revision and the key's earlier posting (id, request hash), if any.
+_CHECKOUT_START = Prepared(select(*_START_COLUMNS), fields=_START_FIELDS)
+_LOCK: list[dict[str, Prepared]] = []
 
 
-def _checkout_start() -> Prepared:
-    """SELECT the rules' revision and the key's earlier posting (id, request hash), if any."""
-    if not _START:
-        from app.ledger.rules import REVISION
-
-        _START.append(
-            Prepared(
-                select(REVISION.label("revision"), *journal.key_check()),
-                fields=("revision", "posted_id", "posted_hash"),
-            )
-        )
-    return _START[0]
+def _checkout_lock() -> dict[str, Prepared]:
+    """The card's accounts locked, with the columns of ``_CHECKOUT_START`` beside them."""
+    if not _LOCK:
+        _LOCK.append(journal.locking_read(_START_COLUMNS, _START_FIELDS))
+    return _LOCK[0]
 
 
 def _after_checkout_hook(posting: Posting, card: Card) -> None:

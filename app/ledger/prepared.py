@@ -32,6 +32,10 @@ from sqlalchemy.engine import Connection
 _UTC = dt.UTC
 
 
+#: SQL text, parameter names in order (SQLite) or None (named), bound literals, rows or not.
+_Compiled = tuple[str, tuple[str, ...] | None, dict[str, Any], bool]
+
+
 def _sqlite_value(value: Any) -> Any:
     """SQLAlchemy's SQLite text for a date or an aware datetime (``UtcDateTime``)."""
     if isinstance(value, dt.datetime):
@@ -53,13 +57,9 @@ class Prepared:
         self.fields = tuple(fields)
         self.row = namedtuple("Row", self.fields) if self.fields else None  # type: ignore[misc]
         self.json = frozenset(json)
-        self._compiled: dict[
-            tuple[str, frozenset[str]], tuple[str, tuple[str, ...] | None, dict[str, Any]]
-        ] = {}
+        self._compiled: dict[tuple[str, frozenset[str]], _Compiled] = {}
 
-    def _compile(
-        self, connection: Connection, keys: frozenset[str]
-    ) -> tuple[str, tuple[str, ...] | None, dict[str, Any]]:
+    def _compile(self, connection: Connection, keys: frozenset[str]) -> _Compiled:
         dialect = connection.dialect
         compiled = self.stmt.compile(dialect=dialect, column_keys=sorted(keys))
         # Bound literals (``id = 1`` in a WHERE) keep their values; every other
@@ -70,7 +70,11 @@ class Prepared:
             if k not in keys and v is not None and not compiled.binds[k].required
         }
         positions = tuple(compiled.positiontup) if compiled.positional else None
-        return compiled.string, positions, defaults
+        # Known here rather than asked of the cursor: psycopg builds its description's
+        # column objects on every call. A text() statement is taken to return rows.
+        dml = compiled.isinsert or compiled.isupdate or compiled.isdelete
+        returns_rows = not dml or bool(compiled.effective_returning)
+        return compiled.string, positions, defaults, returns_rows
 
     def rows(self, connection: Connection, params: Mapping[str, Any]) -> list[Any]:
         """Run once with ``params`` in the connection's transaction; the rows it returns."""
@@ -79,7 +83,7 @@ class Prepared:
         found = self._compiled.get(key)
         if found is None:
             found = self._compiled[key] = self._compile(connection, keys)
-        sql, positions, defaults = found
+        sql, positions, defaults, returns_rows = found
         values = {**defaults, **params} if defaults else dict(params)
         for name in self.json & keys:
             values[name] = json.dumps(values[name])
@@ -96,7 +100,7 @@ class Prepared:
         cursor = dbapi.cursor()
         try:
             cursor.execute(sql, args)
-            rows = cursor.fetchall() if cursor.description else []
+            rows = cursor.fetchall() if returns_rows else []
         except connection.dialect.loaded_dbapi.Error as error:
             raise exc.DBAPIError.instance(
                 sql, args, error, connection.dialect.loaded_dbapi.Error, dialect=connection.dialect
@@ -105,7 +109,7 @@ class Prepared:
             cursor.close()
         if self.row is not None:
             return [self.row(*r) for r in rows]
-        return rows
+        return list(rows)
 
     def scalar(self, connection: Connection, params: Mapping[str, Any]) -> Any:
         rows = self.rows(connection, params)

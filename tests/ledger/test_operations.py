@@ -383,3 +383,25 @@ def test_a_refund_undoes_the_upgrade_its_purchase_caused(member_card: Any) -> No
     assert (member.level.name, growth_of(member)) == ("Regular", 990)
     assert card_balances(card.id).points == 990
     assert_clean()
+
+
+def test_a_rules_import_takes_effect_for_the_next_checkout(member_card: Any) -> None:
+    """The rules are cached per process by revision; an import is a new revision."""
+    import copy
+
+    from ledger_support import RULES
+
+    from app.ledger.rules_io import import_rules
+
+    _, card = member_card()
+    with frozen(THURSDAY):
+        _recharge(card, 50000, "r1")
+        before = _checkout(card, 10000, "stored_value", "c1")
+        doubled = copy.deepcopy(RULES)
+        doubled["earning"]["points_per_yuan_bp"] = 20000
+        import_rules(doubled)
+        after = _checkout(card, 10000, "stored_value", "c2")
+        import_rules(RULES)
+        again = _checkout(card, 10000, "stored_value", "c3")
+    assert (before.points_earned, after.points_earned, again.points_earned) == (100, 200, 100)
+    assert_clean()
