@@ -403,6 +403,7 @@ def post(
     details: Mapping[str, Any] | None = None,
     accounts: Mapping[tuple[int, str], Any] | None = None,
     key_checked: bool = False,
+    req_hash: str | None = None,
 ) -> Posting:
     """Post one journal transaction, once per ``key``; see the module docstring.
 
@@ -410,14 +411,18 @@ def post(
     default the entries). ``accounts`` may hand in rows from
     :func:`lock_card_accounts` that the caller already locked; ``key_checked``
     says the caller already ran :func:`find_posted` for this key in this
-    transaction. Returns the :class:`Posting`; raises ``InsufficientFunds``
-    (nothing is written once the caller's transaction rolls back),
-    ``IdempotencyConflict`` or ``InvalidRequest``.
+    transaction, and ``req_hash`` is ``request``'s hash if the caller has it.
+    Returns the :class:`Posting`; raises ``InsufficientFunds`` (nothing is
+    written once the caller's transaction rolls back), ``IdempotencyConflict``
+    or ``InvalidRequest``.
     """
     if not key or len(key) > 200:
         raise InvalidRequest("an idempotency key is 1 to 200 characters", field="idempotency_key")
     _validate(entries)
-    req_hash = request_hash(request if request is not None else [_entry_dict(e) for e in entries])
+    if req_hash is None:
+        req_hash = request_hash(
+            request if request is not None else [_entry_dict(e) for e in entries]
+        )
     if not key_checked:
         earlier = find_posted(key, req_hash)
         if earlier is not None:

@@ -285,6 +285,7 @@ def checkout(
         },
         accounts=locked,
         key_checked=True,
+        req_hash=req_hash,
     )
     if posting.replayed:
         return _checkout_replay(posting.transaction)
