@@ -11,7 +11,8 @@ is raised as SQLAlchemy's (``IntegrityError`` …) as usual. What SQLAlchemy's
 column types would do to the parameters is done here, explicitly and only for
 the types these statements carry: on SQLite an aware datetime becomes naive UTC
 text and a date ISO text (the formats SQLAlchemy stores), and parameters named
-in ``json`` are serialised with ``json.dumps`` on both databases.
+in ``json`` are serialised with ``json.dumps`` on both databases. SQLAlchemy's
+execute events do not see these statements.
 
 Not for statements that need SQLAlchemy's result processing (ORM objects,
 typed results): rows come back as the driver gives them (datetimes on SQLite as
@@ -102,8 +103,17 @@ class Prepared:
             cursor.execute(sql, args)
             rows = cursor.fetchall() if returns_rows else []
         except connection.dialect.loaded_dbapi.Error as error:
+            # As Connection.execute does: a lost connection is not handed back to the pool.
+            lost = connection.dialect.is_disconnect(error, dbapi, cursor)
+            if lost:
+                connection.invalidate(error)
             raise exc.DBAPIError.instance(
-                sql, args, error, connection.dialect.loaded_dbapi.Error, dialect=connection.dialect
+                sql,
+                args,
+                error,
+                connection.dialect.loaded_dbapi.Error,
+                connection_invalidated=lost,
+                dialect=connection.dialect,
             ) from error
         finally:
             cursor.close()
