@@ -95,6 +95,9 @@ class Prepared:
                     values[name] = _sqlite_value(value)
             args = [values[name] for name in positions]
         else:
+            for value in values.values():
+                if isinstance(value, dt.datetime) and value.tzinfo is None:
+                    raise ValueError("naive datetime given to a UTC column")
             args = values
         dbapi = connection.connection.dbapi_connection
         assert dbapi is not None
