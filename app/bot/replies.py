@@ -6,8 +6,6 @@ already entered ``in_language(...)``. Dates are ISO (2027-01-31) in every langua
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 import phonenumbers
 from flask import current_app
 from flask_babel import gettext
@@ -21,11 +19,6 @@ def join(parts: list[str], language: str) -> str:
 def listing(items: list[str], language: str) -> str:
     """``a, b`` in English, ``a、b`` in Chinese."""
     return ("、" if language.startswith("zh") else ", ").join(items)
-
-
-def yuan(fen: int) -> str:
-    """``128050`` → ``1,280.50`` (two decimals, thousands separated)."""
-    return format(Decimal(fen).scaleb(-2), ",.2f")
 
 
 def number(value: int) -> str:

@@ -22,19 +22,13 @@ from app.i18n import in_language
 from app.ledger.prepared import Prepared
 from app.messaging.models import AlertPreference, OutboxMessage, ProgrammeAlertSetting
 from app.messaging.services import alert_enabled, enqueue
+from app.money import yuan
 from app.signals import level_changed, transaction_posted
 
 log = logging.getLogger("laoyou.alerts")
 
 #: Postings a member hears about; expiry, transfers and adjustments have their own notices.
 ALERTED_KINDS = ("checkout", "recharge", "refund")
-
-
-def yuan(fen: int) -> str:
-    """2550 → "25.50": money in alerts, never through a float."""
-    sign = "-" if fen < 0 else ""
-    fen = abs(fen)
-    return f"{sign}{fen // 100}.{fen % 100:02d}"
 
 
 def _when(transaction: Any) -> str:

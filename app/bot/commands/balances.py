@@ -5,9 +5,10 @@ from __future__ import annotations
 from flask_babel import gettext
 
 from app.bot.registry import Context, command
-from app.bot.replies import join, last4, number, yuan
+from app.bot.replies import join, last4, number
 from app.clock import local_today
 from app.members.models import Level
+from app.money import yuan
 
 
 def level_title(level: Level) -> str:
@@ -65,7 +66,9 @@ def balance(ctx: Context) -> str:
     assert member is not None
     balances = member_balances(member.id)
     cards = [c for c in member_cards(member) if c.state != "cancelled"]
-    parts = [gettext("Stored value: ¥%(amount)s.", amount=yuan(balances.stored_value_fen))]
+    parts = [
+        gettext("Stored value: ¥%(amount)s.", amount=yuan(balances.stored_value_fen, grouped=True))
+    ]
     if balances.visits or any(c.type == "count" for c in cards):
         parts.append(gettext("Visits left: %(visits)s.", visits=number(balances.visits)))
     today = local_today()
