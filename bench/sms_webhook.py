@@ -128,6 +128,7 @@ def count_statements() -> int:
 
     from app import create_app
     from app.db import db
+    from app.ledger.prepared import observed
 
     app = create_app()
     seen: list[str] = []
@@ -135,14 +136,15 @@ def count_statements() -> int:
         engine = db.engine
     event.listen(engine, "before_cursor_execute", lambda *args: seen.append(args[2]))
     body, signature = signed_requests("count", 1)[0]
-    response = app.test_client().post(
-        "/sms/twilio",
-        data=body,
-        headers={
-            "Content-Type": "application/x-www-form-urlencoded",
-            "X-Twilio-Signature": signature,
-        },
-    )
+    with observed(seen.append):  # prepared statements bypass SQLAlchemy's events
+        response = app.test_client().post(
+            "/sms/twilio",
+            data=body,
+            headers={
+                "Content-Type": "application/x-www-form-urlencoded",
+                "X-Twilio-Signature": signature,
+            },
+        )
     engine.dispose()
     if response.status_code != 200:
         raise RuntimeError(f"counting request failed: HTTP {response.status_code}")

@@ -11,9 +11,10 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 from app.db import db
+from app.ledger.prepared import Prepared
 
 
 @dataclass(frozen=True)
@@ -92,3 +93,67 @@ def next_expiry(member_id: int) -> tuple[int, dt.date] | None:
     if row is None or row[0] is None:
         return None
     return int(row[1]), row[0]
+
+
+def _points_summary_statement():  # type: ignore[no-untyped-def]
+    """Balances by asset and the next expiring lot, as one UNION ALL (one round trip)."""
+    from sqlalchemy import literal, null, union_all
+
+    from app.ledger.models import Account, PointsLot
+
+    cards = _member_cards_param()
+    by_asset = (
+        select(Account.asset, func.sum(Account.balance), null())
+        .where(Account.card_id.in_(cards))
+        .group_by(Account.asset)
+    )
+    first_expiry = (
+        select(literal("expiring"), func.sum(PointsLot.remaining), PointsLot.expires_on)
+        .join(Account, Account.id == PointsLot.account_id)
+        .where(
+            Account.card_id.in_(cards),
+            PointsLot.remaining > 0,
+            PointsLot.expires_on.is_not(None),
+            PointsLot.expires_on >= bindparam("today"),
+        )
+        .group_by(PointsLot.expires_on)
+        .order_by(PointsLot.expires_on)
+        .limit(1)
+        .subquery()
+    )
+    return union_all(by_asset, select(first_expiry))
+
+
+def _member_cards_param():  # type: ignore[no-untyped-def]
+    from app.cards.models import Card
+
+    return select(Card.id).where(Card.member_id == bindparam("member"), Card.state != "cancelled")
+
+
+_POINTS_SUMMARY: Prepared | None = None
+
+
+def points_summary(member_id: int) -> tuple[Balances, tuple[int, dt.date] | None]:
+    """``member_balances`` and ``next_expiry`` in one statement: the SMS "JF" hot path."""
+    from app.clock import local_today
+
+    global _POINTS_SUMMARY
+    if _POINTS_SUMMARY is None:
+        _POINTS_SUMMARY = Prepared(_points_summary_statement())
+    rows = _POINTS_SUMMARY.rows(
+        db.session.connection(), {"member": member_id, "today": local_today()}
+    )
+    expiry: tuple[int, dt.date] | None = None
+    assets = []
+    for asset, amount, expires_on in rows:
+        if asset == "expiring":
+            if expires_on is not None and amount:
+                day = (
+                    expires_on
+                    if isinstance(expires_on, dt.date)
+                    else dt.date.fromisoformat(expires_on)
+                )
+                expiry = (int(amount), day)
+        else:
+            assets.append((asset, amount))
+    return _from_rows(assets), expiry

@@ -24,13 +24,28 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections import namedtuple
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import exc
 from sqlalchemy.engine import Connection
 
 _UTC = dt.UTC
+
+#: Callbacks given each statement's SQL as it runs: SQLAlchemy's execute events do
+#: not see these statements, so tests and benchmarks that count statements look here.
+_observers: list[Callable[[str], None]] = []
+
+
+@contextmanager
+def observed(callback: Callable[[str], None]) -> Iterator[None]:
+    """Call ``callback(sql)`` for every prepared statement run inside the block."""
+    _observers.append(callback)
+    try:
+        yield
+    finally:
+        _observers.remove(callback)
 
 
 #: SQL text, parameter names in order (SQLite) or None (named), bound literals, rows or not.
@@ -99,6 +114,8 @@ class Prepared:
                 if isinstance(value, dt.datetime) and value.tzinfo is None:
                     raise ValueError("naive datetime given to a UTC column")
             args = values
+        for observer in _observers:
+            observer(sql)
         dbapi = connection.connection.dbapi_connection
         assert dbapi is not None
         cursor = dbapi.cursor()

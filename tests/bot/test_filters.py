@@ -261,7 +261,7 @@ def test_a_read_only_command_error_is_answered_politely(
         raise ZeroDivisionError("bad sum")
 
     make_member(PHONE, language="en")
-    monkeypatch.setattr(balances, "member_balances", broken)
+    monkeypatch.setattr(balances, "points_summary", broken)
     monkeypatch.setitem(app.config, "BOT_RAISE_ERRORS", False)
     reply = bot(PHONE).send("JF")
     assert (reply.text, reply.command) == (

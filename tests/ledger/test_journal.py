@@ -14,7 +14,7 @@ from app.clock import frozen
 from app.db import db
 from app.errors import IdempotencyConflict, InsufficientFunds, InvalidRequest
 from app.ledger import journal
-from app.ledger.balances import card_balances, next_expiry
+from app.ledger.balances import card_balances, member_balances, next_expiry, points_summary
 from app.ledger.check import run_check
 from app.ledger.journal import Entry
 
@@ -83,6 +83,24 @@ def test_next_expiry(member_card: Any) -> None:
         gift(card, 40, "b", dt.date(2027, 12, 31))
         gift(card, 10, "c", None)
         assert next_expiry(member.id) == (140, dt.date(2027, 12, 31))
+
+
+def test_points_summary_is_balances_and_next_expiry_in_one_read(
+    member_card: Any, make_card: Any
+) -> None:
+    member, card = member_card()
+    with frozen(THURSDAY):
+        assert points_summary(member.id) == (member_balances(member.id), None)
+        gift(card, 30, "past", dt.date(2020, 1, 31))  # already past: never "next"
+        gift(card, 100, "a", dt.date(2028, 6, 30))
+        gift(card, 40, "b", dt.date(2027, 12, 31))
+        gift(card, 10, "c", None)
+        second = make_card("points", member=member)
+        gift(second, 5, "d", dt.date(2027, 12, 31))
+        summary = points_summary(member.id)
+        assert summary == (member_balances(member.id), next_expiry(member.id))
+        assert summary[0].points == 185
+        assert summary[1] == (45, dt.date(2027, 12, 31))
 
 
 # --- what the database enforces -------------------------------------------------------

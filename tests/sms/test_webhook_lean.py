@@ -10,6 +10,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import event
 
 from app.db import db
+from app.ledger.prepared import observed
 from tests.sms.support import inbound_params, post_signed, twilio_settings
 
 PHONE = "+8613800138000"
@@ -30,7 +31,8 @@ def _statements_of(app: Flask, send: Any) -> tuple[Any, list[str]]:
 
     event.listen(engine, "before_cursor_execute", record)
     try:
-        result = send()
+        with observed(lambda sql: seen.append(" ".join(sql.split()))):
+            result = send()
     finally:
         event.remove(engine, "before_cursor_execute", record)
     return result, seen
@@ -48,6 +50,8 @@ def test_points_looks_the_sender_up_once(app: Flask, client: FlaskClient, make_m
         # The dedupe claim carries the lookup: one round trip for both.
         assert lookups[0].startswith("WITH claim AS (INSERT INTO inbound_message")
     assert len([s for s in statements if "inbound_message" in s]) == 2  # claim, reply
+    # Points, level and next expiry come from one ledger read.
+    assert len([s for s in statements if "ledger_account" in s]) == 1
 
 
 def test_replayed_points_runs_no_command(app: Flask, client: FlaskClient, make_member: Any) -> None:

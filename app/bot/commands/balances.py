@@ -25,11 +25,11 @@ def level_title(level: Level) -> str:
     writes=False,
 )
 def points(ctx: Context) -> str:
-    from app.ledger.balances import member_balances, next_expiry
+    from app.ledger.balances import points_summary
 
     member = ctx.member
     assert member is not None
-    balances = member_balances(member.id)
+    balances, expiry = points_summary(member.id)
     if member.level is not None:
         parts = [
             gettext(
@@ -40,7 +40,6 @@ def points(ctx: Context) -> str:
         ]
     else:
         parts = [gettext("Your points: %(points)s.", points=number(balances.points))]
-    expiry = next_expiry(member.id)
     if expiry is not None:
         expiring, day = expiry
         parts.append(
