@@ -22,10 +22,12 @@ def error_body(code: str, message: str, **details: object) -> dict[str, object]:
 def install(app: Flask) -> None:
     @app.after_request
     def _commit(response: Response) -> Response:
+        # A persisting error (a PIN failure) was already committed by its handler,
+        # so the rollback of a failed request finds nothing left to undo there.
         session = db.session()
         if response.status_code < 400:
             session.commit()
-        elif not getattr(response, "laoyou_persist", False):
+        else:
             session.rollback()
         return response
 
