@@ -9,6 +9,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
 from sqlalchemy import select
+from sqlalchemy.orm import contains_eager, joinedload
 
 from app.cards.models import CARD_TYPES, MEDIUM_KINDS, Card, CardEvent, CardMedium
 from app.cards.numbers import random_card_number
@@ -112,8 +113,10 @@ def find_card(ref: str) -> Card | None:
     ref = (ref or "").strip()
     if not ref or len(ref) > 128:
         return None
+    # The holder comes in the same query: every caller of a lookup reads card.member.
+    with_holder = joinedload(Card.member)
     if ref.isdigit():
-        card = db.session.scalar(select(Card).where(Card.number == ref))
+        card = db.session.scalar(select(Card).options(with_holder).where(Card.number == ref))
         if card is not None:
             return None if card.replaced_by_id is not None else card
     medium = db.session.scalar(select(CardMedium).where(CardMedium.value == ref).limit(1))
@@ -125,6 +128,7 @@ def find_card(ref: str) -> Card | None:
         return db.session.scalar(
             select(Card)
             .join(Member, Card.member_id == Member.id)
+            .options(contains_eager(Card.member))
             .where(Member.phone == phone, Card.is_primary)
         )
     return None
