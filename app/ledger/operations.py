@@ -143,6 +143,9 @@ def _announce(
         member=card.member,
         amount_fen=amount_fen,
         points_delta=points_delta,
+        visits_delta=sum(
+            p.amount for p in posting.lines if p.card_id == card.id and p.asset == "visits"
+        ),
         balances=balances,
         store=store,
     )

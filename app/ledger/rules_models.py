@@ -168,8 +168,9 @@ class GrowthEntry(Base):
     member_id: Mapped[int] = mapped_column(ForeignKey("member.id"), index=True)
     delta: Mapped[int]
     reason: Mapped[str] = mapped_column(String(12))
-    #: The ledger transaction that caused it (checkout, refund), if any.
-    transaction_id: Mapped[int | None] = mapped_column(index=True)
+    #: The ledger transaction that caused it (checkout, refund), if any. Not indexed:
+    #: nothing looks entries up by it, and every checkout writes one.
+    transaction_id: Mapped[int | None]
     #: For a downgrade: the review's as-of date, so a repeated review changes nothing.
     review_on: Mapped[dt.date | None]
     at: Mapped[dt.datetime] = mapped_column(default=utcnow)

@@ -59,6 +59,11 @@ TRANSACTION_TEXTS = {
         "Card *%(last4)s: refund of %(amount)s yuan at %(store)s, %(time)s. "
         "Balance %(balance)s yuan. Points %(points)s (total %(points_total)s)."
     ),
+    # A count card's checkout moves visits, not money: "spent 0.00 yuan" would mislead.
+    "visits": N_(
+        "Card *%(last4)s: %(visits)s visit(s) used at %(store)s, %(time)s. "
+        "%(visits_left)s visit(s) left."
+    ),
 }
 
 
@@ -109,7 +114,13 @@ def _transaction_alerts(transaction: Any, **kw: Any) -> None:
         "points": points if kind == "checkout" else f"{points:+d}",
         "points_total": balances.points,
     }
-    body = transaction_text(kind, language=member.language, **values)
+    visits_used = -int(kw.get("visits_delta") or 0)
+    if kind == "checkout" and visits_used > 0 and not amount_fen:
+        values.update(visits=visits_used, visits_left=balances.visits)
+        kind_text = "visits"
+    else:
+        kind_text = kind
+    body = transaction_text(kind_text, language=member.language, **values)
     _enqueue_if_enabled(
         member,
         body,

@@ -68,3 +68,25 @@ def test_a_refused_checkout_queues_nothing(api: Any, make_member: Callable[..., 
     assert response.status_code == 409, response.get_json()
     assert response.get_json()["error"]["code"] == "insufficient_funds"
     assert _alerts() == []
+
+
+def test_a_count_card_visit_alert_counts_visits_not_money(
+    api: Any, make_member: Callable[..., Any], make_card: Callable[..., Any]
+) -> None:
+    from app.ledger.operations import load_value
+
+    member = make_member("+8613800138002", language="zh-Hans")
+    card = make_card("count", member=member)
+    load_value(card, 0, visits=10, idempotency_key="load-visits", actor="test")
+    db.session.commit()
+    response = api.post(
+        "/api/v1/checkout",
+        json={"card": card.number, "store": "SH01", "amount_fen": 8800, "pay_with": "visits"},
+        headers={"Idempotency-Key": "visit-1"},
+    )
+    assert response.status_code == 201, response.get_json()
+    assert response.get_json()["balances"]["visits"] == 9
+    body = _alerts()[-1].body
+    assert f"您尾号 {card.number[-4:]} 的次卡于" in body
+    assert "使用 1 次，剩余 9 次。" in body
+    assert "元" not in body

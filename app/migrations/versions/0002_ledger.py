@@ -199,7 +199,6 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('growth_entry', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_growth_entry_member_id'), ['member_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_growth_entry_transaction_id'), ['transaction_id'], unique=False)
 
     op.create_table('level_change',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -392,7 +391,6 @@ def downgrade() -> None:
 
     op.drop_table('level_change')
     with op.batch_alter_table('growth_entry', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_growth_entry_transaction_id'))
         batch_op.drop_index(batch_op.f('ix_growth_entry_member_id'))
 
     op.drop_table('growth_entry')

@@ -160,13 +160,11 @@ def upgrade() -> None:
     sa.CheckConstraint('attempts >= 0', name=op.f('ck_outbox_message_attempts')),
     sa.ForeignKeyConstraint(['member_id'], ['member.id'], name=op.f('fk_outbox_message_member_id_member')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_outbox_message')),
-    sa.UniqueConstraint('dedupe_key', name=op.f('uq_outbox_message_dedupe_key')),
-    sa.UniqueConstraint('provider_id', name=op.f('uq_outbox_message_provider_id'))
+    sa.UniqueConstraint('dedupe_key', name=op.f('uq_outbox_message_dedupe_key'))
     )
     with op.batch_alter_table('outbox_message', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_outbox_message_address'), ['address'], unique=False)
         batch_op.create_index('ix_outbox_message_due', ['status', 'next_attempt_at'], unique=False)
-        batch_op.create_index(batch_op.f('ix_outbox_message_member_id'), ['member_id'], unique=False)
+        batch_op.create_index('ix_outbox_message_provider_id', ['provider_id'], unique=True, postgresql_where=sa.text('provider_id IS NOT NULL'), sqlite_where=sa.text('provider_id IS NOT NULL'))
 
     op.create_table('store_message',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -217,9 +215,8 @@ def downgrade() -> None:
 
     op.drop_table('store_message')
     with op.batch_alter_table('outbox_message', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_outbox_message_member_id'))
+        batch_op.drop_index('ix_outbox_message_provider_id', postgresql_where=sa.text('provider_id IS NOT NULL'), sqlite_where=sa.text('provider_id IS NOT NULL'))
         batch_op.drop_index('ix_outbox_message_due')
-        batch_op.drop_index(batch_op.f('ix_outbox_message_address'))
 
     op.drop_table('outbox_message')
     with op.batch_alter_table('draw_entry', schema=None) as batch_op:
