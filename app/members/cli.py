@@ -1,14 +1,21 @@
-"""``laoyou member show REF``: a member as the counter would see them."""
+"""``laoyou member show REF`` (a member as the counter sees them) and ``member questions``."""
 
 from __future__ import annotations
 
 import click
 from flask.cli import with_appcontext
 
-from app.cli import local_minute
+from app.cli import cli_unit_of_work, echo_table, local_minute
 from app.errors import NotFound
 from app.ledger.balances import member_balances
-from app.members.services import birthday_text, member_cards, resolve_member
+from app.members.services import (
+    birthday_text,
+    define_question,
+    list_questions,
+    member_cards,
+    resolve_member,
+    retire_question,
+)
 from app.money import yuan
 
 
@@ -66,3 +73,54 @@ def show(ref: str) -> None:
     for card in member_cards(member):
         primary = "  primary" if card.is_primary else ""
         click.echo(f"  {card.number}  {card.type:<12} {card.state}{primary}")
+
+
+@member_group.group("questions", help="The questionnaire members answer (typed fields).")
+def questions_group() -> None:
+    pass
+
+
+@questions_group.command("add", help="Add a question, or update the label/choices of KEY.")
+@click.argument("key")
+@click.option("--label", required=True)
+@click.option(
+    "--type",
+    "type_",
+    required=True,
+    type=click.Choice(["text", "integer", "boolean", "date", "choice", "multi_choice"]),
+)
+@click.option("--choice", "choices", multiple=True, help="An allowed answer (choice types).")
+@click.option("--required", is_flag=True, help="Members must answer it when answering any.")
+@with_appcontext
+def add_question(
+    key: str, label: str, type_: str, choices: tuple[str, ...], required: bool
+) -> None:
+    with cli_unit_of_work():
+        question = define_question(key, label, type_, choices=list(choices), required=required)
+        click.echo(f"question {question.key} ({question.type}): {question.label}")
+
+
+@questions_group.command("list", help="Every question, asked or retired.")
+@with_appcontext
+def list_questions_command() -> None:
+    rows = [
+        (
+            q.key,
+            q.type,
+            q.label,
+            "/".join(q.choices) or "-",
+            "required" if q.required else "",
+            "active" if q.active else "retired",
+        )
+        for q in list_questions()
+    ]
+    echo_table(("key", "type", "label", "choices", "", "state"), rows)
+
+
+@questions_group.command("retire", help="Stop asking KEY; answers already given are kept.")
+@click.argument("key")
+@with_appcontext
+def retire_question_command(key: str) -> None:
+    with cli_unit_of_work():
+        retire_question(key)
+        click.echo(f"question {key} retired")

@@ -300,3 +300,52 @@ def search_members(
         .offset((page - 1) * per_page)
     )
     return list(members), total
+
+
+def define_question(
+    key: str, label: str, type_: str, *, choices: list[str] | None = None, required: bool = False
+) -> Question:
+    """Add a questionnaire field, or change the label, choices or requirement of one.
+
+    A key is never reused for another type: answers already given stay readable.
+    """
+    from app.members.models import QUESTION_TYPES
+
+    key = key.strip()
+    if not key or len(key) > 64 or not key.replace("_", "").isalnum() or not key.isascii():
+        raise InvalidRequest("a question key is letters, digits and _", field="key")
+    if type_ not in QUESTION_TYPES:
+        raise InvalidRequest(f"type must be one of {', '.join(QUESTION_TYPES)}", field="type")
+    if not label.strip():
+        raise InvalidRequest("a question needs a label", field="label")
+    choices = [c.strip() for c in choices or [] if c.strip()]
+    if type_ in ("choice", "multi_choice") and len(choices) < 2:
+        raise InvalidRequest("a choice question needs at least two choices", field="choices")
+    if type_ not in ("choice", "multi_choice") and choices:
+        raise InvalidRequest("only choice questions take choices", field="choices")
+    question = db.session.scalar(select(Question).where(Question.key == key))
+    if question is None:
+        question = Question(key=key, type=type_)
+        db.session.add(question)
+    elif question.type != type_:
+        raise InvalidRequest(
+            f"question {key} is a {question.type} question; use a new key", field="type"
+        )
+    question.label, question.choices = label.strip(), choices
+    question.required, question.active = required, True
+    db.session.flush()
+    return question
+
+
+def retire_question(key: str) -> Question:
+    """Stop asking a question; answers already given are kept."""
+    question = db.session.scalar(select(Question).where(Question.key == key.strip()))
+    if question is None:
+        raise NotFound(f"no question {key!r}", field="key")
+    question.active = False
+    db.session.flush()
+    return question
+
+
+def list_questions() -> list[Question]:
+    return list(db.session.scalars(select(Question).order_by(Question.id)))
