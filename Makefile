@@ -23,6 +23,7 @@ install: $(STAMP)
 # adds only what is missing and prints a fresh API key of store SH01 on its last line.
 demo: install
 	@mkdir -p instance
+	@$(BIN)/python -m app.catalogs >/dev/null
 	$(BIN)/laoyou db upgrade
 	$(BIN)/laoyou demo
 
