@@ -72,6 +72,7 @@ def issue_card(
     db.session.add(card)
     db.session.flush()
     db.session.add(CardEvent(card_id=card.id, action="issue", to_state="active", actor=actor))
+    db.session.flush()
     return card
 
 

@@ -6,8 +6,6 @@ import datetime as dt
 from collections.abc import Callable, Iterator
 
 import pytest
-from flask import Flask
-from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from app.auth.models import ApiKey
@@ -17,24 +15,6 @@ from app.db import db
 from app.members.models import Member
 from app.stores.models import Store
 from tests.api.support import NOW
-
-
-class CommittingClient(FlaskClient):
-    """Commits the test's own setup before each request, as a real database would have it.
-
-    The request shares the test's app context and session, so without this a
-    refused request would roll back the factories' flushed rows along with its own.
-    """
-
-    def open(self, *args: object, **kwargs: object):  # type: ignore[no-untyped-def]
-        db.session.commit()
-        return super().open(*args, **kwargs)
-
-
-@pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    app.test_client_class = CommittingClient
-    return app.test_client()
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from flask.testing import FlaskClient
 from ledger_support import THURSDAY, WEDNESDAY, counts
 from openapi_core import OpenAPI
 from openapi_core.contrib.werkzeug import WerkzeugOpenAPIRequest, WerkzeugOpenAPIResponse
@@ -20,20 +19,6 @@ from app.db import db
 from app.ledger.balances import card_balances
 from app.ledger.models import IdempotencyRecord
 from app.stores.services import get_store
-
-
-class CommittingClient(FlaskClient):
-    """Commits the test's setup before each request, as a real database would hold it."""
-
-    def open(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
-        db.session.commit()
-        return super().open(*args, **kwargs)
-
-
-@pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    app.test_client_class = CommittingClient
-    return app.test_client()
 
 
 def rows() -> dict[str, int]:

@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from app import clock
@@ -23,21 +22,6 @@ from app.members.services import member_cards
 
 EXAMPLE = Path(__file__).parents[2] / "docs" / "rules.example.json"
 URL = "/api/v1/redemptions"
-
-
-class CommittingClient(FlaskClient):
-    """Commits the test's setup first: the request shares the test's session, and a
-    refused request's rollback must not take the factories' rows with it."""
-
-    def open(self, *args: Any, **kwargs: Any) -> Any:
-        db.session.commit()
-        return super().open(*args, **kwargs)
-
-
-@pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    app.test_client_class = CommittingClient
-    return app.test_client()
 
 
 @pytest.fixture

@@ -18,9 +18,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pytest
-from flask import Flask
-from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from app import clock
@@ -32,18 +29,6 @@ from app.members.services import member_cards
 EXAMPLE = Path(__file__).parents[2] / "docs" / "rules.example.json"
 THURSDAY = dt.datetime(2026, 11, 26, 4, tzinfo=dt.UTC)
 WEDNESDAY = dt.datetime(2026, 12, 2, 4, tzinfo=dt.UTC)
-
-
-class CommittingClient(FlaskClient):
-    def open(self, *args: Any, **kwargs: Any) -> Any:
-        db.session.commit()
-        return super().open(*args, **kwargs)
-
-
-@pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    app.test_client_class = CommittingClient
-    return app.test_client()
 
 
 def test_a_month_of_a_member(app: Any, api: Any, make_store: Any, make_member: Any) -> None:
