@@ -17,9 +17,9 @@ from app.api.auth import current_actor
 from app.api.base import Blueprint
 from app.api.schemas import BalancesSchema
 from app.cards.models import Card
-from app.cards.services import find_card
+from app.cards.services import resolve_card
 from app.db import db
-from app.errors import Forbidden, NotFound
+from app.errors import Forbidden
 from app.ledger import operations
 from app.ledger.idempotency import HEADER_PARAMETER, idempotent, journal_key
 from app.ledger.models import Account, Line, Transaction
@@ -164,12 +164,6 @@ def _own_store(code: str) -> Store:
     return g.store
 
 
-def _card(ref: str) -> Card:
-    card = find_card(ref)
-    if card is None:
-        raise NotFound(f"no card matches {ref!r}", field="card")
-    return card
-
 
 @blp.route("/checkout", methods=["POST"])
 @idempotent
@@ -185,7 +179,7 @@ def checkout(data: dict[str, Any]) -> dict[str, Any]:
     """
     store = _own_store(data["store"])
     result = operations.checkout(
-        _card(data["card"]),
+        resolve_card(data["card"]),
         store,
         data["amount_fen"],
         data["pay_with"],
@@ -219,7 +213,7 @@ def recharge(data: dict[str, Any], number: str) -> dict[str, Any]:
     """
     store = _own_store(data["store"])
     result = operations.recharge(
-        _card(number),
+        resolve_card(number),
         store,
         data["amount_fen"],
         key=journal_key(),

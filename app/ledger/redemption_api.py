@@ -17,9 +17,8 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from app.api.auth import current_actor
 from app.api.base import Blueprint
 from app.api.schemas import BalancesSchema
-from app.cards.models import Card
-from app.cards.services import find_card
-from app.errors import InvalidRequest, NotFound
+from app.cards.services import resolve_card
+from app.errors import InvalidRequest
 from app.ledger import redemption
 from app.ledger.idempotency import HEADER_PARAMETER, idempotent, journal_key
 from app.ledger.redemption_models import Coupon
@@ -93,12 +92,6 @@ class RedemptionResultSchema(Schema):
     coupon = fields.Nested(CouponOutSchema, allow_none=True, required=True)
 
 
-def _card(ref: str) -> Card:
-    card = find_card(ref)
-    if card is None:
-        raise NotFound(f"no card matches {ref!r}", field="card")
-    return card
-
 
 def coupon_json(coupon: Coupon) -> dict[str, Any]:
     kind = coupon.coupon_type
@@ -128,7 +121,7 @@ def create_redemption(data: dict[str, Any]) -> dict[str, Any]:
     ``card_not_active``, ``idempotency_conflict``; 404 ``not_found``;
     403 ``wrong_pin`` / ``pin_required``; 423 ``pin_locked``.
     """
-    card = _card(data["card"])
+    card = resolve_card(data["card"])
     common = {"store": g.store, "actor": current_actor()}
     if data["gift"]:
         result = redemption.redeem_gift(
