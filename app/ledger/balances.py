@@ -53,11 +53,12 @@ def card_balances(card_id: int) -> Balances:
     return _from_rows((r[0], r[1]) for r in rows)
 
 
-def _member_cards(member_id: int):  # type: ignore[no-untyped-def]
+def _member_cards():  # type: ignore[no-untyped-def]
+    """The member's working cards, for ``IN``; the member id is the ``member`` parameter."""
     from app.cards.models import Card
 
     # A cancelled card's value has been moved (replacement) or settled (return).
-    return select(Card.id).where(Card.member_id == member_id, Card.state != "cancelled")
+    return select(Card.id).where(Card.member_id == bindparam("member"), Card.state != "cancelled")
 
 
 def member_balances(member_id: int) -> Balances:
@@ -66,8 +67,9 @@ def member_balances(member_id: int) -> Balances:
 
     rows = db.session.execute(
         select(Account.asset, func.sum(Account.balance))
-        .where(Account.card_id.in_(_member_cards(member_id)))
-        .group_by(Account.asset)
+        .where(Account.card_id.in_(_member_cards()))
+        .group_by(Account.asset),
+        {"member": member_id},
     )
     return _from_rows((r[0], r[1]) for r in rows)
 
@@ -81,14 +83,15 @@ def next_expiry(member_id: int) -> tuple[int, dt.date] | None:
         select(PointsLot.expires_on, func.sum(PointsLot.remaining))
         .join(Account, Account.id == PointsLot.account_id)
         .where(
-            Account.card_id.in_(_member_cards(member_id)),
+            Account.card_id.in_(_member_cards()),
             PointsLot.remaining > 0,
             PointsLot.expires_on.is_not(None),
             PointsLot.expires_on >= local_today(),
         )
         .group_by(PointsLot.expires_on)
         .order_by(PointsLot.expires_on)
-        .limit(1)
+        .limit(1),
+        {"member": member_id},
     ).first()
     if row is None or row[0] is None:
         return None
@@ -101,7 +104,7 @@ def _points_summary_statement():  # type: ignore[no-untyped-def]
 
     from app.ledger.models import Account, PointsLot
 
-    cards = _member_cards_param()
+    cards = _member_cards()
     by_asset = (
         select(Account.asset, func.sum(Account.balance), null())
         .where(Account.card_id.in_(cards))
@@ -122,12 +125,6 @@ def _points_summary_statement():  # type: ignore[no-untyped-def]
         .subquery()
     )
     return union_all(by_asset, select(first_expiry))
-
-
-def _member_cards_param():  # type: ignore[no-untyped-def]
-    from app.cards.models import Card
-
-    return select(Card.id).where(Card.member_id == bindparam("member"), Card.state != "cancelled")
 
 
 _POINTS_SUMMARY: Prepared | None = None
