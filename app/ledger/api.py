@@ -164,7 +164,6 @@ def _own_store(code: str) -> Store:
     return g.store
 
 
-
 @blp.route("/checkout", methods=["POST"])
 @idempotent
 @blp.doc(**IDEMPOTENT)

@@ -96,6 +96,14 @@ class Entry:
     prefer_lots: Sequence[int] = ()
 
 
+def from_issued(asset: str, amount: int, card_id: int, **card_line: Any) -> list[Entry]:
+    """The two lines of value coming onto a card from the ``issued`` system account."""
+    return [
+        Entry(asset, amount, card_id=card_id, **card_line),
+        Entry(asset, -amount, system="issued"),
+    ]
+
+
 @dataclass
 class PostedLine:
     account_id: int
@@ -710,10 +718,7 @@ def credit_points(
     return post(
         kind,
         key,
-        [
-            Entry("points", points, card_id=card.id, expires_on=expires_on),
-            Entry("points", -points, system="issued"),
-        ],
+        from_issued("points", points, card.id, expires_on=expires_on),
         reason=reason,
         store_id=store_id,
         actor=actor,

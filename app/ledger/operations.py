@@ -404,15 +404,9 @@ def recharge(
     if not card.rechargeable:
         raise NotRechargeable("this card cannot be recharged", card_type=card.type)
     bonus = rules.recharge_bonus(card=card, member=card.member, amount_fen=amount_fen, at=utcnow())
-    entries = [
-        Entry("stored_value_paid", amount_fen, card_id=card.id),
-        Entry("stored_value_paid", -amount_fen, system="issued"),
-    ]
+    entries = journal.from_issued("stored_value_paid", amount_fen, card.id)
     if bonus:
-        entries += [
-            Entry("stored_value_bonus", bonus, card_id=card.id),
-            Entry("stored_value_bonus", -bonus, system="issued"),
-        ]
+        entries += journal.from_issued("stored_value_bonus", bonus, card.id)
     locked = journal.lock_card_accounts([card.id], CARD_ASSETS)
     posting = journal.post(
         "recharge",
@@ -466,15 +460,9 @@ def load_value(
         raise CardNotActive(f"the card is {card.state}", state=card.state)
     entries: list[Entry] = []
     if amount_fen:
-        entries += [
-            Entry("stored_value_paid", amount_fen, card_id=card.id),
-            Entry("stored_value_paid", -amount_fen, system="issued"),
-        ]
+        entries += journal.from_issued("stored_value_paid", amount_fen, card.id)
     if visits:
-        entries += [
-            Entry("visits", visits, card_id=card.id),
-            Entry("visits", -visits, system="issued"),
-        ]
+        entries += journal.from_issued("visits", visits, card.id)
     locked = journal.lock_card_accounts([card.id], CARD_ASSETS)
     posting = journal.post(
         "load",

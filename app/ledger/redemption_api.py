@@ -92,7 +92,6 @@ class RedemptionResultSchema(Schema):
     coupon = fields.Nested(CouponOutSchema, allow_none=True, required=True)
 
 
-
 def coupon_json(coupon: Coupon) -> dict[str, Any]:
     kind = coupon.coupon_type
     return {
