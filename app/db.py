@@ -10,15 +10,17 @@ message) commits once, or rolls back on any exception.
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from flask import Flask, current_app, g, has_request_context, request
+from flask import Flask, current_app
+from flask.globals import _cv_app, _cv_request
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import DisconnectionError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, scoped_session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -79,8 +81,15 @@ def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
 def _sqlite_begin(conn: Connection) -> None:
     # IMMEDIATE takes the write lock up front: a read-then-write transaction
     # can then never fail half-way with SQLITE_BUSY, and two counters cannot
-    # both read the same balance. SQLite serialises writers anyway.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    # both read the same balance. SQLite serialises writers anyway. Sent on the
+    # driver's connection: through exec_driver_sql it cost as much as the
+    # statement after it, on every unit of work.
+    dbapi = conn.connection.dbapi_connection
+    assert dbapi is not None
+    try:
+        dbapi.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as error:
+        raise OperationalError("BEGIN IMMEDIATE", (), error) from error
 
 
 def make_engine(url: str, **options: Any) -> Engine:
@@ -154,6 +163,20 @@ class Database:
         """Tests: make every session of ``app`` join ``connection``'s transaction."""
         app.extensions["laoyou.db"].connection = connection
 
+    def connection(self) -> Connection:
+        """The connection of the current session's transaction, which begins if need be.
+
+        The same as ``db.session.connection()``, which walks the session's
+        transaction state on every call: the ledger's hot path asks once per
+        statement, so the answer is kept on the session until a transaction
+        (or savepoint) begins or ends (see the events below).
+        """
+        session = self.session()
+        found = session.info.get(_CONNECTION)
+        if found is None:
+            found = session.info[_CONNECTION] = session.connection()
+        return found
+
     def _new_session(self) -> Session:
         state: _AppDatabase = current_app.extensions["laoyou.db"]
         if state.connection is not None:
@@ -170,6 +193,17 @@ class Database:
         self.session.remove()
 
 
+_CONNECTION = "laoyou.connection"
+
+
+@event.listens_for(Session, "after_transaction_create")
+@event.listens_for(Session, "after_transaction_end")
+def _forget_connection(session: Session, _transaction: Any) -> None:
+    # A new (nested) transaction must get its connection from the session, which
+    # emits its SAVEPOINT then; an ended one may have released it.
+    session.info.pop(_CONNECTION, None)
+
+
 class _AppDatabase:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -181,9 +215,12 @@ def _context_key() -> int:
     # One session per request, else per app context (CLI command, job). A request
     # reuses an app context already pushed for the same app (tests do this), so
     # the request itself, not g, must key its session.
-    if has_request_context():
-        return id(request._get_current_object())  # type: ignore[attr-defined]
-    return id(g._get_current_object())
+    # Flask's context variables rather than its proxies: this runs on every
+    # ``db.session`` access, several times per statement of a posting.
+    request_ctx = _cv_request.get(None)
+    if request_ctx is not None:
+        return id(request_ctx.request)
+    return id(_cv_app.get().g)
 
 
 db = Database()

@@ -6,7 +6,8 @@ freshly made schema, in alternating slices run by every client in lockstep
 (so a change in the machine's load hits both alike):
 
 - ``service``: what one API checkout costs below HTTP: a unit of work (one
-  commit), the card and store looked up, ``app.ledger.operations.checkout``
+  commit), the card looked up by number as the API's view does (the store is
+  the caller's key's), ``app.ledger.operations.checkout``
   paying 10.00 yuan from stored value (rules quote, journal posting with its
   idempotency key, points lot, growth, the ``transaction_posted`` receivers).
 - ``journal``: the same posting through the journal's API (``find_posted``,
@@ -93,29 +94,27 @@ class ServiceClient:
 
     def __init__(self, url: str, store_id: int, card_id: int) -> None:
         from app import create_app
+        from app.cards.models import Card
         from app.db import db
         from app.stores.models import Store
 
         self.app = create_app(_config(url))
-        self.card_id = card_id
         with self.app.app_context():
             # The API has the store from the caller's key; it is not the ledger's cost.
             self.store = db.session.get(Store, store_id)
             db.session.expunge(self.store)
+            self.number = db.session.get(Card, card_id).number
 
     def run(self, end: float, cap: int) -> int:
-        from sqlalchemy import select
-        from sqlalchemy.orm import joinedload
-
-        from app.cards.models import Card
-        from app.db import db, unit_of_work
+        from app.cards.services import resolve_card
+        from app.db import unit_of_work
         from app.ledger.operations import checkout
 
-        card_query = select(Card).options(joinedload(Card.member)).where(Card.id == self.card_id)
         done = 0
         while time.monotonic() < end and done < cap:
             with self.app.app_context(), unit_of_work():
-                card = db.session.scalar(card_query)
+                # As the API's view: the card from the number the POS sent.
+                card = resolve_card(self.number)
                 checkout(
                     card,
                     self.store,

@@ -9,8 +9,9 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
 from sqlalchemy import select
-from sqlalchemy.orm import contains_eager, joinedload
+from sqlalchemy.orm import contains_eager
 
+from app.cards.lookup import card_by_number
 from app.cards.models import CARD_TYPES, MEDIUM_KINDS, Card, CardEvent, CardMedium
 from app.cards.numbers import random_card_number
 from app.cards.states import next_state
@@ -114,10 +115,9 @@ def find_card(ref: str) -> Card | None:
     ref = (ref or "").strip()
     if not ref or len(ref) > 128:
         return None
-    # The holder comes in the same query: every caller of a lookup reads card.member.
-    with_holder = joinedload(Card.member)
     if ref.isdigit():
-        card = db.session.scalar(select(Card).options(with_holder).where(Card.number == ref))
+        # The holder and level come in the same statement: every caller reads card.member.
+        card = card_by_number(ref)
         if card is not None:
             return None if card.replaced_by_id is not None else card
     medium = db.session.scalar(select(CardMedium).where(CardMedium.value == ref).limit(1))

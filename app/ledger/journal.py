@@ -295,12 +295,12 @@ def _statements() -> dict[str, Any]:
 
 def ensure_system_accounts() -> None:
     """Create any missing system account (the schema's DDL creates them all; see ddl.py)."""
-    db.session.connection().execute(_statements()["system_account"], list(_SYSTEM_ROWS.values()))
+    db.connection().execute(_statements()["system_account"], list(_SYSTEM_ROWS.values()))
 
 
 def find_posted(key: str, req_hash: str) -> Transaction | None:
     """The transaction already posted under ``key``, or None; a different request is refused."""
-    rows = _FIND.rows(db.session.connection(), {"key": key})
+    rows = _FIND.rows(db.connection(), {"key": key})
     if not rows:
         return None
     row = rows[0]
@@ -344,7 +344,7 @@ def lock_card_accounts(
     for a in assets:
         if a not in ASSETS:
             raise InvalidRequest(f"unknown asset {a!r}", field="asset")
-    conn, stmts = db.session.connection(), _statements()
+    conn, stmts = db.connection(), _statements()
 
     def read() -> dict[tuple[int, str], Any]:
         if len(card_ids) == 1:
@@ -382,7 +382,7 @@ def lock_card_accounts_with(
 ) -> tuple[dict[tuple[int, str], Any], Any]:
     """:func:`lock_card_accounts` for one card with a :func:`locking_read`: (the accounts,
     a row with the extra columns, or None when the card had no accounts yet)."""
-    conn = db.session.connection()
+    conn = db.connection()
     rows = read[conn.dialect.name].rows(conn, {**params, "card": card_id})
     accounts = {(r.card_id, r.asset): r for r in rows}
     first = rows[0] if rows else None
@@ -459,7 +459,7 @@ def post(
         "details": dict(details or {}),
         "created_at": utcnow(),
     }
-    txn_id = _statements()["txn"].scalar(db.session.connection(), values)
+    txn_id = _statements()["txn"].scalar(db.connection(), values)
     if txn_id is None:
         # A concurrent posting with this key committed first: answer as it did.
         earlier = find_posted(key, req_hash)
@@ -523,7 +523,7 @@ def _apply(
     3. Debits then consume lots, in the entries' order; a debit never takes from
        a lot that a later entry of the same posting opened.
     """
-    conn = db.session.connection()
+    conn = db.connection()
     accounts = accounts or {}
 
     # Per account: the net amount, and the deepest dip below the starting balance
@@ -683,7 +683,7 @@ def _choose_lots(
         stmt = stmt.with_for_update()
     chosen: list[tuple[int, int]] = []
     left = points
-    rows = [(r[0], int(r[1])) for r in db.session.connection().execute(stmt)]
+    rows = [(r[0], int(r[1])) for r in db.connection().execute(stmt)]
     if prefer:
         rank = {lot_id: n for n, lot_id in enumerate(prefer)}
         rows.sort(key=lambda r: rank.get(r[0], len(rank)))

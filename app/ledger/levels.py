@@ -307,7 +307,7 @@ def _earn(
 ) -> tuple[int, int | None]:
     """Add earned growth with its history row: (new total, id of a level reached above
     ``rank`` or None). On every checkout, so prepared statements and no ORM flush."""
-    connection = db.session.connection()
+    connection = db.connection()
     params: dict[str, Any] = {"member_id": member_id, "delta": delta, "rank": rank}
     entry = {"member_id": member_id, "delta": delta, "transaction_id": transaction_id}
     if connection.dialect.name == "postgresql":
@@ -321,7 +321,7 @@ def _earn(
 
 def _add_growth(member_id: int, delta: int) -> int:
     """Atomically add to the counter (creating it) and return the new total: one statement."""
-    connection = db.session.connection()
+    connection = db.connection()
     result = connection.execute(
         _upsert(connection.dialect.name), {"member_id": member_id, "delta": delta}
     )

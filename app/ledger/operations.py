@@ -199,7 +199,7 @@ def checkout(
         card.id, CARD_ASSETS, _checkout_lock(), {"key": key}
     )
     if start is None:  # the card's first posting: its accounts were just made
-        start = _CHECKOUT_START.rows(db.session.connection(), {"key": key})[0]
+        start = _CHECKOUT_START.rows(db.connection(), {"key": key})[0]
     earlier = journal.earlier_posting(start.posted_id, start.posted_hash, req_hash)
     if earlier is not None:
         return _checkout_replay(earlier)

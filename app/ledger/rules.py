@@ -169,7 +169,7 @@ REVISION = _REVISION.scalar_subquery()
 
 def current_rules() -> RuleSet:
     """The rules in force. One indexed read per call: the snapshot is cached by revision."""
-    return rules_at(db.session.connection().execute(_REVISION).scalar())
+    return rules_at(db.connection().execute(_REVISION).scalar())
 
 
 def rules_at(revision: str | None) -> RuleSet:

@@ -139,7 +139,7 @@ def _enqueue_if_enabled(member: Any, body: str, *, alert_type: str, dedupe_key: 
     if member.id is None:
         db.session.flush()  # a member made in this transaction needs its id first
     now = utcnow()
-    connection = db.session.connection()
+    connection = db.connection()
     _ALERT_INSERT[connection.dialect.name].rows(
         connection,
         {

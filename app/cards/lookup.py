@@ -1,0 +1,84 @@
+"""A card by number with its holder and the holder's level, in one statement.
+
+Every posting starts here (checkout, recharge, redemption at the counter), so
+the card is read by one prepared statement rather than an ORM query with
+joined eager loads: SQLAlchemy builds that query's row processors again on
+every execution, which on SQLite cost more than the rest of the read. The row
+becomes the same persistent objects the ORM would have loaded (identity map,
+change tracking, lazy loading of whatever was not read), so callers cannot tell
+the difference: a later ``card.pin_failures += 1`` or ``member.level = …`` is
+flushed as usual.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import Session, make_transient_to_detached
+
+from app.cards.models import Card
+from app.db import db
+from app.ledger.prepared import Prepared
+from app.members.models import Level, Member
+
+_card, _member, _level = Card.__table__, Member.__table__, Level.__table__
+
+
+def _columns(cls: type[Any]) -> list[tuple[str, Any]]:
+    """(attribute key, column) for every column attribute of ``cls``."""
+    return [(attr.key, attr.columns[0]) for attr in cls.__mapper__.column_attrs]
+
+
+_CARD, _MEMBER, _LEVEL = _columns(Card), _columns(Member), _columns(Level)
+_BY_NUMBER = Prepared(
+    select(
+        *(c.label(f"c_{k}") for k, c in _CARD),
+        *(c.label(f"m_{k}") for k, c in _MEMBER),
+        *(c.label(f"l_{k}") for k, c in _LEVEL),
+    )
+    .select_from(
+        _card.outerjoin(_member, _card.c.member_id == _member.c.id).outerjoin(
+            _level, _member.c.level_id == _level.c.id
+        )
+    )
+    .where(_card.c.number == bindparam("number")),
+    typed=True,
+)
+
+
+def _persistent(session: Session, cls: type[Any], values: dict[str, Any]) -> Any:
+    """The session's object for this row: the one it holds, or a new one as if loaded."""
+    mapper = cls.__mapper__
+    found = session.identity_map.get(mapper.identity_key_from_primary_key((values["id"],)))
+    if found is not None:
+        return found
+    obj = mapper.class_manager.new_instance()
+    obj.__dict__.update(values)
+    # As a query would leave it: unchanged, persistent, unread attributes load on access.
+    make_transient_to_detached(obj)
+    session.add(obj)
+    return obj
+
+
+def card_by_number(number: str) -> Card | None:
+    """The card with this number, its ``member`` and the member's ``level`` already loaded."""
+    session = db.session()
+    rows = _BY_NUMBER.rows(db.connection(), {"number": number})
+    if not rows:
+        return None
+    row = rows[0]
+    n_card, n_member = len(_CARD), len(_MEMBER)
+    card_values = {k: row[i] for i, (k, _) in enumerate(_CARD)}
+    member: Member | None = None
+    if card_values["member_id"] is not None:
+        member_values = {k: row[n_card + i] for i, (k, _) in enumerate(_MEMBER)}
+        level: Level | None = None
+        if member_values["level_id"] is not None:
+            offset = n_card + n_member
+            level_values = {k: row[offset + i] for i, (k, _) in enumerate(_LEVEL)}
+            level = _persistent(session, Level, level_values)
+        member_values["level"] = level
+        member = _persistent(session, Member, member_values)
+    card_values["member"] = member
+    return _persistent(session, Card, card_values)
