@@ -9,9 +9,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from flask import current_app, has_app_context
+from flask.globals import _cv_app
 
 _fixed: dt.datetime | None = None
 
@@ -22,7 +23,12 @@ def now() -> dt.datetime:
 
 
 def zone() -> ZoneInfo:
-    name = current_app.config["TIMEZONE"] if has_app_context() else "Asia/Shanghai"
+    app_ctx = _cv_app.get(None)  # not the proxies: a checkout asks four times
+    return _zone(app_ctx.app.config["TIMEZONE"] if app_ctx is not None else "Asia/Shanghai")
+
+
+@lru_cache(maxsize=16)
+def _zone(name: str) -> ZoneInfo:
     return ZoneInfo(name)
 
 

@@ -127,20 +127,23 @@ class Prepared:
         if found is None:
             found = self._compiled[key] = self._compile(connection, keys)
         sql, positions, defaults, returns_rows, processors = found
-        values = {**defaults, **params} if defaults else dict(params)
-        for name in self.json & keys:
-            values[name] = json.dumps(values[name])
         args: Any
-        if positions is not None:  # SQLite (qmark)
-            for name, value in values.items():
-                if isinstance(value, dt.date):
-                    values[name] = _sqlite_value(value)
+        if positions is not None:  # SQLite (qmark): a list in the statement's order
+            values = {**defaults, **params} if defaults else params
             args = [values[name] for name in positions]
+            for i, name in enumerate(positions):
+                value = args[i]
+                if name in self.json:
+                    args[i] = json.dumps(value)
+                elif isinstance(value, dt.date):
+                    args[i] = _sqlite_value(value)
         else:
-            for value in values.values():
-                if isinstance(value, dt.datetime) and value.tzinfo is None:
+            args = {**defaults, **params} if defaults else dict(params)
+            for name, value in args.items():
+                if name in self.json:
+                    args[name] = json.dumps(value)
+                elif isinstance(value, dt.datetime) and value.tzinfo is None:
                     raise ValueError("naive datetime given to a UTC column")
-            args = values
         for observer in _observers:
             observer(sql)
         dbapi = connection.connection.dbapi_connection
