@@ -7,7 +7,7 @@ every execution, which on SQLite cost more than the rest of the read. The row
 becomes the same persistent objects the ORM would have loaded (identity map,
 change tracking, lazy loading of whatever was not read), so callers cannot tell
 the difference: a later ``card.pin_failures += 1`` or ``member.level = …`` is
-flushed as usual.
+flushed as usual (tests/cards/test_lookup.py holds it to that).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm.attributes import instance_state
 
 from app.cards.models import Card
 from app.db import db
@@ -50,14 +51,24 @@ _BY_NUMBER = Prepared(
 def _persistent(session: Session, cls: type[Any], values: dict[str, Any]) -> Any:
     """The session's object for this row: the one it holds, or a new one as if loaded."""
     mapper = cls.__mapper__
-    found = session.identity_map.get(mapper.identity_key_from_primary_key((values["id"],)))
+    key = mapper.identity_key_from_primary_key((values["id"],))
+    found = session.identity_map.get(key)
     if found is not None:
         return found
     obj = mapper.class_manager.new_instance()
     obj.__dict__.update(values)
-    # As a query would leave it: unchanged, persistent, unread attributes load on access.
-    make_transient_to_detached(obj)
-    session.add(obj)
+    state = instance_state(obj)
+    add_unpresent = getattr(session.identity_map, "_add_unpresent", None)
+    if add_unpresent is None:  # pragma: no cover - the public way, if SQLAlchemy moves it
+        make_transient_to_detached(obj)
+        session.add(obj)
+        return obj
+    # What SQLAlchemy's own loading does with a new row (orm.loading._instance_processor):
+    # a fifth of make_transient_to_detached + Session.add, which walk the cascades.
+    state.key = key
+    state.identity_token = None
+    state.session_id = session.hash_key
+    add_unpresent(state, key)
     return obj
 
 

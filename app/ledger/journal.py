@@ -598,7 +598,7 @@ def _apply(
         for e, p in new_lots
     ]
     together = False
-    if dialect() == "postgresql":
+    if conn.dialect.name == "postgresql":
         together = len(lot_rows) == 1
         params = {
             "t": [txn_id] * len(posted),

@@ -32,8 +32,9 @@ ALERTED_KINDS = ("checkout", "recharge", "refund")
 
 
 def _when(transaction: Any) -> str:
-    moment = getattr(transaction, "created_at", None) or clock.now()
-    return clock.to_local(moment).strftime("%m-%d %H:%M")
+    moment = clock.to_local(getattr(transaction, "created_at", None) or clock.now())
+    # Not strftime: it costs more than the rest of the alert's formatting together.
+    return f"{moment.month:02d}-{moment.day:02d} {moment.hour:02d}:{moment.minute:02d}"
 
 
 def _store_name(store: Any) -> str:
