@@ -5,10 +5,20 @@ Our language tags (BCP 47, as members see them) map to Babel's locale names.
 
 from __future__ import annotations
 
-from flask import Flask, g, has_request_context, request
-from flask_babel import Babel, force_locale
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
+
+import flask_babel
+from babel import Locale
+from flask import Flask, current_app, g, has_app_context, has_request_context, request
+from flask_babel import Babel, force_locale, get_translations
 
 LOCALES = {"zh-Hans": "zh_Hans", "zh-Hant": "zh_Hant", "en": "en"}
+#: Parsed once: ``force_locale`` given a name parses it on every call (and checks that
+#: its locale data exists on disk), and every bot reply enters a language at least once.
+_PARSED = {name: Locale.parse(name) for name in LOCALES.values()}
 
 babel = Babel()
 
@@ -28,8 +38,6 @@ def _select_locale() -> str:
             return "zh_Hant"
         if best == "en":
             return "en"
-    from flask import current_app
-
     return babel_locale(current_app.config["DEFAULT_LANGUAGE"])
 
 
@@ -39,6 +47,46 @@ def init_app(app: Flask) -> None:
     )
 
 
-def in_language(language: str):  # type: ignore[no-untyped-def]
-    """``with in_language(member.language): text = gettext(...)`` for replies and alerts."""
-    return force_locale(babel_locale(language))
+#: The catalogue of the innermost ``in_language`` block, for ``gettext``.
+_CATALOGUE: ContextVar[Any] = ContextVar("laoyou_catalogue", default=None)
+
+
+@contextmanager
+def in_language(language: str) -> Iterator[None]:
+    """``with in_language(member.language): text = gettext(...)`` for replies and alerts.
+
+    Flask-Babel's locale is forced too, so its own ``gettext`` (and anything that uses
+    it inside the block) answers in the same language.
+    """
+    with force_locale(_PARSED[babel_locale(language)]):
+        if not has_app_context():
+            yield
+            return
+        token = _CATALOGUE.set(_catalogue(language))
+        try:
+            yield
+        finally:
+            _CATALOGUE.reset(token)
+
+
+def _catalogue(language: str) -> Any:
+    """Flask-Babel's translations for ``language`` (its locale already forced), once per app."""
+    cache: dict[str, Any] = current_app.extensions.setdefault("laoyou.catalogues", {})
+    found = cache.get(language)
+    if found is None:
+        found = cache[language] = get_translations()
+    return found
+
+
+def gettext(string: str, **variables: Any) -> str:
+    """Flask-Babel's ``gettext``, from the catalogue ``in_language`` entered.
+
+    A bot reply is a few texts; Flask-Babel finds the catalogue again for each through
+    four look-ups in the app context, here it is at hand. Outside ``in_language`` this
+    is Flask-Babel's own.
+    """
+    catalogue = _CATALOGUE.get()
+    if catalogue is None:
+        return str(flask_babel.gettext(string, **variables))
+    text = catalogue.ugettext(string)
+    return text % variables if variables else text

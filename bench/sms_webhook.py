@@ -17,7 +17,7 @@ PostgreSQL only (``BENCH_POSTGRES_URL``, else ``TEST_POSTGRES_URL``, else the lo
 (the load on a shared machine drifts; every app meets the same drift). Ends with
 ``figure NAME VALUE UNIT`` lines; ``sms_webhook_ratio`` is the webhook's rate over
 the insert baseline's. ``--diagnose`` adds the webhook with a constant engine
-(``plumbing``) and without the ledger's two reads (``noledger``).
+(``plumbing``) and with POINTS' ledger read replaced by constants (``noledger``).
 """
 
 from __future__ import annotations
@@ -107,17 +107,24 @@ def plumbing_app() -> Any:
         return Reply(text="ok", language="en", command="bench")
 
     app.bot.engine.handle_message = constant  # type: ignore[assignment]
+    # Nor does the claim read what POINTS would (the ledger columns).
+    app.bot.engine.prefetch_for = lambda message: None  # type: ignore[assignment]
     return create_app()
 
 
 def noledger_app() -> Any:
-    """Diagnosis (``--diagnose``): the real webhook with the ledger's two reads
-    (``member_balances``, ``next_expiry``) answering at once, to tell their share of JF."""
-    import app.ledger.balances as balances
-    from app import create_app
+    """Diagnosis (``--diagnose``): the real webhook with POINTS' ledger read (the columns the
+    dedupe claim carries for it) replaced by constants, to tell its share of JF."""
+    from sqlalchemy import literal, null
 
-    balances.member_balances = lambda member_id: balances.Balances()  # type: ignore[assignment]
-    balances.next_expiry = lambda member_id: None  # type: ignore[assignment]
+    from app import create_app
+    from app.bot.commands.balances import POINTS_PREFETCH
+
+    def constants(member_id: Any) -> tuple[Any, ...]:
+        return literal(1280), null(), null()
+
+    # Frozen (it keys the compiled statements); replaced before any statement is built.
+    object.__setattr__(POINTS_PREFETCH, "columns", constants)
     return create_app()
 
 
@@ -387,7 +394,7 @@ def main() -> int:
     parser.add_argument(
         "--diagnose",
         action="store_true",
-        help="also serve the webhook with a constant engine, and without the ledger's reads",
+        help="also serve the webhook with a constant engine, and without the ledger's read",
     )
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (every app)")
     parser.add_argument("--threads", type=int, default=8, help="threads per worker (every app)")

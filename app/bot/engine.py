@@ -20,19 +20,18 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from flask import current_app
 from sqlalchemy import CTE, Select, bindparam, literal, select
-from sqlalchemy.orm import lazyload
 
 import app.bot.commands  # noqa: F401  (registers every command)
 from app.bot import text as texts
 from app.bot.commands.subscription import OPT_IN, OPT_OUT
-from app.bot.message import Message, Reply
+from app.bot.message import Message, Reply, Sender
 from app.bot.ratelimit import Verdict, limiter_for
-from app.bot.registry import Context, Match, registry
+from app.bot.registry import Context, Match, Prefetch, registry
 from app.bot.replies import (
     bad_input,
     how_to_join,
@@ -43,7 +42,8 @@ from app.bot.replies import (
 )
 from app.db import db
 from app.i18n import in_language
-from app.members.models import Member
+from app.ledger.prepared import Prepared
+from app.members.models import Level, Member
 from app.optout.services import OPTED_OUT, opted_out_params
 from app.phone import mask_phone
 
@@ -55,13 +55,13 @@ def handle_message(message: Message) -> Reply:
     raw = message.text or ""
     normalised = texts.normalise(raw) if len(raw) <= texts.MAX_MESSAGE_CHARS else ""
     match = registry.match(normalised) if normalised else None
-    member, opted_out = _sender(message)
-    language = _language(member, match, normalised)
+    sender = _sender(message, match)
+    language = _language(sender, match, normalised)
     name = match.command.name if match else None
 
     if match is not None and name == OPT_OUT:
-        return _run(message, member, language, match)
-    if opted_out and name != OPT_IN:
+        return _run(message, sender, language, match)
+    if sender.opted_out and name != OPT_IN:
         return Reply("", language, "opted_out", silent=True)
 
     verdict = limiter_for().check(f"{message.channel}:{message.sender}")
@@ -76,10 +76,11 @@ def handle_message(message: Message) -> Reply:
     if match is None:
         if _sounds_like_opt_out(normalised):
             return _say(opt_out_hint, language, "opt_out_hint")
-        return _say(lambda: not_understood(member=member is not None), language, "unknown")
-    if match.command.member_required and member is None:
+        member = sender.member_id is not None
+        return _say(lambda: not_understood(member=member), language, "unknown")
+    if match.command.member_required and sender.member_id is None:
         return _say(how_to_join, language, "join_first")
-    return _run(message, member, language, match)
+    return _run(message, sender, language, match)
 
 
 def _say(make_text: Callable[[], str], language: str, command: str) -> Reply:
@@ -87,11 +88,11 @@ def _say(make_text: Callable[[], str], language: str, command: str) -> Reply:
         return Reply(make_text(), language, command)
 
 
-def _run(message: Message, member: Member | None, language: str, match: Match) -> Reply:
+def _run(message: Message, sender: Sender, language: str, match: Match) -> Reply:
     command = match.command
     ctx = Context(
         message=message,
-        member=member,
+        sender=sender,
         language=language,
         keyword=match.keyword,
         args=match.args,
@@ -132,26 +133,59 @@ _PHONE_CHANNELS = ("sms", "simulator")
 _KNOWN_SENDER = "laoyou.bot.known_sender"
 
 
-def sender_statement(source: CTE) -> Select[Any]:
-    """The sender lookup riding on another statement: ``source``'s columns, then the member
-    (None for a stranger) and the opt-out flag, with ``opted_out_params`` as parameters.
+def prefetch_for(message: Message) -> Prefetch | None:
+    """What the command ``message`` asks for would read with the sender (``Command.prefetch``)."""
+    raw = message.text or ""
+    if len(raw) > texts.MAX_MESSAGE_CHARS:
+        return None
+    match = registry.match(texts.normalise(raw))
+    return match.command.prefetch if match is not None else None
+
+
+def sender_statement(source: CTE, prefetch: Prefetch | None = None) -> Select[Any]:
+    """The sender lookup riding on another statement: ``source``'s columns, then the
+    ``Sender`` (read it with ``sender_of``), with ``sender_params`` as parameters.
 
     An adapter that runs a statement before the engine anyway (the webhook's dedupe
     insert) fetches the sender in it and hands it over with ``known_sender``: one
     round trip per message fewer. ``source`` must yield at most one row.
     """
+    extra = prefetch.columns(Member.id) if prefetch is not None else ()
     return (
-        select(source, Member, OPTED_OUT)
+        select(source, Member.id, Member.language, Level.name, OPTED_OUT, *extra)
         .select_from(source)
         .outerjoin(Member, Member.phone == bindparam("optout_address"))
-        # No command reads the home store; loaded on demand, it stays out of every join.
-        .options(lazyload(Member.home_store))
+        .outerjoin(Level, Level.id == Member.level_id)
     )
 
 
-#: The engine's own lookup, built once: a member or a stranger, and the opt-out, in one row.
-_SENDER = sender_statement(select(literal(1).label("one")).cte("one"))
-_OPT_OUT = select(OPTED_OUT)
+def sender_params(message: Message, prefetch: Prefetch | None = None) -> dict[str, Any]:
+    """The parameters of ``sender_statement`` for ``message``."""
+    params = opted_out_params(message.channel, message.sender)
+    if prefetch is not None:
+        params.update(prefetch.params())
+    return params
+
+
+def sender_of(row: Sequence[Any], prefetch: Prefetch | None = None) -> Sender:
+    """The ``Sender`` in a ``sender_statement`` row, from the first column after ``source``'s."""
+    member_id, language, level, opted_out = row[:4]
+    prefetched = prefetch.read(row[4:]) if prefetch is not None and member_id is not None else None
+    return Sender(member_id, language, level, bool(opted_out), prefetched)
+
+
+#: The engine's own lookups (no claim to ride on), compiled once per prefetch and run on
+#: the session's connection: a member or a stranger, and the opt-out, in one row.
+_SENDER: dict[Prefetch | None, Prepared] = {}
+_OPT_OUT = Prepared(select(OPTED_OUT))
+
+
+def _sender_lookup(prefetch: Prefetch | None) -> Prepared:
+    found = _SENDER.get(prefetch)
+    if found is None:
+        source = select(literal(1).label("one")).cte("one")
+        found = _SENDER[prefetch] = Prepared(sender_statement(source, prefetch))
+    return found
 
 
 def prefetches_sender(message: Message) -> bool:
@@ -159,29 +193,34 @@ def prefetches_sender(message: Message) -> bool:
     return message.channel in _PHONE_CHANNELS
 
 
-def known_sender(message: Message, member: Member | None, opted_out: bool) -> None:
+def known_sender(message: Message, sender: Sender) -> None:
     """Hand over the sender fetched by ``sender_statement``; ``handle_message(message)``
     then uses it instead of asking the database again (same session, same message only)."""
-    db.session.info[_KNOWN_SENDER] = (message, member, opted_out)
+    db.session.info[_KNOWN_SENDER] = (message, sender)
 
 
-def _sender(message: Message) -> tuple[Member | None, bool]:
+def _sender(message: Message, match: Match | None) -> Sender:
     """The sender's membership and opt-out, in one query (the hot path)."""
     known = db.session.info.pop(_KNOWN_SENDER, None)
     if known is not None and known[0] is message:
-        return known[1], known[2]
-    params = opted_out_params(message.channel, message.sender)
+        return known[1]
+    # Prepared statements bypass the session's autoflush; members added but not yet
+    # flushed (JOIN earlier in the same unit of work) must still be found.
+    db.session.flush()
+    connection = db.session.connection()
     # WeChat openids are bound to members by the WeChat issue; until then, strangers.
     if message.channel in _PHONE_CHANNELS:
-        row = db.session.execute(_SENDER, params).one()
-        return row[1], bool(row[2])
-    return None, bool(db.session.scalar(_OPT_OUT, params))
+        prefetch = match.command.prefetch if match is not None else None
+        row = _sender_lookup(prefetch).rows(connection, sender_params(message, prefetch))[0]
+        return sender_of(row[1:], prefetch)
+    params = opted_out_params(message.channel, message.sender)
+    return Sender(opted_out=bool(_OPT_OUT.scalar(connection, params)))
 
 
-def _language(member: Member | None, match: Match | None, text: str) -> str:
+def _language(sender: Sender, match: Match | None, text: str) -> str:
     """The member's language; for a stranger, the language the keyword or text is written in."""
-    if member is not None:
-        return member.language
+    if sender.language is not None:
+        return sender.language
     default = current_app.config["DEFAULT_LANGUAGE"]
     if match is None or not match.languages:
         return texts.detect_language(text, default)

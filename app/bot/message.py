@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 CHANNELS = ("sms", "wechat", "simulator")
 
@@ -35,3 +36,23 @@ class Reply:
     command: str | None
     #: True when the engine deliberately says nothing (rate-limited, opted out).
     silent: bool = False
+
+
+@dataclass(frozen=True)
+class Sender:
+    """Who sent a message, as the filter chain and the hot commands read it.
+
+    Plain values from one row rather than the member's ORM object: building that object
+    costs more than the rest of a POINTS request. Commands that need the member itself
+    use ``Context.member``, which loads it on first use.
+    """
+
+    #: None for a stranger (or a channel whose addresses are not bound to members yet).
+    member_id: int | None = None
+    #: The member's language; None for a stranger.
+    language: str | None = None
+    #: The name of the member's level, if they have one.
+    level: str | None = None
+    opted_out: bool = False
+    #: What the matched command's ``Prefetch`` read with the sender; None if nothing was.
+    prefetched: Any = None

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import phonenumbers
 from flask import current_app
-from flask_babel import gettext
+
+from app.i18n import gettext
 
 
 def join(parts: list[str], language: str) -> str:

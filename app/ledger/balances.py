@@ -8,8 +8,9 @@ indexed query however long the history.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import bindparam, func, select
 
@@ -125,6 +126,58 @@ def _points_summary_statement():  # type: ignore[no-untyped-def]
         .subquery()
     )
     return union_all(by_asset, select(first_expiry))
+
+
+def points_summary_columns(member_id: Any) -> tuple[Any, Any, Any]:
+    """What POINTS says, as three scalar subqueries on ``member_id`` (a column of another
+    statement, or a parameter): the points balance, the next expiry day and the points
+    expiring then. The webhook's dedupe claim carries them, so POINTS costs no statement
+    of its own. The ``today`` parameter is ``local_today()``; read the values with
+    ``points_summary_values``.
+    """
+    from app.cards.models import Card
+    from app.ledger.models import Account, PointsLot
+
+    # A cancelled card's value has been moved (replacement) or settled (return). Nested two
+    # deep, it must still take ``member_id``'s table from the outer statement.
+    cards = (
+        select(Card.id)
+        .where(Card.member_id == member_id, Card.state != "cancelled")
+        .correlate_except(Card)
+    )
+    points = (
+        select(func.coalesce(func.sum(Account.balance), 0))
+        .where(Account.card_id.in_(cards), Account.asset == "points")
+        .scalar_subquery()
+    )
+    # Lots still holding points that expire today or later, grouped by day, the first day.
+    first_day = (
+        select(PointsLot.expires_on)
+        .join(Account, Account.id == PointsLot.account_id)
+        .where(
+            Account.card_id.in_(cards),
+            PointsLot.remaining > 0,
+            PointsLot.expires_on >= bindparam("today"),
+        )
+        .group_by(PointsLot.expires_on)
+        .order_by(PointsLot.expires_on)
+        .limit(1)
+    )
+    day = first_day.scalar_subquery()
+    expiring = first_day.with_only_columns(func.sum(PointsLot.remaining)).scalar_subquery()
+    return points, day, expiring
+
+
+def points_summary_values(values: Sequence[Any]) -> tuple[int, tuple[int, dt.date] | None]:
+    """The points balance and the next expiry (points, day), from ``points_summary_columns``."""
+    points, day, expiring = values
+    if day is None or not expiring:
+        return int(points or 0), None
+    # SQLite gives the day back as ISO text.
+    return int(points or 0), (
+        int(expiring),
+        day if isinstance(day, dt.date) else dt.date.fromisoformat(day),
+    )
 
 
 _POINTS_SUMMARY: Prepared | None = None

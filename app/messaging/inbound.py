@@ -15,13 +15,16 @@ import logging
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Select, Table, bindparam, select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
 
+from app.bot import engine
 from app.bot.message import Message
+from app.bot.registry import Prefetch
 from app.db import db
+from app.ledger.prepared import Prepared
 from app.messaging.models import InboundMessage
-from app.optout.services import opted_out_params
 from app.phone import mask_phone
 
 log = logging.getLogger("laoyou.inbound")
@@ -39,19 +42,21 @@ class InboundResult:
 
 def receive(message: Message) -> InboundResult:
     """Answer ``message`` (the caller commits); a repeated provider id gets the first reply."""
-    # Looked up at call time: tests stand a recorder in for the engine.
-    from app.bot import engine
-
     row_id: int | None = None
     if message.provider_id:
-        row_id = _claim(message)
+        session = db.session()
+        # Prepared statements bypass the session's autoflush (see ``engine._sender``).
+        session.flush()
+        connection = session.connection()
+        row_id = _claim(connection, message)
         if row_id is None:
             return _replay(message)
+    # Looked up at call time: tests stand a recorder in for the engine.
     reply = engine.handle_message(message)
     silent = reply.silent or not reply.text
     if row_id is not None:
-        db.session.connection().execute(
-            _RECORD,
+        _RECORD.rows(
+            connection,
             {
                 "row_id": row_id,
                 "reply": "" if silent else reply.text,
@@ -90,13 +95,13 @@ def _claim_statement(insert: Any) -> Any:
     )
 
 
-# Built once: the webhook is a hot path, and a reused statement keeps SQLAlchemy's
-# compiled form and cache key instead of rebuilding them per request.
+# Built and compiled once, run on the session's connection (``Prepared``): the webhook is
+# a hot path, and SQLAlchemy's per-execute work costs more than these statements do.
 _CLAIM = {
-    "postgresql": _claim_statement(postgresql.insert),
-    "sqlite": _claim_statement(sqlite.insert),
+    "postgresql": Prepared(_claim_statement(postgresql.insert)),
+    "sqlite": Prepared(_claim_statement(sqlite.insert)),
 }
-_RECORD = (
+_RECORD = Prepared(
     update(_TABLE)
     .where(_TABLE.c.id == bindparam("row_id"))
     .values(
@@ -109,22 +114,20 @@ _RECORD = (
 
 
 @functools.cache
-def _claim_with_sender() -> Select[Any]:
-    """PostgreSQL: the claim and the engine's sender lookup in one statement (one round trip)."""
+def _claim_with_sender(prefetch: Prefetch | None) -> Prepared:
+    """PostgreSQL: the claim and the engine's sender lookup (with what the command will
+    read about the sender) in one statement: one round trip."""
     from app.bot.engine import sender_statement
 
-    return sender_statement(_claim_statement(postgresql.insert).cte("claim"))
+    return Prepared(sender_statement(_claim_statement(postgresql.insert).cte("claim"), prefetch))
 
 
-def _claim(message: Message) -> int | None:
+def _claim(connection: Connection, message: Message) -> int | None:
     """Insert the inbound row; None when another delivery of the same id got there first.
 
     On PostgreSQL the same statement fetches the sender for the engine (a data-modifying
     CTE runs exactly once, and the insert still waits on a twin's uncommitted row).
     """
-    from app.bot import engine
-
-    connection = db.session.connection()
     values = {
         "channel": message.channel,
         "provider_id": message.provider_id,
@@ -133,13 +136,15 @@ def _claim(message: Message) -> int | None:
         "received_at": message.received_at,
     }
     if connection.dialect.name == "postgresql" and engine.prefetches_sender(message):
-        params = {**values, **opted_out_params(message.channel, message.sender)}
-        row = db.session.execute(_claim_with_sender(), params).first()
-        if row is None:
+        prefetch = engine.prefetch_for(message)
+        params = {**values, **engine.sender_params(message, prefetch)}
+        rows = _claim_with_sender(prefetch).rows(connection, params)
+        if not rows:
             return None
-        engine.known_sender(message, row[1], bool(row[2]))
-        return int(row[0])
-    return connection.execute(_CLAIM[connection.dialect.name], values).scalar()
+        engine.known_sender(message, engine.sender_of(rows[0][1:], prefetch))
+        return int(rows[0][0])
+    row_id = _CLAIM[connection.dialect.name].scalar(connection, values)
+    return None if row_id is None else int(row_id)
 
 
 def _replay(message: Message) -> InboundResult:

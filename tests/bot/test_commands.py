@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from app.cards.models import CardEvent
 from app.clock import frozen
 from app.db import db
+from app.ledger.balances import points_summary
 from app.members.models import Member
 from app.members.services import member_cards
 from tests.bot.support import give_points, give_stored_value, give_visits
@@ -180,6 +181,28 @@ def test_points_with_level_and_next_expiry(bot: Any, make_member: Any, make_leve
         reply = bot(PHONE).send("JF")
     assert reply.text == "您的积分：1,280 分，金卡会员。200 分将于 2027-01-31 到期。"
     assert reply.command == "points"
+
+
+def test_points_read_with_the_sender_are_the_ledgers(
+    bot: Any, make_member: Any, make_card: Any
+) -> None:
+    """POINTS reads its figures in the sender lookup itself; they are ``points_summary``'s."""
+    member = make_member(PHONE, language="en")
+    first = member_cards(member)[0]
+    second = make_card("points", member=member)
+    gone = make_card("points", member=member)
+    with frozen(dt.datetime(2026, 12, 1, 10, 0, tzinfo=CST)):
+        give_points(first, 30, expires_on=dt.date(2026, 11, 30))  # past: never "next"
+        give_points(first, 100, expires_on=dt.date(2027, 6, 30))
+        give_points(first, 40, expires_on=dt.date(2027, 3, 31))
+        give_points(second, 5, expires_on=dt.date(2027, 3, 31))
+        give_points(second, 10)
+        give_points(gone, 999, expires_on=dt.date(2027, 1, 31))
+        gone.state = "cancelled"
+        reply = bot(PHONE).text("POINTS")
+        balances, expiry = points_summary(member.id)
+    assert (balances.points, expiry) == (185, (45, dt.date(2027, 3, 31)))
+    assert reply == "Your points: 185. 45 points expire on 2027-03-31."
 
 
 def test_points_in_english_and_traditional(bot: Any, make_member: Any, make_level: Any) -> None:

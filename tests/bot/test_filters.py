@@ -255,13 +255,14 @@ def test_wechat_openids_are_strangers_until_bound(bot: Any) -> None:
 def test_a_read_only_command_error_is_answered_politely(
     app: Any, bot: Any, make_member: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import app.ledger.balances as balances
+    import app.bot.commands.balances as points_command
 
-    def broken(member_id: int) -> Any:
+    def broken(value: int) -> Any:
         raise ZeroDivisionError("bad sum")
 
     make_member(PHONE, language="en")
-    monkeypatch.setattr(balances, "points_summary", broken)
+    # The ledger read rides on the sender lookup; the handler fails while writing the reply.
+    monkeypatch.setattr(points_command, "number", broken)
     monkeypatch.setitem(app.config, "BOT_RAISE_ERRORS", False)
     reply = bot(PHONE).send("JF")
     assert (reply.text, reply.command) == (

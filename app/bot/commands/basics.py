@@ -5,13 +5,12 @@ from __future__ import annotations
 import logging
 
 from flask import current_app
-from flask_babel import gettext
 from sqlalchemy import select
 
 from app.bot.registry import NEUTRAL, Context, command
 from app.bot.replies import phone_as_card_number
 from app.errors import DuplicateMember, InvalidRequest
-from app.i18n import in_language
+from app.i18n import gettext, in_language
 from app.stores.models import Store
 
 log = logging.getLogger(__name__)
@@ -51,7 +50,7 @@ LANGUAGE_NAMES = {
     writes=False,
 )
 def help_(ctx: Context) -> str:
-    if ctx.member is None:
+    if ctx.sender.member_id is None:
         return gettext(
             "Welcome! Text JOIN followed by your name to become a member and collect points. "
             "Text HELP for the commands, STOP to opt out."

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask_babel import gettext
-
 from app.bot.registry import Context, command
 from app.bot.replies import last4
 from app.cards.models import Card, CardEvent
@@ -13,6 +11,7 @@ from app.cards.services import find_card, verify_pin
 from app.clock import to_local
 from app.db import db
 from app.errors import PinLocked, PinRequired, WrongPin
+from app.i18n import gettext
 from app.members.models import Member
 
 #: Longest card reference echoed back in a reply.

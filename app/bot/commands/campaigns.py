@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from flask_babel import gettext
-
 from app.bot.registry import Context, command
 from app.bot.replies import listing, number
 from app.campaigns import services
@@ -16,6 +14,7 @@ from app.campaigns.errors import (
     UnknownOption,
 )
 from app.campaigns.models import Vote
+from app.i18n import gettext
 from app.members.models import Level
 
 
@@ -108,7 +107,7 @@ def _level_name(rank: int) -> str:
     level = db.session.scalar(select(Level).where(Level.rank == rank))
     if level is None:
         return gettext("level %(rank)s members", rank=rank)
-    return level_title(level)
+    return level_title(level.name)
 
 
 @command("message", keywords={"zh-Hans": ("留言", "LY"), "zh-Hant": ("留言",), "en": ("MSG",)})

@@ -6,10 +6,9 @@ sentence); that keyword always works, even for a sender over the rate limit.
 
 from __future__ import annotations
 
-from flask_babel import gettext
-
 from app.bot.registry import Context, command
 from app.bot.replies import join, listing
+from app.i18n import gettext
 from app.optout.services import opt_in as registry_opt_in
 from app.optout.services import opt_out as registry_opt_out
 
