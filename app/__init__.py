@@ -32,12 +32,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     )
     logging.getLogger("alembic").setLevel(logging.WARNING)
 
-    from app import boundary, i18n, models
+    from app import boundary, cookies, i18n, models
     from app.db import db
 
     models.import_all()
     db.init_app(app)
     i18n.init_app(app)
+    cookies.init_app(app)
     boundary.install(app)
 
     from app.api import init_app as init_api

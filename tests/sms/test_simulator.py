@@ -121,3 +121,9 @@ def test_cli_simulate_refuses_a_bad_number(runner: FlaskCliRunner) -> None:
     result = runner.invoke(args=["sms", "simulate", "12", "积分"])
     assert result.exit_code == 1
     assert "not a valid phone number" in result.output
+
+
+def test_the_page_sets_the_session_cookie_its_csrf_token_needs(client: FlaskClient) -> None:
+    response = client.get("/sms/simulator")
+    assert response.status_code == 200
+    assert "session=" in response.headers.get("Set-Cookie", "")
