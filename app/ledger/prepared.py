@@ -72,6 +72,18 @@ def _sqlite_value(value: Any) -> Any:
     return value.isoformat()
 
 
+_CURSOR = "laoyou.prepared_cursor"
+
+
+def _cursor(info: dict[str, Any], dbapi: Any) -> Any:
+    """One cursor per driver connection, kept with it in the pool: a psycopg cursor costs
+    about as much to make as to send a short statement, and these run on every posting."""
+    cursor = info.get(_CURSOR)
+    if cursor is None or cursor.connection is not dbapi:  # new, or the connection was replaced
+        cursor = info[_CURSOR] = dbapi.cursor()
+    return cursor
+
+
 class Prepared:
     """A Core statement compiled by SQLAlchemy once per dialect, run on the raw cursor.
 
@@ -146,9 +158,10 @@ class Prepared:
                     raise ValueError("naive datetime given to a UTC column")
         for observer in _observers:
             observer(sql)
-        dbapi = connection.connection.dbapi_connection
+        pooled = connection.connection
+        dbapi = pooled.dbapi_connection
         assert dbapi is not None
-        cursor = dbapi.cursor()
+        cursor = _cursor(pooled.info, dbapi)
         try:
             cursor.execute(sql, args)
             rows = cursor.fetchall() if returns_rows else []
@@ -165,8 +178,6 @@ class Prepared:
                 connection_invalidated=lost,
                 dialect=connection.dialect,
             ) from error
-        finally:
-            cursor.close()
         if processors:
             rows = [_processed(r, processors) for r in rows]
         if self.row is not None:
