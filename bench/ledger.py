@@ -106,17 +106,15 @@ class ServiceClient:
             self.number = db.session.get(Card, card_id).number
 
     def run(self, end: float, cap: int) -> int:
-        from app.cards.services import resolve_card
         from app.db import unit_of_work
-        from app.ledger.operations import checkout
+        from app.ledger.operations import checkout_card
 
         done = 0
         while time.monotonic() < end and done < cap:
             with self.app.app_context(), unit_of_work():
                 # As the API's view: the card from the number the POS sent.
-                card = resolve_card(self.number)
-                checkout(
-                    card,
+                checkout_card(
+                    self.number,
                     self.store,
                     AMOUNT_FEN,
                     "stored_value",

@@ -12,6 +12,7 @@ flushed as usual (tests/cards/test_lookup.py holds it to that).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import bindparam, select
@@ -32,18 +33,19 @@ def _columns(cls: type[Any]) -> list[tuple[str, Any]]:
 
 
 _CARD, _MEMBER, _LEVEL = _columns(Card), _columns(Member), _columns(Level)
+#: The columns a card with its holder and level is built from (``card_from_row``), for
+#: statements that read the card beside something else (the ledger's checkout lock).
+HOLDER_COLUMNS = (
+    *(c.label(f"c_{k}") for k, c in _CARD),
+    *(c.label(f"m_{k}") for k, c in _MEMBER),
+    *(c.label(f"l_{k}") for k, c in _LEVEL),
+)
+#: The card with its holder and level: ``HOLDER_COLUMNS`` select from this.
+HOLDER_JOIN = _card.outerjoin(_member, _card.c.member_id == _member.c.id).outerjoin(
+    _level, _member.c.level_id == _level.c.id
+)
 _BY_NUMBER = Prepared(
-    select(
-        *(c.label(f"c_{k}") for k, c in _CARD),
-        *(c.label(f"m_{k}") for k, c in _MEMBER),
-        *(c.label(f"l_{k}") for k, c in _LEVEL),
-    )
-    .select_from(
-        _card.outerjoin(_member, _card.c.member_id == _member.c.id).outerjoin(
-            _level, _member.c.level_id == _level.c.id
-        )
-    )
-    .where(_card.c.number == bindparam("number")),
+    select(*HOLDER_COLUMNS).select_from(HOLDER_JOIN).where(_card.c.number == bindparam("number")),
     typed=True,
 )
 
@@ -74,11 +76,14 @@ def _persistent(session: Session, cls: type[Any], values: dict[str, Any]) -> Any
 
 def card_by_number(number: str) -> Card | None:
     """The card with this number, its ``member`` and the member's ``level`` already loaded."""
-    session = db.session()
     rows = _BY_NUMBER.rows(db.connection(), {"number": number})
-    if not rows:
-        return None
-    row = rows[0]
+    return card_from_row(rows[0]) if rows else None
+
+
+def card_from_row(row: Sequence[Any]) -> Card:
+    """The session's card (with holder and level) from a row that starts with
+    ``HOLDER_COLUMNS``, read by a ``typed`` prepared statement."""
+    session = db.session()
     n_card, n_member = len(_CARD), len(_MEMBER)
     card_values = {k: row[i] for i, (k, _) in enumerate(_CARD)}
     member: Member | None = None

@@ -177,8 +177,8 @@ def checkout(data: dict[str, Any]) -> dict[str, Any]:
     ``idempotency_conflict``; 403 ``wrong_pin`` / ``pin_required``; 423 ``pin_locked``.
     """
     store = _own_store(data["store"])
-    result = operations.checkout(
-        resolve_card(data["card"]),
+    result = operations.checkout_card(
+        data["card"],
         store,
         data["amount_fen"],
         data["pay_with"],

@@ -35,13 +35,15 @@ The written rules (also in docs/architecture.md, "Ledger"):
 from __future__ import annotations
 
 import datetime as dt
+from collections import namedtuple
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, bindparam, func, select
 
 from app import clock
+from app.cards.lookup import HOLDER_COLUMNS, HOLDER_JOIN, card_from_row
 from app.cards.models import Card
 from app.db import db, utcnow
 from app.errors import (
@@ -56,7 +58,7 @@ from app.errors import (
 from app.ledger import journal
 from app.ledger.balances import Balances, card_balances
 from app.ledger.journal import Entry, Posting
-from app.ledger.models import Line, PointsLot, Transaction
+from app.ledger.models import Account, Line, PointsLot, Transaction
 from app.ledger.prepared import Prepared
 from app.ledger.rules import REVISION
 from app.signals import transaction_posted
@@ -171,8 +173,13 @@ def checkout(
     pin: str | None = None,
     station: str | None = None,
     external_ref: str | None = None,
+    prelocked: tuple[Mapping[tuple[int, str], Any], Any] | None = None,
 ) -> CheckoutResult:
-    """A purchase: discounts and points from the rules, payment from the card, points earned."""
+    """A purchase: discounts and points from the rules, payment from the card, points earned.
+
+    ``prelocked`` is (the card's accounts, the key check and rules' revision) already read
+    and locked in this transaction by :func:`checkout_card`.
+    """
     from app.cards.services import verify_pin
     from app.ledger import rules
 
@@ -195,9 +202,12 @@ def checkout(
     # One statement: the card's accounts locked, whether the key is already posted, and
     # the rules' revision for the quote (a concurrent posting with this key that commits
     # while this waits for the lock is caught by the journal's INSERT, and replayed).
-    locked, start = journal.lock_card_accounts_with(
-        card.id, CARD_ASSETS, _checkout_lock(), {"key": key}
-    )
+    if prelocked is not None:
+        locked, start = prelocked
+    else:
+        locked, start = journal.lock_card_accounts_with(
+            card.id, CARD_ASSETS, _checkout_lock(), {"key": key}
+        )
     if start is None:  # the card's first posting: its accounts were just made
         start = _CHECKOUT_START.rows(db.connection(), {"key": key})[0]
     earlier = journal.earlier_posting(start.posted_id, start.posted_hash, req_hash)
@@ -316,6 +326,52 @@ def checkout(
     )
 
 
+def checkout_card(
+    ref: str,
+    store: Any,
+    amount_fen: int,
+    pay_with: str,
+    *,
+    key: str,
+    actor: str | None,
+    **options: Any,
+) -> CheckoutResult:
+    """:func:`checkout` of the card ``ref`` names (a number, a medium or the holder's phone),
+    as the API's view takes it.
+
+    For a card number, the card with its holder and level, the card's accounts (locked),
+    the key check and the rules' revision come in one statement: the round trip that every
+    POS checkout would otherwise spend on finding the card.
+    """
+    from app.cards.services import resolve_card
+
+    ref = (ref or "").strip()
+    if ref.isdigit() and len(ref) <= 128:
+        connection = db.connection()
+        read = _card_lock()[connection.dialect.name]
+        rows = read.rows(connection, {"number": ref, "key": key})
+        card = card_from_row(rows[0]) if rows else None
+        if card is not None and card.replaced_by_id is None:
+            accounts = {
+                (card.id, r[_HOLDER + 2]): _LockedAccount(*r[_HOLDER : _HOLDER + 4]) for r in rows
+            }
+            if all((card.id, asset) in accounts for asset in CARD_ASSETS):
+                start = _Start(*rows[0][_HOLDER + 4 :])
+                return checkout(
+                    card,
+                    store,
+                    amount_fen,
+                    pay_with,
+                    key=key,
+                    actor=actor,
+                    prelocked=(accounts, start),
+                    **options,
+                )
+            # The card's first posting: its accounts are made by the usual path.
+            return checkout(card, store, amount_fen, pay_with, key=key, actor=actor, **options)
+    return checkout(resolve_card(ref), store, amount_fen, pay_with, key=key, actor=actor, **options)
+
+
 _START_COLUMNS = (REVISION.label("revision"), *journal.key_check())
 _START_FIELDS = ("revision", "posted_id", "posted_hash")
 #: The rules' revision and the key's earlier posting (id, request hash), if any.
@@ -328,6 +384,43 @@ def _checkout_lock() -> dict[str, Prepared]:
     if not _LOCK:
         _LOCK.append(journal.locking_read(_START_COLUMNS, _START_FIELDS))
     return _LOCK[0]
+
+
+#: Where a ``_card_lock`` row's account columns start.
+_HOLDER = len(HOLDER_COLUMNS)
+_LockedAccount = namedtuple("_LockedAccount", ("id", "card_id", "asset", "balance"))
+# _START_FIELDS, spelled out: mypy reads only a literal here.
+_Start = namedtuple("_Start", ("revision", "posted_id", "posted_hash"))
+_CARD_LOCK: list[dict[str, Prepared]] = []
+
+
+def _card_lock() -> dict[str, Prepared]:
+    """Per dialect: the card by number with its holder and level (``HOLDER_COLUMNS``), one
+    row per account of the card (locked on PostgreSQL; SQLite's BEGIN IMMEDIATE already
+    excludes other writers), with the columns of ``_CHECKOUT_START`` beside them."""
+    if not _CARD_LOCK:
+        account = cast(Table, Account.__table__)
+        card = cast(Table, Card.__table__)
+        base = (
+            select(
+                *HOLDER_COLUMNS,
+                account.c.id,
+                account.c.card_id,
+                account.c.asset,
+                account.c.balance,
+                *_START_COLUMNS,
+            )
+            .select_from(HOLDER_JOIN.join(account, account.c.card_id == card.c.id))
+            .where(card.c.number == bindparam("number"))
+            .order_by(account.c.id)
+        )
+        _CARD_LOCK.append(
+            {
+                "postgresql": Prepared(base.with_for_update(of=account), typed=True),
+                "sqlite": Prepared(base, typed=True),
+            }
+        )
+    return _CARD_LOCK[0]
 
 
 def _after_checkout_hook(posting: Posting, card: Card) -> None:
