@@ -346,30 +346,25 @@ def checkout_card(
     from app.cards.services import resolve_card
 
     ref = (ref or "").strip()
+    card: Card | None = None
+    prelocked = None
     if ref.isdigit() and len(ref) <= 128:
         connection = db.connection()
-        read = _card_lock()[connection.dialect.name]
-        rows = read.rows(connection, {"number": ref, "key": key})
-        card = card_from_row(rows[0]) if rows else None
-        if card is not None and card.replaced_by_id is None:
+        rows = _card_lock()[connection.dialect.name].rows(connection, {"number": ref, "key": key})
+        found = card_from_row(rows[0]) if rows else None
+        if found is not None and found.replaced_by_id is None:
+            card = found
             accounts = {
                 (card.id, r[_HOLDER + 2]): _LockedAccount(*r[_HOLDER : _HOLDER + 4]) for r in rows
             }
+            # A card's first posting makes its accounts: checkout's own lock does that.
             if all((card.id, asset) in accounts for asset in CARD_ASSETS):
-                start = _Start(*rows[0][_HOLDER + 4 :])
-                return checkout(
-                    card,
-                    store,
-                    amount_fen,
-                    pay_with,
-                    key=key,
-                    actor=actor,
-                    prelocked=(accounts, start),
-                    **options,
-                )
-            # The card's first posting: its accounts are made by the usual path.
-            return checkout(card, store, amount_fen, pay_with, key=key, actor=actor, **options)
-    return checkout(resolve_card(ref), store, amount_fen, pay_with, key=key, actor=actor, **options)
+                prelocked = (accounts, _Start(*rows[0][_HOLDER + 4 :]))
+    if card is None:  # a phone, a medium, or a number this statement cannot serve
+        card = resolve_card(ref)
+    return checkout(
+        card, store, amount_fen, pay_with, key=key, actor=actor, prelocked=prelocked, **options
+    )
 
 
 _START_COLUMNS = (REVISION.label("revision"), *journal.key_check())
