@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Dialect, bindparam, select
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import instance_state
 
@@ -45,9 +45,10 @@ HOLDER_JOIN = _card.outerjoin(_member, _card.c.member_id == _member.c.id).outerj
     _level, _member.c.level_id == _level.c.id
 )
 _BY_NUMBER = Prepared(
-    select(*HOLDER_COLUMNS).select_from(HOLDER_JOIN).where(_card.c.number == bindparam("number")),
-    typed=True,
+    select(*HOLDER_COLUMNS).select_from(HOLDER_JOIN).where(_card.c.number == bindparam("number"))
 )
+#: Per dialect: (position, result processor) of the ``HOLDER_COLUMNS`` that have one.
+_PROCESSORS: dict[str, tuple[tuple[int, Any], ...]] = {}
 
 
 def _persistent(session: Session, cls: type[Any], values: dict[str, Any]) -> Any:
@@ -82,19 +83,41 @@ def card_by_number(number: str) -> Card | None:
 
 def card_from_row(row: Sequence[Any]) -> Card:
     """The session's card (with holder and level) from a row that starts with
-    ``HOLDER_COLUMNS``, read by a ``typed`` prepared statement."""
+    ``HOLDER_COLUMNS``, as a prepared statement returns it (the driver's values).
+
+    The columns' SQLAlchemy result processors (booleans, dates, aware datetimes,
+    JSON) are applied here, to this one row: a statement that repeats the card on
+    several rows (one per account) pays for them once.
+    """
     session = db.session()
+    values = list(row[: len(HOLDER_COLUMNS)])
+    for i, process in _processors(db.connection().dialect):
+        if values[i] is not None:
+            values[i] = process(values[i])
     n_card, n_member = len(_CARD), len(_MEMBER)
-    card_values = {k: row[i] for i, (k, _) in enumerate(_CARD)}
+    card_values = {k: values[i] for i, (k, _) in enumerate(_CARD)}
     member: Member | None = None
     if card_values["member_id"] is not None:
-        member_values = {k: row[n_card + i] for i, (k, _) in enumerate(_MEMBER)}
+        member_values = {k: values[n_card + i] for i, (k, _) in enumerate(_MEMBER)}
         level: Level | None = None
         if member_values["level_id"] is not None:
             offset = n_card + n_member
-            level_values = {k: row[offset + i] for i, (k, _) in enumerate(_LEVEL)}
+            level_values = {k: values[offset + i] for i, (k, _) in enumerate(_LEVEL)}
             level = _persistent(session, Level, level_values)
         member_values["level"] = level
         member = _persistent(session, Member, member_values)
     card_values["member"] = member
     return _persistent(session, Card, card_values)
+
+
+def _processors(dialect: Dialect) -> tuple[tuple[int, Any], ...]:
+    found = _PROCESSORS.get(dialect.name)
+    if found is None:
+        every = (
+            column.type.dialect_impl(dialect).result_processor(dialect, None)
+            for column in HOLDER_COLUMNS
+        )
+        found = _PROCESSORS[dialect.name] = tuple(
+            (i, process) for i, process in enumerate(every) if process is not None
+        )
+    return found

@@ -411,8 +411,8 @@ def _card_lock() -> dict[str, Prepared]:
         )
         _CARD_LOCK.append(
             {
-                "postgresql": Prepared(base.with_for_update(of=account), typed=True),
-                "sqlite": Prepared(base, typed=True),
+                "postgresql": Prepared(base.with_for_update(of=account)),
+                "sqlite": Prepared(base),
             }
         )
     return _CARD_LOCK[0]

@@ -14,11 +14,9 @@ text and a date ISO text (the formats SQLAlchemy stores), and parameters named
 in ``json`` are serialised with ``json.dumps`` on both databases. SQLAlchemy's
 execute events do not see these statements.
 
-Rows come back as the driver gives them (datetimes on SQLite as text), unless
-the statement is made ``typed``: a SELECT whose columns then go through their
-SQLAlchemy types' result processors, as ``Connection.execute`` would (booleans,
-dates, aware datetimes, JSON), for rows that become ORM objects
-(``app.cards.lookup``).
+Rows come back as the driver gives them (datetimes on SQLite as text): the
+hot path reads back integers and strings, and a reader that needs typed
+values applies the columns' result processors itself (``app.cards.lookup``).
 """
 
 from __future__ import annotations
@@ -50,17 +48,8 @@ def observed(callback: Callable[[str], None]) -> Iterator[None]:
         _observers.remove(callback)
 
 
-#: SQL text, parameter names in order (SQLite) or None (named), bound literals, rows or
-#: not, and (typed statements) the columns' result processors as (position, processor).
-_Compiled = tuple[str, tuple[str, ...] | None, dict[str, Any], bool, tuple[Any, ...] | None]
-
-
-def _processed(row: Any, processors: tuple[tuple[int, Any], ...]) -> list[Any]:
-    values = list(row)
-    for i, process in processors:
-        if values[i] is not None:
-            values[i] = process(values[i])
-    return values
+#: SQL text, parameter names in order (SQLite) or None (named), bound literals, rows or not.
+_Compiled = tuple[str, tuple[str, ...] | None, dict[str, Any], bool]
 
 
 def _sqlite_value(value: Any) -> Any:
@@ -88,20 +77,11 @@ class Prepared:
     """A Core statement compiled by SQLAlchemy once per dialect, run on the raw cursor.
 
     ``fields`` names the columns of the rows it returns (rows then have those
-    attributes); ``json`` the parameters that hold JSON documents; ``typed`` (a
-    SELECT only) converts each column's value as its SQLAlchemy type does.
+    attributes); ``json`` the parameters that hold JSON documents.
     """
 
-    def __init__(
-        self,
-        stmt: Any,
-        *,
-        fields: Iterable[str] = (),
-        json: Iterable[str] = (),
-        typed: bool = False,
-    ) -> None:
+    def __init__(self, stmt: Any, *, fields: Iterable[str] = (), json: Iterable[str] = ()) -> None:
         self.stmt = stmt
-        self.typed = typed
         self.fields = tuple(fields)
         self.row = namedtuple("Row", self.fields) if self.fields else None  # type: ignore[misc]
         self.json = frozenset(json)
@@ -122,14 +102,7 @@ class Prepared:
         # column objects on every call. A text() statement is taken to return rows.
         dml = compiled.isinsert or compiled.isupdate or compiled.isdelete
         returns_rows = not dml or bool(compiled.effective_returning)
-        processors = None
-        if self.typed:
-            every = (
-                column.type.dialect_impl(dialect).result_processor(dialect, None)
-                for column in self.stmt.selected_columns
-            )
-            processors = tuple((i, f) for i, f in enumerate(every) if f is not None)
-        return compiled.string, positions, defaults, returns_rows, processors
+        return compiled.string, positions, defaults, returns_rows
 
     def rows(self, connection: Connection, params: Mapping[str, Any]) -> list[Any]:
         """Run once with ``params`` in the connection's transaction; the rows it returns."""
@@ -138,7 +111,7 @@ class Prepared:
         found = self._compiled.get(key)
         if found is None:
             found = self._compiled[key] = self._compile(connection, keys)
-        sql, positions, defaults, returns_rows, processors = found
+        sql, positions, defaults, returns_rows = found
         args: Any
         if positions is not None:  # SQLite (qmark): a list in the statement's order
             values = {**defaults, **params} if defaults else params
@@ -178,8 +151,6 @@ class Prepared:
                 connection_invalidated=lost,
                 dialect=connection.dialect,
             ) from error
-        if processors:
-            rows = [_processed(r, processors) for r in rows]
         if self.row is not None:
             return [self.row(*r) for r in rows]
         return list(rows)
