@@ -24,6 +24,8 @@ from sqlalchemy.exc import DisconnectionError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, scoped_session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
+from app import clock
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -62,9 +64,7 @@ class Base(DeclarativeBase):
 
 def utcnow() -> dt.datetime:
     """Column defaults and services use this; ``app.clock.frozen`` fixes it in tests."""
-    from app.clock import now
-
-    return now()
+    return clock.now()
 
 
 def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
