@@ -57,7 +57,9 @@ def _sqlite_value(value: Any) -> Any:
     if isinstance(value, dt.datetime):
         if value.tzinfo is None:
             raise ValueError("naive datetime given to a UTC column")
-        return value.astimezone(_UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+        if value.tzinfo is not _UTC:  # clock.now() is UTC already
+            value = value.astimezone(_UTC)
+        return value.replace(tzinfo=None).isoformat(" ", "microseconds")
     return value.isoformat()
 
 
