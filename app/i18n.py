@@ -62,19 +62,24 @@ def in_language(language: str) -> Iterator[None]:
         if not has_app_context():
             yield
             return
-        token = _CATALOGUE.set(_catalogue(language))
+        token = _CATALOGUE.set(catalogue(language))
         try:
             yield
         finally:
             _CATALOGUE.reset(token)
 
 
-def _catalogue(language: str) -> Any:
-    """Flask-Babel's translations for ``language`` (its locale already forced), once per app."""
+def catalogue(language: str) -> Any:
+    """Flask-Babel's translations for ``language``, looked up once per app.
+
+    For code that renders many texts in a known language without entering
+    ``in_language`` each time (the alerts written inside every posting).
+    """
     cache: dict[str, Any] = current_app.extensions.setdefault("laoyou.catalogues", {})
     found = cache.get(language)
     if found is None:
-        found = cache[language] = get_translations()
+        with force_locale(_PARSED[babel_locale(language)]):
+            found = cache[language] = get_translations()
     return found
 
 
