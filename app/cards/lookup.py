@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Dialect, bindparam, select
-from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import instance_state
 
 from app.cards.models import Card
@@ -60,18 +60,14 @@ def _persistent(session: Session, cls: type[Any], values: dict[str, Any]) -> Any
         return found
     obj = mapper.class_manager.new_instance()
     obj.__dict__.update(values)
-    state = instance_state(obj)
-    add_unpresent = getattr(session.identity_map, "_add_unpresent", None)
-    if add_unpresent is None:  # pragma: no cover - the public way, if SQLAlchemy moves it
-        make_transient_to_detached(obj)
-        session.add(obj)
-        return obj
     # What SQLAlchemy's own loading does with a new row (orm.loading._instance_processor):
-    # a fifth of make_transient_to_detached + Session.add, which walk the cascades.
+    # a fifth of the public make_transient_to_detached + Session.add, which walk the
+    # cascades. Private API; tests/cards/test_lookup.py fails if its meaning changes.
+    state = instance_state(obj)
     state.key = key
     state.identity_token = None
     state.session_id = session.hash_key
-    add_unpresent(state, key)
+    session.identity_map._add_unpresent(state, key)
     return obj
 
 
