@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -34,6 +35,9 @@ from app.db import db, utcnow
 from app.errors import InsufficientFunds, InvalidRequest, NotFound
 from app.members.models import Member
 from app.stores.services import get_store
+
+#: A vote or a draw: both open, close and are current the same way.
+C = TypeVar("C", Vote, Draw)
 
 _OPTION_CODE = re.compile(r"^[A-Z0-9]{1,16}$")
 MAX_STORE_MESSAGE_CHARS = 1600
@@ -69,18 +73,28 @@ def open_vote(title: str, options: Sequence[tuple[str, str]]) -> Vote:
 
 
 def close_vote(vote_id: int) -> Vote:
-    vote = db.session.get(Vote, vote_id)
-    if vote is None:
-        raise NotFound(f"no vote {vote_id}")
-    if vote.status != "closed":
-        vote.status, vote.closed_at = "closed", utcnow()
-        db.session.flush()
-    return vote
+    return _close(Vote, vote_id, "vote")
 
 
 def current_vote() -> Vote | None:
+    return _current(Vote)
+
+
+def _close(model: type[C], campaign_id: int, noun: str) -> C:
+    """Close a vote or a draw (closing a closed one changes nothing)."""
+    campaign = db.session.get(model, campaign_id)
+    if campaign is None:
+        raise NotFound(f"no {noun} {campaign_id}")
+    if campaign.status != "closed":
+        campaign.status, campaign.closed_at = "closed", utcnow()
+        db.session.flush()
+    return campaign
+
+
+def _current(model: type[C]) -> C | None:
+    """The open vote or draw, the latest if an admin opened several."""
     return db.session.scalar(
-        select(Vote).where(Vote.status == "open").order_by(Vote.id.desc()).limit(1)
+        select(model).where(model.status == "open").order_by(model.id.desc()).limit(1)
     )
 
 
@@ -157,19 +171,11 @@ def open_draw(title: str, *, min_level_rank: int | None = None, points_cost: int
 
 
 def close_draw(draw_id: int) -> Draw:
-    draw = db.session.get(Draw, draw_id)
-    if draw is None:
-        raise NotFound(f"no draw {draw_id}")
-    if draw.status != "closed":
-        draw.status, draw.closed_at = "closed", utcnow()
-        db.session.flush()
-    return draw
+    return _close(Draw, draw_id, "draw")
 
 
 def current_draw() -> Draw | None:
-    return db.session.scalar(
-        select(Draw).where(Draw.status == "open").order_by(Draw.id.desc()).limit(1)
-    )
+    return _current(Draw)
 
 
 def entry_of(draw: Draw, member: Member) -> DrawEntry | None:

@@ -12,7 +12,7 @@ from app.campaigns import services
 from app.campaigns.errors import CampaignOpen
 from app.campaigns.models import Draw, DrawEntry, StoreMessage, Vote, VoteBallot
 from app.db import db
-from app.errors import InvalidRequest
+from app.errors import InvalidRequest, NotFound
 from app.ledger.balances import member_balances
 from app.ledger.models import Transaction
 from app.members.services import member_cards
@@ -221,3 +221,21 @@ def test_cli_messages_list(runner: Any, bot: Any, make_member: Any, make_store: 
     unread = runner.invoke(args=["messages", "list", "--unread"])
     assert "汤有点咸" not in unread.output and "great coffee" in unread.output
     assert count(StoreMessage) == 2
+
+
+@pytest.mark.parametrize("kind", ["vote", "draw"])
+def test_closing_is_idempotent_and_an_unknown_id_is_not_found(app: Any, kind: str) -> None:
+    if kind == "vote":
+        opened = services.open_vote("新品投票", [("A", "红豆奶茶"), ("B", "抹茶拿铁")])
+        close, current = services.close_vote, services.current_vote
+    else:
+        opened = services.open_draw("周年抽奖")
+        close, current = services.close_draw, services.current_draw
+    assert current() is opened
+    first = close(opened.id)
+    closed_at = first.closed_at
+    again = close(opened.id)
+    assert again.status == "closed" and again.closed_at == closed_at
+    assert current() is None
+    with pytest.raises(NotFound, match=f"no {kind} 999999"):
+        close(999999)
