@@ -24,9 +24,10 @@ def test_the_webhook_opens_no_session_and_sets_no_cookie(client: FlaskClient) ->
     assert "Set-Cookie" not in response.headers
 
 
-def test_an_api_request_has_a_null_session_that_refuses_writes(app: Flask) -> None:
-    with app.test_request_context("/api/v1/members"):
-        assert app.session_interface.open_session(app, request) is None
+def test_machine_paths_open_no_session_and_the_null_one_refuses_writes(app: Flask) -> None:
+    for path in ("/api/v1/members", "/sms/twilio"):
+        with app.test_request_context(path, method="POST"):
+            assert app.session_interface.open_session(app, request) is None
     with app.test_request_context("/api/v1/members"), pytest.raises(RuntimeError):
         session["x"] = 1
     with app.test_request_context("/sms/simulator"):
