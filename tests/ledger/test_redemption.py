@@ -191,15 +191,21 @@ def test_coupon_expires_after_its_last_day(api: Any, holder: Any) -> None:
     with clock.frozen(dt.datetime(2026, 11, 14, 15, tzinfo=dt.UTC)):
         late = post(api, {"card": holder.number, "coupon": coupon.code}, key="k9")
         assert late.status_code == 201
-    coupon2 = issue_coupon(holder.member, "C90")
-    with clock.frozen(dt.datetime(2026, 11, 14, 16, tzinfo=dt.UTC) + dt.timedelta(days=30)):
+    # Every date here is frozen: the test must not depend on the day it runs.
+    with clock.frozen(dt.datetime(2026, 11, 15, 4, tzinfo=dt.UTC)):
+        coupon2 = issue_coupon(holder.member, "C90")  # through 2026-11-28
+    assert isinstance(coupon2, Coupon)
+    # 2026-11-28 16:00 UTC is 2026-11-29 00:00 in Shanghai: the day after its last day.
+    with clock.frozen(dt.datetime(2026, 11, 28, 16, tzinfo=dt.UTC)):
         expired = post(api, {"card": holder.number, "coupon": coupon2.code})
         assert member_coupons(holder.member, usable_only=True) == []
     assert expired.status_code == 409
     assert expired.json["error"]["code"] == "coupon_expired"
     assert db.session.get(Coupon, coupon2.id).state == "issued"
-    assert [c.code for c in member_coupons(holder.member)] == [coupon.code, coupon2.code]
-    assert [c.code for c in member_coupons(holder.member, usable_only=True)] == [coupon2.code]
+    with clock.frozen(dt.datetime(2026, 11, 20, 4, tzinfo=dt.UTC)):
+        assert [c.code for c in member_coupons(holder.member)] == [coupon.code, coupon2.code]
+        usable = member_coupons(holder.member, usable_only=True)
+        assert [c.code for c in usable] == [coupon2.code]
 
 
 def test_someone_elses_coupon_is_not_found(api: Any, holder: Any, make_member: Any) -> None:
