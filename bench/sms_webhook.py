@@ -101,14 +101,16 @@ def plumbing_app() -> Any:
     reply, to tell the channel's own cost (signature, dedupe, commit) from the commands'."""
     import app.bot.engine
     from app import create_app
+    from app.bot.engine import Plan
     from app.bot.message import Message, Reply
 
     def constant(message: Message) -> Reply:
         return Reply(text="ok", language="en", command="bench")
 
     app.bot.engine.handle_message = constant  # type: ignore[assignment]
-    # Nor does the claim read what POINTS would (the ledger columns).
-    app.bot.engine.prefetch_for = lambda message: None  # type: ignore[assignment]
+    # Nor does the lookup read what POINTS would (the ledger columns).
+    plan = Plan(writes=False, prefetch=None)
+    app.bot.engine.plan_for = lambda message: plan  # type: ignore[assignment]
     return create_app()
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app
@@ -133,13 +134,30 @@ _PHONE_CHANNELS = ("sms", "simulator")
 _KNOWN_SENDER = "laoyou.bot.known_sender"
 
 
-def prefetch_for(message: Message) -> Prefetch | None:
-    """What the command ``message`` asks for would read with the sender (``Command.prefetch``)."""
+@dataclass(frozen=True)
+class Plan:
+    """What answering a message will do, known from its text before the engine runs."""
+
+    #: The answer may write (a command with ``writes``): the adapter claims the message
+    #: first, so that twin deliveries wait and the effects happen once. Otherwise the
+    #: answer only reads, and the adapter may compute it first and store it with the claim.
+    writes: bool
+    #: What the command would read with the sender (``Command.prefetch``).
+    prefetch: Prefetch | None
+
+
+_READS_ONLY = Plan(writes=False, prefetch=None)
+
+
+def plan_for(message: Message) -> Plan:
+    """``Plan`` of ``message``: the command its text asks for decides (no match reads only)."""
     raw = message.text or ""
     if len(raw) > texts.MAX_MESSAGE_CHARS:
-        return None
+        return _READS_ONLY
     match = registry.match(texts.normalise(raw))
-    return match.command.prefetch if match is not None else None
+    if match is None:
+        return _READS_ONLY
+    return Plan(writes=match.command.writes, prefetch=match.command.prefetch)
 
 
 def sender_statement(source: CTE, prefetch: Prefetch | None = None) -> Select[Any]:

@@ -114,7 +114,7 @@ class InboundMessage(Base):
     channel: Mapped[str] = mapped_column(String(16))
     #: Twilio MessageSid / WeChat MsgId.
     provider_id: Mapped[str] = mapped_column(String(64))
-    sender: Mapped[str] = mapped_column(String(128), index=True)
+    sender: Mapped[str] = mapped_column(String(128))
     text: Mapped[str] = mapped_column(Text)
     reply: Mapped[str] = mapped_column(Text, default="")
     reply_language: Mapped[str | None] = mapped_column(String(8))

@@ -1,19 +1,30 @@
-"""The webhook's hot path stays lean: what one JF costs in statements, not only its reply."""
+"""The webhook's hot path stays lean: what one JF costs in statements, not only its reply.
+
+A read-only answer (POINTS, BAL, HELP, anything not understood) is one read and one
+write: the sender and whether the message was seen, then the message with its
+reply. On PostgreSQL those two run in autocommit. A command that writes claims its
+message first, so twin deliveries wait on the claim.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import threading
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import event
+from sqlalchemy import event, func, select
 
 from app.clock import frozen
-from app.db import db
+from app.db import Base, db, unit_of_work
+from app.ledger.journal import credit_points
 from app.ledger.prepared import observed
-from app.members.services import member_cards
+from app.members.services import create_member, member_cards
+from app.messaging.models import InboundMessage
+from app.stores.services import create_store
 from tests.bot.support import give_points
 from tests.sms.support import inbound_params, post_signed, twilio_settings
 
@@ -26,7 +37,8 @@ def app_config() -> dict[str, Any]:
     return twilio_settings()
 
 
-def _statements_of(app: Flask, send: Any) -> tuple[Any, list[str]]:
+def _statements_of(app: Flask, send: Callable[[], Any]) -> tuple[Any, list[str]]:
+    """``send()``'s result and its SQL, but the savepoints of the outer transaction."""
     with app.app_context():
         engine = db.engine
     seen: list[str] = []
@@ -40,10 +52,15 @@ def _statements_of(app: Flask, send: Any) -> tuple[Any, list[str]]:
             result = send()
     finally:
         event.remove(engine, "before_cursor_execute", record)
-    return result, seen
+    return result, [s for s in seen if "SAVEPOINT" not in s]
 
 
-def test_points_looks_the_sender_up_once(
+def _reply(response: Any) -> str:
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return str(response.get_data(as_text=True))
+
+
+def test_points_is_one_read_and_one_write(
     app: Flask, client: FlaskClient, make_member: Any, make_level: Any
 ) -> None:
     member = make_member(PHONE, language="zh-Hans")
@@ -56,19 +73,22 @@ def test_points_looks_the_sender_up_once(
             app,
             lambda: post_signed(client, "/sms/twilio", inbound_params(PHONE, "JF", "SMlean1")),
         )
-    assert "您的积分：1,280 分，金卡会员。200 分将于 2027-01-31 到期。" in response.get_data(
-        as_text=True
+    reply = "您的积分：1,280 分，金卡会员。200 分将于 2027-01-31 到期。"
+    assert reply in _reply(response)
+    assert len(statements) == 2, statements
+    lookup, write = statements
+    # Seen before?, the sender, and points, level and next expiry: one statement.
+    assert lookup.startswith("WITH seen AS (SELECT inbound_message.id")
+    assert "member.phone =" in lookup and "ledger_account" in lookup and "points_lot" in lookup
+    # The message is stored with its reply: no placeholder to update afterwards.
+    assert write.startswith("INSERT INTO inbound_message")
+    row = db.session.scalars(select(InboundMessage).filter_by(provider_id="SMlean1")).one()
+    assert (row.reply, row.command, row.status, row.reply_language) == (
+        reply,
+        "points",
+        "replied",
+        "zh-Hans",
     )
-    lookups = [s for s in statements if "member.phone =" in s]
-    assert len(lookups) == 1
-    # Points, level and next expiry come with the sender, in one statement.
-    assert [s for s in statements if "ledger_account" in s] == lookups
-    if db.engine.dialect.name == "postgresql":
-        # The dedupe claim carries the lookup and the points: the claim and the reply.
-        assert lookups[0].startswith("WITH claim AS (INSERT INTO inbound_message")
-        # (The test's outer transaction adds a savepoint around the request.)
-        assert len([s for s in statements if "SAVEPOINT" not in s]) == 2
-    assert len([s for s in statements if "inbound_message" in s]) == 2  # claim, reply
 
 
 def test_replayed_points_runs_no_command(app: Flask, client: FlaskClient, make_member: Any) -> None:
@@ -77,11 +97,10 @@ def test_replayed_points_runs_no_command(app: Flask, client: FlaskClient, make_m
     first = post_signed(client, "/sms/twilio", params)
     replay, statements = _statements_of(app, lambda: post_signed(client, "/sms/twilio", params))
     assert replay.get_data() == first.get_data()
-    # The claim finds the twin (its sender and points columns have no row to read from);
-    # nothing else reads the ledger, and no reply is written.
-    claim = "INSERT INTO inbound_message"
-    assert not any("ledger_account" in s and claim not in s for s in statements)
-    assert not any(s.startswith("UPDATE inbound_message") for s in statements)
+    # The lookup finds the stored message: its reply goes back, nothing else runs or writes.
+    assert len(statements) == 1, statements
+    assert statements[0].startswith("WITH seen AS")
+    assert db.session.scalar(select(func.count()).select_from(InboundMessage)) == 1
 
 
 def test_a_strangers_message_is_one_lookup_too(app: Flask, client: FlaskClient) -> None:
@@ -89,5 +108,138 @@ def test_a_strangers_message_is_one_lookup_too(app: Flask, client: FlaskClient) 
         app,
         lambda: post_signed(client, "/sms/twilio", inbound_params(PHONE, "POINTS", "SMlean3")),
     )
-    assert "JOIN" in response.get_data(as_text=True)
+    assert "JOIN" in _reply(response)
     assert len([s for s in statements if "opt_out.address =" in s]) == 1
+    assert len(statements) == 2, statements
+
+
+def test_a_command_that_writes_claims_its_message_first(
+    app: Flask, client: FlaskClient, make_member: Any
+) -> None:
+    make_member(PHONE, language="zh-Hans")
+    response, statements = _statements_of(
+        app,
+        lambda: post_signed(client, "/sms/twilio", inbound_params(PHONE, "LANG en", "SMlean4")),
+    )
+    assert "English" in _reply(response)
+    # The claim comes before any effect; twins wait on it (tests/sms/test_webhook.py).
+    first = statements[0]
+    if db.engine.dialect.name == "postgresql":
+        assert first.startswith("WITH claim AS (INSERT INTO inbound_message")
+    else:
+        assert first.startswith("INSERT INTO inbound_message")
+    assert statements[-1].startswith("UPDATE inbound_message")
+    row = db.session.scalars(select(InboundMessage).filter_by(provider_id="SMlean4")).one()
+    assert (row.command, row.status, row.reply_language) == ("lang", "replied", "en")
+
+
+# --- real commits: twin deliveries, and autocommit on PostgreSQL ----------------------
+
+
+def _seed_member() -> None:
+    with unit_of_work():
+        create_store("SH01", "静安店", "East")
+        member = create_member({"phone": PHONE, "home_store": "SH01", "language": "en"})
+        credit_points(member_cards(member)[0], 1280, kind="gift", key="seed", expires_on=None)
+
+
+@pytest.mark.concurrent
+def test_twin_read_only_deliveries_get_one_reply_and_one_row(live_app: Flask) -> None:
+    _seed_member()
+    params = inbound_params(PHONE, "POINTS", "SMtwins")
+    barrier = threading.Barrier(4)
+    bodies: list[str] = []
+
+    def deliver() -> None:
+        client = live_app.test_client()
+        barrier.wait()
+        bodies.append(_reply(post_signed(client, "/sms/twilio", params)))
+
+    threads = [threading.Thread(target=deliver) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(bodies) == 4 and len(set(bodies)) == 1, bodies
+    assert "Your points: 1,280." in bodies[0]
+    rows = db.session.scalars(select(InboundMessage)).all()
+    assert [(r.provider_id, r.command, r.status) for r in rows] == [
+        ("SMtwins", "points", "replied")
+    ]
+
+
+@pytest.mark.concurrent
+@pytest.mark.postgresql_only
+def test_read_only_answers_run_in_autocommit_and_the_pool_gets_transactions_back(
+    live_app: Flask,
+) -> None:
+    """No BEGIN and no COMMIT for POINTS; the next user of the connection has transactions."""
+    _seed_member()
+    engine = db.engine
+    during: list[tuple[str, bool]] = []
+    returned: list[bool] = []
+
+    def flag(sql: str) -> None:
+        during.append((sql.split()[0], db.connection().connection.dbapi_connection.autocommit))
+
+    def checked_in(dbapi_conn: Any, _record: Any) -> None:
+        returned.append(dbapi_conn.autocommit)
+
+    event.listen(engine, "checkin", checked_in)
+    client = live_app.test_client()
+    try:
+        with observed(flag):
+            points = post_signed(client, "/sms/twilio", inbound_params(PHONE, "POINTS", "SMac1"))
+            assert "Your points: 1,280." in _reply(points)
+            assert during == [("WITH", True), ("INSERT", True)]
+            assert returned and not any(returned)
+            during.clear()
+            # A command that writes gets a transaction (its claim and its effect commit as one).
+            lang = post_signed(
+                client, "/sms/twilio", inbound_params(PHONE, "LANG zh-Hans", "SMac2")
+            )
+            assert "今后我们将用简体中文给您回复" in _reply(lang)
+            assert during and not any(autocommit for _sql, autocommit in during)
+    finally:
+        event.remove(engine, "checkin", checked_in)
+    stored = db.session.execute(
+        select(InboundMessage.provider_id, InboundMessage.command).order_by(InboundMessage.id)
+    ).all()
+    assert [tuple(r) for r in stored] == [("SMac1", "points"), ("SMac2", "lang")]
+
+
+# --- the contract that makes autocommit safe ---------------------------------------------
+
+
+def _row_counts() -> dict[str, int]:
+    return {
+        table.name: db.session.scalar(select(func.count()).select_from(table)) or 0
+        for table in Base.metadata.sorted_tables
+    }
+
+
+def _read_only_keywords() -> list[tuple[str, str]]:
+    from app.bot.engine import registry
+
+    return [
+        (command.name, keyword)
+        for command in registry.commands.values()
+        if not command.writes
+        for keyword in sorted({words[0] for words in command.keywords.values() if words})
+    ]
+
+
+@pytest.mark.parametrize(("command", "keyword"), _read_only_keywords())
+def test_a_command_declared_read_only_writes_nothing_but_its_message(
+    app: Flask, client: FlaskClient, make_member: Any, command: str, keyword: str
+) -> None:
+    member = make_member(PHONE, language="zh-Hans")
+    give_points(member_cards(member)[0], 300)
+    before = _row_counts()
+    reply = _reply(post_signed(client, "/sms/twilio", inbound_params(PHONE, keyword, "SMro")))
+    assert "<Message>" in reply
+    after = _row_counts()
+    assert after.pop("inbound_message") == before.pop("inbound_message") + 1
+    assert after == before
+    stored = db.session.scalars(select(InboundMessage).filter_by(provider_id="SMro")).one()
+    assert stored.command == command
