@@ -30,6 +30,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # LOG_LEVEL is Laoyou's own loggers' (libraries stay at INFO: SQLAlchemy's DEBUG is
+    # every statement).
+    for name in ("app", "laoyou"):
+        logging.getLogger(name).setLevel(settings.LOG_LEVEL)
     logging.getLogger("alembic").setLevel(logging.WARNING)
 
     from app import boundary, cookies, i18n, models

@@ -24,6 +24,8 @@ def install(app: Flask) -> None:
     def _commit(response: Response) -> Response:
         # A persisting error (a PIN failure) was already committed by its handler,
         # so the rollback of a failed request finds nothing left to undo there.
+        if not db.session.registry.has():
+            return response  # no session, nothing to commit (a read-only SMS answer)
         session = db.session()
         if response.status_code < 400:
             session.commit()

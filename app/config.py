@@ -22,6 +22,7 @@ from sqlalchemy.exc import ArgumentError
 
 ENVIRONMENTS = ("development", "production", "testing")
 LANGUAGES = ("zh-Hans", "zh-Hant", "en")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
 class ConfigError(RuntimeError):
@@ -83,6 +84,8 @@ class Settings:
     RATELIMIT_STORAGE_URI: str = "memory://"
     #: Store code new SMS members join at; empty means the first store created.
     DEFAULT_HOME_STORE: str = ""
+    #: DEBUG adds a line per inbound message (each is a row in ``inbound_message`` anyway).
+    LOG_LEVEL: str = "INFO"
     #: Extra settings from tests or other packages that need no validation here.
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -137,6 +140,9 @@ class Settings:
         for name in ("PIN_MAX_ATTEMPTS", "PIN_LOCK_MINUTES", "ARGON2_TIME_COST"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1")
+        self.LOG_LEVEL = self.LOG_LEVEL.upper()
+        if self.LOG_LEVEL not in LOG_LEVELS:
+            raise ConfigError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
         _validate_messaging(self)
         _validate_bot(self)
 

@@ -155,6 +155,8 @@ class Database:
             self._new_session,  # type: ignore[arg-type]  # any callable returning a Session works
             scopefunc=_context_key,
         )
+        #: ``autocommit_connection``'s connections, by the same scope key as sessions.
+        self._bare: dict[int, Connection] = {}
 
     def init_app(self, app: Flask) -> None:
         # Tests hand in one engine per database so each app does not open a new pool.
@@ -186,36 +188,50 @@ class Database:
         return found
 
     def autocommit_connection(self) -> Connection:
-        """``connection()``, but on PostgreSQL each statement commits on its own.
+        """A connection whose statements commit one by one (PostgreSQL), outside any session.
 
         For a unit of work that reads and then writes a single row, whose one write is
         atomic by itself: a read-only bot answer and its dedupe record. It then costs
-        no BEGIN and no COMMIT, two of its four round trips. Only a connection that has
-        not begun a transaction on the server is switched (the pool switches it back
-        when it is checked in); otherwise, on SQLite (whose BEGIN IMMEDIATE is how
-        writers queue), and in tests whose sessions join an outer transaction, this is
-        ``connection()``.
+        no BEGIN and no COMMIT (two of its four round trips), and no ORM session at all
+        unless the work asks for one: a session opened later in the same request (or
+        app context) joins this connection, and it is closed with them. On SQLite
+        (whose BEGIN IMMEDIATE is how writers queue), once a session is open, and in
+        tests whose sessions join an outer transaction, this is ``connection()``.
 
-        The switch is psycopg's own ``autocommit`` flag rather than SQLAlchemy's
-        ``isolation_level="AUTOCOMMIT"`` execution option, whose set-and-reset per
-        checkout cost 7% of a webhook request. The session still believes it is in a
-        transaction; its COMMIT and the pool's reset ROLLBACK find psycopg idle and
-        send nothing.
+        The switch is psycopg's own ``autocommit`` flag, set on a connection fresh from
+        the pool (idle on the server) and cleared when the pool takes it back
+        (``_end_autocommit``): SQLAlchemy's ``isolation_level="AUTOCOMMIT"`` execution
+        option does the same through machinery that cost 7% of a webhook request.
         """
-        found = self.session().info.get(_CONNECTION)
+        key = _context_key()
+        found = self._bare.get(key)
         if found is not None:
             return found
-        found = self.connection()
-        if found.dialect.name != "postgresql" or current_app.extensions["laoyou.db"].connection:
-            return found
+        state: _AppDatabase = current_app.extensions["laoyou.db"]
+        if (
+            state.connection is not None
+            or state.engine.dialect.name != "postgresql"
+            or self.session.registry.has()
+        ):
+            return self.connection()
+        found = state.engine.connect()
         pooled = found.connection
         dbapi = pooled.dbapi_connection
-        if dbapi is not None and dbapi.info.transaction_status == _PG_IDLE and not dbapi.autocommit:
+        if dbapi is not None and dbapi.info.transaction_status == _PG_IDLE:
             dbapi.autocommit = True
             pooled.info[_SWITCHED] = True
+        self._bare[key] = found
         return found
 
+    def flush(self) -> None:
+        """Flush the open session, if there is one (without opening one to flush nothing)."""
+        if self.session.registry.has():
+            self.session().flush()
+
     def _new_session(self) -> Session:
+        bare = self._bare.get(_context_key())
+        if bare is not None:  # joins ``autocommit_connection``'s connection
+            return Session(bind=bare, expire_on_commit=False)
         state: _AppDatabase = current_app.extensions["laoyou.db"]
         if state.connection is not None:
             return Session(
@@ -226,9 +242,13 @@ class Database:
         return Session(bind=state.engine, expire_on_commit=False)
 
     def _teardown(self, exc: BaseException | None) -> None:
-        if exc is not None:
-            self.session.rollback()
-        self.session.remove()
+        if self.session.registry.has():
+            if exc is not None:
+                self.session.rollback()
+            self.session.remove()
+        bare = self._bare.pop(_context_key(), None)
+        if bare is not None:
+            bare.close()
 
 
 _CONNECTION = "laoyou.connection"

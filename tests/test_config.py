@@ -38,6 +38,7 @@ def test_postgres_url_gets_the_psycopg3_driver(tmp_path: Path) -> None:
         ({"DATABASE_URL": "not a url"}, "DATABASE_URL"),
         ({"DEFAULT_PHONE_REGION": "XX"}, "DEFAULT_PHONE_REGION"),
         ({"DEFAULT_LANGUAGE": "fr"}, "DEFAULT_LANGUAGE"),
+        ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL"),
         ({"TIMEZONE": "Mars/Olympus"}, "TIMEZONE"),
         ({"PIN_MAX_ATTEMPTS": "five"}, "PIN_MAX_ATTEMPTS"),
         ({"PIN_MAX_ATTEMPTS": "0"}, "PIN_MAX_ATTEMPTS"),

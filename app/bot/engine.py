@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -131,7 +132,11 @@ def _sounds_like_opt_out(text: str) -> bool:
 
 #: Channels whose sender address is a phone number, looked up among members.
 _PHONE_CHANNELS = ("sms", "simulator")
-_KNOWN_SENDER = "laoyou.bot.known_sender"
+#: ``known_sender``'s hand-over: a context variable, so each thread (request) has its own,
+#: and no database session is opened to carry it.
+_KNOWN_SENDER: ContextVar[tuple[Message, Sender] | None] = ContextVar(
+    "laoyou_known_sender", default=None
+)
 
 
 @dataclass(frozen=True)
@@ -213,15 +218,17 @@ def prefetches_sender(message: Message) -> bool:
 
 def known_sender(message: Message, sender: Sender) -> None:
     """Hand over the sender fetched by ``sender_statement``; ``handle_message(message)``
-    then uses it instead of asking the database again (same session, same message only)."""
-    db.session.info[_KNOWN_SENDER] = (message, sender)
+    then uses it instead of asking the database again (same message object only)."""
+    _KNOWN_SENDER.set((message, sender))
 
 
 def _sender(message: Message, match: Match | None) -> Sender:
     """The sender's membership and opt-out, in one query (the hot path)."""
-    known = db.session.info.pop(_KNOWN_SENDER, None)
-    if known is not None and known[0] is message:
-        return known[1]
+    known = _KNOWN_SENDER.get()
+    if known is not None:
+        _KNOWN_SENDER.set(None)
+        if known[0] is message:
+            return known[1]
     # Prepared statements bypass the session's autoflush; members added but not yet
     # flushed (JOIN earlier in the same unit of work) must still be found.
     db.session.flush()

@@ -206,11 +206,34 @@ def test_huge_request_is_413_and_changes_nothing(
 def test_phone_numbers_are_masked_in_logs(
     client: FlaskClient, engine: list[Message], caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level("INFO")
+    caplog.set_level("DEBUG", logger="laoyou")  # the line per message is DEBUG (LOG_LEVEL)
     post_signed(client, "/sms/twilio", inbound_params(PHONE, "JF", "SMlog"))
     post_signed(client, "/sms/twilio", inbound_params(PHONE, "JF", "SMlog"))
-    assert "+86138****8000" in caplog.text
+    lines = [r.getMessage() for r in caplog.records if r.name == "laoyou.inbound"]
+    assert lines == ["sms from +86138****8000: echo", "sms from +86138****8000: replay of SMlog"]
     assert PHONE not in caplog.text and "13800138000" not in caplog.text
+
+
+@pytest.mark.parametrize(("level", "lines"), [("INFO", 0), ("DEBUG", 1)])
+def test_log_level_decides_whether_each_message_is_a_log_line(
+    backend: dict[str, Any], caplog: pytest.LogCaptureFixture, level: str, lines: int
+) -> None:
+    from app import create_app
+    from tests.conftest import settings_for
+
+    app = create_app(settings_for(backend, **twilio_settings(), LOG_LEVEL=level))
+    with app.app_context():
+        connection = backend["engine"].connect()
+        outer = connection.begin()
+        db.bind_to(app, connection)
+        try:
+            post_signed(app.test_client(), "/sms/twilio", inbound_params(PHONE, "HELP", "SMlvl"))
+        finally:
+            db.session.remove()
+            outer.rollback()
+            connection.close()
+    inbound = [r for r in caplog.records if r.name == "laoyou.inbound"]
+    assert len(inbound) == lines
 
 
 @pytest.mark.concurrent

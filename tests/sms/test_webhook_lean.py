@@ -173,14 +173,17 @@ def test_twin_read_only_deliveries_get_one_reply_and_one_row(live_app: Flask) ->
 def test_read_only_answers_run_in_autocommit_and_the_pool_gets_transactions_back(
     live_app: Flask,
 ) -> None:
-    """No BEGIN and no COMMIT for POINTS; the next user of the connection has transactions."""
+    """No BEGIN, no COMMIT and no ORM session for POINTS; the next user of the connection
+    has transactions again."""
     _seed_member()
     engine = db.engine
-    during: list[tuple[str, bool]] = []
+    during: list[tuple[str, bool, bool]] = []
     returned: list[bool] = []
 
     def flag(sql: str) -> None:
-        during.append((sql.split()[0], db.connection().connection.dbapi_connection.autocommit))
+        # (autocommit_connection is the session's own connection once one is open)
+        dbapi = db.autocommit_connection().connection.dbapi_connection
+        during.append((sql.split()[0], dbapi.autocommit, db.session.registry.has()))
 
     def checked_in(dbapi_conn: Any, _record: Any) -> None:
         returned.append(dbapi_conn.autocommit)
@@ -191,7 +194,7 @@ def test_read_only_answers_run_in_autocommit_and_the_pool_gets_transactions_back
         with observed(flag):
             points = post_signed(client, "/sms/twilio", inbound_params(PHONE, "POINTS", "SMac1"))
             assert "Your points: 1,280." in _reply(points)
-            assert during == [("WITH", True), ("INSERT", True)]
+            assert during == [("WITH", True, False), ("INSERT", True, False)]
             assert returned and not any(returned)
             during.clear()
             # A command that writes gets a transaction (its claim and its effect commit as one).
@@ -199,7 +202,7 @@ def test_read_only_answers_run_in_autocommit_and_the_pool_gets_transactions_back
                 client, "/sms/twilio", inbound_params(PHONE, "LANG zh-Hans", "SMac2")
             )
             assert "今后我们将用简体中文给您回复" in _reply(lang)
-            assert during and not any(autocommit for _sql, autocommit in during)
+            assert during and not any(autocommit for _sql, autocommit, _session in during)
     finally:
         event.remove(engine, "checkin", checked_in)
     stored = db.session.execute(
