@@ -55,8 +55,7 @@ log = logging.getLogger(__name__)
 def handle_message(message: Message) -> Reply:
     """Answer ``message``; flushes only (the caller commits). Never raises for bad input."""
     raw = message.text or ""
-    normalised = texts.normalise(raw) if len(raw) <= texts.MAX_MESSAGE_CHARS else ""
-    match = registry.match(normalised) if normalised else None
+    normalised, match = _read(message)
     sender = _sender(message, match)
     language = _language(sender, match, normalised)
     name = match.command.name if match else None
@@ -155,14 +154,34 @@ _READS_ONLY = Plan(writes=False, prefetch=None)
 
 
 def plan_for(message: Message) -> Plan:
-    """``Plan`` of ``message``: the command its text asks for decides (no match reads only)."""
-    raw = message.text or ""
-    if len(raw) > texts.MAX_MESSAGE_CHARS:
-        return _READS_ONLY
-    match = registry.match(texts.normalise(raw))
+    """``Plan`` of ``message``: the command its text asks for decides (no match reads only).
+
+    What it read of the text is kept for ``handle_message`` of the same message.
+    """
+    normalised, match = _read(message)
+    _READ.set((message, normalised, match))
     if match is None:
         return _READS_ONLY
     return Plan(writes=match.command.writes, prefetch=match.command.prefetch)
+
+
+#: ``plan_for``'s reading of a message, for ``handle_message`` of the same message object
+#: (a context variable: each thread its own).
+_READ: ContextVar[tuple[Message, str, Match | None] | None] = ContextVar(
+    "laoyou_read", default=None
+)
+
+
+def _read(message: Message) -> tuple[str, Match | None]:
+    """The normalised text and the command it asks for ("" and None past the length limit)."""
+    kept = _READ.get()
+    if kept is not None:
+        _READ.set(None)
+        if kept[0] is message:
+            return kept[1], kept[2]
+    raw = message.text or ""
+    normalised = texts.normalise(raw) if len(raw) <= texts.MAX_MESSAGE_CHARS else ""
+    return normalised, registry.match(normalised) if normalised else None
 
 
 def sender_statement(source: CTE, prefetch: Prefetch | None = None) -> Select[Any]:

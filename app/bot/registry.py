@@ -110,6 +110,9 @@ class Registry:
     commands: dict[str, Command] = field(default_factory=dict)
     _exact: dict[str, tuple[Command, tuple[str, ...]]] = field(default_factory=dict)
     _prefix: list[tuple[str, Command, tuple[str, ...]]] = field(default_factory=list)
+    #: ``_prefix`` by the keyword's first character, longest first: a message is compared
+    #: with the few keywords that start like it, not with all of them.
+    _by_initial: dict[str, list[tuple[str, Command, tuple[str, ...]]]] = field(default_factory=dict)
 
     def add(self, command: Command) -> None:
         if command.name in self.commands:
@@ -123,6 +126,9 @@ class Registry:
             else:
                 self._prefix.append((keyword, command, languages))
         self._prefix.sort(key=lambda entry: len(entry[0]), reverse=True)
+        self._by_initial = {}
+        for entry in self._prefix:
+            self._by_initial.setdefault(entry[0][0], []).append(entry)
 
     def match(self, text: str) -> Match | None:
         """``text`` must be normalised (``app.bot.text.normalise``)."""
@@ -131,7 +137,7 @@ class Registry:
         if bare in self._exact:
             command, languages = self._exact[bare]
             return Match(command, bare, languages, "")
-        for keyword, command, languages in self._prefix:
+        for keyword, command, languages in self._by_initial.get(upper[:1], ()):
             if _starts_with(text, keyword):
                 return Match(command, keyword, languages, text[len(keyword) :].strip())
         for command in self.commands.values():
