@@ -12,13 +12,12 @@ import uuid
 from typing import Any, cast
 
 from flask import current_app
-from flask_babel import gettext
 from sqlalchemy import Table, bindparam, func, literal, select, true
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app import clock
 from app.db import db, utcnow
-from app.i18n import catalogue, in_language
+from app.i18n import catalogue, gettext, in_language
 from app.ledger.prepared import Prepared
 from app.messaging.models import AlertPreference, OutboxMessage, ProgrammeAlertSetting
 from app.messaging.services import alert_enabled, enqueue

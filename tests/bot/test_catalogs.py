@@ -60,3 +60,19 @@ def test_compile_writes_only_stale_catalogs(tmp_path: Path) -> None:
     stat = (po_dir / "messages.po").stat()
     os.utime(po_dir / "messages.po", (stat.st_atime, stat.st_mtime + 10))
     assert compile_catalogs(tmp_path) == [po_dir / "messages.mo"]
+
+
+def test_only_app_i18n_translates_through_flask_babel() -> None:
+    """``in_language`` sets the language of ``app.i18n.gettext`` only (it does not force
+    Flask-Babel's locale): a module that imported Flask-Babel's own ``gettext`` would
+    write to a member in the request's language instead of the member's."""
+    offenders = [
+        str(path.relative_to(ROOT))
+        for path in sorted((ROOT / "app").rglob("*.py"))
+        if path.name != "i18n.py"
+        and any(
+            line.startswith(("from flask_babel import", "import flask_babel"))
+            for line in path.read_text(encoding="utf-8").splitlines()
+        )
+    ]
+    assert offenders == []
