@@ -111,7 +111,7 @@ def make_engine(url: str, **options: Any) -> Engine:
 
 
 def _end_autocommit(dbapi_conn: Any, record: Any) -> None:
-    """Back to transactions for the pool's next user (``Database.autocommit_connection``)."""
+    """Back to transactions for the pool's next user (``Database.autocommit``)."""
     if record.info.pop(_SWITCHED, False) and dbapi_conn is not None:
         dbapi_conn.autocommit = False
 
@@ -155,7 +155,7 @@ class Database:
             self._new_session,  # type: ignore[arg-type]  # any callable returning a Session works
             scopefunc=_context_key,
         )
-        #: ``autocommit_connection``'s connections, by the same scope key as sessions.
+        #: ``autocommit``'s connections, by the same scope key as sessions.
         self._bare: dict[int, Connection] = {}
 
     def init_app(self, app: Flask) -> None:
@@ -187,41 +187,50 @@ class Database:
             found = session.info[_CONNECTION] = session.connection()
         return found
 
-    def autocommit_connection(self) -> Connection:
-        """A connection whose statements commit one by one (PostgreSQL), outside any session.
+    @contextmanager
+    def autocommit(self) -> Iterator[Connection]:
+        """A connection whose statements commit one by one (PostgreSQL), for the block only.
 
-        For a unit of work that reads and then writes a single row, whose one write is
-        atomic by itself: a read-only bot answer and its dedupe record. It then costs
-        no BEGIN and no COMMIT (two of its four round trips), and no ORM session at all
-        unless the work asks for one: a session opened later in the same request (or
-        app context) joins this connection, and it is closed with them. On SQLite
-        (whose BEGIN IMMEDIATE is how writers queue), once a session is open, and in
-        tests whose sessions join an outer transaction, this is ``connection()``.
+        For work that reads and then writes a single row, whose one write is atomic by
+        itself: a read-only bot answer and its dedupe record. It then costs no BEGIN and
+        no COMMIT (two of its four round trips) and no ORM session unless the work asks
+        for one; a session opened inside the block joins this connection and is closed
+        with it, so autocommit never outlives the block. Work inside must not change
+        ORM objects: that is an error at the end of the block, and nothing of it is
+        kept. On SQLite (whose BEGIN IMMEDIATE is how writers queue), when a session is
+        already open, and in tests whose sessions join an outer transaction, the block
+        runs on ``connection()``, in the session's transaction, as any other work.
 
         The switch is psycopg's own ``autocommit`` flag, set on a connection fresh from
         the pool (idle on the server) and cleared when the pool takes it back
         (``_end_autocommit``): SQLAlchemy's ``isolation_level="AUTOCOMMIT"`` execution
         option does the same through machinery that cost 7% of a webhook request.
         """
-        key = _context_key()
-        found = self._bare.get(key)
-        if found is not None:
-            return found
         state: _AppDatabase = current_app.extensions["laoyou.db"]
         if (
             state.connection is not None
             or state.engine.dialect.name != "postgresql"
             or self.session.registry.has()
         ):
-            return self.connection()
-        found = state.engine.connect()
-        pooled = found.connection
-        dbapi = pooled.dbapi_connection
-        if dbapi is not None and dbapi.info.transaction_status == _PG_IDLE:
-            dbapi.autocommit = True
-            pooled.info[_SWITCHED] = True
-        self._bare[key] = found
-        return found
+            yield self.connection()
+            return
+        key = _context_key()
+        connection = self._bare[key] = state.engine.connect()
+        try:
+            pooled = connection.connection
+            dbapi = pooled.dbapi_connection
+            if dbapi is not None and dbapi.info.transaction_status == _PG_IDLE:
+                dbapi.autocommit = True
+                pooled.info[_SWITCHED] = True
+            yield connection
+            if self.session.registry.has():
+                session = self.session()
+                if session.new or session.dirty or session.deleted:
+                    raise RuntimeError("work run in autocommit changed ORM objects")
+        finally:
+            del self._bare[key]
+            self.session.remove()  # one opened inside the block, on this connection
+            connection.close()
 
     def flush(self) -> None:
         """Flush the open session, if there is one (without opening one to flush nothing)."""
@@ -230,7 +239,7 @@ class Database:
 
     def _new_session(self) -> Session:
         bare = self._bare.get(_context_key())
-        if bare is not None:  # joins ``autocommit_connection``'s connection
+        if bare is not None:  # inside ``autocommit``: joins its connection
             return Session(bind=bare, expire_on_commit=False)
         state: _AppDatabase = current_app.extensions["laoyou.db"]
         if state.connection is not None:
@@ -246,13 +255,10 @@ class Database:
             if exc is not None:
                 self.session.rollback()
             self.session.remove()
-        bare = self._bare.pop(_context_key(), None)
-        if bare is not None:
-            bare.close()
 
 
 _CONNECTION = "laoyou.connection"
-#: Pool record flag: ``autocommit_connection`` switched this driver connection.
+#: Pool record flag: ``Database.autocommit`` switched this driver connection.
 _SWITCHED = "laoyou.autocommit"
 _PG_IDLE = TransactionStatus.IDLE
 

@@ -14,7 +14,7 @@ write (``engine.plan_for``):
   the sender and whether the id was seen (a replay answers from the stored row and
   runs nothing); the engine answers; one ``INSERT … ON CONFLICT DO NOTHING`` keeps
   the message with its reply. On PostgreSQL these two run in autocommit
-  (``db.autocommit_connection``): a read-only answer has nothing to make atomic
+  (``db.autocommit``): a read-only answer has nothing to make atomic
   but that one row, and BEGIN and COMMIT were half its round trips. Twins that
   overlap both compute the answer (reads, no effect); the insert lets one win,
   and the other replies with the winner's stored reply.
@@ -71,25 +71,25 @@ def receive(message: Message) -> InboundResult:
 
 
 def _receive_read_only(message: Message, prefetch: Prefetch | None) -> InboundResult:
-    connection = db.autocommit_connection()
-    if engine.prefetches_sender(message):
-        params = {**_key(message), **engine.sender_params(message, prefetch)}
-        row = _seen_with_sender(prefetch).rows(connection, params)[0]
-        seen = row[: len(_SEEN_COLUMNS)]
-        if seen[0] is None:
-            sender = engine.sender_of(row[len(_SEEN_COLUMNS) :], prefetch)
-            engine.known_sender(message, sender)
-    else:
-        seen = _SEEN.rows(connection, _key(message))[0]
-    if seen[0] is not None:
-        return _replayed(message, *seen[1:])
-    answer = _answer(message)
-    row_id = _CLAIM_ANSWERED[connection.dialect.name].scalar(
-        connection, {**_values(message), **answer}
-    )
-    if row_id is None:  # a twin delivery stored its answer first: that one is the reply
-        return _replay(message)
-    return _answered(message, answer)
+    with db.autocommit() as connection:
+        if engine.prefetches_sender(message):
+            params = {**_key(message), **engine.sender_params(message, prefetch)}
+            row = _seen_with_sender(prefetch).rows(connection, params)[0]
+            seen = row[: len(_SEEN_COLUMNS)]
+            if seen[0] is None:
+                sender = engine.sender_of(row[len(_SEEN_COLUMNS) :], prefetch)
+                engine.known_sender(message, sender)
+        else:
+            seen = _SEEN.rows(connection, _key(message))[0]
+        if seen[0] is not None:
+            return _replayed(message, *seen[1:])
+        answer = _answer(message)
+        row_id = _CLAIM_ANSWERED[connection.dialect.name].scalar(
+            connection, {**_values(message), **answer}
+        )
+        if row_id is None:  # a twin delivery stored its answer first: that one is the reply
+            return _replay(message)
+        return _answered(message, answer)
 
 
 def _answer(message: Message) -> dict[str, Any]:

@@ -179,15 +179,19 @@ def test_read_only_answers_run_in_autocommit_and_the_pool_gets_transactions_back
     engine = db.engine
     during: list[tuple[str, bool, bool]] = []
     returned: list[bool] = []
+    #: The driver connection checked out last (one client: one request at a time).
+    current: list[Any] = []
 
     def flag(sql: str) -> None:
-        # (autocommit_connection is the session's own connection once one is open)
-        dbapi = db.autocommit_connection().connection.dbapi_connection
-        during.append((sql.split()[0], dbapi.autocommit, db.session.registry.has()))
+        during.append((sql.split()[0], current[-1].autocommit, db.session.registry.has()))
+
+    def checked_out(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
+        current.append(dbapi_conn)
 
     def checked_in(dbapi_conn: Any, _record: Any) -> None:
         returned.append(dbapi_conn.autocommit)
 
+    event.listen(engine, "checkout", checked_out)
     event.listen(engine, "checkin", checked_in)
     client = live_app.test_client()
     try:
@@ -204,11 +208,25 @@ def test_read_only_answers_run_in_autocommit_and_the_pool_gets_transactions_back
             assert "今后我们将用简体中文给您回复" in _reply(lang)
             assert during and not any(autocommit for _sql, autocommit, _session in during)
     finally:
+        event.remove(engine, "checkout", checked_out)
         event.remove(engine, "checkin", checked_in)
     stored = db.session.execute(
         select(InboundMessage.provider_id, InboundMessage.command).order_by(InboundMessage.id)
     ).all()
     assert [tuple(r) for r in stored] == [("SMac1", "points"), ("SMac2", "lang")]
+
+
+@pytest.mark.concurrent
+@pytest.mark.postgresql_only
+def test_changed_objects_in_autocommit_are_refused_and_not_kept(live_app: Flask) -> None:
+    from app.stores.models import Store
+
+    with live_app.test_request_context("/sms/twilio", method="POST"):
+        refused = pytest.raises(RuntimeError, match="autocommit changed ORM objects")
+        with refused, db.autocommit():
+            db.session.add(Store(code="X1", name="Nope", region="East"))
+        assert not db.session.registry.has()  # the block's session went with it
+    assert db.session.scalar(select(func.count()).select_from(Store)) == 0
 
 
 # --- the contract that makes autocommit safe ---------------------------------------------
