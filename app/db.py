@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import psycopg
 from flask import Flask, current_app
 from flask.globals import _cv_app, _cv_request
 from psycopg.pq import TransactionStatus
@@ -113,7 +114,11 @@ def make_engine(url: str, **options: Any) -> Engine:
 def _end_autocommit(dbapi_conn: Any, record: Any) -> None:
     """Back to transactions for the pool's next user (``Database.autocommit``)."""
     if record.info.pop(_SWITCHED, False) and dbapi_conn is not None:
-        dbapi_conn.autocommit = False
+        try:
+            dbapi_conn.autocommit = False
+        except psycopg.Error:
+            # Broken or left in a transaction: never hand it out in autocommit.
+            record.invalidate()
 
 
 #: A pooled connection unused for longer than this is pinged before it is handed out.

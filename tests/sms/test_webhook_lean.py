@@ -229,6 +229,20 @@ def test_changed_objects_in_autocommit_are_refused_and_not_kept(live_app: Flask)
     assert db.session.scalar(select(func.count()).select_from(Store)) == 0
 
 
+@pytest.mark.concurrent
+@pytest.mark.postgresql_only
+def test_a_connection_broken_inside_autocommit_is_not_handed_out_again(live_app: Flask) -> None:
+    _seed_member()
+    with live_app.test_request_context("/sms/twilio", method="POST"), db.autocommit() as conn:
+        conn.connection.dbapi_connection.close()  # the server went away mid-answer
+    client = live_app.test_client()
+    for n in range(3):  # whichever pooled connection each request gets, all work
+        sid = f"SMbroken{n}"
+        assert "Your points: 1,280." in _reply(
+            post_signed(client, "/sms/twilio", inbound_params(PHONE, "POINTS", sid))
+        )
+
+
 # --- the contract that makes autocommit safe ---------------------------------------------
 
 
