@@ -64,7 +64,7 @@ def receive(message: Message) -> InboundResult:
     connection = db.connection()
     row_id = _claim(connection, message, plan.prefetch)
     if row_id is None:
-        return _replay(message)
+        return _replay(connection, message)
     answer = _answer(message)
     _RECORD.rows(connection, {"row_id": row_id, **answer})
     return _answered(message, answer)
@@ -88,7 +88,7 @@ def _receive_read_only(message: Message, prefetch: Prefetch | None) -> InboundRe
             connection, {**_values(message), **answer}
         )
         if row_id is None:  # a twin delivery stored its answer first: that one is the reply
-            return _replay(message)
+            return _replay(connection, message)
         return _answered(message, answer)
 
 
@@ -245,14 +245,10 @@ def _claim(connection: Connection, message: Message, prefetch: Prefetch | None) 
     return None if row_id is None else int(row_id)
 
 
-def _replay(message: Message) -> InboundResult:
-    row = db.session.scalars(
-        select(InboundMessage).where(
-            InboundMessage.channel == message.channel,
-            InboundMessage.provider_id == message.provider_id,
-        )
-    ).one()
-    return _replayed(message, row.reply, row.reply_language, row.command, row.status)
+def _replay(connection: Connection, message: Message) -> InboundResult:
+    """The stored reply of a message another delivery claimed (it has committed by now:
+    the claim waited for it)."""
+    return _replayed(message, *_SEEN.rows(connection, _key(message))[0][1:])
 
 
 def _replayed(
