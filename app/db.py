@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import datetime as dt
 import sqlite3
+import threading
 import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -200,16 +202,18 @@ class Database:
         itself: a read-only bot answer and its dedupe record. It then costs no BEGIN and
         no COMMIT (two of its four round trips) and no ORM session unless the work asks
         for one; a session opened inside the block joins this connection and is closed
-        with it, so autocommit never outlives the block. Work inside must not change
-        ORM objects: that is an error at the end of the block, and nothing of it is
-        kept. On SQLite (whose BEGIN IMMEDIATE is how writers queue), when a session is
+        with it, so no transaction outlives the block. Work inside must not change ORM
+        objects: that is an error at the end of the block, and nothing of it is kept.
+        On SQLite (whose BEGIN IMMEDIATE is how writers queue), when a session is
         already open, and in tests whose sessions join an outer transaction, the block
         runs on ``connection()``, in the session's transaction, as any other work.
 
-        The switch is psycopg's own ``autocommit`` flag, set on a connection fresh from
-        the pool (idle on the server) and cleared when the pool takes it back
-        (``_end_autocommit``): SQLAlchemy's ``isolation_level="AUTOCOMMIT"`` execution
-        option does the same through machinery that cost 7% of a webhook request.
+        The connection is the pool's, switched with psycopg's own ``autocommit`` flag
+        (SQLAlchemy's ``isolation_level`` execution option does the same through
+        machinery that cost 7% of a webhook request) and switched back when the pool
+        takes it back (``_end_autocommit``). Between blocks each thread keeps its own
+        (``_Kept``): checking it out and in again for every SMS answer cost a tenth of
+        the webhook's CPU under load.
         """
         state: _AppDatabase = current_app.extensions["laoyou.db"]
         if (
@@ -219,23 +223,25 @@ class Database:
         ):
             yield self.connection()
             return
+        kept = _kept()
+        connection = kept.take(state.engine) or _autocommit_connection(state.engine)
         key = _context_key()
-        connection = self._bare[key] = state.engine.connect()
+        self._bare[key] = connection
+        clean = False
         try:
-            pooled = connection.connection
-            dbapi = pooled.dbapi_connection
-            if dbapi is not None and dbapi.info.transaction_status == _PG_IDLE:
-                dbapi.autocommit = True
-                pooled.info[_SWITCHED] = True
             yield connection
             if self.session.registry.has():
                 session = self.session()
                 if session.new or session.dirty or session.deleted:
                     raise RuntimeError("work run in autocommit changed ORM objects")
+            clean = True
         finally:
             del self._bare[key]
             self.session.remove()  # one opened inside the block, on this connection
-            connection.close()
+            if clean and _reusable(connection):
+                kept.keep(state.engine, connection)
+            else:
+                connection.close()
 
     def flush(self) -> None:
         """Flush the open session, if there is one (without opening one to flush nothing)."""
@@ -260,6 +266,88 @@ class Database:
             if exc is not None:
                 self.session.rollback()
             self.session.remove()
+
+
+def _autocommit_connection(engine: Engine) -> Connection:
+    """A connection from ``engine``'s pool, in autocommit (``Database.autocommit``)."""
+    connection = engine.connect()
+    pooled = connection.connection
+    dbapi = pooled.dbapi_connection
+    if dbapi is None or dbapi.info.transaction_status != _PG_IDLE:
+        connection.invalidate()  # a pooled connection is always idle; this one is not sound
+        raise DisconnectionError("pooled connection not idle")
+    dbapi.autocommit = True
+    pooled.info[_SWITCHED] = True
+    return connection
+
+
+def _reusable(connection: Connection) -> bool:
+    """Fit for the next block: open, in autocommit and idle (local checks, no round trip)."""
+    if connection.closed or connection.invalidated or connection.in_transaction():
+        return False
+    dbapi = connection.connection.dbapi_connection
+    return (
+        dbapi is not None
+        and not dbapi.closed
+        and dbapi.autocommit
+        and dbapi.info.transaction_status == _PG_IDLE
+    )
+
+
+class _Guard:
+    """Lives in a thread's local storage; when the thread ends, it goes and its
+    finalizer gives the thread's kept connection back to the pool."""
+
+
+class _Kept:
+    """One thread's autocommit connection, kept between ``Database.autocommit`` blocks.
+
+    Pinged before reuse when it sat unused longer than ``PING_AFTER_IDLE_S``, as the
+    pool does (``_ping_when_idle``), and replaced if that fails. Given back to its
+    pool when a block fails, when another engine is asked for (tests), when its
+    thread ends and at exit.
+    """
+
+    def __init__(self) -> None:
+        self.connection: Connection | None = None
+        self.engine: Engine | None = None
+        self.idle_since = 0.0
+
+    def take(self, engine: Engine) -> Connection | None:
+        connection, self.connection = self.connection, None
+        if connection is None:
+            return None
+        if self.engine is engine and not connection.closed and not connection.invalidated:
+            if time.monotonic() - self.idle_since < PING_AFTER_IDLE_S:
+                return connection
+            try:
+                engine.dialect.do_ping(connection.connection.dbapi_connection)
+                return connection
+            except engine.dialect.loaded_dbapi.Error as exc:
+                connection.invalidate(exc)
+        connection.close()
+        return None
+
+    def keep(self, engine: Engine, connection: Connection) -> None:
+        self.connection, self.engine, self.idle_since = connection, engine, time.monotonic()
+
+    def give_back(self) -> None:
+        connection, self.connection = self.connection, None
+        if connection is not None and not connection.closed:
+            connection.close()
+
+
+_thread = threading.local()
+
+
+def _kept() -> _Kept:
+    kept: _Kept | None = getattr(_thread, "kept", None)
+    if kept is None:
+        kept = _thread.kept = _Kept()
+        _thread.guard = _Guard()
+        # Holds ``kept`` (not the guard): the connection is given back, not collected.
+        weakref.finalize(_thread.guard, kept.give_back)
+    return kept
 
 
 _CONNECTION = "laoyou.connection"

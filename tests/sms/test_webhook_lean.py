@@ -170,50 +170,136 @@ def test_twin_read_only_deliveries_get_one_reply_and_one_row(live_app: Flask) ->
 
 @pytest.mark.concurrent
 @pytest.mark.postgresql_only
-def test_read_only_answers_run_in_autocommit_and_the_pool_gets_transactions_back(
-    live_app: Flask,
+def test_read_only_answers_run_in_autocommit_on_a_connection_the_thread_keeps(
+    live_app: Flask, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """No BEGIN, no COMMIT and no ORM session for POINTS; the next user of the connection
-    has transactions again."""
+    """No BEGIN, no COMMIT and no ORM session for POINTS; its connection is kept by the
+    thread for the next answer, and pinged first if it sat unused too long."""
+    import app.db
+
     _seed_member()
     engine = db.engine
-    during: list[tuple[str, bool, bool]] = []
-    returned: list[bool] = []
+    during: list[tuple[str, Any, bool, bool]] = []
+    returned: list[tuple[Any, bool]] = []
     #: The driver connection checked out last (one client: one request at a time).
     current: list[Any] = []
 
     def flag(sql: str) -> None:
-        during.append((sql.split()[0], current[-1].autocommit, db.session.registry.has()))
+        dbapi = current[-1]
+        during.append((sql.split()[0], dbapi, dbapi.autocommit, db.session.registry.has()))
 
     def checked_out(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
         current.append(dbapi_conn)
 
     def checked_in(dbapi_conn: Any, _record: Any) -> None:
-        returned.append(dbapi_conn.autocommit)
+        if dbapi_conn is not None:  # None: invalidated
+            returned.append((dbapi_conn, dbapi_conn.autocommit))
+
+    def points(sid: str) -> None:
+        response = post_signed(client, "/sms/twilio", inbound_params(PHONE, "POINTS", sid))
+        assert "1,280" in _reply(response)  # in English, then (LANG) in Chinese
 
     event.listen(engine, "checkout", checked_out)
     event.listen(engine, "checkin", checked_in)
     client = live_app.test_client()
     try:
         with observed(flag):
-            points = post_signed(client, "/sms/twilio", inbound_params(PHONE, "POINTS", "SMac1"))
-            assert "Your points: 1,280." in _reply(points)
-            assert during == [("WITH", True, False), ("INSERT", True, False)]
-            assert returned and not any(returned)
+            points("SMac1")
+            points("SMac2")
+            first = during[0][1]
+            assert [(sql, d is first, ac, s) for sql, d, ac, s in during] == [
+                ("WITH", True, True, False),
+                ("INSERT", True, True, False),
+            ] * 2  # the same connection twice, not checked in between
+            assert not any(d is first for d, _ac in returned)
             during.clear()
             # A command that writes gets a transaction (its claim and its effect commit as one).
-            lang = post_signed(
-                client, "/sms/twilio", inbound_params(PHONE, "LANG zh-Hans", "SMac2")
-            )
+            lang_params = inbound_params(PHONE, "LANG zh-Hans", "SMac3")
+            lang = post_signed(client, "/sms/twilio", lang_params)
             assert "今后我们将用简体中文给您回复" in _reply(lang)
-            assert during and not any(autocommit for _sql, autocommit, _session in during)
+            assert during and not any(ac for _sql, _d, ac, _s in during)
+            assert all(d is not first for _sql, d, _ac, _s in during)
+            # Unused too long: pinged first; it died meanwhile, so a fresh one answers.
+            admin = db.engine.raw_connection()
+            try:
+                cursor = admin.cursor()
+                cursor.execute("SELECT pg_terminate_backend(%s)", (first.info.backend_pid,))
+            finally:
+                admin.close()
+            monkeypatch.setattr(app.db, "PING_AFTER_IDLE_S", 0.0)
+            points("SMac4")
+            assert during[-1][1] is not first and during[-1][2] is True
     finally:
         event.remove(engine, "checkout", checked_out)
         event.remove(engine, "checkin", checked_in)
     stored = db.session.execute(
         select(InboundMessage.provider_id, InboundMessage.command).order_by(InboundMessage.id)
     ).all()
-    assert [tuple(r) for r in stored] == [("SMac1", "points"), ("SMac2", "lang")]
+    assert [tuple(r) for r in stored] == [
+        ("SMac1", "points"),
+        ("SMac2", "points"),
+        ("SMac3", "lang"),
+        ("SMac4", "points"),
+    ]
+
+
+@pytest.mark.concurrent
+@pytest.mark.postgresql_only
+def test_a_threads_kept_connection_goes_back_to_the_pool_when_the_thread_ends(
+    live_app: Flask,
+) -> None:
+    import gc
+
+    _seed_member()
+    pool = db.engine.pool
+    before = pool.checkedout()  # type: ignore[attr-defined]
+    during: list[int] = []
+
+    def answer() -> None:
+        client = live_app.test_client()
+        _reply(post_signed(client, "/sms/twilio", inbound_params(PHONE, "POINTS", "SMthread")))
+        during.append(pool.checkedout())  # type: ignore[attr-defined]
+
+    returned: list[bool] = []
+
+    def checked_in(dbapi_conn: Any, _record: Any) -> None:
+        returned.append(dbapi_conn.autocommit)
+
+    event.listen(db.engine, "checkin", checked_in)
+    try:
+        worker = threading.Thread(target=answer)
+        worker.start()
+        worker.join()
+        del worker
+        gc.collect()
+    finally:
+        event.remove(db.engine, "checkin", checked_in)
+    assert during == [before + 1]  # kept by the thread between answers
+    assert pool.checkedout() == before  # type: ignore[attr-defined]
+    assert returned == [False]  # back in the pool, in transactions for its next user
+
+
+@pytest.mark.concurrent
+@pytest.mark.postgresql_only
+def test_a_failed_answer_gives_its_connection_back(
+    live_app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _seed_member()
+    pool = db.engine.pool
+    client = live_app.test_client()
+    _reply(post_signed(client, "/sms/twilio", inbound_params(PHONE, "POINTS", "SMok")))
+    kept = pool.checkedout()  # type: ignore[attr-defined]  # this thread keeps one now
+
+    def crash(message: Any) -> Any:
+        raise RuntimeError("engine bug")
+
+    monkeypatch.setattr("app.bot.engine.handle_message", crash)
+    live_app.config["PROPAGATE_EXCEPTIONS"] = False
+    response = post_signed(client, "/sms/twilio", inbound_params(PHONE, "POINTS", "SMfail"))
+    assert response.status_code == 500
+    assert pool.checkedout() == kept - 1  # type: ignore[attr-defined]
+    stored = db.session.scalars(select(InboundMessage.provider_id)).all()
+    assert stored == ["SMok"]
 
 
 @pytest.mark.concurrent
