@@ -317,11 +317,14 @@ class _Kept:
         connection, self.connection = self.connection, None
         if connection is None:
             return None
-        if self.engine is engine and not connection.closed and not connection.invalidated:
+        # Asked first: ``.connection`` of an invalidated connection would reconnect.
+        usable = not (connection.closed or connection.invalidated)
+        dbapi = connection.connection.dbapi_connection if usable else None
+        if self.engine is engine and dbapi is not None:
             if time.monotonic() - self.idle_since < PING_AFTER_IDLE_S:
                 return connection
             try:
-                engine.dialect.do_ping(connection.connection.dbapi_connection)
+                engine.dialect.do_ping(dbapi)
                 return connection
             except engine.dialect.loaded_dbapi.Error as exc:
                 connection.invalidate(exc)
