@@ -203,7 +203,8 @@ class Database:
         no COMMIT (two of its four round trips) and no ORM session unless the work asks
         for one; a session opened inside the block joins this connection and is closed
         with it, so no transaction outlives the block. Work inside must not change ORM
-        objects: that is an error at the end of the block, and nothing of it is kept.
+        objects: a flush there is refused (each statement would commit at once), and
+        changes left unflushed are an error at the end of the block; neither is kept.
         On SQLite (whose BEGIN IMMEDIATE is how writers queue), when a session is
         already open, and in tests whose sessions join an outer transaction, the block
         runs on ``connection()``, in the session's transaction, as any other work.
@@ -250,8 +251,8 @@ class Database:
 
     def _new_session(self) -> Session:
         bare = self._bare.get(_context_key())
-        if bare is not None:  # inside ``autocommit``: joins its connection
-            return Session(bind=bare, expire_on_commit=False)
+        if bare is not None:  # inside ``autocommit``: joins its connection, never flushes
+            return Session(bind=bare, expire_on_commit=False, info={_READ_ONLY: True})
         state: _AppDatabase = current_app.extensions["laoyou.db"]
         if state.connection is not None:
             return Session(
@@ -357,6 +358,16 @@ _CONNECTION = "laoyou.connection"
 #: Pool record flag: ``Database.autocommit`` switched this driver connection.
 _SWITCHED = "laoyou.autocommit"
 _PG_IDLE = TransactionStatus.IDLE
+
+
+#: Session info flag: the session joins an ``autocommit`` block and may not write.
+_READ_ONLY = "laoyou.read_only"
+
+
+@event.listens_for(Session, "before_flush")
+def _refuse_flush_in_autocommit(session: Session, _context: Any, _instances: Any) -> None:
+    if session.info.get(_READ_ONLY):
+        raise RuntimeError("work run in autocommit changed ORM objects")
 
 
 @event.listens_for(Session, "after_transaction_create")

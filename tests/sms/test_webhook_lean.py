@@ -307,11 +307,16 @@ def test_a_failed_answer_gives_its_connection_back(
 def test_changed_objects_in_autocommit_are_refused_and_not_kept(live_app: Flask) -> None:
     from app.stores.models import Store
 
+    refused = pytest.raises(RuntimeError, match="autocommit changed ORM objects")
     with live_app.test_request_context("/sms/twilio", method="POST"):
-        refused = pytest.raises(RuntimeError, match="autocommit changed ORM objects")
-        with refused, db.autocommit():
+        with refused, db.autocommit():  # left unflushed: refused at the end of the block
             db.session.add(Store(code="X1", name="Nope", region="East"))
         assert not db.session.registry.has()  # the block's session went with it
+        with refused, db.autocommit():  # flushed (here by a query): refused before writing
+            db.session.add(Store(code="X2", name="Nope", region="East"))
+            db.session.scalar(select(func.count()).select_from(Store))
+        assert not db.session.registry.has()
+    # Each statement in autocommit commits at once: had either flushed, its row would stay.
     assert db.session.scalar(select(func.count()).select_from(Store)) == 0
 
 
