@@ -146,12 +146,19 @@ def _ping_when_idle(engine: Engine) -> None:
     @event.listens_for(engine, "checkout")
     def _checkout(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
         since = record.info.get("laoyou_idle_since")
-        if since is None or time.monotonic() - since < PING_AFTER_IDLE_S:
-            return
-        try:
-            engine.dialect.do_ping(dbapi_conn)
-        except engine.dialect.loaded_dbapi.Error as exc:
-            raise DisconnectionError("pooled connection failed its ping") from exc
+        if since is not None:
+            _ping_if_idle(engine, dbapi_conn, since)
+
+
+def _ping_if_idle(engine: Engine, dbapi_conn: Any, idle_since: float) -> None:
+    """Ping a connection unused since ``idle_since`` (monotonic) for longer than
+    ``PING_AFTER_IDLE_S``; ``DisconnectionError`` if it does not answer."""
+    if time.monotonic() - idle_since < PING_AFTER_IDLE_S:
+        return
+    try:
+        engine.dialect.do_ping(dbapi_conn)
+    except engine.dialect.loaded_dbapi.Error as exc:
+        raise DisconnectionError("connection failed its ping") from exc
 
 
 class Database:
@@ -272,13 +279,11 @@ class Database:
 def _autocommit_connection(engine: Engine) -> Connection:
     """A connection from ``engine``'s pool, in autocommit (``Database.autocommit``)."""
     connection = engine.connect()
-    pooled = connection.connection
-    dbapi = pooled.dbapi_connection
-    if dbapi is None or dbapi.info.transaction_status != _PG_IDLE:
-        connection.invalidate()  # a pooled connection is always idle; this one is not sound
-        raise DisconnectionError("pooled connection not idle")
+    dbapi = connection.connection.driver_connection
+    assert dbapi is not None  # a connection fresh from the pool
+    # The pool hands out idle connections; psycopg refuses the switch on any other.
     dbapi.autocommit = True
-    pooled.info[_SWITCHED] = True
+    connection.connection.info[_SWITCHED] = True
     return connection
 
 
@@ -315,19 +320,16 @@ class _Kept:
         self.idle_since = 0.0
 
     def take(self, engine: Engine) -> Connection | None:
+        """The kept connection, if it is ``engine``'s and answers (``keep`` only keeps
+        one found fit, and nothing but this thread touches it in between)."""
         connection, self.connection = self.connection, None
         if connection is None:
             return None
-        # Asked first: ``.connection`` of an invalidated connection would reconnect.
-        usable = not (connection.closed or connection.invalidated)
-        dbapi = connection.connection.dbapi_connection if usable else None
-        if self.engine is engine and dbapi is not None:
-            if time.monotonic() - self.idle_since < PING_AFTER_IDLE_S:
-                return connection
+        if self.engine is engine:
             try:
-                engine.dialect.do_ping(dbapi)
+                _ping_if_idle(engine, connection.connection.driver_connection, self.idle_since)
                 return connection
-            except engine.dialect.loaded_dbapi.Error as exc:
+            except DisconnectionError as exc:
                 connection.invalidate(exc)
         connection.close()
         return None

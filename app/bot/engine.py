@@ -23,7 +23,7 @@ import re
 from collections.abc import Callable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from flask import current_app
 from sqlalchemy import CTE, Select, bindparam, literal, select
@@ -50,6 +50,7 @@ from app.optout.services import OPTED_OUT, opted_out_params
 from app.phone import mask_phone
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def handle_message(message: Message) -> Reply:
@@ -131,11 +132,31 @@ def _sounds_like_opt_out(text: str) -> bool:
 
 #: Channels whose sender address is a phone number, looked up among members.
 _PHONE_CHANNELS = ("sms", "simulator")
-#: ``known_sender``'s hand-over: a context variable, so each thread (request) has its own,
-#: and no database session is opened to carry it.
-_KNOWN_SENDER: ContextVar[tuple[Message, Sender] | None] = ContextVar(
-    "laoyou_known_sender", default=None
-)
+
+
+class _HandOver(Generic[T]):
+    """What one step of answering a message leaves for a later step, for that same
+    message object only: a context variable, so each thread (each request) has its own,
+    and no database session is opened to carry it."""
+
+    def __init__(self, name: str) -> None:
+        self._var: ContextVar[tuple[Message, T] | None] = ContextVar(name, default=None)
+
+    def give(self, message: Message, value: T) -> None:
+        self._var.set((message, value))
+
+    def take(self, message: Message) -> T | None:
+        kept = self._var.get()
+        if kept is None:
+            return None
+        self._var.set(None)
+        return kept[1] if kept[0] is message else None
+
+
+#: ``known_sender``'s sender, for ``_sender``.
+_KNOWN_SENDER = _HandOver[Sender]("laoyou_known_sender")
+#: ``plan_for``'s reading of the text (normalised, matched), for ``handle_message``.
+_READ = _HandOver[tuple[str, Match | None]]("laoyou_read")
 
 
 @dataclass(frozen=True)
@@ -159,26 +180,17 @@ def plan_for(message: Message) -> Plan:
     What it read of the text is kept for ``handle_message`` of the same message.
     """
     normalised, match = _read(message)
-    _READ.set((message, normalised, match))
+    _READ.give(message, (normalised, match))
     if match is None:
         return _READS_ONLY
     return Plan(writes=match.command.writes, prefetch=match.command.prefetch)
 
 
-#: ``plan_for``'s reading of a message, for ``handle_message`` of the same message object
-#: (a context variable: each thread its own).
-_READ: ContextVar[tuple[Message, str, Match | None] | None] = ContextVar(
-    "laoyou_read", default=None
-)
-
-
 def _read(message: Message) -> tuple[str, Match | None]:
     """The normalised text and the command it asks for ("" and None past the length limit)."""
-    kept = _READ.get()
+    kept = _READ.take(message)
     if kept is not None:
-        _READ.set(None)
-        if kept[0] is message:
-            return kept[1], kept[2]
+        return kept
     raw = message.text or ""
     normalised = texts.normalise(raw) if len(raw) <= texts.MAX_MESSAGE_CHARS else ""
     return normalised, registry.match(normalised) if normalised else None
@@ -238,16 +250,14 @@ def prefetches_sender(message: Message) -> bool:
 def known_sender(message: Message, sender: Sender) -> None:
     """Hand over the sender fetched by ``sender_statement``; ``handle_message(message)``
     then uses it instead of asking the database again (same message object only)."""
-    _KNOWN_SENDER.set((message, sender))
+    _KNOWN_SENDER.give(message, sender)
 
 
 def _sender(message: Message, match: Match | None) -> Sender:
     """The sender's membership and opt-out, in one query (the hot path)."""
-    known = _KNOWN_SENDER.get()
+    known = _KNOWN_SENDER.take(message)
     if known is not None:
-        _KNOWN_SENDER.set(None)
-        if known[0] is message:
-            return known[1]
+        return known
     # Prepared statements bypass the session's autoflush; members added but not yet
     # flushed (JOIN earlier in the same unit of work) must still be found.
     db.session.flush()
