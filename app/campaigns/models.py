@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db import Base, utcnow
@@ -70,7 +70,7 @@ class Draw(Base):
     #: Only members whose level rank is at least this may enter; None: anyone.
     min_level_rank: Mapped[int | None]
     #: Points an entry costs, debited through the ledger; 0: free.
-    points_cost: Mapped[int] = mapped_column(default=0)
+    points_cost: Mapped[int] = mapped_column(BigInteger, default=0)
     opened_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     closed_at: Mapped[dt.datetime | None]
 
@@ -87,7 +87,7 @@ class DrawEntry(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     draw_id: Mapped[int] = mapped_column(ForeignKey("draw.id"))
     member_id: Mapped[int] = mapped_column(ForeignKey("member.id"), index=True)
-    points_paid: Mapped[int] = mapped_column(default=0)
+    points_paid: Mapped[int] = mapped_column(BigInteger, default=0)
     #: The ledger transaction that paid the points cost, when there was one.
     ledger_transaction_id: Mapped[int | None]
     channel: Mapped[str] = mapped_column(String(16))

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db import Base, utcnow
@@ -41,7 +41,7 @@ class Card(Base):
     valid_from: Mapped[dt.date | None]
     valid_until: Mapped[dt.date | None]
     #: Overdraft (透支) allowed on stored value, in fen; 0 means none.
-    credit_limit_fen: Mapped[int] = mapped_column(default=0)
+    credit_limit_fen: Mapped[int] = mapped_column(BigInteger, default=0)
     #: Gift cards can be recharged only when issued as rechargeable.
     rechargeable: Mapped[bool] = mapped_column(default=True)
     #: Set on the old card when it is replaced; the old number stops working.

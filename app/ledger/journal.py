@@ -56,6 +56,7 @@ from app.ledger.models import (
     system_account_id,
 )
 from app.ledger.prepared import Prepared
+from app.limits import MAX_JOURNAL_KEY_CHARS
 
 _account = cast(Table, Account.__table__)
 _line = cast(Table, Line.__table__)
@@ -424,8 +425,11 @@ def post(
     written once the caller's transaction rolls back), ``IdempotencyConflict``
     or ``InvalidRequest``.
     """
-    if not key or len(key) > 200:
-        raise InvalidRequest("an idempotency key is 1 to 200 characters", field="idempotency_key")
+    if not key or len(key) > MAX_JOURNAL_KEY_CHARS:
+        raise InvalidRequest(
+            f"an idempotency key is 1 to {MAX_JOURNAL_KEY_CHARS} characters",
+            field="idempotency_key",
+        )
     _validate(entries)
     if req_hash is None:
         req_hash = request_hash(

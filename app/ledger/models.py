@@ -35,6 +35,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, utcnow
+from app.limits import MAX_JOURNAL_KEY_CHARS
 
 #: What an account holds. Money in fen, points and visits in units. Growth (成长值)
 #: is open for the levels: it is never spent.
@@ -106,7 +107,8 @@ class Transaction(Base):
     #: Finer reason code, e.g. a rule code or ``signup_gift``.
     reason: Mapped[str | None] = mapped_column(String(64))
     #: The caller's key (HTTP Idempotency-Key, MsgId, run key): one posting per key.
-    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    #: Up to MAX_JOURNAL_KEY_CHARS: a caller's 200-character key plus its scope (``api:7:``).
+    idempotency_key: Mapped[str] = mapped_column(String(MAX_JOURNAL_KEY_CHARS), unique=True)
     #: SHA-256 of the request that made it; the same key with another request is refused.
     request_hash: Mapped[str] = mapped_column(String(64))
     store_id: Mapped[int | None] = mapped_column(ForeignKey("store.id"))

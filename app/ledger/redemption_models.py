@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import CheckConstraint, ForeignKey, String
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db import Base, utcnow
@@ -26,7 +26,7 @@ class Gift(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(32), unique=True)
     name: Mapped[str] = mapped_column(String(120))
-    points_cost: Mapped[int]
+    points_cost: Mapped[int] = mapped_column(BigInteger)
     #: Units left; None means unlimited. Never negative (checked UPDATE and CHECK).
     stock: Mapped[int | None]
     active: Mapped[bool] = mapped_column(default=True)
@@ -49,14 +49,14 @@ class CouponType(Base):
     name: Mapped[str] = mapped_column(String(120))
     kind: Mapped[str] = mapped_column(String(8))
     #: Voucher: cash value in fen.
-    value_fen: Mapped[int] = mapped_column(default=0)
+    value_fen: Mapped[int] = mapped_column(BigInteger, default=0)
     #: Coupon: price paid in basis points (9000 = 10% off).
     discount_bp: Mapped[int] = mapped_column(default=10000)
-    min_spend_fen: Mapped[int] = mapped_column(default=0)
+    min_spend_fen: Mapped[int] = mapped_column(BigInteger, default=0)
     #: Days a coupon stays valid from issue (the issue day counts as day 1).
     valid_days: Mapped[int] = mapped_column(default=30)
     #: Points a member pays to take one; 0: given away only (campaigns, staff).
-    points_cost: Mapped[int] = mapped_column(default=0)
+    points_cost: Mapped[int] = mapped_column(BigInteger, default=0)
     active: Mapped[bool] = mapped_column(default=True)
 
 
@@ -101,7 +101,7 @@ class Redemption(Base):
     gift_id: Mapped[int | None] = mapped_column(ForeignKey("gift.id"))
     coupon_id: Mapped[int | None] = mapped_column(ForeignKey("coupon.id"))
     quantity: Mapped[int] = mapped_column(default=1)
-    points_spent: Mapped[int] = mapped_column(default=0)
+    points_spent: Mapped[int] = mapped_column(BigInteger, default=0)
     #: The journal transaction that debited the points (None for a coupon use).
     transaction_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_transaction.id"))
     store_id: Mapped[int | None] = mapped_column(ForeignKey("store.id"))

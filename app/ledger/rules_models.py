@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, String, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, CheckConstraint, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, utcnow
@@ -49,9 +49,9 @@ class ProgramRules(Base):
     birthday_multiplier_bp: Mapped[int] = mapped_column(default=10000)
     #: Categories whose lines earn no points (e.g. tobacco, gift cards).
     points_excluded_categories: Mapped[list[str]] = mapped_column(JSON, default=list)
-    signup_points: Mapped[int] = mapped_column(default=0)
+    signup_points: Mapped[int] = mapped_column(BigInteger, default=0)
     #: Points for the referrer when a referred member first spends.
-    referral_points: Mapped[int] = mapped_column(default=0)
+    referral_points: Mapped[int] = mapped_column(BigInteger, default=0)
     discount_stacking: Mapped[str] = mapped_column(String(12), default="best")
     #: Categories whose lines are never discounted.
     discount_excluded_categories: Mapped[list[str]] = mapped_column(JSON, default=list)
@@ -123,9 +123,9 @@ class RechargePlan(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(80))
-    min_amount_fen: Mapped[int]
+    min_amount_fen: Mapped[int] = mapped_column(BigInteger)
     #: Fixed bonus (充500送50: min 50000, bonus 5000).
-    bonus_fen: Mapped[int] = mapped_column(default=0)
+    bonus_fen: Mapped[int] = mapped_column(BigInteger, default=0)
     #: Percentage bonus in basis points of the recharge (1000 = 10%).
     bonus_bp: Mapped[int] = mapped_column(default=0)
     #: Fixed bonus once per full ``min_amount_fen`` (每满500送50) instead of once.
@@ -145,7 +145,7 @@ class LevelRule(Base):
 
     level_id: Mapped[int] = mapped_column(ForeignKey("level.id"), primary_key=True)
     #: Growth earned in the review window needed to keep this level; 0 = never reviewed.
-    keep_threshold: Mapped[int] = mapped_column(default=0)
+    keep_threshold: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class MemberGrowth(Base):
@@ -155,7 +155,7 @@ class MemberGrowth(Base):
     __table_args__ = (CheckConstraint("growth >= 0", name="growth_nonnegative"),)
 
     member_id: Mapped[int] = mapped_column(ForeignKey("member.id"), primary_key=True)
-    growth: Mapped[int] = mapped_column(default=0)
+    growth: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class GrowthEntry(Base):
@@ -166,7 +166,7 @@ class GrowthEntry(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     member_id: Mapped[int] = mapped_column(ForeignKey("member.id"), index=True)
-    delta: Mapped[int]
+    delta: Mapped[int] = mapped_column(BigInteger)
     reason: Mapped[str] = mapped_column(String(12))
     #: The ledger transaction that caused it (checkout, refund), if any. Not indexed:
     #: nothing looks entries up by it, and every checkout writes one.
@@ -189,6 +189,6 @@ class LevelChangeRecord(Base):
     reason: Mapped[str] = mapped_column(String(12))
     transaction_id: Mapped[int | None]
     #: Growth after the change that caused it (for the audit trail).
-    growth: Mapped[int]
+    growth: Mapped[int] = mapped_column(BigInteger)
     review_on: Mapped[dt.date | None]
     at: Mapped[dt.datetime] = mapped_column(default=utcnow)

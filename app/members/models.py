@@ -3,7 +3,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, String, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, CheckConstraint, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db import Base, utcnow
@@ -33,7 +33,7 @@ class Level(Base):
     #: Points multiplier in basis points: 10000 is 1x.
     points_multiplier_bp: Mapped[int] = mapped_column(default=10000)
     #: Growth needed to reach this level (never the current points balance).
-    upgrade_threshold: Mapped[int] = mapped_column(default=0)
+    upgrade_threshold: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class Member(Base):
