@@ -20,6 +20,8 @@ import phonenumbers
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from app.limits import DEFAULT_MAX_CONTENT_LENGTH
+
 ENVIRONMENTS = ("development", "production", "testing")
 LANGUAGES = ("zh-Hans", "zh-Hant", "en")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -86,6 +88,9 @@ class Settings:
     DEFAULT_HOME_STORE: str = ""
     #: DEBUG adds a line per inbound message (each is a row in ``inbound_message`` anyway).
     LOG_LEVEL: str = "INFO"
+    #: Largest request body in bytes (Flask's own setting); a larger one is refused with 413
+    #: ``payload_too_large`` before it is read.
+    MAX_CONTENT_LENGTH: int = DEFAULT_MAX_CONTENT_LENGTH
     #: Extra settings from tests or other packages that need no validation here.
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -143,6 +148,8 @@ class Settings:
         self.LOG_LEVEL = self.LOG_LEVEL.upper()
         if self.LOG_LEVEL not in LOG_LEVELS:
             raise ConfigError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
+        if self.MAX_CONTENT_LENGTH < 1024:
+            raise ConfigError("MAX_CONTENT_LENGTH must be at least 1024 (bytes)")
         _validate_messaging(self)
         _validate_bot(self)
 

@@ -11,13 +11,18 @@ import http
 from collections.abc import Callable
 from typing import Any
 
+import flask
 import flask_smorest
-from webargs.flaskparser import FlaskParser
+from webargs import core
+from webargs.flaskparser import FlaskParser, is_json_request
 
 from app.api.schemas import ErrorSchema
 
-#: Documented on every operation: a key is always required.
-ALWAYS = (401,)
+#: Documented on every operation: a key is always required, and any path segment,
+#: query string or header may carry what the boundary refuses (a NUL character).
+ALWAYS = (400, 401)
+#: An operation that takes a body (it documents 415) also answers 413 ``payload_too_large``.
+WITH_BODY = {415: 413}
 
 
 class _Parser(FlaskParser):
@@ -25,19 +30,27 @@ class _Parser(FlaskParser):
 
     DEFAULT_VALIDATION_STATUS = 400
 
+    def _raw_load_json(self, req: flask.Request) -> Any:
+        # The boundary (``app.boundary``) parsed and checked the body already (depth, NUL,
+        # syntax) and Flask cached it: the body is parsed once, by one parser.
+        if not is_json_request(req) or not req.get_data(cache=True):
+            return core.missing
+        return req.get_json()
+
 
 class Blueprint(flask_smorest.Blueprint):
     ARGUMENTS_PARSER = _Parser()
 
     def errors(self, *statuses: int) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-        """Document error responses (plus 401) with the shared error schema.
+        """Document error responses (plus 400 and 401; 413 with 415) with the shared error schema.
 
         ``@blp.errors(404, 409)``: each status refers to the response component
         named after it (``NOT_FOUND``, ``CONFLICT``), whose body is ``ErrorSchema``.
         """
 
         def decorator(func: Callable[..., Any]) -> Callable[..., Any]:
-            for status in sorted(set(statuses) | set(ALWAYS), reverse=True):
+            body = {WITH_BODY[s] for s in statuses if s in WITH_BODY}
+            for status in sorted(set(statuses) | set(ALWAYS) | body, reverse=True):
                 func = self.alt_response(status, response=http.HTTPStatus(status).name)(func)
             return func
 

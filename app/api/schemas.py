@@ -16,6 +16,7 @@ from marshmallow import Schema, fields, pre_dump, validate
 from app.cards.models import CARD_STATES, CARD_TYPES, MEDIUM_KINDS, Card
 from app.cards.services import PERIODS
 from app.db import db, utcnow
+from app.limits import MAX_ANSWERS, MAX_CREDIT_LIMIT_FEN
 from app.ledger.balances import card_balances, member_balances
 from app.members.models import CALENDARS, GENDERS, Member
 from app.members.services import LANGUAGES, birthday_text, member_cards
@@ -270,9 +271,13 @@ class _MemberFieldsSchema(Schema):
         metadata=_doc("Interest tags; replaces the list."),
     )
     answers = fields.Dict(
-        keys=fields.String(),
+        keys=fields.String(validate=validate.Length(max=64)),
         allow_none=True,
-        metadata=_doc("Questionnaire answers by question key; null for a key removes it."),
+        validate=validate.Length(max=MAX_ANSWERS),
+        metadata=_doc(
+            "Questionnaire answers by question key; null for a key removes it.",
+            maxProperties=MAX_ANSWERS,
+        ),
     )
     referrer = fields.String(
         allow_none=True,
@@ -316,7 +321,7 @@ class CardCreateSchema(Schema):
     valid_until = fields.Date(allow_none=True)
     credit_limit_fen = fields.Integer(
         strict=True,
-        validate=validate.Range(min=0),
+        validate=validate.Range(min=0, max=MAX_CREDIT_LIMIT_FEN),
         metadata=_doc("Overdraft allowed on a stored value card, in fen."),
     )
     rechargeable = fields.Boolean(allow_none=True)

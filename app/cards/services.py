@@ -53,7 +53,14 @@ def issue_card(
                     "a period card needs period (month, quarter, year) or valid_until",
                     field="period",
                 )
-            valid_until = add_months(valid_from, PERIODS[period]) - dt.timedelta(days=1)
+            try:
+                valid_until = add_months(valid_from, PERIODS[period]) - dt.timedelta(days=1)
+            except OverflowError:
+                raise InvalidRequest(
+                    f"a {period} card from {valid_from.isoformat()} would end after the year "
+                    f"{dt.MAXYEAR}; choose an earlier valid_from",
+                    field="valid_from",
+                ) from None
     if valid_from and valid_until and valid_until < valid_from:
         raise InvalidRequest("valid_until is before valid_from", field="valid_until")
     card = Card(
@@ -78,9 +85,14 @@ def issue_card(
 
 
 def add_months(day: dt.date, months: int) -> dt.date:
-    """Same day N months on, clamped to the month's end (Jan 31 + 1 month = Feb 28/29)."""
+    """Same day N months on, clamped to the month's end (Jan 31 + 1 month = Feb 28/29).
+
+    Raises ``OverflowError`` when that is outside the calendar (past the year 9999).
+    """
     month0 = day.month - 1 + months
     year, month = day.year + month0 // 12, month0 % 12 + 1
+    if not dt.MINYEAR <= year <= dt.MAXYEAR:
+        raise OverflowError(f"{months} months from {day.isoformat()} is outside the calendar")
     for d in (day.day, 30, 29, 28):
         try:
             return dt.date(year, month, d)

@@ -23,6 +23,7 @@ from app.errors import Forbidden
 from app.ledger import operations
 from app.ledger.idempotency import HEADER_PARAMETER, idempotent, journal_key
 from app.ledger.models import Account, Line, Transaction
+from app.limits import MAX_AMOUNT_FEN, MAX_COUNT, MAX_ID, MAX_ITEMS, MAX_POINTS
 from app.members.services import resolve_member
 from app.stores.models import Store
 
@@ -46,10 +47,10 @@ class ItemSchema(Schema):
     category = fields.String(validate=validate.Length(max=64), allow_none=True)
     amount_fen = fields.Integer(
         required=True,
-        validate=validate.Range(min=0),
+        validate=validate.Range(min=0, max=MAX_AMOUNT_FEN),
         metadata=_doc("The line's total (quantity already applied), in fen."),
     )
-    quantity = fields.Integer(load_default=1, validate=validate.Range(min=1, max=10000))
+    quantity = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_COUNT))
 
 
 class CheckoutSchema(Schema):
@@ -64,15 +65,22 @@ class CheckoutSchema(Schema):
         metadata=_doc("Store code; must be the API key's store."),
     )
     amount_fen = fields.Integer(
-        required=True, validate=validate.Range(min=0, max=10**11), metadata=_doc("List price.")
+        required=True,
+        validate=validate.Range(min=0, max=MAX_AMOUNT_FEN),
+        metadata=_doc("List price."),
     )
     pay_with = fields.String(required=True, validate=validate.OneOf(operations.PAY_WITH))
     points_offset = fields.Integer(
         load_default=0,
-        validate=validate.Range(min=0),
+        validate=validate.Range(min=0, max=MAX_POINTS),
         metadata=_doc("Points to use as cash (offset_points_per_yuan points = 1 yuan)."),
     )
-    items = fields.List(fields.Nested(ItemSchema), load_default=None)
+    items = fields.List(
+        fields.Nested(ItemSchema),
+        load_default=None,
+        validate=validate.Length(max=MAX_ITEMS),
+        metadata=_doc(f"The sale's lines, at most {MAX_ITEMS}."),
+    )
     pin = fields.String(validate=validate.Length(min=1, max=32), load_default=None)
     station = fields.String(validate=validate.Length(max=64), load_default=None)
     external_ref = fields.String(
@@ -93,7 +101,7 @@ class CheckoutResultSchema(Schema):
 
 
 class RechargeSchema(Schema):
-    amount_fen = fields.Integer(required=True, validate=validate.Range(min=1, max=10**11))
+    amount_fen = fields.Integer(required=True, validate=validate.Range(min=1, max=MAX_AMOUNT_FEN))
     store = fields.String(required=True, validate=validate.Length(min=1, max=32))
     station = fields.String(validate=validate.Length(max=64), load_default=None)
     external_ref = fields.String(validate=validate.Length(max=128), load_default=None)
@@ -107,7 +115,7 @@ class RechargeResultSchema(Schema):
 
 class RefundSchema(Schema):
     amount_fen = fields.Integer(
-        validate=validate.Range(min=1, max=10**11),
+        validate=validate.Range(min=1, max=MAX_AMOUNT_FEN),
         load_default=None,
         metadata=_doc("Money to refund; left out: all that is left of the purchase."),
     )
@@ -227,7 +235,8 @@ def recharge(data: dict[str, Any], number: str) -> dict[str, Any]:
     }
 
 
-@blp.route("/transactions/<int:transaction_id>/refund", methods=["POST"])
+# A transaction id past the column's range is no transaction: 404 from the route itself.
+@blp.route(f"/transactions/<int(max={MAX_ID}):transaction_id>/refund", methods=["POST"])
 @idempotent
 @blp.doc(**IDEMPOTENT)
 @blp.arguments(RefundSchema, required=False)

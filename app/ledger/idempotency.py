@@ -24,10 +24,12 @@ from typing import Any, cast
 from flask import Response, current_app, g, request
 from sqlalchemy import Table, delete, select, update
 
+from app.boundary import header_text
 from app.db import db
 from app.errors import IdempotencyConflict, IdempotencyInProgress, InvalidRequest, LaoyouError
 from app.ledger.journal import dialect_insert, request_hash
 from app.ledger.models import IdempotencyRecord
+from app.limits import MAX_IDEMPOTENCY_KEY_CHARS
 
 HEADER = "Idempotency-Key"
 #: For ``@blp.doc(parameters=[...])``: the header in the OpenAPI document.
@@ -35,9 +37,11 @@ HEADER_PARAMETER = {
     "in": "header",
     "name": HEADER,
     "required": True,
-    "schema": {"type": "string", "minLength": 1, "maxLength": 200},
-    "description": "Your unique id for this posting (a POS transaction id, a UUID). "
-    "Sending it again with the same request returns the first answer and posts nothing.",
+    "schema": {"type": "string", "minLength": 1, "maxLength": MAX_IDEMPOTENCY_KEY_CHARS},
+    "description": "Your unique id for this posting (a POS transaction id, a UUID): "
+    f"1 to {MAX_IDEMPOTENCY_KEY_CHARS} characters, counted after UTF-8 decoding (CJK "
+    "characters count one each). Sending it again with the same request returns the first "
+    "answer and posts nothing.",
 }
 _record = cast(Table, IdempotencyRecord.__table__)
 
@@ -52,10 +56,11 @@ def idempotent(view: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        key = request.headers.get(HEADER, "").strip()
-        if not key or len(key) > 200:
+        key = header_text(HEADER).strip()
+        if not key or len(key) > MAX_IDEMPOTENCY_KEY_CHARS:
             raise InvalidRequest(
-                f"send a unique {HEADER} header (1 to 200 characters) with every posting",
+                f"send a unique {HEADER} header (1 to {MAX_IDEMPOTENCY_KEY_CHARS} characters) "
+                "with every posting",
                 field=HEADER,
             )
         store_id = g.store.id

@@ -27,6 +27,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any, cast
 
+from flask import current_app
 from sqlalchemy import Table, and_, bindparam, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
@@ -34,12 +35,15 @@ from sqlalchemy.engine import Connection
 from app.bot import engine
 from app.bot.message import Message
 from app.bot.registry import Prefetch
+from app.bot.replies import bad_input
 from app.db import db
+from app.i18n import in_language
 from app.ledger.prepared import Prepared
 from app.messaging.models import InboundMessage
 from app.phone import mask_phone
 
 log = logging.getLogger("laoyou.inbound")
+NUL = "\x00"
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,8 @@ class InboundResult:
 
 def receive(message: Message) -> InboundResult:
     """Answer ``message`` (the caller commits); a repeated provider id gets the first reply."""
+    if NUL in message.text or NUL in message.sender or NUL in message.provider_id:
+        return _unreadable(message)
     if not message.provider_id:
         return _answered(message, _answer(message))
     # Prepared statements bypass the session's autoflush (see ``engine._sender``).
@@ -68,6 +74,22 @@ def receive(message: Message) -> InboundResult:
     answer = _answer(message)
     _RECORD.rows(connection, {"row_id": row_id, **answer})
     return _answered(message, answer)
+
+
+def _unreadable(message: Message) -> InboundResult:
+    """A NUL character, refused for every channel before anything is stored (PostgreSQL's
+    text cannot hold it): the engine's polite reply to unreadable characters, nothing stored,
+    as with a message the adapter refuses as too long. An opted-out member hears nothing."""
+    from app.members.services import find_member_by_phone
+
+    member = None if NUL in message.sender else find_member_by_phone(message.sender)
+    if member is not None and member.sms_opt_out and message.channel != "wechat":
+        return InboundResult("", member.language, "opted_out", silent=True, replayed=False)
+    language = member.language if member is not None else current_app.config["DEFAULT_LANGUAGE"]
+    with in_language(language):
+        reply = bad_input("control")
+    log.info("%s message refused: it contains a NUL character", message.channel)
+    return InboundResult(reply, language, "bad_input", silent=False, replayed=False)
 
 
 def _receive_read_only(message: Message, prefetch: Prefetch | None) -> InboundResult:

@@ -22,6 +22,7 @@ from app import clock
 from app.bot.message import Message
 from app.db import db
 from app.i18n import gettext, in_language
+from app.limits import MAX_ID
 from app.messaging.inbound import receive
 from app.messaging.services import record_delivery_status
 from app.phone import mask_phone, normalise_phone
@@ -143,9 +144,13 @@ def status_callback() -> Response:
     sid = form.get("MessageSid") or form.get("SmsSid") or ""
     status = form.get("MessageStatus") or form.get("SmsStatus") or ""
     outbox_id = request.args.get("outbox_id", type=int)
+    if outbox_id is not None and not 0 < outbox_id <= MAX_ID:
+        outbox_id = None  # no such row: the sid alone decides
+    # A NUL cannot be stored or even looked up on PostgreSQL; no real status carries one.
+    readable = not any("\x00" in value for value in form.values())
     row = (
         record_delivery_status(sid, status, outbox_id=outbox_id, error_code=form.get("ErrorCode"))
-        if sid
+        if sid and readable
         else None
     )
     if row is None:

@@ -114,10 +114,18 @@ def test_every_answer_of_every_endpoint_matches_the_document(api, client, check,
         assert response.status_code in (200, 201), response.json
         return response
 
+    too_large = b"[" + b" " * client.application.config["MAX_CONTENT_LENGTH"] + b"]"
+
     def each_unauthorized_and_unsupported(method: str, path: str, body: Any) -> None:
         check(client.open(path, method=method, json=body))
         if method in ("POST", "PATCH"):
             check(client.open(path, method=method, headers=key, **no_body_types))
+            big = check(
+                client.open(
+                    path, method=method, headers=key, data=too_large, content_type="application/json"
+                )
+            )
+            assert big.status_code == 413, big.json
 
     # --- members ---
     joined = ok(
@@ -154,6 +162,7 @@ def test_every_answer_of_every_endpoint_matches_the_document(api, client, check,
         assert ok("GET", f"/api/v1/members/{ref}").json["phone"] == phone
     check(api.get("/api/v1/members/13912345678"))
     check(client.get("/api/v1/members/13800138000"))
+    assert check(api.get("/api/v1/members/138%00")).status_code == 400
 
     ok("PATCH", "/api/v1/members/13800138000", {"name": "王大明", "birthday": None})
     check(api.patch("/api/v1/members/13800138000", json={"gender": "robot"}))
@@ -170,6 +179,7 @@ def test_every_answer_of_every_endpoint_matches_the_document(api, client, check,
     primary = find_card("13800138000").number
     ok("GET", f"/api/v1/cards/{primary}")
     check(api.get("/api/v1/cards/8800000000000000"))
+    assert check(api.get("/api/v1/cards/88%0000")).status_code == 400
     check(client.get(f"/api/v1/cards/{primary}"))
 
     for action, illegal in [
