@@ -127,3 +127,34 @@ def test_the_page_sets_the_session_cookie_its_csrf_token_needs(client: FlaskClie
     response = client.get("/sms/simulator")
     assert response.status_code == 200
     assert "session=" in response.headers.get("Set-Cookie", "")
+
+
+def test_a_nul_character_gets_the_polite_bad_input_reply(client: FlaskClient) -> None:
+    from sqlalchemy import func
+
+    from app.messaging.models import InboundMessage
+
+    token = _token(client)
+    response = client.post(
+        "/sms/simulator",
+        json={"phone": "+8613800138000", "text": "积分\x00"},
+        headers={"X-CSRFToken": token},
+    )
+    assert response.status_code == 200
+    assert response.get_json()["reply"] == "您的短信含有无法识别的字符，请只发送文字。"
+    form = client.post(
+        "/sms/simulator", data={"phone": "+8613800138000", "text": "\x00", "csrf_token": token}
+    )
+    assert form.get_json()["reply"] == "您的短信含有无法识别的字符，请只发送文字。"
+    assert db.session.scalar(select(func.count()).select_from(InboundMessage)) == 0
+
+
+def test_json_nested_too_deep_is_refused_not_a_500(client: FlaskClient) -> None:
+    token = _token(client)
+    response = client.post(
+        "/sms/simulator",
+        data="[" * 1000 + "]" * 1000,
+        content_type="application/json",
+        headers={"X-CSRFToken": token},
+    )
+    assert response.status_code == 400

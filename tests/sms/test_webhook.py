@@ -285,3 +285,31 @@ def test_engine_crash_is_500_and_keeps_nothing_so_a_retry_works(
     )
     retry = post_signed(client, "/sms/twilio", params)
     assert "fine now" in retry.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("sender", "body", "sid"),
+    [
+        (PHONE, "积分\x00", "SMnul1"),
+        (PHONE, "\x00", "SMnul2"),
+        (PHONE, "积分", "SM\x00nul"),
+        ("+86138\x0000138000", "积分", "SMnul3"),
+    ],
+)
+def test_a_nul_character_gets_the_polite_bad_input_reply_and_nothing_is_stored(
+    client: FlaskClient, make_member: Any, sender: str, body: str, sid: str
+) -> None:
+    """The real engine; PostgreSQL's text cannot hold a NUL, so it is refused before any write."""
+    make_member(PHONE, language="zh-Hans")
+    outbox = _outbox_count()
+    response = post_signed(client, "/sms/twilio", inbound_params(sender, body, sid))
+    assert response.status_code == 200
+    assert "您的短信含有无法识别的字符，请只发送文字。" in response.get_data(as_text=True)
+    assert _inbound_count() == 0
+    assert _outbox_count() == outbox
+
+
+def test_a_status_callback_with_a_nul_character_is_ignored(client: FlaskClient) -> None:
+    params = {"MessageSid": "SM\x00x", "MessageStatus": "delivered", "AccountSid": "AC1"}
+    response = post_signed(client, "/sms/twilio/status?outbox_id=99999999999", params)
+    assert response.status_code == 200
