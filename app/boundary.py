@@ -38,8 +38,10 @@ def load_json(text: str | bytes, **kwargs: Any) -> Any:
     except RecursionError:
         raise JSONTooDeep(_too_deep()) from None
     # Only a document with that many brackets can be that deep: most skip the walk.
-    brackets = text.count(b"[" if isinstance(text, bytes) else "[")
-    brackets += text.count(b"{" if isinstance(text, bytes) else "{")
+    if isinstance(text, bytes):
+        brackets = text.count(b"[") + text.count(b"{")
+    else:
+        brackets = text.count("[") + text.count("{")
     if brackets > MAX_JSON_DEPTH and _deeper_than(value, MAX_JSON_DEPTH):
         raise JSONTooDeep(_too_deep())
     return value
@@ -85,7 +87,8 @@ def nul_path(value: Any) -> str | None:
                     return _shown(sub_path)
                 stack.append((sub_path, sub))
         elif isinstance(item, list):
-            stack.extend((f"{path}.{n}" if path else str(n), sub) for n, sub in reversed(list(enumerate(item))))
+            for n in range(len(item) - 1, -1, -1):
+                stack.append((f"{path}.{n}" if path else str(n), item[n]))
     return None
 
 

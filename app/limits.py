@@ -17,8 +17,8 @@ MAX_ID = 2**31 - 1
 MAX_AMOUNT_FEN = 10**11
 #: Points in one request (points offsets, adjustments): same ceiling as money.
 MAX_POINTS = 10**11
-#: A card's overdraft (credit limit), in fen.
-MAX_CREDIT_LIMIT_FEN = 10**11
+#: A card's overdraft (credit limit), in fen: ¥10,000,000 is more than any shop extends.
+MAX_CREDIT_LIMIT_FEN = 10**9
 #: Line items in one checkout.
 MAX_ITEMS = 500
 #: Visits on a count card, or a quantity, in one request.

@@ -16,8 +16,8 @@ from marshmallow import Schema, fields, pre_dump, validate
 from app.cards.models import CARD_STATES, CARD_TYPES, MEDIUM_KINDS, Card
 from app.cards.services import PERIODS
 from app.db import db, utcnow
-from app.limits import MAX_ANSWERS, MAX_CREDIT_LIMIT_FEN
 from app.ledger.balances import card_balances, member_balances
+from app.limits import MAX_ANSWERS, MAX_CREDIT_LIMIT_FEN
 from app.members.models import CALENDARS, GENDERS, Member
 from app.members.services import LANGUAGES, birthday_text, member_cards
 

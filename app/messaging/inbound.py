@@ -58,7 +58,7 @@ class InboundResult:
 
 def receive(message: Message) -> InboundResult:
     """Answer ``message`` (the caller commits); a repeated provider id gets the first reply."""
-    if NUL in message.text or NUL in message.sender or NUL in message.provider_id:
+    if NUL in message.text or NUL in message.sender or NUL in (message.provider_id or ""):
         return _unreadable(message)
     if not message.provider_id:
         return _answered(message, _answer(message))

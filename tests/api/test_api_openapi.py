@@ -26,6 +26,7 @@ from app.db import db
 from app.members.models import Question
 
 HTTP_METHODS = {"get", "post", "patch", "put", "delete"}
+JSON = "application/json"
 
 
 class SentRequest(WerkzeugOpenAPIRequest):
@@ -121,9 +122,7 @@ def test_every_answer_of_every_endpoint_matches_the_document(api, client, check,
         if method in ("POST", "PATCH"):
             check(client.open(path, method=method, headers=key, **no_body_types))
             big = check(
-                client.open(
-                    path, method=method, headers=key, data=too_large, content_type="application/json"
-                )
+                client.open(path, method=method, headers=key, data=too_large, content_type=JSON)
             )
             assert big.status_code == 413, big.json
 
