@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import Schema, fields, pre_dump, validate
+from marshmallow import Schema, ValidationError, fields, pre_dump, validate
 
 from app.cards.models import CARD_STATES, CARD_TYPES, MEDIUM_KINDS, Card
 from app.cards.services import PERIODS
@@ -37,7 +37,7 @@ class ErrorBodySchema(Schema):
         metadata=_doc(
             "Stable machine-readable code: invalid_request, not_found, duplicate_member, "
             "illegal_transition, unauthorized, wrong_pin, pin_locked, pin_required, "
-            "method_not_allowed, unsupported_media_type, …"
+            "method_not_allowed, payload_too_large, unsupported_media_type, …"
         ),
     )
     message = fields.String(required=True, metadata=_doc("For people; may change."))
@@ -242,6 +242,12 @@ def _text(max_length: int, text: str) -> fields.String:
     )
 
 
+def _at_most_answers(answers: dict[str, Any]) -> None:
+    # Not validate.Length: the document would say maxLength, a string's keyword.
+    if len(answers) > MAX_ANSWERS:
+        raise ValidationError(f"at most {MAX_ANSWERS} answers")
+
+
 class _MemberFieldsSchema(Schema):
     """Fields a member request may set; each left out keeps its value.
 
@@ -273,7 +279,7 @@ class _MemberFieldsSchema(Schema):
     answers = fields.Dict(
         keys=fields.String(validate=validate.Length(max=64)),
         allow_none=True,
-        validate=validate.Length(max=MAX_ANSWERS),
+        validate=_at_most_answers,
         metadata=_doc(
             "Questionnaire answers by question key; null for a key removes it.",
             maxProperties=MAX_ANSWERS,

@@ -19,7 +19,7 @@ from app.ledger import redemption
 from app.ledger.models import IdempotencyRecord, Line, Transaction
 from app.ledger.redemption_models import Coupon, Redemption
 from app.ledger.rules_io import import_rules
-from app.limits import MAX_ITEMS, MAX_JSON_DEPTH
+from app.limits import MAX_ANSWERS, MAX_ITEMS, MAX_JSON_DEPTH
 from app.members.models import Member
 
 PHONE = "+8613800138000"
@@ -387,3 +387,41 @@ def test_the_idempotency_key_is_200_characters_cjk_included(
     assert again.status_code == 201
     assert again.headers["Idempotent-Replayed"] == "true"
     assert again.json == first.json
+
+
+def test_a_member_request_has_at_most_max_answers_answers(api: Any, shop: dict[str, Any]) -> None:
+    from app.members.models import Question
+
+    db.session.add_all(
+        Question(key=f"q{n}", label=f"Q{n}", type="integer") for n in range(MAX_ANSWERS + 1)
+    )
+    db.session.flush()
+    before = state()
+    answers = {f"q{n}": n for n in range(MAX_ANSWERS + 1)}
+    response = api.patch(f"/api/v1/members/{PHONE}", json={"answers": answers})
+    assert response.status_code == 400, response.json
+    assert response.json["error"]["details"]["field"] == "answers"
+    assert state() == before
+    answers.pop("q0")
+    assert api.patch(f"/api/v1/members/{PHONE}", json={"answers": answers}).status_code == 200
+
+
+def test_the_document_states_the_limits(client: FlaskClient) -> None:
+    document = client.get("/api/v1/openapi.json").json
+    paths, schemas = document["paths"], document["components"]["schemas"]
+    refund = paths["/api/v1/transactions/{transaction_id}/refund"]
+    (transaction_id,) = refund.get("parameters") or refund["post"]["parameters"][:1]
+    assert transaction_id["schema"]["maximum"] == 2**31 - 1
+    assert schemas["CardCreate"]["properties"]["credit_limit_fen"]["maximum"] < 2**31
+    assert schemas["Checkout"]["properties"]["items"]["maxItems"] == MAX_ITEMS
+    assert schemas["Checkout"]["properties"]["points_offset"]["maximum"] <= 2**63 - 1
+    assert schemas["Item"]["properties"]["amount_fen"]["maximum"] <= 2**63 - 1
+    assert schemas["MemberCreate"]["properties"]["answers"]["maxProperties"] == MAX_ANSWERS
+    (key,) = [p for p in paths["/api/v1/checkout"]["post"]["parameters"] if p["in"] == "header"]
+    assert key["schema"]["maxLength"] == 200
+    for path, item in paths.items():
+        for method, operation in item.items():
+            if method in ("get", "post", "patch"):
+                assert "400" in operation["responses"], (method, path)
+                if "415" in operation["responses"]:
+                    assert "413" in operation["responses"], (method, path)

@@ -298,6 +298,22 @@ def test_every_ledger_answer_matches_the_document(
     check(
         api.post(recharge, headers={"Idempotency-Key": "x"}, data="hi", content_type="text/plain")
     )
+    too_large = b"[" + b" " * client.application.config["MAX_CONTENT_LENGTH"] + b"]"
+
+    def oversized(path: str) -> Any:
+        response = check(
+            api.post(
+                path,
+                headers={"Idempotency-Key": "big"},
+                data=too_large,
+                content_type="application/json",
+            )
+        )
+        assert response.status_code == 413
+        assert response.json["error"]["code"] == "payload_too_large"
+        return response
+
+    oversized(recharge)
 
     body = {
         "card": card.number,
@@ -320,6 +336,7 @@ def test_every_ledger_answer_matches_the_document(
             content_type="text/plain",
         )
     )
+    oversized("/api/v1/checkout")
     for n in range(5):
         last = check(post(api, "/api/v1/checkout", {**body, "pin": "0000"}, f"p-{n}"))
     assert last.status_code == 423
@@ -331,6 +348,7 @@ def test_every_ledger_answer_matches_the_document(
     check(post(api, refund, {"amount_fen": 10**6}, "f-4"))  # 409
     check(client.post(refund, json={}))  # 401
     check(api.post(refund, headers={"Idempotency-Key": "x"}, data="hi", content_type="text/plain"))
+    oversized(refund)
 
     statement = f"/api/v1/members/{card.number}/transactions"
     check(api.get(statement))

@@ -267,6 +267,13 @@ def test_every_redemption_answer_matches_the_document(
     check(post(api, {"card": "nope", "gift": "TOTE"}, "o5"))  # 404
     check(post(api, {"card": card, "gift": "MUG"}, "o6"))  # 409 insufficient_funds
     check(api.post(URL, headers={"Idempotency-Key": "o7"}, data="hi", content_type="text/plain"))
+    too_large = b"[" + b" " * app.config["MAX_CONTENT_LENGTH"] + b"]"
+    big = check(
+        api.post(
+            URL, headers={"Idempotency-Key": "o7"}, data=too_large, content_type="application/json"
+        )
+    )
+    assert big.status_code == 413
     set_pin(holder, "2468")
     check(post(api, {"card": card, "gift": "TOTE", "pin": "0000"}, "o8"))  # 403 wrong_pin
     for n in range(4):
