@@ -97,10 +97,10 @@ def _shown(name: str) -> str:
 
 
 def _refuse_nul(field: str) -> InvalidRequest:
-    where = f"{field} contains" if field else "the request body is"
-    return InvalidRequest(
-        f"{where} a NUL character (\\u0000), which is not allowed in any text", field=field
-    )
+    text = "a NUL character (\\u0000), which is not allowed in any text"
+    if not field:  # the body is nothing but that string
+        return InvalidRequest(f"the request body is {text}")
+    return InvalidRequest(f"{field} contains {text}", field=field)
 
 
 def header_text(name: str) -> str:
