@@ -27,6 +27,23 @@ def _doc(text: str, **extra: Any) -> dict[str, Any]:
     return {"description": text, **extra}
 
 
+# --- amounts ----------------------------------------------------------------------
+
+#: Field metadata naming the setting whose value is the field's documented ``maximum``
+#: (``app.api.base.Api`` writes it into the OpenAPI document when the app is built).
+MAXIMUM_SETTING = "x_maximum_setting"
+
+
+class WholeNumber(fields.Integer):
+    """A JSON integer and nothing else: money, points and visits are never truncated or
+    coerced, so ``10.5``, ``"100"``, ``100.0`` and ``true`` are refused (400 naming the field)."""
+
+    default_error_messages = {"invalid": "Must be a whole number (a JSON integer)."}
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(strict=True, **kwargs)
+
+
 # --- errors -----------------------------------------------------------------------
 
 
@@ -165,7 +182,17 @@ class MediumResultSchema(Schema):
 
 
 class PinVerifyResultSchema(Schema):
-    valid = fields.Boolean(required=True)
+    valid = fields.Boolean(
+        required=True,
+        metadata=_doc("True only when the card has a PIN and this is it."),
+    )
+    pin_required = fields.Boolean(
+        required=True,
+        metadata=_doc(
+            "Whether the card has a PIN. False: there was nothing to check (valid is false), "
+            "so this is not a passed check."
+        ),
+    )
 
 
 class MemberSchema(Schema):
@@ -314,8 +341,7 @@ class CardCreateSchema(Schema):
     )
     valid_from = fields.Date(allow_none=True)
     valid_until = fields.Date(allow_none=True)
-    credit_limit_fen = fields.Integer(
-        strict=True,
+    credit_limit_fen = WholeNumber(
         validate=validate.Range(min=0),
         metadata=_doc("Overdraft allowed on a stored value card, in fen."),
     )

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from app.api.auth import current_actor
 from app.api.base import Blueprint
-from app.api.schemas import BalancesSchema
+from app.api.schemas import MAXIMUM_SETTING, BalancesSchema, WholeNumber
 from app.cards.models import Card
 from app.cards.services import resolve_card
 from app.db import db
@@ -41,15 +41,30 @@ def _doc(text: str, **extra: Any) -> dict[str, Any]:
     return {"description": text, **extra}
 
 
+#: What a checkout's or recharge's amount_fen may be at most, as its description says it.
+LIMITED = (
+    " At most the MAX_TRANSACTION_FEN setting (the `maximum` here; default 10000000 fen, "
+    "¥100,000); more is refused with 400 `amount_too_large`."
+)
+
+
+def _limited_amount(text: str, *, minimum: int) -> WholeNumber:
+    return WholeNumber(
+        required=True,
+        validate=validate.Range(min=minimum),
+        metadata=_doc(text + LIMITED, **{MAXIMUM_SETTING: "MAX_TRANSACTION_FEN"}),
+    )
+
+
 class ItemSchema(Schema):
     sku = fields.String(validate=validate.Length(max=64))
     category = fields.String(validate=validate.Length(max=64), allow_none=True)
-    amount_fen = fields.Integer(
+    amount_fen = WholeNumber(
         required=True,
         validate=validate.Range(min=0),
         metadata=_doc("The line's total (quantity already applied), in fen."),
     )
-    quantity = fields.Integer(load_default=1, validate=validate.Range(min=1, max=10000))
+    quantity = WholeNumber(load_default=1, validate=validate.Range(min=1, max=10000))
 
 
 class CheckoutSchema(Schema):
@@ -63,11 +78,13 @@ class CheckoutSchema(Schema):
         validate=validate.Length(min=1, max=32),
         metadata=_doc("Store code; must be the API key's store."),
     )
-    amount_fen = fields.Integer(
-        required=True, validate=validate.Range(min=0, max=10**11), metadata=_doc("List price.")
+    amount_fen = _limited_amount(
+        "List price, in fen. 0 only with pay_with visits (a count-card visit): "
+        "any other checkout of 0 is refused (400 invalid_request).",
+        minimum=0,
     )
     pay_with = fields.String(required=True, validate=validate.OneOf(operations.PAY_WITH))
-    points_offset = fields.Integer(
+    points_offset = WholeNumber(
         load_default=0,
         validate=validate.Range(min=0),
         metadata=_doc("Points to use as cash (offset_points_per_yuan points = 1 yuan)."),
@@ -93,7 +110,7 @@ class CheckoutResultSchema(Schema):
 
 
 class RechargeSchema(Schema):
-    amount_fen = fields.Integer(required=True, validate=validate.Range(min=1, max=10**11))
+    amount_fen = _limited_amount("Money paid in, in fen.", minimum=1)
     store = fields.String(required=True, validate=validate.Length(min=1, max=32))
     station = fields.String(validate=validate.Length(max=64), load_default=None)
     external_ref = fields.String(validate=validate.Length(max=128), load_default=None)
@@ -106,7 +123,7 @@ class RechargeResultSchema(Schema):
 
 
 class RefundSchema(Schema):
-    amount_fen = fields.Integer(
+    amount_fen = WholeNumber(
         validate=validate.Range(min=1, max=10**11),
         load_default=None,
         metadata=_doc("Money to refund; left out: all that is left of the purchase."),
@@ -117,6 +134,13 @@ class RefundSchema(Schema):
 
 class RefundResultSchema(Schema):
     transaction_id = fields.Integer(required=True, metadata=_doc("The refund's own id."))
+    refunded_fen = fields.Integer(required=True, metadata=_doc("Money this refund gave back."))
+    points_taken_back = fields.Integer(
+        required=True, metadata=_doc("Points the purchase earned, taken back from the card.")
+    )
+    points_returned = fields.Integer(
+        required=True, metadata=_doc("Points the purchase spent, given back to the card.")
+    )
     balances = fields.Nested(BalancesSchema, required=True)
 
 
@@ -174,7 +198,9 @@ def checkout(data: dict[str, Any]) -> dict[str, Any]:
     """A purchase: discounts, payment (stored value, cash, visits, points), points earned.
 
     409 ``insufficient_funds``, ``card_not_active``, ``outside_validity``,
-    ``idempotency_conflict``; 403 ``wrong_pin`` / ``pin_required``; 423 ``pin_locked``.
+    ``idempotency_conflict``; 403 ``wrong_pin`` / ``pin_required``; 423 ``pin_locked``;
+    400 ``amount_too_large`` (over ``MAX_TRANSACTION_FEN``), ``invalid_request`` (an amount
+    that is not a JSON integer, or 0 other than a count-card visit).
     """
     store = _own_store(data["store"])
     result = operations.checkout_card(
@@ -208,7 +234,8 @@ def checkout(data: dict[str, Any]) -> dict[str, Any]:
 def recharge(data: dict[str, Any], number: str) -> dict[str, Any]:
     """Pay money onto a card; the rules' bonus plan adds bonus money, kept apart.
 
-    409 ``not_rechargeable`` (gift cards issued so), ``card_not_active``, ``outside_validity``.
+    409 ``not_rechargeable`` (gift cards issued so), ``card_not_active``, ``outside_validity``;
+    400 ``amount_too_large`` (over ``MAX_TRANSACTION_FEN``).
     """
     store = _own_store(data["store"])
     result = operations.recharge(
@@ -232,12 +259,16 @@ def recharge(data: dict[str, Any], number: str) -> dict[str, Any]:
 @blp.doc(**IDEMPOTENT)
 @blp.arguments(RefundSchema, required=False)
 @blp.response(201, RefundResultSchema)
-@blp.errors(400, 404, 409, 415)
+@blp.errors(400, 403, 404, 409, 415)
 def refund(data: dict[str, Any], transaction_id: int) -> dict[str, Any]:
     """Refund a checkout, whole or in part: money back, earned points taken back.
 
-    409 ``refund_exceeds_purchase``, ``not_refundable`` (a refund, a recharge),
-    ``insufficient_funds`` (the points the purchase earned were already spent).
+    The answer says what was refunded (``refunded_fen``) and the points moved back.
+    409 ``refund_exceeds_purchase`` (details: ``requested_fen``, null for "all that is
+    left"; ``refunded_fen`` before; ``refundable_fen``), ``not_refundable`` (a refund, a
+    recharge), ``insufficient_funds`` (the points the purchase earned were already spent).
+    403 ``refund_other_store``: the REFUND_SCOPE setting is ``store_of_sale`` (the default)
+    and the API key's store did not make the sale; with ``chain`` any store may refund it.
     """
     data = data or {}
     result = operations.refund(
@@ -249,7 +280,13 @@ def refund(data: dict[str, Any], transaction_id: int) -> dict[str, Any]:
         station=data.get("station"),
         external_ref=data.get("external_ref"),
     )
-    return {"transaction_id": result.transaction_id, "balances": result.balances.as_dict()}
+    return {
+        "transaction_id": result.transaction_id,
+        "refunded_fen": result.refunded_fen,
+        "points_taken_back": result.points_taken_back,
+        "points_returned": result.points_returned,
+        "balances": result.balances.as_dict(),
+    }
 
 
 @blp.route("/members/<ref>/transactions", methods=["GET"])

@@ -16,7 +16,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from app.api.auth import current_actor
 from app.api.base import Blueprint
-from app.api.schemas import BalancesSchema
+from app.api.schemas import BalancesSchema, WholeNumber
 from app.cards.services import resolve_card
 from app.errors import InvalidRequest
 from app.ledger import redemption
@@ -41,7 +41,7 @@ class RedemptionSchema(Schema):
         metadata={"description": "A card number, card medium value or the holder's phone."},
     )
     gift = fields.String(validate=validate.Length(min=1, max=32), load_default=None)
-    quantity = fields.Integer(
+    quantity = WholeNumber(
         load_default=1, validate=validate.Range(min=1, max=redemption.MAX_QUANTITY)
     )
     coupon_type = fields.String(

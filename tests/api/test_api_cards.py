@@ -331,7 +331,8 @@ def test_replace_gives_a_new_number_and_the_old_stops_working(api, make_member, 
     # History stays with the old card; the same PIN works on the new one.
     assert [a for a, *_ in _events(old)] == ["issue", "report-lost", "replace"]
     assert api.post(f"/api/v1/cards/{new.number}/pin/verify", json={"pin": "1357"}).json == {
-        "valid": True
+        "valid": True,
+        "pin_required": True,
     }
 
 
@@ -352,7 +353,7 @@ def test_set_change_and_remove_a_pin(api, make_card, rows, fixed_now):
     response = api.post(path, json={"pin": "5678", "old_pin": "1234"})
     assert response.status_code == 200
     verify = f"{path}/verify"
-    assert api.post(verify, json={"pin": "5678"}).json == {"valid": True}
+    assert api.post(verify, json={"pin": "5678"}).json == {"valid": True, "pin_required": True}
     assert api.post(verify, json={"pin": "1234"}).status_code == 403
 
     response = api.post(path, json={"pin": None, "old_pin": "5678"})
@@ -392,7 +393,7 @@ def test_wrong_pins_lock_the_card(api, make_card):
     with frozen(start + dt.timedelta(minutes=14, seconds=59)):
         assert api.post(verify, json={"pin": "1234"}).status_code == 423
     with frozen(start + dt.timedelta(minutes=15)):
-        assert api.post(verify, json={"pin": "1234"}).json == {"valid": True}
+        assert api.post(verify, json={"pin": "1234"}).json == {"valid": True, "pin_required": True}
         assert api.get(f"/api/v1/cards/{card.number}").json["card"]["pin_locked_until"] is None
 
 
@@ -401,6 +402,18 @@ def test_verify_refuses_bad_input(api, make_card, rows):
     verify = f"/api/v1/cards/{card.number}/pin/verify"
     _refused(api, rows, verify, {}, 400, "invalid_request")
     _refused(api, rows, verify, {"pin": 1234}, 400, "invalid_request")
+
+
+def test_verify_on_a_card_without_a_pin_is_not_a_passed_check(api, make_card, rows):
+    """Issue 9: any string was "valid" on a card without a PIN; a POS took it as checked."""
+    card = make_card("gift")
+    verify = f"/api/v1/cards/{card.number}/pin/verify"
+    before = rows()
+    for pin in ("1234", "anything"):
+        response = api.post(verify, json={"pin": pin})
+        assert response.status_code == 200
+        assert response.json == {"valid": False, "pin_required": False}
+    assert rows() == before
 
 
 # --- media ------------------------------------------------------------------------------

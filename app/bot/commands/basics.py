@@ -55,11 +55,14 @@ def help_(ctx: Context) -> str:
             "Welcome! Text JOIN followed by your name to become a member and collect points. "
             "Text HELP for the commands, STOP to opt out."
         )
-    return gettext(
+    commands = gettext(
         "Commands: POINTS (your points), BAL (balance), BIND card-number [PIN], "
         "VOTE option, DRAW (enter the draw), MSG text (to your store), "
         "LANG en/zh-Hans/zh-Hant, ALERTS OFF (alerts), STOP (opt out)."
     )
+    # A gift card is bound only with its PIN: say so where members look first.
+    gift_cards = gettext("Gift cards: BIND card-number PIN (the PIN comes with the card).")
+    return f"{commands} {gift_cards}"
 
 
 @command(
