@@ -104,6 +104,21 @@ def test_help_for_members_and_strangers(bot: Any, make_member: Any) -> None:
     assert bot(PHONE).text("?").startswith("指令：積分(JF)｜餘額(YE)｜綁定(BD)")
 
 
+@pytest.mark.parametrize(
+    ("language", "ending"),
+    [
+        ("zh-Hans", "礼品卡绑定须加密码：绑定 卡号 密码（密码随卡提供）。"),
+        ("zh-Hant", "禮品卡綁定須加密碼：綁定 卡號 密碼（密碼隨卡提供）。"),
+        ("en", "Gift cards: BIND card-number PIN (the PIN comes with the card)."),
+    ],
+)
+def test_help_says_a_gift_card_is_bound_with_its_pin(
+    bot: Any, make_member: Any, language: str, ending: str
+) -> None:
+    make_member(PHONE, language=language)
+    assert bot(PHONE).text("HELP").endswith(ending)
+
+
 # --- JOIN ------------------------------------------------------------------------------
 
 
@@ -393,6 +408,69 @@ class TestBind:
             f"尾号 {card.number[-4:]} 的卡已挂失，无法绑定，请到门店柜台咨询。"
         )
         assert card.member_id is None
+
+    @pytest.mark.parametrize(
+        ("language", "expected"),
+        [
+            (
+                "zh-Hans",
+                "尾号 {tail} 的卡内有余额或权益，须凭密码绑定。"
+                "请到门店柜台设置密码，再回复“绑定 卡号 密码”。",
+            ),
+            (
+                "en",
+                "Card ending {tail} holds value, so it can only be bound with its PIN. Please "
+                "ask at the counter to set a PIN, then text BIND, the card number and the PIN.",
+            ),
+        ],
+    )
+    def test_a_card_holding_value_without_a_pin_is_not_claimed_by_its_number(
+        self, bot: Any, make_member: Any, make_card: Any, language: str, expected: str
+    ) -> None:
+        """Issue 9: anyone who learnt a gift card's number took it with "绑定 <number>"."""
+        make_member(PHONE, language=language)
+        gift = make_card("gift")
+        give_stored_value(gift, 10000)
+        period = make_card("period", period="month")
+        for card in (gift, period):
+            reply = bot(PHONE).text(f"BIND {card.number}")
+            assert reply == expected.format(tail=card.number[-4:])
+            assert card.member_id is None
+            assert self._events(card) == ["issue"]
+
+    def test_batch_issued_gift_cards_are_bound_only_with_their_pin(
+        self, bot: Any, make_member: Any, runner: Any, tmp_path: Any
+    ) -> None:
+        import csv
+
+        from app.cards.services import find_card
+
+        member = make_member(PHONE)
+        out = tmp_path / "gift.csv"
+        issued = runner.invoke(
+            args=[
+                *("cards", "issue", "--type", "gift", "--count", "1"),
+                *("--value-cents", "10000", "--out", str(out)),
+            ]
+        )
+        assert issued.exit_code == 0, issued.output
+        with out.open(newline="", encoding="utf-8") as fh:
+            (row,) = list(csv.DictReader(fh))
+        card = find_card(row["number"])
+        tail = row["number"][-4:]
+        phone = bot(PHONE)
+        assert phone.text(f"绑定 {row['number']}") == (
+            f"尾号 {tail} 的卡设有密码，请回复“绑定 卡号 密码”。"
+        )
+        wrong = "000000" if row["pin"] != "000000" else "111111"
+        assert phone.text(f"绑定 {row['number']} {wrong}") == (
+            f"尾号 {tail} 的卡密码错误，再错 2 次卡将被锁定。"
+        )
+        assert card.member_id is None
+        assert phone.text(f"绑定 {row['number']} {row['pin']}") == (
+            f"尾号 {tail} 的卡已成功绑定到您的会员账户。"
+        )
+        assert card.member_id == member.id
 
     def test_a_stranger_must_join_first(self, bot: Any, make_card: Any) -> None:
         card = make_card("gift")
