@@ -335,7 +335,9 @@ def _lines(items: Sequence[dict[str, Any]] | None, amount_fen: int) -> list[_Lin
             raise InvalidRequest(f"{where} must be an object", field=where)
         amount = item.get("amount_fen")
         if isinstance(amount, bool) or not isinstance(amount, int) or amount < 0:
-            raise InvalidRequest(f"{where}.amount_fen must be fen, 0 or more", field=where)
+            raise InvalidRequest(
+                f"{where}.amount_fen must be a whole number of fen, 0 or more", field=where
+            )
         quantity = item.get("quantity", 1)
         if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity < 1:
             raise InvalidRequest(f"{where}.quantity must be 1 or more", field=where)
