@@ -30,6 +30,11 @@ The written rules (also in docs/architecture.md, "Ledger"):
   them, the refund is refused (``insufficient_funds``) rather than letting the
   purchase keep points it no longer pays for.
 - A purchase charged nothing (wholly offset by points) can only be refunded whole.
+- **Coupons** a checkout carries are checked before it (``redemption.checkout_coupons``),
+  take their discount after the level and card discount and before the points offset
+  (``rules.coupon_effects``), and are marked used in the checkout's transaction; a
+  refused coupon refuses the checkout. The refund that returns the whole purchase
+  gives its coupons back; a partial refund keeps them used.
 """
 
 from __future__ import annotations
@@ -55,7 +60,7 @@ from app.errors import (
     OutsideValidity,
     RefundExceedsPurchase,
 )
-from app.ledger import journal
+from app.ledger import journal, redemption
 from app.ledger.balances import Balances, card_balances
 from app.ledger.journal import Entry, Posting
 from app.ledger.models import Account, Line, PointsLot, Transaction
@@ -76,6 +81,8 @@ class CheckoutResult:
     points_earned: int
     balances: Balances
     replayed: bool = False
+    #: Each coupon used: code, type, kind, name and its ``discount_fen``.
+    coupons: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -91,6 +98,8 @@ class PostingResult:
     transaction_id: int
     balances: Balances
     replayed: bool = False
+    #: A refund: the codes of the coupons given back (the purchase's whole refund).
+    coupons_returned: tuple[str, ...] = ()
 
 
 def _whole(value: Any, field: str, *, minimum: int = 0) -> int:
@@ -173,9 +182,13 @@ def checkout(
     pin: str | None = None,
     station: str | None = None,
     external_ref: str | None = None,
+    coupons: list[str] | None = None,
     prelocked: tuple[Mapping[tuple[int, str], Any], Any] | None = None,
 ) -> CheckoutResult:
     """A purchase: discounts and points from the rules, payment from the card, points earned.
+
+    ``coupons``: codes of the member's coupons to apply and use with it (see the module
+    docstring).
 
     ``prelocked`` is (the card's accounts, the key check and rules' revision) already read
     and locked in this transaction by :func:`checkout_card`.
@@ -198,6 +211,8 @@ def checkout(
         "station": station,
         "external_ref": external_ref,
     }
+    if coupons:  # only then: the hashes of checkouts without coupons stay what they were
+        request["coupons"] = [c.strip().upper() if isinstance(c, str) else c for c in coupons]
     req_hash = journal.request_hash(request)
     # One statement: the card's accounts locked, whether the key is already posted, and
     # the rules' revision for the quote (a concurrent posting with this key that commits
@@ -222,6 +237,9 @@ def checkout(
     member = card.member
     if member is None and (pay_with == "points" or points_offset):
         raise InvalidRequest("an anonymous card holds no points", field="pay_with")
+    if coupons and pay_with == "visits":
+        raise InvalidRequest("coupons take money off a bill, not visits", field="coupons")
+    used_coupons = redemption.checkout_coupons(card, coupons)
 
     now = utcnow()
     quote = rules.quote_checkout(
@@ -233,6 +251,17 @@ def checkout(
         points_offset=points_offset,
         at=now,
         rules=in_force,
+        coupons=[redemption.coupon_terms(c) for c in used_coupons],
+    )
+    coupon_lines = tuple(
+        {
+            "code": c.code,
+            "type": c.coupon_type.code,
+            "kind": c.coupon_type.kind,
+            "name": c.coupon_type.name,
+            "discount_fen": off,
+        }
+        for c, off in zip(used_coupons, quote.coupon_discounts, strict=True)
     )
     charged = quote.charged_fen
     earns = pay_with in ("cash", "stored_value")
@@ -295,6 +324,7 @@ def checkout(
             "growth_earned": growth,
             "applied": list(quote.applied),
             "items": list(items) if items is not None else None,
+            **({"coupons": list(coupon_lines)} if coupon_lines else {}),
         },
         accounts=locked,
         key_checked=True,
@@ -302,6 +332,7 @@ def checkout(
     )
     if posting.replayed:
         return _checkout_replay(posting.transaction)
+    redemption.use_in_checkout(used_coupons, card, store, posting.id)
 
     if member is not None and growth:
         from app.ledger.levels import apply_growth
@@ -323,6 +354,7 @@ def checkout(
         charged_fen=charged,
         points_earned=points_earned,
         balances=balances,
+        coupons=coupon_lines,
     )
 
 
@@ -433,6 +465,7 @@ def _checkout_replay(txn: Transaction) -> CheckoutResult:
         points_earned=int(txn.details.get("points_earned", 0)),
         balances=card_balances(txn.card_id) if txn.card_id else Balances(),
         replayed=True,
+        coupons=tuple(txn.details.get("coupons", ())),
     )
 
 
@@ -602,7 +635,8 @@ def refund(
     earlier = journal.find_posted(key, req_hash)
     if earlier is not None:
         balances = card_balances(earlier.card_id) if earlier.card_id else Balances()
-        return PostingResult(earlier.id, balances, replayed=True)
+        returned = tuple((earlier.details or {}).get("coupons_returned", ()))
+        return PostingResult(earlier.id, balances, replayed=True, coupons_returned=returned)
 
     purchase = _lock_purchase(transaction_id)
     if purchase.kind != "checkout":
@@ -673,6 +707,9 @@ def refund(
 
     details = purchase.details or {}
     growth_back = share.back(int(details.get("growth_earned", 0)))
+    # The refund that returns the whole purchase gives its coupons back.
+    returns_coupons = bool(details.get("coupons")) and share.after == share.of
+    coupon_codes = [c["code"] for c in details.get("coupons", ())] if returns_coupons else []
     locked = journal.lock_card_accounts([card.id], CARD_ASSETS)
     posting = journal.post(
         "refund",
@@ -687,12 +724,23 @@ def refund(
         card_id=card.id,
         member_id=purchase.member_id,
         amount_fen=amount,
-        details={"growth_back": growth_back, "points_taken_back": clawback},
+        details={
+            "growth_back": growth_back,
+            "points_taken_back": clawback,
+            **({"coupons_returned": coupon_codes} if coupon_codes else {}),
+        },
         accounts=locked,
         key_checked=True,
     )
     if posting.replayed:
-        return PostingResult(posting.id, card_balances(card.id), replayed=True)
+        return PostingResult(
+            posting.id,
+            card_balances(card.id),
+            replayed=True,
+            coupons_returned=tuple(posting.transaction.details.get("coupons_returned", ())),
+        )
+    if returns_coupons:
+        redemption.return_checkout_coupons(purchase.id)
     if growth_back and card.member is not None:
         from app.ledger.levels import reverse_growth
 
@@ -707,7 +755,7 @@ def refund(
         points_delta=_points_delta(posting, card.id),
         store=store,
     )
-    return PostingResult(posting.id, balances)
+    return PostingResult(posting.id, balances, coupons_returned=tuple(coupon_codes))
 
 
 def _lock_purchase(transaction_id: int) -> Transaction:
