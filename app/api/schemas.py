@@ -16,8 +16,8 @@ from marshmallow import Schema, fields, pre_dump, validate
 from app.cards.models import CARD_STATES, CARD_TYPES, MEDIUM_KINDS, Card
 from app.cards.services import PERIODS
 from app.db import db, utcnow
-from app.ledger.balances import card_balances, member_balances
 from app.i18n import request_language
+from app.ledger.balances import card_balances, member_balances
 from app.members.models import CALENDARS, GENDERS, Level, Member
 from app.members.services import LANGUAGES, birthday_text, member_cards
 

@@ -283,7 +283,7 @@ def use_in_checkout(coupons: list[Coupon], card: Card, store: Any, transaction_i
 
 
 def return_checkout_coupons(transaction_id: int) -> list[str]:
-    """Give back the coupons the checkout ``transaction_id`` used (its whole refund); their codes."""
+    """Give back the coupons the checkout ``transaction_id`` used (its whole refund): codes."""
     ids = list(
         db.session.scalars(
             select(Redemption.coupon_id).where(
