@@ -109,6 +109,11 @@ def get_gift(code: str) -> Gift:
     return gift
 
 
+def list_gifts() -> list[Gift]:
+    """The gift catalogue: active gifts by code, with their stock."""
+    return list(db.session.scalars(select(Gift).where(Gift.active).order_by(Gift.code)))
+
+
 def get_coupon_type(code: str) -> CouponType:
     kind = db.session.scalar(select(CouponType).where(CouponType.code == code, CouponType.active))
     if kind is None:

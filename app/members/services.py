@@ -254,6 +254,11 @@ def entry_level() -> Level | None:
     return db.session.scalar(select(Level).order_by(Level.rank).limit(1))
 
 
+def list_levels() -> list[Level]:
+    """Every level, entry level first."""
+    return list(db.session.scalars(select(Level).order_by(Level.rank)))
+
+
 def find_member_by_phone(text: str) -> Member | None:
     phone = normalise_phone(text)
     if phone is None:
