@@ -334,11 +334,16 @@ def quote_checkout(
 class CouponTerms(Protocol):
     """What a coupon's effect on a bill depends on (``redemption.coupon_terms``)."""
 
-    code: str
-    kind: str
-    value_fen: int
-    discount_bp: int
-    min_spend_fen: int
+    @property
+    def code(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def value_fen(self) -> int: ...
+    @property
+    def discount_bp(self) -> int: ...
+    @property
+    def min_spend_fen(self) -> int: ...
 
 
 def coupon_effects(coupons: Sequence[CouponTerms], payable_fen: int) -> tuple[int, ...]:
