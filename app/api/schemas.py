@@ -16,8 +16,9 @@ from marshmallow import Schema, fields, pre_dump, validate
 from app.cards.models import CARD_STATES, CARD_TYPES, MEDIUM_KINDS, Card
 from app.cards.services import PERIODS
 from app.db import db, utcnow
+from app.i18n import request_language
 from app.ledger.balances import card_balances, member_balances
-from app.members.models import CALENDARS, GENDERS, Member
+from app.members.models import CALENDARS, GENDERS, Level, Member
 from app.members.services import LANGUAGES, birthday_text, member_cards
 
 BIRTHDAY_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
@@ -195,6 +196,19 @@ class PinVerifyResultSchema(Schema):
     )
 
 
+class LevelNamesSchema(Schema):
+    """A level's name in each language; a language without its own name has the one name."""
+
+    zh_hans = fields.String(required=True, data_key="zh-Hans")
+    zh_hant = fields.String(required=True, data_key="zh-Hant")
+    en = fields.String(required=True)
+
+
+def level_names(level: Level) -> dict[str, str]:
+    """``LevelNamesSchema``'s input for ``level``."""
+    return {tag.replace("-", "_").lower(): name for tag, name in level.names().items()}
+
+
 class MemberSchema(Schema):
     id = fields.Integer(required=True)
     phone = fields.String(required=True, metadata=_doc("E.164, e.g. +8613800138000."))
@@ -215,6 +229,12 @@ class MemberSchema(Schema):
     home_store = fields.String(required=True, metadata=_doc("Store code."))
     level = fields.String(required=True, allow_none=True, metadata=_doc("Level name."))
     level_rank = fields.Integer(required=True, allow_none=True)
+    level_name = fields.String(
+        required=True,
+        allow_none=True,
+        metadata=_doc("Level name in the request's Accept-Language (zh-Hans, zh-Hant or en)."),
+    )
+    level_names = fields.Nested(LevelNamesSchema, required=True, allow_none=True)
     region = fields.String(required=True, allow_none=True)
     occupation = fields.String(required=True, allow_none=True)
     income_band = fields.String(required=True, allow_none=True)
@@ -245,6 +265,10 @@ class MemberSchema(Schema):
             "home_store": member.home_store.code,
             "level": member.level.name if member.level is not None else None,
             "level_rank": member.level.rank if member.level is not None else None,
+            "level_name": (
+                member.level.name_in(request_language()) if member.level is not None else None
+            ),
+            "level_names": level_names(member.level) if member.level is not None else None,
             "region": member.region,
             "occupation": member.occupation,
             "income_band": member.income_band,

@@ -20,7 +20,7 @@ from app.cards.models import Card
 from app.cards.services import resolve_card
 from app.db import db
 from app.errors import Forbidden
-from app.ledger import operations
+from app.ledger import operations, redemption
 from app.ledger.idempotency import HEADER_PARAMETER, idempotent, journal_key
 from app.ledger.models import Account, Line, Transaction
 from app.members.services import resolve_member
@@ -97,6 +97,26 @@ class CheckoutSchema(Schema):
         load_default=None,
         metadata=_doc("Your receipt or order number."),
     )
+    coupons = fields.List(
+        fields.String(validate=validate.Length(min=1, max=32)),
+        load_default=None,
+        validate=validate.Length(max=redemption.MAX_CHECKOUT_COUPONS),
+        metadata=_doc(
+            "Codes of the member's coupons and vouchers to apply and use with this sale, in "
+            "one transaction: percentage coupons first, then vouchers, after the level "
+            "discount and before the points offset; each coupon's min_spend_fen is compared "
+            "with the bill after the level discount. A refused coupon refuses the sale. "
+            "The refund that returns the whole sale gives its coupons back."
+        ),
+    )
+
+
+class CheckoutCouponSchema(Schema):
+    code = fields.String(required=True)
+    type = fields.String(required=True, metadata=_doc("Coupon type code."))
+    kind = fields.String(required=True, metadata=_doc("coupon or voucher."))
+    name = fields.String(required=True)
+    discount_fen = fields.Integer(required=True, metadata=_doc("What this coupon took off."))
 
 
 class CheckoutResultSchema(Schema):
@@ -107,6 +127,11 @@ class CheckoutResultSchema(Schema):
     )
     points_earned = fields.Integer(required=True)
     balances = fields.Nested(BalancesSchema, required=True, metadata=_doc("After the checkout."))
+    coupons = fields.List(
+        fields.Nested(CheckoutCouponSchema),
+        required=True,
+        metadata=_doc("The coupons used, in the order given, with each one's discount."),
+    )
 
 
 class RechargeSchema(Schema):
@@ -142,6 +167,14 @@ class RefundResultSchema(Schema):
         required=True, metadata=_doc("Points the purchase spent, given back to the card.")
     )
     balances = fields.Nested(BalancesSchema, required=True)
+    coupons_returned = fields.List(
+        fields.String(),
+        required=True,
+        metadata=_doc(
+            "Codes of the sale's coupons given back: only by the refund that returns the "
+            "whole sale; a partial refund keeps them used."
+        ),
+    )
 
 
 class StatementQuerySchema(Schema):
@@ -195,10 +228,12 @@ def _own_store(code: str) -> Store:
 @blp.response(201, CheckoutResultSchema)
 @blp.errors(400, 403, 404, 409, 415, 423)
 def checkout(data: dict[str, Any]) -> dict[str, Any]:
-    """A purchase: discounts, payment (stored value, cash, visits, points), points earned.
+    """A purchase: discounts, coupons, payment (stored value, cash, visits, points), points earned.
 
     409 ``insufficient_funds``, ``card_not_active``, ``outside_validity``,
-    ``idempotency_conflict``; 403 ``wrong_pin`` / ``pin_required``; 423 ``pin_locked``;
+    ``idempotency_conflict``, ``coupon_used``, ``coupon_expired``, ``coupon_min_spend``;
+    404 ``not_found`` (the card, or a coupon not the member's: ``details.field`` says
+    which); 403 ``wrong_pin`` / ``pin_required``; 423 ``pin_locked``;
     400 ``amount_too_large`` (over ``MAX_TRANSACTION_FEN``), ``invalid_request`` (an amount
     that is not a JSON integer, or 0 other than a count-card visit).
     """
@@ -215,6 +250,7 @@ def checkout(data: dict[str, Any]) -> dict[str, Any]:
         actor=current_actor(),
         station=data["station"],
         external_ref=data["external_ref"],
+        coupons=data["coupons"],
     )
     return {
         "transaction_id": result.transaction_id,
@@ -222,6 +258,7 @@ def checkout(data: dict[str, Any]) -> dict[str, Any]:
         "charged_fen": result.charged_fen,
         "points_earned": result.points_earned,
         "balances": result.balances.as_dict(),
+        "coupons": list(result.coupons),
     }
 
 
@@ -263,7 +300,8 @@ def recharge(data: dict[str, Any], number: str) -> dict[str, Any]:
 def refund(data: dict[str, Any], transaction_id: int) -> dict[str, Any]:
     """Refund a checkout, whole or in part: money back, earned points taken back.
 
-    The answer says what was refunded (``refunded_fen``) and the points moved back.
+    The answer says what was refunded (``refunded_fen``) and the points moved back. The
+    refund that returns the whole sale gives its coupons back (``coupons_returned``).
     409 ``refund_exceeds_purchase`` (details: ``requested_fen``, null for "all that is
     left"; ``refunded_fen`` before; ``refundable_fen``), ``not_refundable`` (a refund, a
     recharge), ``insufficient_funds`` (the points the purchase earned were already spent).
@@ -286,6 +324,7 @@ def refund(data: dict[str, Any], transaction_id: int) -> dict[str, Any]:
         "points_taken_back": result.points_taken_back,
         "points_returned": result.points_returned,
         "balances": result.balances.as_dict(),
+        "coupons_returned": list(result.coupons_returned),
     }
 
 

@@ -30,6 +30,11 @@ The written rules (also in docs/architecture.md, "Ledger"):
   them, the refund is refused (``insufficient_funds``) rather than letting the
   purchase keep points it no longer pays for.
 - A purchase charged nothing (wholly offset by points) can only be refunded whole.
+- **Coupons** a checkout carries are checked before it (``redemption.checkout_coupons``),
+  take their discount after the level and card discount and before the points offset
+  (``rules.coupon_effects``), and are marked used in the checkout's transaction; a
+  refused coupon refuses the checkout. The refund that returns the whole purchase
+  gives its coupons back; a partial refund keeps them used.
 """
 
 from __future__ import annotations
@@ -58,7 +63,7 @@ from app.errors import (
     RefundExceedsPurchase,
     RefundOtherStore,
 )
-from app.ledger import journal
+from app.ledger import journal, redemption
 from app.ledger.balances import Balances, card_balances
 from app.ledger.journal import Entry, Posting
 from app.ledger.models import Account, Line, PointsLot, Transaction
@@ -80,6 +85,8 @@ class CheckoutResult:
     points_earned: int
     balances: Balances
     replayed: bool = False
+    #: Each coupon used: code, type, kind, name and its ``discount_fen``.
+    coupons: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -108,6 +115,8 @@ class RefundResult:
     #: Points the purchase spent, given back to the card.
     points_returned: int
     replayed: bool = False
+    #: The codes of the coupons given back (only by the purchase's whole refund).
+    coupons_returned: tuple[str, ...] = ()
 
 
 def _whole(value: Any, field: str, *, minimum: int = 0) -> int:
@@ -203,9 +212,13 @@ def checkout(
     pin: str | None = None,
     station: str | None = None,
     external_ref: str | None = None,
+    coupons: list[str] | None = None,
     prelocked: tuple[Mapping[tuple[int, str], Any], Any] | None = None,
 ) -> CheckoutResult:
     """A purchase: discounts and points from the rules, payment from the card, points earned.
+
+    ``coupons``: codes of the member's coupons to apply and use with it (see the module
+    docstring).
 
     ``prelocked`` is (the card's accounts, the key check and rules' revision) already read
     and locked in this transaction by :func:`checkout_card`.
@@ -233,6 +246,8 @@ def checkout(
         "station": station,
         "external_ref": external_ref,
     }
+    if coupons:  # only then: the hashes of checkouts without coupons stay what they were
+        request["coupons"] = [c.strip().upper() if isinstance(c, str) else c for c in coupons]
     req_hash = journal.request_hash(request)
     # One statement: the card's accounts locked, whether the key is already posted, and
     # the rules' revision for the quote (a concurrent posting with this key that commits
@@ -257,6 +272,9 @@ def checkout(
     member = card.member
     if member is None and (pay_with == "points" or points_offset):
         raise InvalidRequest("an anonymous card holds no points", field="pay_with")
+    if coupons and pay_with == "visits":
+        raise InvalidRequest("coupons take money off a bill, not visits", field="coupons")
+    used_coupons = redemption.checkout_coupons(card, coupons)
 
     now = utcnow()
     quote = rules.quote_checkout(
@@ -268,6 +286,17 @@ def checkout(
         points_offset=points_offset,
         at=now,
         rules=in_force,
+        coupons=[redemption.coupon_terms(c) for c in used_coupons],
+    )
+    coupon_lines = tuple(
+        {
+            "code": c.code,
+            "type": c.coupon_type.code,
+            "kind": c.coupon_type.kind,
+            "name": c.coupon_type.name,
+            "discount_fen": off,
+        }
+        for c, off in zip(used_coupons, quote.coupon_discounts, strict=True)
     )
     charged = quote.charged_fen
     earns = pay_with in ("cash", "stored_value")
@@ -330,6 +359,7 @@ def checkout(
             "growth_earned": growth,
             "applied": list(quote.applied),
             "items": list(items) if items is not None else None,
+            **({"coupons": list(coupon_lines)} if coupon_lines else {}),
         },
         accounts=locked,
         key_checked=True,
@@ -337,6 +367,7 @@ def checkout(
     )
     if posting.replayed:
         return _checkout_replay(posting.transaction)
+    redemption.use_in_checkout(used_coupons, card, store, posting.id)
 
     if member is not None and growth:
         from app.ledger.levels import apply_growth
@@ -358,6 +389,7 @@ def checkout(
         charged_fen=charged,
         points_earned=points_earned,
         balances=balances,
+        coupons=coupon_lines,
     )
 
 
@@ -468,6 +500,7 @@ def _checkout_replay(txn: Transaction) -> CheckoutResult:
         points_earned=int(txn.details.get("points_earned", 0)),
         balances=card_balances(txn.card_id) if txn.card_id else Balances(),
         replayed=True,
+        coupons=tuple(txn.details.get("coupons", ())),
     )
 
 
@@ -733,6 +766,9 @@ def refund(
 
     details = purchase.details or {}
     growth_back = share.back(int(details.get("growth_earned", 0)))
+    # The refund that returns the whole purchase gives its coupons back.
+    returns_coupons = bool(details.get("coupons")) and share.after == share.of
+    coupon_codes = [c["code"] for c in details.get("coupons", ())] if returns_coupons else []
     locked = journal.lock_card_accounts([card.id], CARD_ASSETS)
     posting = journal.post(
         "refund",
@@ -751,12 +787,15 @@ def refund(
             "growth_back": growth_back,
             "points_taken_back": clawback,
             "points_returned": points_returned,
+            **({"coupons_returned": coupon_codes} if coupon_codes else {}),
         },
         accounts=locked,
         key_checked=True,
     )
     if posting.replayed:
         return _refund_result(posting.transaction, replayed=True)
+    if returns_coupons:
+        redemption.return_checkout_coupons(purchase.id)
     if growth_back and card.member is not None:
         from app.ledger.levels import reverse_growth
 
@@ -777,6 +816,7 @@ def refund(
         refunded_fen=amount,
         points_taken_back=clawback,
         points_returned=points_returned,
+        coupons_returned=tuple(coupon_codes),
     )
 
 
@@ -790,6 +830,7 @@ def _refund_result(txn: Transaction, *, replayed: bool) -> RefundResult:
         points_taken_back=int(details.get("points_taken_back", 0)),
         points_returned=int(details.get("points_returned", 0)),
         replayed=replayed,
+        coupons_returned=tuple(details.get("coupons_returned", ())),
     )
 
 

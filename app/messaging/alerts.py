@@ -260,7 +260,7 @@ def _level_alert(member: Any, **kw: Any) -> None:
             gettext(
                 "Congratulations! You are now a %(level)s member. "
                 "Enjoy your new benefits at every store.",
-                level=new_level.name,
+                level=new_level.name_in(member.language),
             )
         )
     at = clock.now().strftime("%Y%m%d%H%M%S")

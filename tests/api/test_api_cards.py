@@ -439,3 +439,22 @@ def test_attach_media(api, make_card, rows, fixed_now):
     _refused(api, rows, path, {"kind": "rfid", "value": "x"}, 400, "invalid_request")
     _refused(api, rows, path, {"kind": "barcode", "value": ""}, 400, "invalid_request")
     _refused(api, rows, path, {"kind": "barcode"}, 400, "invalid_request")
+
+
+@pytest.mark.parametrize(
+    ("setup", "action", "message"),
+    [
+        ([], "found", "cannot mark as found a card that is active"),
+        (["report-lost"], "freeze", "cannot freeze a card that is reported lost"),
+        (["cancel"], "report-lost", "cannot report as lost a card that is cancelled"),
+    ],
+)
+def test_illegal_transition_message_reads_as_english(api, make_card, rows, setup, action, message):
+    """It said "cannot found a card that is active"."""
+    card = make_card("points")
+    for step in setup:
+        assert api.post(f"/api/v1/cards/{card.number}/{step}").status_code == 200
+    error = _refused(
+        api, rows, f"/api/v1/cards/{card.number}/{action}", {}, 409, "illegal_transition"
+    )
+    assert error["message"] == message

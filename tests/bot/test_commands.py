@@ -230,6 +230,25 @@ def test_points_in_english_and_traditional(bot: Any, make_member: Any, make_leve
     assert bot(PHONE).text("points") == "您的積分：50 分。"
 
 
+def test_points_name_the_level_in_the_members_language(
+    bot: Any, make_member: Any, make_level: Any
+) -> None:
+    """An English member read "Your points: 100 (普通会员)"."""
+    member = make_member(PHONE, language="en")
+    level = make_level("普通会员", 1)
+    level.name_en, level.name_zh_hant = "Regular member", "普通會員"
+    member.level = level
+    give_points(member_cards(member)[0], 100)
+    assert bot(PHONE).text("JF") == "Your points: 100 (Regular member)."
+    member.language = "zh-Hant"
+    assert bot(PHONE).text("積分") == "您的積分：100 分，普通會員。"
+    member.language = "zh-Hans"
+    assert bot(PHONE).text("积分") == "您的积分：100 分，普通会员。"
+    level.name_en = None  # no English name: the one name
+    member.language = "en"
+    assert bot(PHONE).text("POINTS") == "Your points: 100 (普通会员)."
+
+
 def test_a_level_named_member_is_not_doubled(bot: Any, make_member: Any, make_level: Any) -> None:
     member = make_member(PHONE)
     member.level = make_level("普通会员", 1)
@@ -294,10 +313,23 @@ def test_lang_changes_the_members_language(
 
 def test_lang_with_a_bad_language_changes_nothing(bot: Any, make_member: Any) -> None:
     member = make_member(PHONE, language="en")
-    assert bot(PHONE).text("LANG fr") == (
-        "Text LANG followed by zh-Hans (简体中文), zh-Hant (繁體中文) or en (English)."
-    )
+    assert bot(PHONE).text("LANG fr") == "Text LANG followed by English, 简体中文 or 繁體中文."
     assert member.language == "en"
+
+
+def test_help_names_the_languages_and_lang_takes_names_and_codes(
+    bot: Any, make_member: Any
+) -> None:
+    """The help showed raw codes ("语言 zh-Hans/zh-Hant/en"); members read language names."""
+    member = make_member(PHONE, language="zh-Hans")
+    assert "｜语言 简体中文/繁體中文/English｜" in bot(PHONE).text("帮助")
+    assert "zh-Hans" not in bot(PHONE).text("帮助")
+    assert bot(PHONE).text("语言 English") == "Done: we will write to you in English from now on."
+    assert "LANG English/简体中文/繁體中文," in bot(PHONE).text("HELP")
+    assert bot(PHONE).text("LANG 繁體中文") == "好的，今後我們將用繁體中文回覆您。"
+    assert "｜語言 繁體中文/简体中文/English｜" in bot(PHONE).text("幫助")
+    assert bot(PHONE).text("語言 zh-Hans") == "好的，今后我们将用简体中文给您回复。"
+    assert member.language == "zh-Hans"
 
 
 # --- BIND ------------------------------------------------------------------------------
