@@ -54,6 +54,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     messaging.init_app(app)
     sms.init_app(app)
 
+    from app import home
+
+    home.init_app(app)
+
     from app.cli import register_commands
 
     register_commands(app)

@@ -20,7 +20,7 @@ import phonenumbers
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from app.limits import DEFAULT_MAX_CONTENT_LENGTH
+from app.limits import DEFAULT_MAX_CONTENT_LENGTH, MAX_AMOUNT_FEN
 
 ENVIRONMENTS = ("development", "production", "testing")
 LANGUAGES = ("zh-Hans", "zh-Hant", "en")
@@ -80,6 +80,12 @@ class Settings:
     SMS_SIGNATURE: str = "老友会员"
     #: A stored-value balance dropping under this (fen) sends a low-balance alert.
     LOW_BALANCE_ALERT_FEN: int = 2000
+    #: Most one checkout, recharge or card load may move, in fen (default ¥100,000): above any
+    #: one sale at a shop, salon or hotel counter, far below what a typo of extra zeros makes.
+    MAX_TRANSACTION_FEN: int = 10_000_000
+    #: Where a sale may be refunded: ``store_of_sale`` (only by an API key of the store that
+    #: made it) or ``chain`` (by any store's key).
+    REFUND_SCOPE: str = "store_of_sale"
     #: Commands per sender per window (``limits`` notation); then one warning, then silence.
     BOT_RATE_LIMIT: str = "10/minute"
     #: Where rate-limit counts live: ``memory://`` (one process) or a ``redis://`` URL.
@@ -152,6 +158,7 @@ class Settings:
             raise ConfigError("MAX_CONTENT_LENGTH must be at least 1024 (bytes)")
         _validate_messaging(self)
         _validate_bot(self)
+        _validate_money(self)
 
     def as_flask_config(self) -> dict[str, Any]:
         data = {
@@ -228,6 +235,20 @@ def _local_secret(instance_path: Path) -> str:
     path.write_text(key)
     path.chmod(0o600)
     return key
+
+
+#: The ceiling of MAX_TRANSACTION_FEN (¥1,000,000,000): the hard limit on any amount.
+MAX_TRANSACTION_FEN_CEILING = MAX_AMOUNT_FEN
+REFUND_SCOPES = ("store_of_sale", "chain")
+
+
+def _validate_money(settings: Settings) -> None:
+    if not 1 <= settings.MAX_TRANSACTION_FEN <= MAX_TRANSACTION_FEN_CEILING:
+        raise ConfigError(
+            f"MAX_TRANSACTION_FEN must be between 1 and {MAX_TRANSACTION_FEN_CEILING} (fen)"
+        )
+    if settings.REFUND_SCOPE not in REFUND_SCOPES:
+        raise ConfigError(f"REFUND_SCOPE must be one of {', '.join(REFUND_SCOPES)}")
 
 
 def _validate_bot(settings: Settings) -> None:

@@ -49,6 +49,12 @@ LEVELS = (
     ("银卡", 2, 9500, 12000, 1000),
     ("金卡", 3, 9000, 15000, 5000),
 )
+#: rank -> the level's names per language (Level.name_zh_hans, name_zh_hant, name_en).
+LEVEL_NAMES = {
+    1: ("普通会员", "普通會員", "Regular member"),
+    2: ("银卡", "銀卡", "Silver"),
+    3: ("金卡", "金卡", "Gold"),
+}
 
 #: key, label, type, choices
 QUESTIONS: tuple[tuple[str, str, str, list[str]], ...] = (
@@ -180,6 +186,8 @@ def _levels(summary: DemoSummary) -> dict[int, Level]:
             )
             db.session.add(level)
             summary.count("levels")
+        if level.name_en is None:
+            level.name_zh_hans, level.name_zh_hant, level.name_en = LEVEL_NAMES[rank]
         levels[rank] = level
     db.session.flush()
     return levels

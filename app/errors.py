@@ -116,3 +116,17 @@ class NotRefundable(LaoyouError):
 class NotRechargeable(LaoyouError):
     code = "not_rechargeable"
     status = 409
+
+
+class AmountTooLarge(LaoyouError):
+    """More than one transaction may move (``MAX_TRANSACTION_FEN``): most likely a typo."""
+
+    code = "amount_too_large"
+    status = 400
+
+
+class RefundOtherStore(LaoyouError):
+    """``REFUND_SCOPE=store_of_sale``: a sale is refunded only by the store that made it."""
+
+    code = "refund_other_store"
+    status = 403

@@ -41,6 +41,12 @@ def _select_locale() -> str:
     return babel_locale(current_app.config["DEFAULT_LANGUAGE"])
 
 
+def request_language() -> str:
+    """Our language tag for the request's ``Accept-Language`` (else ``DEFAULT_LANGUAGE``)."""
+    locale = _select_locale()
+    return next((tag for tag, name in LOCALES.items() if name == locale), "zh-Hans")
+
+
 def init_app(app: Flask) -> None:
     babel.init_app(
         app, locale_selector=_select_locale, default_translation_directories="translations"

@@ -56,6 +56,8 @@ def _config(url: str) -> dict[str, Any]:
         "LAOYOU_ENV": "testing",
         "SECRET_KEY": "bench-secret-key-that-is-long-enough-0000",
         "DATABASE_URL": url,
+        # One preload carries every checkout of the run: far above a real sale's maximum.
+        "MAX_TRANSACTION_FEN": PRELOAD_FEN,
     }
 
 

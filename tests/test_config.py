@@ -43,6 +43,10 @@ def test_postgres_url_gets_the_psycopg3_driver(tmp_path: Path) -> None:
         ({"PIN_MAX_ATTEMPTS": "five"}, "PIN_MAX_ATTEMPTS"),
         ({"PIN_MAX_ATTEMPTS": "0"}, "PIN_MAX_ATTEMPTS"),
         ({"CARD_NUMBER_PREFIX": "8a"}, "CARD_NUMBER_PREFIX"),
+        ({"MAX_TRANSACTION_FEN": "0"}, "MAX_TRANSACTION_FEN"),
+        ({"MAX_TRANSACTION_FEN": "100000000001"}, "MAX_TRANSACTION_FEN"),
+        ({"MAX_TRANSACTION_FEN": "1e6"}, "MAX_TRANSACTION_FEN"),
+        ({"REFUND_SCOPE": "anywhere"}, "REFUND_SCOPE"),
     ],
 )
 def test_bad_values_are_refused_with_the_variable_named(
@@ -50,6 +54,13 @@ def test_bad_values_are_refused_with_the_variable_named(
 ) -> None:
     with pytest.raises(ConfigError, match=names):
         settings(tmp_path, **env)
+
+
+def test_money_limits_default_to_the_safe_values(tmp_path: Path) -> None:
+    s = settings(tmp_path)
+    assert (s.MAX_TRANSACTION_FEN, s.REFUND_SCOPE) == (10_000_000, "store_of_sale")
+    s = settings(tmp_path, MAX_TRANSACTION_FEN="500000", REFUND_SCOPE="chain")
+    assert (s.MAX_TRANSACTION_FEN, s.REFUND_SCOPE) == (500_000, "chain")
 
 
 def test_production_does_not_invent_a_secret(tmp_path: Path) -> None:

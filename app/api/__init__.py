@@ -22,6 +22,7 @@ BLUEPRINT_MODULES = (
     "app.api.cards",
     "app.ledger.api",
     "app.ledger.redemption_api",
+    "app.api.programme",
 )
 
 SECURITY_SCHEME = {

@@ -16,7 +16,7 @@ import flask_smorest
 from webargs import core
 from webargs.flaskparser import FlaskParser, is_json_request
 
-from app.api.schemas import ErrorSchema
+from app.api.schemas import MAXIMUM_SETTING, ErrorSchema
 
 #: Documented on every operation: a key is always required, and any path segment,
 #: query string or header may carry what the boundary refuses (a NUL character).
@@ -64,6 +64,17 @@ class Api(flask_smorest.Api):
     #: No catch-all "default" response: each operation lists the statuses it can answer,
     #: so a response with an undocumented status fails the OpenAPI test.
     DEFAULT_ERROR_RESPONSE_NAME = None
+
+    def init_app(self, app: Any, *, spec_kwargs: Any = None) -> None:
+        super().init_app(app, spec_kwargs=spec_kwargs)
+        config = app.config
+
+        def configured_maximum(converter: Any, field: Any, **_: Any) -> dict[str, Any]:
+            """A limit that is a setting (``MAXIMUM_SETTING``) is documented with its value."""
+            setting = field.metadata.get(MAXIMUM_SETTING)
+            return {"maximum": config[setting]} if setting else {}
+
+        self.ma_plugin.converter.add_attribute_function(configured_maximum)
 
     def _register_error_handlers(self) -> None:
         # HTTP errors are turned into JSON by app.api.errors, only under /api/,

@@ -142,9 +142,18 @@ def change_pin(data: dict[str, Any], number: str) -> dict[str, Card]:
 @blp.response(200, PinVerifyResultSchema)
 @blp.errors(403, 404, 415, 423)
 def check_pin(data: dict[str, Any], number: str) -> dict[str, bool]:
-    """200 when right; 403 ``wrong_pin`` with ``attempts_left``; 423 ``pin_locked`` when locked."""
-    verify_pin(_working_card(number), data["pin"])
-    return {"valid": True}
+    """Check a PIN the customer typed.
+
+    200 ``{"valid": true, "pin_required": true}`` when the card has a PIN and this is it;
+    403 ``wrong_pin`` with ``attempts_left``; 423 ``pin_locked`` when locked. A card without
+    a PIN answers 200 ``{"valid": false, "pin_required": false}``: nothing was checked, so a
+    POS must not take it for a passed check.
+    """
+    card = _working_card(number)
+    if card.pin_hash is None:
+        return {"valid": False, "pin_required": False}
+    verify_pin(card, data["pin"])
+    return {"valid": True, "pin_required": True}
 
 
 @blp.route("/<number>/media", methods=["POST"], parameters=[NUMBER])

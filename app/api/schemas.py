@@ -16,9 +16,10 @@ from marshmallow import Schema, ValidationError, fields, pre_dump, validate
 from app.cards.models import CARD_STATES, CARD_TYPES, MEDIUM_KINDS, Card
 from app.cards.services import PERIODS
 from app.db import db, utcnow
+from app.i18n import request_language
 from app.ledger.balances import card_balances, member_balances
 from app.limits import MAX_ANSWERS, MAX_CREDIT_LIMIT_FEN
-from app.members.models import CALENDARS, GENDERS, Member
+from app.members.models import CALENDARS, GENDERS, Level, Member
 from app.members.services import LANGUAGES, birthday_text, member_cards
 
 BIRTHDAY_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
@@ -26,6 +27,23 @@ BIRTHDAY_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
 
 def _doc(text: str, **extra: Any) -> dict[str, Any]:
     return {"description": text, **extra}
+
+
+# --- amounts ----------------------------------------------------------------------
+
+#: Field metadata naming the setting whose value is the field's documented ``maximum``
+#: (``app.api.base.Api`` writes it into the OpenAPI document when the app is built).
+MAXIMUM_SETTING = "x_maximum_setting"
+
+
+class WholeNumber(fields.Integer):
+    """A JSON integer and nothing else: money, points and visits are never truncated or
+    coerced, so ``10.5``, ``"100"``, ``100.0`` and ``true`` are refused (400 naming the field)."""
+
+    default_error_messages = {"invalid": "Must be a whole number (a JSON integer)."}
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(strict=True, **kwargs)
 
 
 # --- errors -----------------------------------------------------------------------
@@ -166,7 +184,30 @@ class MediumResultSchema(Schema):
 
 
 class PinVerifyResultSchema(Schema):
-    valid = fields.Boolean(required=True)
+    valid = fields.Boolean(
+        required=True,
+        metadata=_doc("True only when the card has a PIN and this is it."),
+    )
+    pin_required = fields.Boolean(
+        required=True,
+        metadata=_doc(
+            "Whether the card has a PIN. False: there was nothing to check (valid is false), "
+            "so this is not a passed check."
+        ),
+    )
+
+
+class LevelNamesSchema(Schema):
+    """A level's name in each language; a language without its own name has the one name."""
+
+    zh_hans = fields.String(required=True, data_key="zh-Hans")
+    zh_hant = fields.String(required=True, data_key="zh-Hant")
+    en = fields.String(required=True)
+
+
+def level_names(level: Level) -> dict[str, str]:
+    """``LevelNamesSchema``'s input for ``level``."""
+    return {tag.replace("-", "_").lower(): name for tag, name in level.names().items()}
 
 
 class MemberSchema(Schema):
@@ -189,6 +230,12 @@ class MemberSchema(Schema):
     home_store = fields.String(required=True, metadata=_doc("Store code."))
     level = fields.String(required=True, allow_none=True, metadata=_doc("Level name."))
     level_rank = fields.Integer(required=True, allow_none=True)
+    level_name = fields.String(
+        required=True,
+        allow_none=True,
+        metadata=_doc("Level name in the request's Accept-Language (zh-Hans, zh-Hant or en)."),
+    )
+    level_names = fields.Nested(LevelNamesSchema, required=True, allow_none=True)
     region = fields.String(required=True, allow_none=True)
     occupation = fields.String(required=True, allow_none=True)
     income_band = fields.String(required=True, allow_none=True)
@@ -219,6 +266,10 @@ class MemberSchema(Schema):
             "home_store": member.home_store.code,
             "level": member.level.name if member.level is not None else None,
             "level_rank": member.level.rank if member.level is not None else None,
+            "level_name": (
+                member.level.name_in(request_language()) if member.level is not None else None
+            ),
+            "level_names": level_names(member.level) if member.level is not None else None,
             "region": member.region,
             "occupation": member.occupation,
             "income_band": member.income_band,
@@ -325,8 +376,7 @@ class CardCreateSchema(Schema):
     )
     valid_from = fields.Date(allow_none=True)
     valid_until = fields.Date(allow_none=True)
-    credit_limit_fen = fields.Integer(
-        strict=True,
+    credit_limit_fen = WholeNumber(
         validate=validate.Range(min=0, max=MAX_CREDIT_LIMIT_FEN),
         metadata=_doc("Overdraft allowed on a stored value card, in fen."),
     )

@@ -42,7 +42,7 @@ def authenticate(secret: str) -> ApiKey:
 def revoke_api_key(prefix: str) -> ApiKey:
     key = db.session.scalar(select(ApiKey).where(ApiKey.prefix == prefix))
     if key is None:
-        raise NotFound(f"no API key starting {prefix!r}")
+        raise NotFound(f"no API key starts with {prefix!r}")
     if key.revoked_at is None:
         key.revoked_at = utcnow()
     db.session.flush()

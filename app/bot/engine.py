@@ -45,7 +45,7 @@ from app.bot.replies import (
 from app.db import db
 from app.i18n import in_language
 from app.ledger.prepared import Prepared
-from app.members.models import Level, Member
+from app.members.models import Level, Member, level_name_sql
 from app.optout.services import OPTED_OUT, opted_out_params
 from app.phone import mask_phone
 
@@ -206,7 +206,9 @@ def sender_statement(source: CTE, prefetch: Prefetch | None = None) -> Select[An
     """
     extra = prefetch.columns(Member.id) if prefetch is not None else ()
     return (
-        select(source, Member.id, Member.language, Level.name, OPTED_OUT, *extra)
+        select(
+            source, Member.id, Member.language, level_name_sql(Member.language), OPTED_OUT, *extra
+        )
         .select_from(source)
         .outerjoin(Member, Member.phone == bindparam("optout_address"))
         .outerjoin(Level, Level.id == Member.level_id)

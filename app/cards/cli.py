@@ -67,7 +67,12 @@ def cards_group() -> None:
     type=click.IntRange(min=0),
     help="Visits preloaded on each count card.",
 )
-@click.option("--pins", is_flag=True, help="Give every card a random 6-digit PIN (in the CSV).")
+@click.option(
+    "--pins/--no-pins",
+    default=None,
+    help="Give every card a random 6-digit PIN (in the CSV). Gift cards get PINs unless "
+    "--no-pins: an anonymous card holding value must not be claimable by its number alone.",
+)
 @click.option("--qr", is_flag=True, help="Give every card a QR token (in the CSV).")
 @with_appcontext
 def issue(
@@ -78,7 +83,7 @@ def issue(
     store_code: str | None,
     period: str | None,
     visits: int,
-    pins: bool,
+    pins: bool | None,
     qr: bool,
 ) -> None:
     if value_fen and card_type not in MONEY_TYPES:
@@ -91,6 +96,8 @@ def issue(
         raise click.UsageError(f"{out} already exists; choose another --out")
     if not out.parent.is_dir():
         raise click.UsageError(f"directory {out.parent} does not exist")
+    if pins is None:
+        pins = card_type == "gift"
     batch = Batch(card_type, period, value_fen, visits, pins, qr)
 
     # "x": never overwrite an earlier batch's file (its PINs would be lost for good).

@@ -19,6 +19,20 @@ TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
 
 ACTIONS = tuple(TRANSITIONS)
 
+#: What each action does, for refusals: "cannot mark as found a card that is active".
+ACTION_PHRASES = {
+    "report-lost": "report as lost",
+    "found": "mark as found",
+    "freeze": "freeze",
+    "unfreeze": "unfreeze",
+    "cancel": "cancel",
+    "replace": "replace",
+    "expire": "expire",
+    "renew": "renew",
+}
+#: A state as an adjective: "a card that is reported lost".
+STATE_PHRASES = {"lost": "reported lost"}
+
 
 def next_state(action: str, current: str) -> str:
     try:
@@ -27,7 +41,7 @@ def next_state(action: str, current: str) -> str:
         raise IllegalTransition(f"unknown card action {action!r}", action=action) from None
     if current not in allowed:
         raise IllegalTransition(
-            f"cannot {action} a card that is {current}",
+            f"cannot {ACTION_PHRASES[action]} a card that is {STATE_PHRASES.get(current, current)}",
             action=action,
             state=current,
             allowed_from=sorted(allowed),

@@ -15,12 +15,12 @@ from sqlalchemy import func, select
 
 from app.api.auth import current_actor
 from app.api.base import Blueprint
-from app.api.schemas import BalancesSchema
+from app.api.schemas import MAXIMUM_SETTING, BalancesSchema, WholeNumber
 from app.cards.models import Card
 from app.cards.services import resolve_card
 from app.db import db
 from app.errors import Forbidden
-from app.ledger import operations
+from app.ledger import operations, redemption
 from app.ledger.idempotency import HEADER_PARAMETER, idempotent, journal_key
 from app.ledger.models import Account, Line, Transaction
 from app.limits import MAX_AMOUNT_FEN, MAX_COUNT, MAX_ID, MAX_ITEMS, MAX_POINTS
@@ -42,15 +42,30 @@ def _doc(text: str, **extra: Any) -> dict[str, Any]:
     return {"description": text, **extra}
 
 
+#: What a checkout's or recharge's amount_fen may be at most, as its description says it.
+LIMITED = (
+    " At most the MAX_TRANSACTION_FEN setting (the `maximum` here; default 10000000 fen, "
+    "¥100,000); more is refused with 400 `amount_too_large`."
+)
+
+
+def _limited_amount(text: str, *, minimum: int) -> WholeNumber:
+    return WholeNumber(
+        required=True,
+        validate=validate.Range(min=minimum),
+        metadata=_doc(text + LIMITED, **{MAXIMUM_SETTING: "MAX_TRANSACTION_FEN"}),
+    )
+
+
 class ItemSchema(Schema):
     sku = fields.String(validate=validate.Length(max=64))
     category = fields.String(validate=validate.Length(max=64), allow_none=True)
-    amount_fen = fields.Integer(
+    amount_fen = WholeNumber(
         required=True,
         validate=validate.Range(min=0, max=MAX_AMOUNT_FEN),
         metadata=_doc("The line's total (quantity already applied), in fen."),
     )
-    quantity = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_COUNT))
+    quantity = WholeNumber(load_default=1, validate=validate.Range(min=1, max=MAX_COUNT))
 
 
 class CheckoutSchema(Schema):
@@ -64,13 +79,13 @@ class CheckoutSchema(Schema):
         validate=validate.Length(min=1, max=32),
         metadata=_doc("Store code; must be the API key's store."),
     )
-    amount_fen = fields.Integer(
-        required=True,
-        validate=validate.Range(min=0, max=MAX_AMOUNT_FEN),
-        metadata=_doc("List price."),
+    amount_fen = _limited_amount(
+        "List price, in fen. 0 only with pay_with visits (a count-card visit): "
+        "any other checkout of 0 is refused (400 invalid_request).",
+        minimum=0,
     )
     pay_with = fields.String(required=True, validate=validate.OneOf(operations.PAY_WITH))
-    points_offset = fields.Integer(
+    points_offset = WholeNumber(
         load_default=0,
         validate=validate.Range(min=0, max=MAX_POINTS),
         metadata=_doc("Points to use as cash (offset_points_per_yuan points = 1 yuan)."),
@@ -88,6 +103,26 @@ class CheckoutSchema(Schema):
         load_default=None,
         metadata=_doc("Your receipt or order number."),
     )
+    coupons = fields.List(
+        fields.String(validate=validate.Length(min=1, max=32)),
+        load_default=None,
+        validate=validate.Length(max=redemption.MAX_CHECKOUT_COUPONS),
+        metadata=_doc(
+            "Codes of the member's coupons and vouchers to apply and use with this sale, in "
+            "one transaction: percentage coupons first, then vouchers, after the level "
+            "discount and before the points offset; each coupon's min_spend_fen is compared "
+            "with the bill after the level discount. A refused coupon refuses the sale. "
+            "The refund that returns the whole sale gives its coupons back."
+        ),
+    )
+
+
+class CheckoutCouponSchema(Schema):
+    code = fields.String(required=True)
+    type = fields.String(required=True, metadata=_doc("Coupon type code."))
+    kind = fields.String(required=True, metadata=_doc("coupon or voucher."))
+    name = fields.String(required=True)
+    discount_fen = fields.Integer(required=True, metadata=_doc("What this coupon took off."))
 
 
 class CheckoutResultSchema(Schema):
@@ -98,10 +133,15 @@ class CheckoutResultSchema(Schema):
     )
     points_earned = fields.Integer(required=True)
     balances = fields.Nested(BalancesSchema, required=True, metadata=_doc("After the checkout."))
+    coupons = fields.List(
+        fields.Nested(CheckoutCouponSchema),
+        required=True,
+        metadata=_doc("The coupons used, in the order given, with each one's discount."),
+    )
 
 
 class RechargeSchema(Schema):
-    amount_fen = fields.Integer(required=True, validate=validate.Range(min=1, max=MAX_AMOUNT_FEN))
+    amount_fen = _limited_amount("Money paid in, in fen.", minimum=1)
     store = fields.String(required=True, validate=validate.Length(min=1, max=32))
     station = fields.String(validate=validate.Length(max=64), load_default=None)
     external_ref = fields.String(validate=validate.Length(max=128), load_default=None)
@@ -114,7 +154,7 @@ class RechargeResultSchema(Schema):
 
 
 class RefundSchema(Schema):
-    amount_fen = fields.Integer(
+    amount_fen = WholeNumber(
         validate=validate.Range(min=1, max=MAX_AMOUNT_FEN),
         load_default=None,
         metadata=_doc("Money to refund; left out: all that is left of the purchase."),
@@ -125,7 +165,22 @@ class RefundSchema(Schema):
 
 class RefundResultSchema(Schema):
     transaction_id = fields.Integer(required=True, metadata=_doc("The refund's own id."))
+    refunded_fen = fields.Integer(required=True, metadata=_doc("Money this refund gave back."))
+    points_taken_back = fields.Integer(
+        required=True, metadata=_doc("Points the purchase earned, taken back from the card.")
+    )
+    points_returned = fields.Integer(
+        required=True, metadata=_doc("Points the purchase spent, given back to the card.")
+    )
     balances = fields.Nested(BalancesSchema, required=True)
+    coupons_returned = fields.List(
+        fields.String(),
+        required=True,
+        metadata=_doc(
+            "Codes of the sale's coupons given back: only by the refund that returns the "
+            "whole sale; a partial refund keeps them used."
+        ),
+    )
 
 
 class StatementQuerySchema(Schema):
@@ -179,10 +234,14 @@ def _own_store(code: str) -> Store:
 @blp.response(201, CheckoutResultSchema)
 @blp.errors(400, 403, 404, 409, 415, 423)
 def checkout(data: dict[str, Any]) -> dict[str, Any]:
-    """A purchase: discounts, payment (stored value, cash, visits, points), points earned.
+    """A purchase: discounts, coupons, payment (stored value, cash, visits, points), points earned.
 
     409 ``insufficient_funds``, ``card_not_active``, ``outside_validity``,
-    ``idempotency_conflict``; 403 ``wrong_pin`` / ``pin_required``; 423 ``pin_locked``.
+    ``idempotency_conflict``, ``coupon_used``, ``coupon_expired``, ``coupon_min_spend``;
+    404 ``not_found`` (the card, or a coupon not the member's: ``details.field`` says
+    which); 403 ``wrong_pin`` / ``pin_required``; 423 ``pin_locked``;
+    400 ``amount_too_large`` (over ``MAX_TRANSACTION_FEN``), ``invalid_request`` (an amount
+    that is not a JSON integer, or 0 other than a count-card visit).
     """
     store = _own_store(data["store"])
     result = operations.checkout_card(
@@ -197,6 +256,7 @@ def checkout(data: dict[str, Any]) -> dict[str, Any]:
         actor=current_actor(),
         station=data["station"],
         external_ref=data["external_ref"],
+        coupons=data["coupons"],
     )
     return {
         "transaction_id": result.transaction_id,
@@ -204,6 +264,7 @@ def checkout(data: dict[str, Any]) -> dict[str, Any]:
         "charged_fen": result.charged_fen,
         "points_earned": result.points_earned,
         "balances": result.balances.as_dict(),
+        "coupons": list(result.coupons),
     }
 
 
@@ -216,7 +277,8 @@ def checkout(data: dict[str, Any]) -> dict[str, Any]:
 def recharge(data: dict[str, Any], number: str) -> dict[str, Any]:
     """Pay money onto a card; the rules' bonus plan adds bonus money, kept apart.
 
-    409 ``not_rechargeable`` (gift cards issued so), ``card_not_active``, ``outside_validity``.
+    409 ``not_rechargeable`` (gift cards issued so), ``card_not_active``, ``outside_validity``;
+    400 ``amount_too_large`` (over ``MAX_TRANSACTION_FEN``).
     """
     store = _own_store(data["store"])
     result = operations.recharge(
@@ -241,12 +303,17 @@ def recharge(data: dict[str, Any], number: str) -> dict[str, Any]:
 @blp.doc(**IDEMPOTENT)
 @blp.arguments(RefundSchema, required=False)
 @blp.response(201, RefundResultSchema)
-@blp.errors(400, 404, 409, 415)
+@blp.errors(400, 403, 404, 409, 415)
 def refund(data: dict[str, Any], transaction_id: int) -> dict[str, Any]:
     """Refund a checkout, whole or in part: money back, earned points taken back.
 
-    409 ``refund_exceeds_purchase``, ``not_refundable`` (a refund, a recharge),
-    ``insufficient_funds`` (the points the purchase earned were already spent).
+    The answer says what was refunded (``refunded_fen``) and the points moved back. The
+    refund that returns the whole sale gives its coupons back (``coupons_returned``).
+    409 ``refund_exceeds_purchase`` (details: ``requested_fen``, null for "all that is
+    left"; ``refunded_fen`` before; ``refundable_fen``), ``not_refundable`` (a refund, a
+    recharge), ``insufficient_funds`` (the points the purchase earned were already spent).
+    403 ``refund_other_store``: the REFUND_SCOPE setting is ``store_of_sale`` (the default)
+    and the API key's store did not make the sale; with ``chain`` any store may refund it.
     """
     data = data or {}
     result = operations.refund(
@@ -258,7 +325,14 @@ def refund(data: dict[str, Any], transaction_id: int) -> dict[str, Any]:
         station=data.get("station"),
         external_ref=data.get("external_ref"),
     )
-    return {"transaction_id": result.transaction_id, "balances": result.balances.as_dict()}
+    return {
+        "transaction_id": result.transaction_id,
+        "refunded_fen": result.refunded_fen,
+        "points_taken_back": result.points_taken_back,
+        "points_returned": result.points_returned,
+        "balances": result.balances.as_dict(),
+        "coupons_returned": list(result.coupons_returned),
+    }
 
 
 @blp.route("/members/<ref>/transactions", methods=["GET"])

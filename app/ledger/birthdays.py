@@ -40,7 +40,7 @@ def lunar_to_solar(year: int, month: int, day: int, leap: bool = False) -> dt.da
             return LunarDate(year, month, lunar_day, is_leap).to_solar_date()
         except ValueError:
             continue
-    raise ValueError(f"lunar {year}-{month}-{day} cannot be placed")
+    raise ValueError(f"lunar date {year}-{month}-{day} has no solar date")
 
 
 def solar_birthday(member: HasBirthday, year: int) -> dt.date | None:

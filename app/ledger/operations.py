@@ -30,6 +30,11 @@ The written rules (also in docs/architecture.md, "Ledger"):
   them, the refund is refused (``insufficient_funds``) rather than letting the
   purchase keep points it no longer pays for.
 - A purchase charged nothing (wholly offset by points) can only be refunded whole.
+- **Coupons** a checkout carries are checked before it (``redemption.checkout_coupons``),
+  take their discount after the level and card discount and before the points offset
+  (``rules.coupon_effects``), and are marked used in the checkout's transaction; a
+  refused coupon refuses the checkout. The refund that returns the whole purchase
+  gives its coupons back; a partial refund keeps them used.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
+from flask import current_app
 from sqlalchemy import Table, bindparam, func, select
 
 from app import clock
@@ -47,6 +53,7 @@ from app.cards.lookup import HOLDER_COLUMNS, HOLDER_JOIN, card_from_row
 from app.cards.models import Card
 from app.db import db, utcnow
 from app.errors import (
+    AmountTooLarge,
     CardNotActive,
     InvalidRequest,
     NotFound,
@@ -54,14 +61,16 @@ from app.errors import (
     NotRefundable,
     OutsideValidity,
     RefundExceedsPurchase,
+    RefundOtherStore,
 )
-from app.ledger import journal
+from app.ledger import journal, redemption
 from app.ledger.balances import Balances, card_balances
 from app.ledger.journal import Entry, Posting
 from app.ledger.models import Account, Line, PointsLot, Transaction
 from app.ledger.prepared import Prepared
 from app.ledger.rules import REVISION
 from app.signals import transaction_posted
+from app.stores.models import Store
 
 PAY_WITH = ("stored_value", "cash", "visits", "points")
 #: A card's own accounts, locked together by every operation on the card.
@@ -76,6 +85,8 @@ class CheckoutResult:
     points_earned: int
     balances: Balances
     replayed: bool = False
+    #: Each coupon used: code, type, kind, name and its ``discount_fen``.
+    coupons: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -93,10 +104,38 @@ class PostingResult:
     replayed: bool = False
 
 
+@dataclass(frozen=True)
+class RefundResult:
+    transaction_id: int
+    balances: Balances
+    #: Money given back by this refund.
+    refunded_fen: int
+    #: Points the purchase earned, taken back from the card.
+    points_taken_back: int
+    #: Points the purchase spent, given back to the card.
+    points_returned: int
+    replayed: bool = False
+    #: The codes of the coupons given back (only by the purchase's whole refund).
+    coupons_returned: tuple[str, ...] = ()
+
+
 def _whole(value: Any, field: str, *, minimum: int = 0) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise InvalidRequest(f"{field} must be a whole number, at least {minimum}", field=field)
     return value
+
+
+def _within_maximum(amount_fen: int, field: str = "amount_fen") -> int:
+    """Refuse more than one transaction may move (``MAX_TRANSACTION_FEN``): a typo's extra
+    zeros would otherwise mint points, growth and a level."""
+    maximum = current_app.config["MAX_TRANSACTION_FEN"]
+    if amount_fen > maximum:
+        raise AmountTooLarge(
+            f"{field} is more than one transaction may move ({maximum} fen); check for a typo",
+            field=field,
+            maximum_fen=maximum,
+        )
+    return amount_fen
 
 
 def ensure_usable(card: Card, *, today: dt.date | None = None) -> None:
@@ -173,9 +212,13 @@ def checkout(
     pin: str | None = None,
     station: str | None = None,
     external_ref: str | None = None,
+    coupons: list[str] | None = None,
     prelocked: tuple[Mapping[tuple[int, str], Any], Any] | None = None,
 ) -> CheckoutResult:
     """A purchase: discounts and points from the rules, payment from the card, points earned.
+
+    ``coupons``: codes of the member's coupons to apply and use with it (see the module
+    docstring).
 
     ``prelocked`` is (the card's accounts, the key check and rules' revision) already read
     and locked in this transaction by :func:`checkout_card`.
@@ -183,10 +226,15 @@ def checkout(
     from app.cards.services import verify_pin
     from app.ledger import rules
 
-    amount_fen = _whole(amount_fen, "amount_fen")
+    amount_fen = _within_maximum(_whole(amount_fen, "amount_fen"))
     points_offset = _whole(points_offset or 0, "points_offset")
     if pay_with not in PAY_WITH:
         raise InvalidRequest(f"pay_with must be one of {', '.join(PAY_WITH)}", field="pay_with")
+    if amount_fen == 0 and pay_with != "visits":
+        # A sale of nothing would still text the member "spent 0.00 yuan".
+        raise InvalidRequest(
+            "amount_fen must be at least 1 (only a count-card visit may be 0)", field="amount_fen"
+        )
     request = {
         "op": "checkout",
         "card": card.id,
@@ -198,6 +246,8 @@ def checkout(
         "station": station,
         "external_ref": external_ref,
     }
+    if coupons:  # only then: the hashes of checkouts without coupons stay what they were
+        request["coupons"] = [c.strip().upper() if isinstance(c, str) else c for c in coupons]
     req_hash = journal.request_hash(request)
     # One statement: the card's accounts locked, whether the key is already posted, and
     # the rules' revision for the quote (a concurrent posting with this key that commits
@@ -222,6 +272,9 @@ def checkout(
     member = card.member
     if member is None and (pay_with == "points" or points_offset):
         raise InvalidRequest("an anonymous card holds no points", field="pay_with")
+    if coupons and pay_with == "visits":
+        raise InvalidRequest("coupons take money off a bill, not visits", field="coupons")
+    used_coupons = redemption.checkout_coupons(card, coupons)
 
     now = utcnow()
     quote = rules.quote_checkout(
@@ -233,6 +286,17 @@ def checkout(
         points_offset=points_offset,
         at=now,
         rules=in_force,
+        coupons=[redemption.coupon_terms(c) for c in used_coupons],
+    )
+    coupon_lines = tuple(
+        {
+            "code": c.code,
+            "type": c.coupon_type.code,
+            "kind": c.coupon_type.kind,
+            "name": c.coupon_type.name,
+            "discount_fen": off,
+        }
+        for c, off in zip(used_coupons, quote.coupon_discounts, strict=True)
     )
     charged = quote.charged_fen
     earns = pay_with in ("cash", "stored_value")
@@ -295,6 +359,7 @@ def checkout(
             "growth_earned": growth,
             "applied": list(quote.applied),
             "items": list(items) if items is not None else None,
+            **({"coupons": list(coupon_lines)} if coupon_lines else {}),
         },
         accounts=locked,
         key_checked=True,
@@ -302,6 +367,7 @@ def checkout(
     )
     if posting.replayed:
         return _checkout_replay(posting.transaction)
+    redemption.use_in_checkout(used_coupons, card, store, posting.id)
 
     if member is not None and growth:
         from app.ledger.levels import apply_growth
@@ -323,6 +389,7 @@ def checkout(
         charged_fen=charged,
         points_earned=points_earned,
         balances=balances,
+        coupons=coupon_lines,
     )
 
 
@@ -433,6 +500,7 @@ def _checkout_replay(txn: Transaction) -> CheckoutResult:
         points_earned=int(txn.details.get("points_earned", 0)),
         balances=card_balances(txn.card_id) if txn.card_id else Balances(),
         replayed=True,
+        coupons=tuple(txn.details.get("coupons", ())),
     )
 
 
@@ -470,7 +538,7 @@ def recharge(
     """Money paid in (充值), with the bonus the rules give (充值赠送) kept apart."""
     from app.ledger import rules
 
-    amount_fen = _whole(amount_fen, "amount_fen", minimum=1)
+    amount_fen = _within_maximum(_whole(amount_fen, "amount_fen", minimum=1))
     request = {
         "op": "recharge",
         "card": card.id,
@@ -535,7 +603,7 @@ def load_value(
     Unlike a recharge it is allowed on cards that cannot be recharged: it is
     how they get their value in the first place.
     """
-    amount_fen = _whole(amount_fen, "amount_fen")
+    amount_fen = _within_maximum(_whole(amount_fen, "amount_fen"))
     visits = _whole(visits, "visits")
     if not amount_fen and not visits:
         raise InvalidRequest("load a value or visits", field="amount_fen")
@@ -587,8 +655,12 @@ def refund(
     store: Any = None,
     station: str | None = None,
     external_ref: str | None = None,
-) -> PostingResult:
-    """Refund a checkout, whole (``amount_fen=None``) or in part; see the module docstring."""
+) -> RefundResult:
+    """Refund a checkout, whole (``amount_fen=None``) or in part; see the module docstring.
+
+    ``store`` is the store refunding (an API key's); with ``REFUND_SCOPE=store_of_sale`` it
+    must be the store of sale. Left out (the command line, the demo) it is the store of sale.
+    """
     if amount_fen is not None:
         amount_fen = _whole(amount_fen, "amount_fen", minimum=1)
     request = {
@@ -601,13 +673,24 @@ def refund(
     req_hash = journal.request_hash(request)
     earlier = journal.find_posted(key, req_hash)
     if earlier is not None:
-        balances = card_balances(earlier.card_id) if earlier.card_id else Balances()
-        return PostingResult(earlier.id, balances, replayed=True)
+        return _refund_result(earlier, replayed=True)
 
     purchase = _lock_purchase(transaction_id)
     if purchase.kind != "checkout":
         raise NotRefundable(
             f"a {purchase.kind} transaction cannot be refunded", transaction_id=purchase.id
+        )
+    sold_at = db.session.get(Store, purchase.store_id) if purchase.store_id else None
+    if store is None:
+        store = sold_at
+    elif (
+        sold_at is not None
+        and store.id != sold_at.id
+        and current_app.config["REFUND_SCOPE"] == "store_of_sale"
+    ):
+        raise RefundOtherStore(
+            f"this sale was made at store {sold_at.code}; only that store may refund it",
+            store_of_sale=sold_at.code,
         )
     refunded_before, refunds_before = db.session.execute(
         select(
@@ -624,11 +707,19 @@ def refund(
             )
         amount, share = 0, _Share(0, 1, 1)
     else:
+        if left == 0:
+            raise RefundExceedsPurchase(
+                "this purchase is already refunded in full",
+                refundable_fen=0,
+                refunded_fen=int(refunded_before),
+                requested_fen=amount_fen,
+            )
         amount = left if amount_fen is None else amount_fen
-        if amount > left or amount == 0:
+        if amount > left:
             raise RefundExceedsPurchase(
                 "the refund is more than what is left of the purchase",
                 refundable_fen=left,
+                refunded_fen=int(refunded_before),
                 requested_fen=amount,
             )
         share = _Share(int(refunded_before), int(refunded_before) + amount, charged)
@@ -638,6 +729,7 @@ def refund(
         raise CardNotActive("the card is cancelled", state=card.state)
     parts = _purchase_parts(purchase.id)
     entries: list[Entry] = []
+    points_returned = 0
     bonus_back = share.back(parts["stored_value_bonus"])
     paid_back = share.back(parts["stored_value_bonus"] + parts["stored_value_paid"]) - bonus_back
     for asset, value in (
@@ -653,6 +745,7 @@ def refund(
     for lot_id, expires_on, earned_at, points in _restored_lots(
         purchase.id, share, parts["points_spent"]
     ):
+        points_returned += points
         entries += [
             Entry(
                 "points",
@@ -673,6 +766,9 @@ def refund(
 
     details = purchase.details or {}
     growth_back = share.back(int(details.get("growth_earned", 0)))
+    # The refund that returns the whole purchase gives its coupons back.
+    returns_coupons = bool(details.get("coupons")) and share.after == share.of
+    coupon_codes = [c["code"] for c in details.get("coupons", ())] if returns_coupons else []
     locked = journal.lock_card_accounts([card.id], CARD_ASSETS)
     posting = journal.post(
         "refund",
@@ -687,12 +783,19 @@ def refund(
         card_id=card.id,
         member_id=purchase.member_id,
         amount_fen=amount,
-        details={"growth_back": growth_back, "points_taken_back": clawback},
+        details={
+            "growth_back": growth_back,
+            "points_taken_back": clawback,
+            "points_returned": points_returned,
+            **({"coupons_returned": coupon_codes} if coupon_codes else {}),
+        },
         accounts=locked,
         key_checked=True,
     )
     if posting.replayed:
-        return PostingResult(posting.id, card_balances(card.id), replayed=True)
+        return _refund_result(posting.transaction, replayed=True)
+    if returns_coupons:
+        redemption.return_checkout_coupons(purchase.id)
     if growth_back and card.member is not None:
         from app.ledger.levels import reverse_growth
 
@@ -707,7 +810,28 @@ def refund(
         points_delta=_points_delta(posting, card.id),
         store=store,
     )
-    return PostingResult(posting.id, balances)
+    return RefundResult(
+        posting.id,
+        balances,
+        refunded_fen=amount,
+        points_taken_back=clawback,
+        points_returned=points_returned,
+        coupons_returned=tuple(coupon_codes),
+    )
+
+
+def _refund_result(txn: Transaction, *, replayed: bool) -> RefundResult:
+    """A refund as first answered, from its transaction (a replay of its key)."""
+    details = txn.details or {}
+    return RefundResult(
+        txn.id,
+        card_balances(txn.card_id) if txn.card_id else Balances(),
+        refunded_fen=txn.amount_fen,
+        points_taken_back=int(details.get("points_taken_back", 0)),
+        points_returned=int(details.get("points_returned", 0)),
+        replayed=replayed,
+        coupons_returned=tuple(details.get("coupons_returned", ())),
+    )
 
 
 def _lock_purchase(transaction_id: int) -> Transaction:

@@ -15,8 +15,14 @@ Guarantees, each enforced by the database rather than by a read-then-write:
 - **Idempotent.** Each points posting carries the caller's key; the same key
   and request again returns the first redemption and changes nothing.
 
-Coupons and vouchers are applied by the POS to its own bill: redeeming one here
-marks it used and answers its value (``value_fen`` for a voucher,
+Coupons and vouchers are used in one of two ways. A checkout may carry them
+(``coupons`` in ``operations.checkout``): they are checked before the sale, their
+discounts are part of its quote (``rules.coupon_effects``), and they are marked used
+by the same checked UPDATE in the sale's own transaction, so no coupon is used
+without its sale and a refused coupon refuses the sale. A refund that returns the
+whole of such a sale gives its coupons back (``issued`` again, keeping their expiry);
+a partial refund does not. Or the POS applies one to its own bill: redeeming it here
+(``redeem_coupon``) marks it used and answers its value (``value_fen`` for a voucher,
 ``discount_bp`` for a coupon, with ``min_spend_fen``).
 """
 
@@ -59,6 +65,31 @@ class CouponExpired(LaoyouError):
     status = 409
 
 
+class CouponMinSpend(LaoyouError):
+    code = "coupon_min_spend"
+    status = 409
+
+
+#: Coupons one checkout may carry.
+MAX_CHECKOUT_COUPONS = 5
+
+
+@dataclass(frozen=True)
+class CouponTerms:
+    """A coupon's code with its type's terms, as ``rules.coupon_effects`` reads them."""
+
+    code: str
+    kind: str
+    value_fen: int
+    discount_bp: int
+    min_spend_fen: int
+
+
+def coupon_terms(coupon: Coupon) -> CouponTerms:
+    kind = coupon.coupon_type
+    return CouponTerms(coupon.code, kind.kind, kind.value_fen, kind.discount_bp, kind.min_spend_fen)
+
+
 @dataclass(frozen=True)
 class RedemptionResult:
     redemption_id: int
@@ -76,6 +107,11 @@ def get_gift(code: str) -> Gift:
     if gift is None:
         raise NotFound(f"no gift {code!r}", field="gift")
     return gift
+
+
+def list_gifts() -> list[Gift]:
+    """The gift catalogue: active gifts by code, with their stock."""
+    return list(db.session.scalars(select(Gift).where(Gift.active).order_by(Gift.code)))
 
 
 def get_coupon_type(code: str) -> CouponType:
@@ -206,30 +242,88 @@ def redeem_coupon(
     card: Card, code: str, *, store: Any = None, actor: str | None = None
 ) -> RedemptionResult:
     """Use a member's coupon or voucher once, at the counter."""
+    coupon = usable_coupon(card, code)
+    redemption = _use(coupon, card, store)
+    return RedemptionResult(
+        redemption.id, "coupon_use", None, 0, card_balances(card.id), coupon=coupon
+    )
+
+
+def usable_coupon(card: Card, code: str, *, field: str = "coupon") -> Coupon:
+    """The card's member's coupon ``code``, issued and not expired, or a refusal."""
     coupon = db.session.scalar(select(Coupon).where(Coupon.code == code.strip().upper()))
     if coupon is None or card.member_id is None or coupon.member_id != card.member_id:
-        raise NotFound("no such coupon for this card's member", field="coupon")
+        raise NotFound(f"no coupon {code!r} for this card's member", field=field, coupon=code)
     if coupon.state != "issued":
-        raise CouponUsed("this coupon was already used", coupon=coupon.code)
+        raise CouponUsed(f"coupon {coupon.code} was already used", coupon=coupon.code)
     if clock.local_today() > coupon.expires_on:
         raise CouponExpired(
-            f"this coupon expired on {coupon.expires_on.isoformat()}",
+            f"coupon {coupon.code} expired on {coupon.expires_on.isoformat()}",
             coupon=coupon.code,
             expires_on=coupon.expires_on.isoformat(),
         )
-    now = utcnow()
+    return coupon
+
+
+def checkout_coupons(card: Card, codes: list[str] | None) -> list[Coupon]:
+    """The coupons a checkout carries, each checked by :func:`usable_coupon` (nothing written)."""
+    if not codes:
+        return []
+    if not isinstance(codes, list) or not all(isinstance(c, str) and c.strip() for c in codes):
+        raise InvalidRequest("coupons must be a list of coupon codes", field="coupons")
+    if len(codes) > MAX_CHECKOUT_COUPONS:
+        raise InvalidRequest(
+            f"a checkout takes at most {MAX_CHECKOUT_COUPONS} coupons", field="coupons"
+        )
+    if len({c.strip().upper() for c in codes}) != len(codes):
+        raise InvalidRequest("a coupon is given twice", field="coupons")
+    return [usable_coupon(card, code, field="coupons") for code in codes]
+
+
+def use_in_checkout(coupons: list[Coupon], card: Card, store: Any, transaction_id: int) -> None:
+    """Mark the checkout's coupons used, in its transaction; a coupon used meanwhile refuses
+    the whole checkout (``coupon_used``), which the unit of work then rolls back."""
+    for coupon in coupons:
+        _use(coupon, card, store, transaction_id=transaction_id)
+
+
+def return_checkout_coupons(transaction_id: int) -> list[str]:
+    """Give back the coupons the checkout ``transaction_id`` used (its whole refund): codes."""
+    ids = list(
+        db.session.scalars(
+            select(Redemption.coupon_id).where(
+                Redemption.transaction_id == transaction_id,
+                Redemption.kind == "coupon_use",
+            )
+        )
+    )
+    if not ids:
+        return []
+    returned = db.session.execute(
+        update(Coupon)
+        .where(Coupon.id.in_(ids), Coupon.state == "redeemed")
+        .values(state="issued", redeemed_at=None, redeemed_store_id=None)
+        .returning(Coupon.code)
+    ).scalars()
+    return sorted(returned)
+
+
+def _use(
+    coupon: Coupon, card: Card, store: Any, *, transaction_id: int | None = None
+) -> Redemption:
+    """The checked UPDATE that uses a coupon once, and its redemption row."""
     used = db.session.execute(
         update(Coupon)
         .where(Coupon.id == coupon.id, Coupon.state == "issued")
         .values(
             state="redeemed",
-            redeemed_at=now,
+            redeemed_at=utcnow(),
             redeemed_store_id=store.id if store is not None else None,
         )
         .returning(Coupon.id)
     ).first()
     if used is None:
-        raise CouponUsed("this coupon was already used", coupon=coupon.code)
+        raise CouponUsed(f"coupon {coupon.code} was already used", coupon=coupon.code)
     db.session.refresh(coupon)
     redemption = Redemption(
         kind="coupon_use",
@@ -237,13 +331,12 @@ def redeem_coupon(
         member_id=card.member_id,
         coupon_id=coupon.id,
         points_spent=0,
+        transaction_id=transaction_id,
         store_id=store.id if store is not None else None,
     )
     db.session.add(redemption)
     db.session.flush()
-    return RedemptionResult(
-        redemption.id, "coupon_use", None, 0, card_balances(card.id), coupon=coupon
-    )
+    return redemption
 
 
 def member_coupons(member: Member, *, usable_only: bool = False) -> list[Coupon]:

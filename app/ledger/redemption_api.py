@@ -16,13 +16,15 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from app.api.auth import current_actor
 from app.api.base import Blueprint
-from app.api.schemas import BalancesSchema
+from app.api.members import REF as MEMBER_REF
+from app.api.schemas import BalancesSchema, WholeNumber
 from app.cards.services import resolve_card
 from app.errors import InvalidRequest
 from app.ledger import redemption
 from app.ledger.idempotency import HEADER_PARAMETER, idempotent, journal_key
 from app.ledger.redemption_models import Coupon
 from app.ledger.rewards import connect_signals
+from app.members.services import resolve_member
 
 connect_signals()
 
@@ -41,7 +43,7 @@ class RedemptionSchema(Schema):
         metadata={"description": "A card number, card medium value or the holder's phone."},
     )
     gift = fields.String(validate=validate.Length(min=1, max=32), load_default=None)
-    quantity = fields.Integer(
+    quantity = WholeNumber(
         load_default=1, validate=validate.Range(min=1, max=redemption.MAX_QUANTITY)
     )
     coupon_type = fields.String(
@@ -80,6 +82,33 @@ class CouponOutSchema(Schema):
     discount_bp = fields.Integer(required=True)
     min_spend_fen = fields.Integer(required=True)
     expires_on = fields.Date(required=True, metadata={"description": "Last valid day."})
+
+
+class GiftCatalogueEntrySchema(Schema):
+    code = fields.String(required=True)
+    name = fields.String(required=True)
+    points_cost = fields.Integer(required=True, metadata={"description": "Points for one."})
+    stock = fields.Integer(
+        required=True, allow_none=True, metadata={"description": "Units left; null: unlimited."}
+    )
+
+
+class GiftListSchema(Schema):
+    gifts = fields.List(fields.Nested(GiftCatalogueEntrySchema), required=True)
+
+
+class MemberCouponsQuerySchema(Schema):
+    usable = fields.Boolean(
+        load_default=True,
+        metadata={
+            "description": "true (the default): only coupons that can be used today; "
+            "false: every coupon the member was given, used and expired ones too."
+        },
+    )
+
+
+class CouponListSchema(Schema):
+    coupons = fields.List(fields.Nested(CouponOutSchema), required=True)
 
 
 class RedemptionResultSchema(Schema):
@@ -162,3 +191,27 @@ def create_redemption(data: dict[str, Any]) -> dict[str, Any]:
         ),
         "coupon": coupon_json(result.coupon) if result.coupon is not None else None,
     }
+
+
+@blp.route("/gifts", methods=["GET"])
+@blp.response(200, GiftListSchema)
+@blp.errors()
+def gifts() -> dict[str, Any]:
+    """The gift catalogue: what a member can take for points, with the stock left."""
+    return {
+        "gifts": [
+            {"code": g.code, "name": g.name, "points_cost": g.points_cost, "stock": g.stock}
+            for g in redemption.list_gifts()
+        ]
+    }
+
+
+@blp.route("/members/<ref>/coupons", methods=["GET"], parameters=[MEMBER_REF])
+@blp.arguments(MemberCouponsQuerySchema, location="query")
+@blp.response(200, CouponListSchema)
+@blp.errors(400, 404)
+def member_coupons(args: dict[str, Any], ref: str) -> dict[str, Any]:
+    """The member's coupons and vouchers, oldest first: what a checkout's ``coupons`` takes."""
+    member = resolve_member(ref)
+    found = redemption.member_coupons(member, usable_only=args["usable"])
+    return {"coupons": [coupon_json(c) for c in found]}

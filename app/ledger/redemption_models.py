@@ -102,7 +102,8 @@ class Redemption(Base):
     coupon_id: Mapped[int | None] = mapped_column(ForeignKey("coupon.id"))
     quantity: Mapped[int] = mapped_column(default=1)
     points_spent: Mapped[int] = mapped_column(BigInteger, default=0)
-    #: The journal transaction that debited the points (None for a coupon use).
+    #: The journal transaction that debited the points; for a coupon use, the checkout
+    #: that used it (None when the POS applied it to its own bill).
     transaction_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_transaction.id"))
     store_id: Mapped[int | None] = mapped_column(ForeignKey("store.id"))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

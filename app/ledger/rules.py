@@ -39,7 +39,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from flask import current_app
 from sqlalchemy import select
@@ -251,6 +251,8 @@ class CheckoutQuote:
     points_earned: int
     growth_earned: int
     applied: tuple[str, ...]
+    #: Each coupon's discount in fen, in the order of ``quote_checkout``'s ``coupons``.
+    coupon_discounts: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -269,6 +271,7 @@ def quote_checkout(
     points_offset: int | None,
     at: dt.datetime,
     rules: RuleSet | None = None,
+    coupons: Sequence[CouponTerms] = (),
 ) -> CheckoutQuote:
     """Discount, charge, points offset, points and growth of one purchase.
 
@@ -298,6 +301,10 @@ def quote_checkout(
     # Half-up in integers: floor((2x + den) / 2den) for x = eligible x (1 - rate) x den.
     discount_fen = (2 * eligible_fen * (rate_den - rate_num) + rate_den) // (2 * rate_den)
     payable_fen = amount_fen - discount_fen
+    coupon_discounts = coupon_effects(coupons, payable_fen)
+    payable_fen -= sum(coupon_discounts)
+    if coupons:
+        applied.append("coupons")
 
     offset_fen = _offset_fen(rules, points_offset, member, payable_fen)
     if offset_fen:
@@ -320,7 +327,55 @@ def quote_checkout(
         points_earned=points,
         growth_earned=growth,
         applied=tuple(applied),
+        coupon_discounts=coupon_discounts,
     )
+
+
+class CouponTerms(Protocol):
+    """What a coupon's effect on a bill depends on (``redemption.coupon_terms``)."""
+
+    @property
+    def code(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def value_fen(self) -> int: ...
+    @property
+    def discount_bp(self) -> int: ...
+    @property
+    def min_spend_fen(self) -> int: ...
+
+
+def coupon_effects(coupons: Sequence[CouponTerms], payable_fen: int) -> tuple[int, ...]:
+    """Each coupon's discount on a bill of ``payable_fen`` (after the level and card discount).
+
+    Every coupon's ``min_spend_fen`` is compared with that bill, before any coupon. Percentage
+    coupons apply first, each to what is left (rounded half-up, like the level discount), then
+    vouchers, each taking its value off what is left; a voucher worth more than what is left
+    takes only what is left and the rest of its value is lost. Raises ``CouponMinSpend``.
+    """
+    from app.ledger.redemption import CouponMinSpend
+
+    for coupon in coupons:
+        if payable_fen < coupon.min_spend_fen:
+            raise CouponMinSpend(
+                f"coupon {coupon.code} needs a bill of at least {coupon.min_spend_fen} fen",
+                coupon=coupon.code,
+                min_spend_fen=coupon.min_spend_fen,
+                bill_fen=payable_fen,
+            )
+    effects = dict.fromkeys(range(len(coupons)), 0)
+    left = payable_fen
+    order = sorted(range(len(coupons)), key=lambda n: coupons[n].kind != "coupon")
+    for n in order:
+        coupon = coupons[n]
+        if coupon.kind == "coupon":
+            off = (2 * left * (BP - coupon.discount_bp) + BP) // (2 * BP)
+        else:
+            off = min(coupon.value_fen, left)
+        effects[n] = off
+        left -= off
+    return tuple(effects[n] for n in range(len(coupons)))
 
 
 def _lines(items: Sequence[dict[str, Any]] | None, amount_fen: int) -> list[_Line]:
@@ -335,7 +390,9 @@ def _lines(items: Sequence[dict[str, Any]] | None, amount_fen: int) -> list[_Lin
             raise InvalidRequest(f"{where} must be an object", field=where)
         amount = item.get("amount_fen")
         if isinstance(amount, bool) or not isinstance(amount, int) or amount < 0:
-            raise InvalidRequest(f"{where}.amount_fen must be fen, 0 or more", field=where)
+            raise InvalidRequest(
+                f"{where}.amount_fen must be a whole number of fen, 0 or more", field=where
+            )
         quantity = item.get("quantity", 1)
         if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity < 1:
             raise InvalidRequest(f"{where}.quantity must be 1 or more", field=where)

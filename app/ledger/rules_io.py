@@ -37,7 +37,7 @@ from app.ledger.rules_models import (
     ProgramRules,
     RechargePlan,
 )
-from app.members.models import Level
+from app.members.models import LEVEL_NAME_COLUMNS, Level
 from app.stores.models import Store
 
 _MISSING: Any = object()
@@ -271,6 +271,7 @@ def parse_rules(document: Any) -> dict[str, Any]:
                 "points_multiplier_bp": item.bp("points_multiplier_bp", 10000),
                 "upgrade_threshold": item.integer("upgrade_threshold", 0),
                 "keep_threshold": item.integer("keep_threshold", 0),
+                **_level_names(item.section("names")),
             }
         )
         item.done()
@@ -414,6 +415,13 @@ def import_rules(document: Any) -> dict[str, int]:
     }
 
 
+def _level_names(names: _Reader) -> dict[str, str | None]:
+    """A level's optional ``names`` per language: a language left out reads the one name."""
+    out = {column: names.text(tag, None, max_len=64) for tag, column in LEVEL_NAME_COLUMNS.items()}
+    names.done()
+    return out
+
+
 def _import_levels(levels: list[dict[str, Any]]) -> None:
     session = db.session
     existing = {lv.name: lv for lv in session.scalars(select(Level))}
@@ -526,6 +534,11 @@ def export_rules() -> dict[str, Any]:
                 "points_multiplier_bp": lv.points_multiplier_bp,
                 "upgrade_threshold": lv.upgrade_threshold,
                 "keep_threshold": keep.get(lv.id, 0),
+                "names": {
+                    tag: getattr(lv, column)
+                    for tag, column in LEVEL_NAME_COLUMNS.items()
+                    if getattr(lv, column)
+                },
             }
             for lv in session.scalars(select(Level).order_by(Level.rank))
         ],

@@ -3,7 +3,16 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, CheckConstraint, ForeignKey, String, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    String,
+    UniqueConstraint,
+    case,
+    func,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db import Base, utcnow
@@ -25,7 +34,12 @@ class Level(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    #: The one name (used in rules and reports); the per-language names fall back to it.
     name: Mapped[str] = mapped_column(String(64), unique=True)
+    #: The name members read in Simplified Chinese, Traditional Chinese and English.
+    name_zh_hans: Mapped[str | None] = mapped_column(String(64))
+    name_zh_hant: Mapped[str | None] = mapped_column(String(64))
+    name_en: Mapped[str | None] = mapped_column(String(64))
     #: 1 is the entry level; higher ranks are better.
     rank: Mapped[int] = mapped_column(unique=True)
     #: Price paid in basis points of the list price: 9500 means 5% off.
@@ -34,6 +48,31 @@ class Level(Base):
     points_multiplier_bp: Mapped[int] = mapped_column(default=10000)
     #: Growth needed to reach this level (never the current points balance).
     upgrade_threshold: Mapped[int] = mapped_column(BigInteger, default=0)
+
+    def name_in(self, language: str) -> str:
+        """The name in ``language`` (``zh-Hans``, ``zh-Hant``, ``en``), else the one name."""
+        return getattr(self, LEVEL_NAME_COLUMNS.get(language, "name")) or self.name
+
+    def names(self) -> dict[str, str]:
+        """The name in every language, each falling back to the one name."""
+        return {language: self.name_in(language) for language in LEVEL_NAME_COLUMNS}
+
+
+#: A language's column of ``Level``'s names.
+LEVEL_NAME_COLUMNS = {"zh-Hans": "name_zh_hans", "zh-Hant": "name_zh_hant", "en": "name_en"}
+
+
+def level_name_sql(language: Any) -> Any:
+    """SQL for the level's name in the language ``language`` (a column or a value) names."""
+    return func.coalesce(
+        case(
+            *(
+                (language == tag, getattr(Level, column))
+                for tag, column in LEVEL_NAME_COLUMNS.items()
+            )
+        ),
+        Level.name,
+    )
 
 
 class Member(Base):

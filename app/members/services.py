@@ -204,10 +204,23 @@ def validate_answers(answers: dict[str, Any], current: dict[str, Any]) -> dict[s
     return merged
 
 
+#: What an answer of each question type must be, for refusals.
+ANSWER_KINDS = {
+    "text": "text of at most 500 characters",
+    "integer": "a whole number",
+    "boolean": "true or false",
+    "date": "a date YYYY-MM-DD",
+    "choice": "one of the choices",
+    "multi_choice": "a list of the choices",
+}
+
+
 def _check_answer(question: Question, value: Any) -> Any:
     if value is None:
         return None
-    bad = InvalidRequest(f"answer to {question.key!r} must be {question.type}", field="answers")
+    bad = InvalidRequest(
+        f"the answer to {question.key!r} must be {ANSWER_KINDS[question.type]}", field="answers"
+    )
     match question.type:
         case "text":
             if not isinstance(value, str) or len(value) > 500:
@@ -239,6 +252,11 @@ def _check_answer(question: Question, value: Any) -> Any:
 
 def entry_level() -> Level | None:
     return db.session.scalar(select(Level).order_by(Level.rank).limit(1))
+
+
+def list_levels() -> list[Level]:
+    """Every level, entry level first."""
+    return list(db.session.scalars(select(Level).order_by(Level.rank)))
 
 
 def find_member_by_phone(text: str) -> Member | None:

@@ -49,7 +49,7 @@ def N_(msgid: str) -> str:  # the marker name pybabel extracts by default
 TRANSACTION_TEXTS = {
     "checkout": N_(
         "Card *%(last4)s: spent %(amount)s yuan at %(store)s, %(time)s. "
-        "Balance %(balance)s yuan. Points +%(points)s (total %(points_total)s)."
+        "Balance %(balance)s yuan. Points %(points)s (total %(points_total)s)."
     ),
     "recharge": N_(
         "Card *%(last4)s: recharged %(amount)s yuan at %(store)s, %(time)s. "
@@ -101,7 +101,8 @@ def _transaction_alerts(transaction: Any, **kw: Any) -> None:
         "store": _store_name(kw.get("store")),
         "time": _when(transaction),
         "balance": yuan(balances.stored_value_fen),
-        "points": points if kind == "checkout" else f"{points:+d}",
+        # Signed, as the net change: a points offset larger than the points earned is -88.
+        "points": f"{points:+d}",
         "points_total": balances.points,
     }
     visits_used = -int(kw.get("visits_delta") or 0)
@@ -259,7 +260,7 @@ def _level_alert(member: Any, **kw: Any) -> None:
             gettext(
                 "Congratulations! You are now a %(level)s member. "
                 "Enjoy your new benefits at every store.",
-                level=new_level.name,
+                level=new_level.name_in(member.language),
             )
         )
     at = clock.now().strftime("%Y%m%d%H%M%S")

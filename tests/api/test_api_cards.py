@@ -331,7 +331,8 @@ def test_replace_gives_a_new_number_and_the_old_stops_working(api, make_member, 
     # History stays with the old card; the same PIN works on the new one.
     assert [a for a, *_ in _events(old)] == ["issue", "report-lost", "replace"]
     assert api.post(f"/api/v1/cards/{new.number}/pin/verify", json={"pin": "1357"}).json == {
-        "valid": True
+        "valid": True,
+        "pin_required": True,
     }
 
 
@@ -352,7 +353,7 @@ def test_set_change_and_remove_a_pin(api, make_card, rows, fixed_now):
     response = api.post(path, json={"pin": "5678", "old_pin": "1234"})
     assert response.status_code == 200
     verify = f"{path}/verify"
-    assert api.post(verify, json={"pin": "5678"}).json == {"valid": True}
+    assert api.post(verify, json={"pin": "5678"}).json == {"valid": True, "pin_required": True}
     assert api.post(verify, json={"pin": "1234"}).status_code == 403
 
     response = api.post(path, json={"pin": None, "old_pin": "5678"})
@@ -392,7 +393,7 @@ def test_wrong_pins_lock_the_card(api, make_card):
     with frozen(start + dt.timedelta(minutes=14, seconds=59)):
         assert api.post(verify, json={"pin": "1234"}).status_code == 423
     with frozen(start + dt.timedelta(minutes=15)):
-        assert api.post(verify, json={"pin": "1234"}).json == {"valid": True}
+        assert api.post(verify, json={"pin": "1234"}).json == {"valid": True, "pin_required": True}
         assert api.get(f"/api/v1/cards/{card.number}").json["card"]["pin_locked_until"] is None
 
 
@@ -401,6 +402,18 @@ def test_verify_refuses_bad_input(api, make_card, rows):
     verify = f"/api/v1/cards/{card.number}/pin/verify"
     _refused(api, rows, verify, {}, 400, "invalid_request")
     _refused(api, rows, verify, {"pin": 1234}, 400, "invalid_request")
+
+
+def test_verify_on_a_card_without_a_pin_is_not_a_passed_check(api, make_card, rows):
+    """Issue 9: any string was "valid" on a card without a PIN; a POS took it as checked."""
+    card = make_card("gift")
+    verify = f"/api/v1/cards/{card.number}/pin/verify"
+    before = rows()
+    for pin in ("1234", "anything"):
+        response = api.post(verify, json={"pin": pin})
+        assert response.status_code == 200
+        assert response.json == {"valid": False, "pin_required": False}
+    assert rows() == before
 
 
 # --- media ------------------------------------------------------------------------------
@@ -426,3 +439,22 @@ def test_attach_media(api, make_card, rows, fixed_now):
     _refused(api, rows, path, {"kind": "rfid", "value": "x"}, 400, "invalid_request")
     _refused(api, rows, path, {"kind": "barcode", "value": ""}, 400, "invalid_request")
     _refused(api, rows, path, {"kind": "barcode"}, 400, "invalid_request")
+
+
+@pytest.mark.parametrize(
+    ("setup", "action", "message"),
+    [
+        ([], "found", "cannot mark as found a card that is active"),
+        (["report-lost"], "freeze", "cannot freeze a card that is reported lost"),
+        (["cancel"], "report-lost", "cannot report as lost a card that is cancelled"),
+    ],
+)
+def test_illegal_transition_message_reads_as_english(api, make_card, rows, setup, action, message):
+    """It said "cannot found a card that is active"."""
+    card = make_card("points")
+    for step in setup:
+        assert api.post(f"/api/v1/cards/{card.number}/{step}").status_code == 200
+    error = _refused(
+        api, rows, f"/api/v1/cards/{card.number}/{action}", {}, 409, "illegal_transition"
+    )
+    assert error["message"] == message

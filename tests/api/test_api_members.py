@@ -40,6 +40,8 @@ def _expected_member(member: Member, **fields: Any) -> dict[str, Any]:
         "home_store": "SH01",
         "level": None,
         "level_rank": None,
+        "level_name": None,
+        "level_names": None,
         "region": None,
         "occupation": None,
         "income_band": None,
@@ -106,6 +108,8 @@ def test_join_answers_the_member_with_a_primary_card(api, make_level, make_store
         home_store="BJ01",
         level="Silver",
         level_rank=1,
+        level_name="Silver",
+        level_names={"zh-Hans": "Silver", "zh-Hant": "Silver", "en": "Silver"},
         region="Beijing",
         occupation="teacher",
         income_band="B",
@@ -351,3 +355,19 @@ def test_search_refuses_bad_paging(api, query):
     response = api.get(f"/api/v1/members?{query}")
     assert response.status_code == 400
     assert response.json["error"]["code"] == "invalid_request"
+
+
+def test_member_level_name_follows_accept_language(api, make_member, make_level, fixed_now):
+    """The API's ``level`` stays the one name; ``level_name`` is in the caller's language."""
+    level = make_level("金卡", 3)
+    level.name_en, level.name_zh_hant = "Gold", "金卡(繁)"
+    member = make_member("+8613800138000")
+    member.level = level
+    db.session.flush()
+    english = api.get("/api/v1/members/13800138000", headers={"Accept-Language": "en"})
+    assert english.status_code == 200
+    assert (english.json["level"], english.json["level_name"]) == ("金卡", "Gold")
+    assert english.json["level_names"] == {"zh-Hans": "金卡", "zh-Hant": "金卡(繁)", "en": "Gold"}
+    traditional = api.get("/api/v1/members/13800138000", headers={"Accept-Language": "zh-TW"})
+    assert traditional.json["level_name"] == "金卡(繁)"
+    assert api.get("/api/v1/members/13800138000").json["level_name"] == "金卡"

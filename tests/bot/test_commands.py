@@ -104,6 +104,21 @@ def test_help_for_members_and_strangers(bot: Any, make_member: Any) -> None:
     assert bot(PHONE).text("?").startswith("指令：積分(JF)｜餘額(YE)｜綁定(BD)")
 
 
+@pytest.mark.parametrize(
+    ("language", "ending"),
+    [
+        ("zh-Hans", "礼品卡绑定须加密码：绑定 卡号 密码（密码随卡提供）。"),
+        ("zh-Hant", "禮品卡綁定須加密碼：綁定 卡號 密碼（密碼隨卡提供）。"),
+        ("en", "Gift cards: BIND card-number PIN (the PIN comes with the card)."),
+    ],
+)
+def test_help_says_a_gift_card_is_bound_with_its_pin(
+    bot: Any, make_member: Any, language: str, ending: str
+) -> None:
+    make_member(PHONE, language=language)
+    assert bot(PHONE).text("HELP").endswith(ending)
+
+
 # --- JOIN ------------------------------------------------------------------------------
 
 
@@ -215,6 +230,25 @@ def test_points_in_english_and_traditional(bot: Any, make_member: Any, make_leve
     assert bot(PHONE).text("points") == "您的積分：50 分。"
 
 
+def test_points_name_the_level_in_the_members_language(
+    bot: Any, make_member: Any, make_level: Any
+) -> None:
+    """An English member read "Your points: 100 (普通会员)"."""
+    member = make_member(PHONE, language="en")
+    level = make_level("普通会员", 1)
+    level.name_en, level.name_zh_hant = "Regular member", "普通會員"
+    member.level = level
+    give_points(member_cards(member)[0], 100)
+    assert bot(PHONE).text("JF") == "Your points: 100 (Regular member)."
+    member.language = "zh-Hant"
+    assert bot(PHONE).text("積分") == "您的積分：100 分，普通會員。"
+    member.language = "zh-Hans"
+    assert bot(PHONE).text("积分") == "您的积分：100 分，普通会员。"
+    level.name_en = None  # no English name: the one name
+    member.language = "en"
+    assert bot(PHONE).text("POINTS") == "Your points: 100 (普通会员)."
+
+
 def test_a_level_named_member_is_not_doubled(bot: Any, make_member: Any, make_level: Any) -> None:
     member = make_member(PHONE)
     member.level = make_level("普通会员", 1)
@@ -279,10 +313,23 @@ def test_lang_changes_the_members_language(
 
 def test_lang_with_a_bad_language_changes_nothing(bot: Any, make_member: Any) -> None:
     member = make_member(PHONE, language="en")
-    assert bot(PHONE).text("LANG fr") == (
-        "Text LANG followed by zh-Hans (简体中文), zh-Hant (繁體中文) or en (English)."
-    )
+    assert bot(PHONE).text("LANG fr") == "Text LANG followed by English, 简体中文 or 繁體中文."
     assert member.language == "en"
+
+
+def test_help_names_the_languages_and_lang_takes_names_and_codes(
+    bot: Any, make_member: Any
+) -> None:
+    """The help showed raw codes ("语言 zh-Hans/zh-Hant/en"); members read language names."""
+    member = make_member(PHONE, language="zh-Hans")
+    assert "｜语言 简体中文/繁體中文/English｜" in bot(PHONE).text("帮助")
+    assert "zh-Hans" not in bot(PHONE).text("帮助")
+    assert bot(PHONE).text("语言 English") == "Done: we will write to you in English from now on."
+    assert "LANG English/简体中文/繁體中文," in bot(PHONE).text("HELP")
+    assert bot(PHONE).text("LANG 繁體中文") == "好的，今後我們將用繁體中文回覆您。"
+    assert "｜語言 繁體中文/简体中文/English｜" in bot(PHONE).text("幫助")
+    assert bot(PHONE).text("語言 zh-Hans") == "好的，今后我们将用简体中文给您回复。"
+    assert member.language == "zh-Hans"
 
 
 # --- BIND ------------------------------------------------------------------------------
@@ -393,6 +440,69 @@ class TestBind:
             f"尾号 {card.number[-4:]} 的卡已挂失，无法绑定，请到门店柜台咨询。"
         )
         assert card.member_id is None
+
+    @pytest.mark.parametrize(
+        ("language", "expected"),
+        [
+            (
+                "zh-Hans",
+                "尾号 {tail} 的卡内有余额或权益，须凭密码绑定。"
+                "请到门店柜台设置密码，再回复“绑定 卡号 密码”。",
+            ),
+            (
+                "en",
+                "Card ending {tail} holds value, so it can only be bound with its PIN. Please "
+                "ask at the counter to set a PIN, then text BIND, the card number and the PIN.",
+            ),
+        ],
+    )
+    def test_a_card_holding_value_without_a_pin_is_not_claimed_by_its_number(
+        self, bot: Any, make_member: Any, make_card: Any, language: str, expected: str
+    ) -> None:
+        """Issue 9: anyone who learnt a gift card's number took it with "绑定 <number>"."""
+        make_member(PHONE, language=language)
+        gift = make_card("gift")
+        give_stored_value(gift, 10000)
+        period = make_card("period", period="month")
+        for card in (gift, period):
+            reply = bot(PHONE).text(f"BIND {card.number}")
+            assert reply == expected.format(tail=card.number[-4:])
+            assert card.member_id is None
+            assert self._events(card) == ["issue"]
+
+    def test_batch_issued_gift_cards_are_bound_only_with_their_pin(
+        self, bot: Any, make_member: Any, runner: Any, tmp_path: Any
+    ) -> None:
+        import csv
+
+        from app.cards.services import find_card
+
+        member = make_member(PHONE)
+        out = tmp_path / "gift.csv"
+        issued = runner.invoke(
+            args=[
+                *("cards", "issue", "--type", "gift", "--count", "1"),
+                *("--value-cents", "10000", "--out", str(out)),
+            ]
+        )
+        assert issued.exit_code == 0, issued.output
+        with out.open(newline="", encoding="utf-8") as fh:
+            (row,) = list(csv.DictReader(fh))
+        card = find_card(row["number"])
+        tail = row["number"][-4:]
+        phone = bot(PHONE)
+        assert phone.text(f"绑定 {row['number']}") == (
+            f"尾号 {tail} 的卡设有密码，请回复“绑定 卡号 密码”。"
+        )
+        wrong = "000000" if row["pin"] != "000000" else "111111"
+        assert phone.text(f"绑定 {row['number']} {wrong}") == (
+            f"尾号 {tail} 的卡密码错误，再错 2 次卡将被锁定。"
+        )
+        assert card.member_id is None
+        assert phone.text(f"绑定 {row['number']} {row['pin']}") == (
+            f"尾号 {tail} 的卡已成功绑定到您的会员账户。"
+        )
+        assert card.member_id == member.id
 
     def test_a_stranger_must_join_first(self, bot: Any, make_card: Any) -> None:
         card = make_card("gift")

@@ -117,7 +117,12 @@ def test_draw_ineligible_by_level(bot: Any, make_member: Any, make_level: Any) -
     services.open_draw("金卡专享抽奖", min_level_rank=3)
     low = make_member(PHONE, language="zh-Hans")
     low.level = silver
-    assert bot(PHONE).text("CJ") == "抱歉，“金卡专享抽奖”抽奖仅限金卡会员及以上参加。"
+    assert bot(PHONE).text("CJ") == "抱歉，“金卡专享抽奖”抽奖仅限金卡及以上等级的会员参加。"
+    gold.name_en = "Gold"
+    low.language = "en"
+    assert bot(PHONE).text("DRAW") == (
+        "Sorry, the draw “金卡专享抽奖” is only for members of level Gold or above."
+    )
     assert count(DrawEntry) == 0
     high = make_member(OTHER, language="zh-Hans")
     high.level = gold

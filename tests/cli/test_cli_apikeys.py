@@ -67,7 +67,7 @@ def test_revoking_an_unknown_prefix_fails_cleanly(runner, sh01):
     result = runner.invoke(args=["apikey", "revoke", "lyk_nosuchkey"])
 
     assert result.exit_code == 1
-    assert "no API key starting 'lyk_nosuchkey'" in result.output
+    assert "no API key starts with 'lyk_nosuchkey'" in result.output
     assert authenticate(key).revoked_at is None
 
 

@@ -35,7 +35,8 @@ def test_issue_a_batch_of_gift_cards(runner, tmp_path):
     assert f"issued 500 gift cards; written to {out}" in result.output
     rows = read_csv(out)
     assert len(rows) == 500
-    assert list(rows[0]) == ["number", "type", "state", "value_fen"]
+    # Gift cards get PINs by default (issue 9): the number alone must not claim one.
+    assert list(rows[0]) == ["number", "type", "state", "value_fen", "pin"]
     numbers = [r["number"] for r in rows]
     assert len(set(numbers)) == 500
     assert all(luhn_valid(n) and n.startswith("88") and len(n) == 16 for n in numbers)
@@ -43,6 +44,47 @@ def test_issue_a_batch_of_gift_cards(runner, tmp_path):
     cards = db.session.scalars(select(Card)).all()
     assert sorted(c.number for c in cards) == sorted(numbers)
     assert all(c.member_id is None and c.type == "gift" and not c.rechargeable for c in cards)
+    assert all(c.pin_hash is not None for c in cards)
+    first = find_card(rows[0]["number"])
+    verify_pin(first, rows[0]["pin"])
+    assert out.stat().st_mode & 0o077 == 0
+
+
+def test_gift_cards_without_pins_only_when_asked(runner, tmp_path):
+    out = tmp_path / "cards.csv"
+
+    result = runner.invoke(
+        args=["cards", "issue", "--type", "gift", "--count", "2", "--no-pins", "--out", str(out)]
+    )
+
+    assert result.exit_code == 0, result.output
+    rows = read_csv(out)
+    assert list(rows[0]) == ["number", "type", "state", "value_fen"]
+    assert all(find_card(r["number"]).pin_hash is None for r in rows)
+
+
+def test_a_preload_over_the_maximum_is_refused_and_writes_nothing(runner, tmp_path):
+    out = tmp_path / "cards.csv"
+
+    result = runner.invoke(
+        args=[
+            "cards",
+            "issue",
+            "--type",
+            "gift",
+            "--count",
+            "2",
+            "--value-cents",
+            "100000000000",
+            "--out",
+            str(out),
+        ]
+    )
+
+    assert result.exit_code == 1
+    assert "more than one transaction may move (10000000 fen)" in result.output
+    assert card_count() == 0
+    assert not out.exists()
 
 
 def test_pins_and_qr_tokens_are_in_the_csv_and_work(runner, tmp_path):

@@ -261,7 +261,7 @@ class _Sent(WerkzeugOpenAPIRequest):
 
 
 def test_every_ledger_answer_matches_the_document(
-    api: Any, client: Any, member_card: Any, app: Flask
+    api: Any, client: Any, member_card: Any, app: Flask, make_api_key: Any
 ) -> None:
     import re
 
@@ -298,14 +298,14 @@ def test_every_ledger_answer_matches_the_document(
     check(
         api.post(recharge, headers={"Idempotency-Key": "x"}, data="hi", content_type="text/plain")
     )
-    too_large = b"[" + b" " * client.application.config["MAX_CONTENT_LENGTH"] + b"]"
+    huge_body = b"[" + b" " * client.application.config["MAX_CONTENT_LENGTH"] + b"]"
 
     def oversized(path: str) -> Any:
         response = check(
             api.post(
                 path,
                 headers={"Idempotency-Key": "big"},
-                data=too_large,
+                data=huge_body,
                 content_type="application/json",
             )
         )
@@ -326,7 +326,9 @@ def test_every_ledger_answer_matches_the_document(
     check(post(api, "/api/v1/checkout", {**body, "pay_with": "x"}, "c-2"))  # 400
     check(post(api, "/api/v1/checkout", {**body, "store": "SH02"}, "c-3"))  # 403
     check(post(api, "/api/v1/checkout", {**body, "card": "nope"}, "c-4"))  # 404
-    check(post(api, "/api/v1/checkout", {**body, "amount_fen": 10**8}, "c-5"))  # 409
+    check(post(api, "/api/v1/checkout", {**body, "amount_fen": 10**6}, "c-5"))  # 409
+    too_large = check(post(api, "/api/v1/checkout", {**body, "amount_fen": 10**8}, "c-6"))
+    assert (too_large.status_code, too_large.json["error"]["code"]) == (400, "amount_too_large")
     check(client.post("/api/v1/checkout", json=body))  # 401
     check(
         api.post(
@@ -343,6 +345,12 @@ def test_every_ledger_answer_matches_the_document(
 
     refund = f"/api/v1/transactions/{bought.json['transaction_id']}/refund"
     check(post(api, refund, {"amount_fen": 100}, "f-1"))  # 201
+    other_store = api.client.post(
+        refund,
+        json={"amount_fen": 100},
+        headers={"Authorization": f"Bearer {make_api_key('SH02')}", "Idempotency-Key": "f-9"},
+    )
+    assert check(other_store).status_code == 403
     check(post(api, refund, {"amount_fen": 0}, "f-2"))  # 400
     check(post(api, "/api/v1/transactions/999999/refund", {}, "f-3"))  # 404
     check(post(api, refund, {"amount_fen": 10**6}, "f-4"))  # 409

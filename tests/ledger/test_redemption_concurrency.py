@@ -106,3 +106,50 @@ def test_one_coupon_at_eight_counters_is_used_once(live_app: Any) -> None:
     db.session.remove()
     assert db.session.scalar(select(Coupon.state).where(Coupon.code == code)) == "redeemed"
     assert db.session.scalar(select(func.count()).select_from(Redemption)) == 1
+
+
+def test_one_coupon_in_eight_checkouts_at_once_goes_with_one_sale(live_app: Any) -> None:
+    """A coupon carried by a checkout is used with its sale only: one sale, seven refusals."""
+    from app.ledger.models import Transaction
+    from app.ledger.redemption import issue_coupon
+    from app.ledger.redemption_models import Coupon
+
+    with unit_of_work():
+        for code in ("SH01", "SH02", "BJ01"):
+            create_store(code, code, "East")
+        import_rules(json.loads(EXAMPLE.read_text(encoding="utf-8")))
+        member = create_member({"phone": "+8613900002222", "home_store": "SH01"})
+        number = member_cards(member)[0].number
+        code = issue_coupon(member, "C90").code  # type: ignore[union-attr]
+        _key, secret = create_api_key(db.session.scalar(select_store("SH01")))
+
+    counters = 8
+    barrier = threading.Barrier(counters)
+
+    def counter(n: int) -> tuple[int, str | None]:
+        client = live_app.test_client()
+        barrier.wait()
+        response = client.post(
+            "/api/v1/checkout",
+            json={
+                "card": number,
+                "store": "SH01",
+                "amount_fen": 10000,
+                "pay_with": "cash",
+                "coupons": [code],
+            },
+            headers={"Authorization": f"Bearer {secret}", "Idempotency-Key": f"s{n}"},
+        )
+        error = response.json.get("error", {}).get("code") if response.status_code >= 400 else None
+        return response.status_code, error
+
+    with ThreadPoolExecutor(counters) as pool:
+        outcomes = list(pool.map(counter, range(counters)))
+
+    assert sorted(outcomes, key=str) == [(201, None)] + [(409, "coupon_used")] * 7
+    db.session.remove()
+    assert db.session.scalar(select(Coupon.state).where(Coupon.code == code)) == "redeemed"
+    sales = db.session.scalars(select(Transaction.id).where(Transaction.kind == "checkout")).all()
+    assert len(sales) == 1
+    used_by = db.session.scalars(select(Redemption.transaction_id)).all()
+    assert used_by == sales

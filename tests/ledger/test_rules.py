@@ -373,3 +373,23 @@ def test_an_import_is_seen_at_once(rules: Any, member_at: Any) -> None:
     assert quote(member, 10000).points_earned == 100
     rules(earning={"points_per_yuan_bp": 20000})
     assert quote(member, 10000).points_earned == 200
+
+
+def test_level_names_per_language_round_trip_through_the_rules_document(rules: Any) -> None:
+    """A level carries optional names per language; a language left out reads the one name."""
+    from app.ledger.rules_io import export_rules
+
+    levels = [
+        {"name": "普通会员", "rank": 1, "names": {"zh-Hant": "普通會員", "en": "Regular member"}},
+        {"name": "金卡", "rank": 3, "names": {"en": "Gold"}},
+    ]
+    rules(levels=levels)
+    gold = db.session.scalar(select(Level).where(Level.name == "金卡"))
+    assert gold is not None
+    assert gold.names() == {"zh-Hans": "金卡", "zh-Hant": "金卡", "en": "Gold"}
+    exported = {lv["name"]: lv["names"] for lv in export_rules()["levels"]}
+    assert exported["普通会员"] == {"zh-Hant": "普通會員", "en": "Regular member"}
+    assert exported["金卡"] == {"en": "Gold"}
+    assert exported["银卡"] == {}  # left out of the document: untouched, no names
+    with pytest.raises(InvalidRequest, match=r"levels\[0\]\.names\.fr"):
+        rules(levels=[{"name": "普通会员", "rank": 1, "names": {"fr": "Membre"}}])

@@ -150,6 +150,17 @@ def test_level_upgrade_alert_but_not_downgrade(
     assert alert.body.startswith("Congratulations! You are now a Gold member.")
 
 
+def test_level_upgrade_alert_names_the_level_in_the_members_language(
+    app: Flask, member: Any, make_level: Callable[..., Any]
+) -> None:
+    silver, gold = make_level("银卡", 1), make_level("金卡", 2)
+    gold.name_en = "Gold"
+    member.language = "en"
+    level_changed.send(member, old_level=silver, new_level=gold, transaction_id=7, reason="upgrade")
+    [alert] = _alerts()
+    assert alert.body.startswith("Congratulations! You are now a Gold member.")
+
+
 def test_member_switches_an_alert_type_off(app: Flask, member: Any) -> None:
     set_alert_preference(member, "transaction", False)
     assert alert_preferences(member) == {"transaction": False, "low_balance": True, "level": True}

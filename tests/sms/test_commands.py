@@ -145,3 +145,18 @@ def test_replayed_join_creates_one_member(client: FlaskClient, make_store: Any) 
     members = db.session.scalars(select(Member).where(Member.phone == "+8613800138003")).all()
     assert len(members) == 1
     assert len(db.session.scalars(select(InboundMessage)).all()) == 1
+
+
+def test_points_by_sms_name_the_level_in_the_members_language(
+    text: Callable[[str, str], str], make_member: Callable[..., Any], make_level: Any
+) -> None:
+    """Through the signed webhook (its own sender lookup): no "(普通会员)" for an English member."""
+    level = make_level("普通会员", 1)
+    level.name_en, level.name_zh_hant = "Regular member", "普通會員"
+    english = make_member("+14155550177", language="en")
+    english.level = level
+    traditional = make_member("+85291234567", language="zh-Hant")
+    traditional.level = level
+    db.session.flush()
+    assert text("+14155550177", "积分") == "Your points: 0 (Regular member)."
+    assert text("+85291234567", "POINTS") == "您的積分：0 分，普通會員。"

@@ -25,6 +25,7 @@ LANGUAGE_NAMES = {
     "ZH": "zh-Hans",
     "简体": "zh-Hans",
     "简体中文": "zh-Hans",
+    "簡體中文": "zh-Hans",
     "中文": "zh-Hans",
     "简": "zh-Hans",
     "ZH-HANT": "zh-Hant",
@@ -34,6 +35,7 @@ LANGUAGE_NAMES = {
     "繁体": "zh-Hant",
     "繁體": "zh-Hant",
     "繁體中文": "zh-Hant",
+    "繁体中文": "zh-Hant",
     "繁": "zh-Hant",
     "EN": "en",
     "ENGLISH": "en",
@@ -55,11 +57,14 @@ def help_(ctx: Context) -> str:
             "Welcome! Text JOIN followed by your name to become a member and collect points. "
             "Text HELP for the commands, STOP to opt out."
         )
-    return gettext(
+    commands = gettext(
         "Commands: POINTS (your points), BAL (balance), BIND card-number [PIN], "
         "VOTE option, DRAW (enter the draw), MSG text (to your store), "
-        "LANG en/zh-Hans/zh-Hant, ALERTS OFF (alerts), STOP (opt out)."
+        "LANG English/简体中文/繁體中文, ALERTS OFF (alerts), STOP (opt out)."
     )
+    # A gift card is bound only with its PIN: say so where members look first.
+    gift_cards = gettext("Gift cards: BIND card-number PIN (the PIN comes with the card).")
+    return f"{commands} {gift_cards}"
 
 
 @command(
@@ -132,9 +137,7 @@ def lang(ctx: Context) -> str:
     assert ctx.member is not None
     language = LANGUAGE_NAMES.get(ctx.args.strip().upper())
     if language is None:
-        return gettext(
-            "Text LANG followed by zh-Hans (简体中文), zh-Hant (繁體中文) or en (English)."
-        )
+        return gettext("Text LANG followed by English, 简体中文 or 繁體中文.")
     update_member(ctx.member, {"language": language})
     ctx.language = language
     with in_language(language):

@@ -12,6 +12,7 @@ from app.clock import to_local
 from app.db import db
 from app.errors import PinLocked, PinRequired, WrongPin
 from app.i18n import gettext
+from app.ledger.balances import Balances, card_balances
 from app.members.models import Member
 
 #: Longest card reference echoed back in a reply.
@@ -49,6 +50,13 @@ def bind(ctx: Context) -> str:
             "Please ask at the counter.",
             card=label,
             state=_state_name(card.state),
+        )
+    if card.pin_hash is None and _holds_value(card):
+        # Anyone who saw the number could otherwise take an anonymous card's value by text.
+        return gettext(
+            "Card ending %(card)s holds value, so it can only be bound with its PIN. "
+            "Please ask at the counter to set a PIN, then text BIND, the card number and the PIN.",
+            card=label,
         )
     try:
         verify_pin(card, pin)
@@ -114,6 +122,11 @@ def _attach(card: Card, member: Member, *, actor: str) -> None:
         )
     )
     db.session.flush()
+
+
+def _holds_value(card: Card) -> bool:
+    """A period card's validity, or any balance (money, points, visits), is worth taking."""
+    return card.type == "period" or card_balances(card.id) != Balances()
 
 
 def _state_name(state: str) -> str:

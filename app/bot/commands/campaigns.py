@@ -76,9 +76,9 @@ def draw(ctx: Context) -> str:
         title = exc.details.get("title", "")
         if exc.details.get("reason") == "level":
             return gettext(
-                "Sorry, the draw “%(title)s” is open to %(level)s and above.",
+                "Sorry, the draw “%(title)s” is only for members of level %(level)s or above.",
                 title=title,
-                level=_level_name(int(exc.details["min_level_rank"])),
+                level=_level_name(int(exc.details["min_level_rank"]), ctx.language),
             )
         return gettext(
             "Entering the draw “%(title)s” costs %(cost)s points; you have %(points)s.",
@@ -98,16 +98,13 @@ def draw(ctx: Context) -> str:
     return gettext("You are in the draw “%(title)s”. Good luck!", title=title)
 
 
-def _level_name(rank: int) -> str:
+def _level_name(rank: int, language: str) -> str:
     from sqlalchemy import select
 
-    from app.bot.commands.balances import level_title
     from app.db import db
 
     level = db.session.scalar(select(Level).where(Level.rank == rank))
-    if level is None:
-        return gettext("level %(rank)s members", rank=rank)
-    return level_title(level.name)
+    return level.name_in(language) if level is not None else str(rank)
 
 
 @command("message", keywords={"zh-Hans": ("留言", "LY"), "zh-Hant": ("留言",), "en": ("MSG",)})
