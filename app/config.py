@@ -25,7 +25,11 @@ LANGUAGES = ("zh-Hans", "zh-Hant", "en")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
-class ConfigError(RuntimeError):
+class StartupError(RuntimeError):
+    """The service cannot start as installed; the one-line message says what to do."""
+
+
+class ConfigError(StartupError):
     """A configuration value is missing or malformed; the message names it."""
 
 
@@ -118,6 +122,13 @@ class Settings:
         elif self.LAOYOU_ENV == "production" and len(self.SECRET_KEY) < 32:
             raise ConfigError("SECRET_KEY must be at least 32 characters in production")
         if not self.DATABASE_URL:
+            if self.LAOYOU_ENV == "production":
+                # A SQLite file wherever the process happens to start is no production database.
+                raise ConfigError(
+                    "DATABASE_URL must be set in production "
+                    "(postgresql+psycopg://USER@HOST:5432/DB)"
+                )
+            instance_path.mkdir(parents=True, exist_ok=True)
             self.DATABASE_URL = f"sqlite:///{instance_path / 'laoyou.sqlite3'}"
         self.DATABASE_URL = normalise_database_url(self.DATABASE_URL)
         if phonenumbers.country_code_for_region(self.DEFAULT_PHONE_REGION.upper()) == 0:

@@ -546,9 +546,11 @@ def rotate_demo_key() -> tuple[ApiKey, str]:
 
 def _check_schema(connection: Connection) -> None:
     """Say what is wrong before the first INSERT fails with a driver's traceback."""
+    from app.dbcli import NotMigrated
+
     missing = sorted(set(Base.metadata.tables) - set(inspect(connection).get_table_names()))
     if Store.__tablename__ in missing:
-        raise click.ClickException("the database has no tables: run 'laoyou db upgrade' first")
+        raise NotMigrated()
     if missing:
         raise click.ClickException(
             f"the database lacks tables the code needs ({', '.join(missing)}): run "

@@ -26,7 +26,10 @@ def outbox_group() -> None:
 @click.option("--batch", default=20, show_default=True, type=click.IntRange(1, 500))
 def dispatch_command(mode: str, batch: int) -> None:
     """Send what is due: rate-limited per sender, retried with back-off, status recorded."""
+    from app.dbcli import require_migrated
     from app.messaging.dispatcher import Dispatcher
+
+    require_migrated()  # the loop retries every failure: an unmigrated database would spin
 
     stop = threading.Event()
     dispatcher = Dispatcher(current_app._get_current_object(), stop=stop)  # type: ignore[attr-defined]

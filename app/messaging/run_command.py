@@ -34,6 +34,11 @@ def _start_dispatcher(info: ScriptInfo) -> None:
 
 
 def _run(with_dispatcher: bool, **kwargs: Any) -> None:
+    from app.dbcli import require_migrated
+
+    # Unmigrated, every request would be a 500 and the dispatcher would retry forever.
+    with click.get_current_context().ensure_object(ScriptInfo).load_app().app_context():
+        require_migrated()
     if with_dispatcher:
         reload = kwargs.get("reload")
         reloading = get_debug_flag() if reload is None else reload
