@@ -236,6 +236,8 @@ def _local_secret(instance_path: Path) -> str:
 
 def _validate_bot(settings: Settings) -> None:
     from limits import parse
+    from limits.errors import ConfigurationError
+    from limits.storage import storage_from_string
 
     try:
         parse(settings.BOT_RATE_LIMIT)
@@ -245,4 +247,13 @@ def _validate_bot(settings: Settings) -> None:
         ) from exc
     if "://" not in settings.RATELIMIT_STORAGE_URI:
         raise ConfigError("RATELIMIT_STORAGE_URI must be memory:// or a redis:// URL")
+    if not settings.RATELIMIT_STORAGE_URI.startswith("memory://"):
+        try:
+            # Checks the scheme and its client library; connects only when first used.
+            storage_from_string(settings.RATELIMIT_STORAGE_URI)
+        except ConfigurationError as exc:
+            raise ConfigError(
+                f"RATELIMIT_STORAGE_URI cannot be used: {exc} "
+                "(for redis:// install laoyou[redis])"
+            ) from exc
     settings.DEFAULT_HOME_STORE = settings.DEFAULT_HOME_STORE.strip().upper()
