@@ -253,7 +253,6 @@ def _validate_bot(settings: Settings) -> None:
             storage_from_string(settings.RATELIMIT_STORAGE_URI)
         except ConfigurationError as exc:
             raise ConfigError(
-                f"RATELIMIT_STORAGE_URI cannot be used: {exc} "
-                "(for redis:// install laoyou[redis])"
+                f"RATELIMIT_STORAGE_URI cannot be used: {exc} (for redis:// install laoyou[redis])"
             ) from exc
     settings.DEFAULT_HOME_STORE = settings.DEFAULT_HOME_STORE.strip().upper()

@@ -81,7 +81,7 @@ def test_every_setting_is_documented() -> None:
 def test_production_keeps_the_sqlite_file_it_is_given(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'shop.sqlite3'}"
     s = settings(tmp_path, LAOYOU_ENV="production", SECRET_KEY="x" * 40, DATABASE_URL=url)
-    assert s.DATABASE_URL == url
+    assert url == s.DATABASE_URL
 
 
 @pytest.fixture

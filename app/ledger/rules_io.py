@@ -624,7 +624,7 @@ def import_command(file: Any) -> None:
 
 @rules_group.command("example")
 def example_command() -> None:
-    """Print the example rules (the demo's), to edit and import: laoyou rules example > rules.json"""
+    """Print the example rules (the demo's) to edit and import: rules example > rules.json"""
     from app.paths import example_rules
 
     path = example_rules()
