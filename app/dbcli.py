@@ -10,9 +10,10 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from flask.cli import with_appcontext
+from sqlalchemy import inspect
 
 from app.config import StartupError
-from app.db import db
+from app.db import Base, db
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -31,8 +32,16 @@ class NotMigrated(StartupError):
 
 
 def pending_migration() -> bool:
-    """Whether the database (of the current app) lacks a migration this code has."""
+    """Whether the database (of the current app) lacks tables or a migration this code has.
+
+    On a connection of its own: the caller's session may hold a failed transaction.
+    """
     with db.engine.connect() as connection:
+        tables = set(inspect(connection).get_table_names())
+        if not tables.issuperset(Base.metadata.tables):
+            return True
+        if "alembic_version" not in tables:
+            return False  # made by create_all (the tests): the tables are the models'
         current = set(MigrationContext.configure(connection).get_current_heads())
     return current != set(ScriptDirectory.from_config(alembic_config()).get_heads())
 

@@ -29,8 +29,6 @@ def dispatch_command(mode: str, batch: int) -> None:
     from app.dbcli import require_migrated
     from app.messaging.dispatcher import Dispatcher
 
-    require_migrated()  # the loop retries every failure: an unmigrated database would spin
-
     stop = threading.Event()
     dispatcher = Dispatcher(current_app._get_current_object(), stop=stop)  # type: ignore[attr-defined]
     if mode == "once":
@@ -41,6 +39,7 @@ def dispatch_command(mode: str, batch: int) -> None:
         # Finish the message in flight, give the rest of the batch back, exit.
         stop.set()
 
+    require_migrated()  # the loop retries every failure: an unmigrated database would spin
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     provider = current_app.config["SMS_PROVIDER"]
