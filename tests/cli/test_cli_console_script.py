@@ -120,6 +120,7 @@ UNMIGRATED = "laoyou: the database is not migrated: run 'laoyou db upgrade'\n"
         ("demo",),
         ("sms", "simulate", "+8613700000001", "帮助"),
         ("outbox", "dispatch", "--loop"),
+        ("run", "--port", "5999"),
     ],
 )
 def test_an_empty_sqlite_file_is_one_line_and_exit_2(env, command):
