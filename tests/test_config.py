@@ -48,8 +48,6 @@ def test_postgres_url_gets_the_psycopg3_driver(tmp_path: Path) -> None:
         ({"PIN_MAX_ATTEMPTS": "five"}, "PIN_MAX_ATTEMPTS"),
         ({"PIN_MAX_ATTEMPTS": "0"}, "PIN_MAX_ATTEMPTS"),
         ({"CARD_NUMBER_PREFIX": "8a"}, "CARD_NUMBER_PREFIX"),
-        ({"LAOYOU_ENV": "production", "SECRET_KEY": "x" * 40}, "DATABASE_URL must be set"),
-        ({"RATELIMIT_STORAGE_URI": "memcached://127.0.0.1:11211"}, "RATELIMIT_STORAGE_URI"),
     ],
 )
 def test_bad_values_are_refused_with_the_variable_named(
@@ -75,6 +73,20 @@ def test_every_setting_is_documented() -> None:
     names = [f.name for f in dataclasses.fields(Settings) if f.name != "extra"]
     assert [n for n in names if n not in readme] == []
     assert [n for n in names if f"{n}=" not in example] == []
+
+
+@pytest.mark.parametrize(
+    ("env", "names"),
+    [
+        ({"LAOYOU_ENV": "production", "SECRET_KEY": "x" * 40}, "DATABASE_URL must be set"),
+        ({"RATELIMIT_STORAGE_URI": "memcached://127.0.0.1:11211"}, "RATELIMIT_STORAGE_URI"),
+    ],
+)
+def test_what_production_needs_is_checked_at_start_up(
+    tmp_path: Path, env: dict[str, str], names: str
+) -> None:
+    with pytest.raises(ConfigError, match=names):
+        settings(tmp_path, **env)
 
 
 def test_production_keeps_the_sqlite_file_it_is_given(tmp_path: Path) -> None:
