@@ -13,15 +13,21 @@ from typing import Any
 
 from flask import Flask
 
-from app.config import ConfigError, Settings
+from app.config import ConfigError, Settings, StartupError
 from app.paths import templates_dir
 
-__all__ = ["ConfigError", "create_app"]
+__all__ = ["ConfigError", "StartupError", "create_app"]
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app. With ``config`` (tests) the environment is not read at all."""
-    app = Flask(__name__, template_folder=str(templates_dir()))
+    # instance/ (the development SQLite file and secret key) is where the command runs, as
+    # in a checkout, never inside the installed package's prefix (Flask's default there).
+    app = Flask(
+        __name__,
+        template_folder=str(templates_dir()),
+        instance_path=str(Path.cwd() / "instance"),
+    )
     settings = Settings.from_env({} if config is not None else None, **dict(config or {}))
     settings.validate(Path(app.instance_path))
     app.config.from_mapping(settings.as_flask_config())

@@ -7,14 +7,15 @@ import sys
 import unicodedata
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import click
-from flask import Flask
-from flask.cli import FlaskGroup
+from flask import Flask, has_app_context
+from flask.cli import FlaskGroup, ScriptInfo
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from app.config import ConfigError
+from app.config import ConfigError, StartupError
 
 
 def register_commands(app: Flask) -> None:
@@ -46,6 +47,8 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(vote_group)
     app.cli.add_command(draw_group)
     app.cli.add_command(messages_group)
+    # flask-smorest adds its own group; the API document is served at /api/v1/openapi.json.
+    app.cli.commands.pop("openapi", None)
 
 
 @contextmanager
@@ -85,22 +88,54 @@ def _create_app() -> Flask:
 
     try:
         return create_app()
-    except ConfigError as exc:
+    except StartupError as exc:
         # Flask would print a traceback (or hide the error behind "no such command").
-        _config_failure(exc)
+        _startup_failure(exc)
 
 
-def _config_failure(exc: ConfigError) -> NoReturn:
-    click.echo(f"laoyou: configuration error: {exc}", err=True)
+def _startup_failure(exc: StartupError) -> NoReturn:
+    what = "configuration error: " if isinstance(exc, ConfigError) else ""
+    click.echo(f"laoyou: {what}{exc}", err=True)
     sys.exit(2)
 
 
+class LaoyouGroup(FlaskGroup):
+    """Flask's CLI group, about Laoyou only, that turns a missing schema into one line.
+
+    A command on a database that was never migrated (or is behind the code) fails on
+    its first table with a driver's traceback; only then is the schema revision
+    checked, so the commands that work pay nothing for the check.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(create_app=_create_app, add_version_option=False, **kwargs)
+        # --app would load another application; the laoyou command is this one.
+        self.params = [p for p in self.params if p.name != "app"]
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except DBAPIError as exc:
+            from app.db import db
+            from app.dbcli import NotMigrated, pending_migration
+
+            if has_app_context():
+                db.session.remove()  # the failed command's transaction (SQLite: its lock)
+            with ctx.ensure_object(ScriptInfo).load_app().app_context():
+                if pending_migration():
+                    raise NotMigrated() from exc
+            raise
+
+
 def main() -> None:
-    cli = FlaskGroup(create_app=_create_app, help="Laoyou membership service.")
+    cli = LaoyouGroup(
+        help="Laoyou (老友) membership and loyalty service: members, cards, the points and "
+        "money ledger, SMS. Settings come from the environment or ./.env (see .env.example)."
+    )
     from app.messaging.run_command import run_command
 
     cli.add_command(run_command)  # Flask's run, plus --with-dispatcher
     try:
         cli.main(prog_name="laoyou")
-    except ConfigError as exc:
-        _config_failure(exc)
+    except StartupError as exc:
+        _startup_failure(exc)

@@ -27,7 +27,11 @@ LANGUAGES = ("zh-Hans", "zh-Hant", "en")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
-class ConfigError(RuntimeError):
+class StartupError(RuntimeError):
+    """The service cannot start as installed; the one-line message says what to do."""
+
+
+class ConfigError(StartupError):
     """A configuration value is missing or malformed; the message names it."""
 
 
@@ -129,6 +133,13 @@ class Settings:
         elif self.LAOYOU_ENV == "production" and len(self.SECRET_KEY) < 32:
             raise ConfigError("SECRET_KEY must be at least 32 characters in production")
         if not self.DATABASE_URL:
+            if self.LAOYOU_ENV == "production":
+                # A SQLite file wherever the process happens to start is no production database.
+                raise ConfigError(
+                    "DATABASE_URL must be set in production "
+                    "(postgresql+psycopg://USER@HOST:5432/DB)"
+                )
+            instance_path.mkdir(parents=True, exist_ok=True)
             self.DATABASE_URL = f"sqlite:///{instance_path / 'laoyou.sqlite3'}"
         self.DATABASE_URL = normalise_database_url(self.DATABASE_URL)
         if phonenumbers.country_code_for_region(self.DEFAULT_PHONE_REGION.upper()) == 0:
@@ -253,6 +264,8 @@ def _validate_money(settings: Settings) -> None:
 
 def _validate_bot(settings: Settings) -> None:
     from limits import parse
+    from limits.errors import ConfigurationError
+    from limits.storage import storage_from_string
 
     try:
         parse(settings.BOT_RATE_LIMIT)
@@ -262,4 +275,12 @@ def _validate_bot(settings: Settings) -> None:
         ) from exc
     if "://" not in settings.RATELIMIT_STORAGE_URI:
         raise ConfigError("RATELIMIT_STORAGE_URI must be memory:// or a redis:// URL")
+    if not settings.RATELIMIT_STORAGE_URI.startswith("memory://"):
+        try:
+            # Checks the scheme and its client library; connects only when first used.
+            storage_from_string(settings.RATELIMIT_STORAGE_URI)
+        except ConfigurationError as exc:
+            raise ConfigError(
+                f"RATELIMIT_STORAGE_URI cannot be used: {exc} (for redis:// install laoyou[redis])"
+            ) from exc
     settings.DEFAULT_HOME_STORE = settings.DEFAULT_HOME_STORE.strip().upper()

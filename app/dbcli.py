@@ -7,7 +7,13 @@ from pathlib import Path
 import click
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from flask.cli import with_appcontext
+from sqlalchemy import inspect
+
+from app.config import StartupError
+from app.db import Base, db
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -16,6 +22,34 @@ def alembic_config() -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     return cfg
+
+
+class NotMigrated(StartupError):
+    """The database's schema is not this code's newest revision."""
+
+    def __init__(self) -> None:
+        super().__init__("the database is not migrated: run 'laoyou db upgrade'")
+
+
+def pending_migration() -> bool:
+    """Whether the database (of the current app) lacks tables or a migration this code has.
+
+    On a connection of its own: the caller's session may hold a failed transaction.
+    """
+    with db.engine.connect() as connection:
+        tables = set(inspect(connection).get_table_names())
+        if not tables.issuperset(Base.metadata.tables):
+            return True
+        if "alembic_version" not in tables:
+            return False  # made by create_all (the tests): the tables are the models'
+        current = set(MigrationContext.configure(connection).get_current_heads())
+    return current != set(ScriptDirectory.from_config(alembic_config()).get_heads())
+
+
+def require_migrated() -> None:
+    """For commands that run on (and would retry every failure) rather than fail once."""
+    if pending_migration():
+        raise NotMigrated()
 
 
 @click.group("db", help="Database migrations.")

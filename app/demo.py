@@ -7,27 +7,32 @@ card states of a member are made only when the member is new, so a second run
 adds nothing. ``_history()`` is where the ledger adds transactions (gift card
 preloads, recharges, checkouts) with idempotency keys so it stays repeatable.
 
-Every run also rotates the demo API key of store SH01: older keys labelled
-``demo`` are revoked and a new one is printed on the last line.
+The last line is the demo API key of store SH01. In development it stays the
+same across runs (kept in ``instance/demo_api_key``), so a script set up with it
+keeps working; elsewhere, or once it is revoked, older keys labelled ``demo`` are
+revoked and a new one is made.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import click
+from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import Connection, inspect, select
 
 from app.auth.models import ApiKey
-from app.auth.services import create_api_key, revoke_api_key
+from app.auth.services import authenticate, create_api_key, revoke_api_key
 from app.cards.models import Card, CardEvent, CardMedium
 from app.cards.services import add_medium, change_state, issue_card, replace_card, set_pin
 from app.cli import cli_unit_of_work
 from app.clock import local_today, now
 from app.db import Base, db
+from app.errors import Unauthorized
 from app.members.models import Level, Member, Question
 from app.members.services import create_member, member_cards
 from app.stores.models import Store
@@ -472,13 +477,15 @@ def _rules() -> None:
 
     from app.ledger.rules_io import import_rules
     from app.ledger.rules_models import ProgramRules
-    from app.paths import ROOT
+    from app.paths import example_rules
 
-    path = ROOT / "docs" / "rules.example.json"
     if not inspect(db.session.connection()).has_table(ProgramRules.__tablename__):
         return  # a database migrated before the rules' tables existed
-    if db.session.get(ProgramRules, 1) is not None or not path.is_file():
+    if db.session.get(ProgramRules, 1) is not None:
         return
+    path = example_rules()
+    if not path.is_file():
+        raise click.ClickException(f"the example rules are not installed: {path} is missing")
     import_rules(json.loads(path.read_text(encoding="utf-8")))
 
 
@@ -552,11 +559,44 @@ def rotate_demo_key() -> tuple[ApiKey, str]:
     return create_api_key(store, label=DEMO_KEY_LABEL)
 
 
+def _kept_key_file() -> Path | None:
+    """Where development keeps the demo key's secret; None where it must not be kept."""
+    if current_app.config["LAOYOU_ENV"] != "development":
+        return None
+    return Path(current_app.instance_path) / "demo_api_key"
+
+
+def kept_demo_key() -> tuple[ApiKey, str] | None:
+    """The demo key printed last time, if it is still a live demo key of SH01."""
+    path = _kept_key_file()
+    if path is None or not path.is_file():
+        return None
+    secret = path.read_text().strip()
+    try:
+        key = authenticate(secret)
+    except Unauthorized:
+        return None  # revoked, or made for another database
+    if key.label != DEMO_KEY_LABEL or key.store.code != DEMO_STORE:
+        return None
+    return key, secret
+
+
+def _keep_demo_key(secret: str) -> None:
+    path = _kept_key_file()
+    if path is None:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(secret + "\n")
+    path.chmod(0o600)
+
+
 def _check_schema(connection: Connection) -> None:
     """Say what is wrong before the first INSERT fails with a driver's traceback."""
+    from app.dbcli import NotMigrated
+
     missing = sorted(set(Base.metadata.tables) - set(inspect(connection).get_table_names()))
     if Store.__tablename__ in missing:
-        raise click.ClickException("the database has no tables: run 'laoyou db upgrade' first")
+        raise NotMigrated()
     if missing:
         raise click.ClickException(
             f"the database lacks tables the code needs ({', '.join(missing)}): run "
@@ -564,13 +604,16 @@ def _check_schema(connection: Connection) -> None:
         )
 
 
-@click.command("demo", help="Load the demo chain (idempotent) and print a fresh API key for SH01.")
+@click.command("demo", help="Load the demo chain (idempotent) and print the API key of SH01.")
 @with_appcontext
 def demo_command() -> None:
     with cli_unit_of_work() as session:
         _check_schema(session.connection())
         summary = load_demo()
-        key, secret = rotate_demo_key()
+        kept = kept_demo_key()
+        key, secret = kept or rotate_demo_key()
+    if kept is None:
+        _keep_demo_key(secret)  # after the commit: never a key the database lacks
     click.echo(summary.text())
     click.echo(f"demo PIN of the cards that have one: {DEMO_PIN}")
     click.echo("a member to look up: 13800138000 (王小明, 金卡)")

@@ -15,6 +15,9 @@ from babel import Locale
 from flask import Flask, current_app, g, has_app_context, has_request_context, request
 from flask_babel import Babel, force_locale, get_translations
 
+from app import catalogs
+from app.config import StartupError
+
 LOCALES = {"zh-Hans": "zh_Hans", "zh-Hant": "zh_Hant", "en": "en"}
 #: Parsed once: ``force_locale`` given a name parses it on every call (and checks that
 #: its locale data exists on disk), and every bot reply enters a language at least once.
@@ -48,9 +51,25 @@ def request_language() -> str:
 
 
 def init_app(app: Flask) -> None:
+    check_catalogs()
     babel.init_app(
         app, locale_selector=_select_locale, default_translation_directories="translations"
     )
+
+
+def check_catalogs() -> None:
+    """Refuse to start without a compiled catalogue of every language.
+
+    Flask-Babel would quietly answer in the English msgids instead: members writing
+    帮助 would get English replies (a non-editable install without its ``.mo`` files).
+    """
+    for locale in LOCALES.values():
+        mo_file = catalogs.TRANSLATIONS / locale / "LC_MESSAGES" / "messages.mo"
+        if not mo_file.is_file():
+            raise StartupError(
+                f"the translation catalog {mo_file} is missing: in a checkout run "
+                "'python -m app.catalogs' (building the package compiles it)"
+            )
 
 
 #: The catalogue of the innermost ``in_language`` block, for ``gettext``.

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -79,3 +84,60 @@ def test_every_setting_is_documented() -> None:
     names = [f.name for f in dataclasses.fields(Settings) if f.name != "extra"]
     assert [n for n in names if n not in readme] == []
     assert [n for n in names if f"{n}=" not in example] == []
+
+
+@pytest.mark.parametrize(
+    ("env", "names"),
+    [
+        ({"LAOYOU_ENV": "production", "SECRET_KEY": "x" * 40}, "DATABASE_URL must be set"),
+        ({"RATELIMIT_STORAGE_URI": "memcached://127.0.0.1:11211"}, "RATELIMIT_STORAGE_URI"),
+    ],
+)
+def test_what_production_needs_is_checked_at_start_up(
+    tmp_path: Path, env: dict[str, str], names: str
+) -> None:
+    with pytest.raises(ConfigError, match=names):
+        settings(tmp_path, **env)
+
+
+def test_production_keeps_the_sqlite_file_it_is_given(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'shop.sqlite3'}"
+    s = settings(tmp_path, LAOYOU_ENV="production", SECRET_KEY="x" * 40, DATABASE_URL=url)
+    assert url == s.DATABASE_URL
+
+
+@pytest.fixture
+def redis_url(tmp_path: Path) -> Iterator[str]:
+    """A throw-away redis-server on a free port (Debian's, as the README's production)."""
+    server = shutil.which("redis-server")
+    if server is None:
+        pytest.skip("redis-server is not installed")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen(
+        [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", tmp_path],
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(100):
+            with socket.socket() as conn:
+                if conn.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.05)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_rate_limits_on_redis_work_as_the_readme_says(tmp_path: Path, redis_url: str) -> None:
+    from app.bot.ratelimit import SenderLimiter, Verdict
+
+    s = settings(tmp_path, RATELIMIT_STORAGE_URI=redis_url, BOT_RATE_LIMIT="2/minute")
+    first, second = (SenderLimiter(s.RATELIMIT_STORAGE_URI, s.BOT_RATE_LIMIT) for _ in "ab")
+
+    # Two workers, one count: the third message from a sender is over the limit.
+    verdicts = [first.check("+8613700000001"), second.check("+8613700000001")]
+    verdicts += [first.check("+8613700000001"), second.check("+8613700000001")]
+    assert verdicts == [Verdict.ALLOW, Verdict.ALLOW, Verdict.WARN, Verdict.SILENCE]

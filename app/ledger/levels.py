@@ -219,22 +219,37 @@ def levels_group() -> None:
     default=None,
     help="Review date (local, YYYY-MM-DD); default today.",
 )
-def review_command(as_of: dt.datetime | None) -> None:
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Print who would move down, and write nothing.",
+)
+def review_command(as_of: dt.datetime | None, dry_run: bool) -> None:
     """Move members below their level's keep threshold one level down."""
     from app.cli import cli_unit_of_work
     from app.ledger.rules import current_rules
 
     day = as_of.date() if as_of else clock.local_today()
-    with cli_unit_of_work():
+    with cli_unit_of_work() as session:
         if not current_rules().downgrade_enabled:
             click.echo("Level review is disabled in the rules (growth.downgrade_enabled).")
             return
+        # A dry run is the review itself, undone: it prints exactly what a real run would do.
+        savepoint = session.begin_nested() if dry_run else None
         changes = review_levels(day)
         for member, change in changes:
             old = change.old_level.name if change.old_level else "-"
             new = change.new_level.name if change.new_level else "-"
             click.echo(f"{member.phone}  {old} -> {new}")
-    click.echo(f"Level review as of {day.isoformat()}: {len(changes)} member(s) moved down.")
+        if savepoint is not None:
+            savepoint.rollback()
+    if dry_run:
+        click.echo(
+            f"Level review as of {day.isoformat()} (dry run, nothing written): "
+            f"{len(changes)} member(s) would move down."
+        )
+    else:
+        click.echo(f"Level review as of {day.isoformat()}: {len(changes)} member(s) moved down.")
 
 
 # --- internals ------------------------------------------------------------------------

@@ -363,7 +363,11 @@ def parse_rules(document: Any) -> dict[str, Any]:
     known = set(db.session.scalars(select(Store.code)))
     for n, row in enumerate(stores):
         if row["store_code"] not in known:
-            raise _bad(f"earning.stores[{n}].store", f"names no store ({row['store_code']!r})")
+            raise _bad(
+                f"earning.stores[{n}].store",
+                f"names no store ({row['store_code']!r}): create the store first "
+                "(laoyou store create) or leave this rule out",
+            )
     _check_ranks(levels)
     return out
 
@@ -629,6 +633,17 @@ def import_command(file: Any) -> None:
     click.echo(
         "Rules imported: " + ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in counts.items())
     )
+
+
+@rules_group.command("example")
+def example_command() -> None:
+    """Print the example rules (the demo's) to edit and import: rules example > rules.json"""
+    from app.paths import example_rules
+
+    path = example_rules()
+    if not path.is_file():
+        raise click.ClickException(f"the example rules are not installed: {path} is missing")
+    sys.stdout.write(path.read_text(encoding="utf-8"))
 
 
 @rules_group.command("export")

@@ -26,6 +26,7 @@ def outbox_group() -> None:
 @click.option("--batch", default=20, show_default=True, type=click.IntRange(1, 500))
 def dispatch_command(mode: str, batch: int) -> None:
     """Send what is due: rate-limited per sender, retried with back-off, status recorded."""
+    from app.dbcli import require_migrated
     from app.messaging.dispatcher import Dispatcher
 
     stop = threading.Event()
@@ -38,6 +39,7 @@ def dispatch_command(mode: str, batch: int) -> None:
         # Finish the message in flight, give the rest of the batch back, exit.
         stop.set()
 
+    require_migrated()  # the loop retries every failure: an unmigrated database would spin
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     provider = current_app.config["SMS_PROVIDER"]

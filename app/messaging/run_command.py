@@ -33,7 +33,16 @@ def _start_dispatcher(info: ScriptInfo) -> None:
     log.info("outbox dispatcher started (provider %s)", app.config["SMS_PROVIDER"])
 
 
+def _require_migrated(info: ScriptInfo) -> None:
+    """Unmigrated, every request would be a 500 and the dispatcher would retry forever."""
+    from app.dbcli import require_migrated
+
+    with info.load_app().app_context():
+        require_migrated()
+
+
 def _run(with_dispatcher: bool, **kwargs: Any) -> None:
+    _require_migrated(click.get_current_context().ensure_object(ScriptInfo))
     if with_dispatcher:
         reload = kwargs.get("reload")
         reloading = get_debug_flag() if reload is None else reload

@@ -10,7 +10,7 @@ import datetime as dt
 import uuid
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Table, bindparam, select
+from sqlalchemy import Table, bindparam, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.db import db, utcnow
@@ -124,6 +124,20 @@ def queued_for(address: str, limit: int = 20) -> list[OutboxMessage]:
             .where(OutboxMessage.address == address)
             .order_by(OutboxMessage.id.desc())
             .limit(limit)
+        )
+    )
+
+
+def last_outbox_id() -> int:
+    """The newest outbox row's id (0 for none): ``queued_after`` it is what came since."""
+    return db.session.scalar(select(func.max(OutboxMessage.id))) or 0
+
+
+def queued_after(outbox_id: int) -> list[OutboxMessage]:
+    """Every outbox row, to any address, added after ``outbox_id`` (oldest first)."""
+    return list(
+        db.session.scalars(
+            select(OutboxMessage).where(OutboxMessage.id > outbox_id).order_by(OutboxMessage.id)
         )
     )
 

@@ -22,7 +22,7 @@ from app.errors import InvalidRequest
 from app.messaging.compose import render
 from app.messaging.inbound import receive
 from app.messaging.models import OutboxMessage
-from app.messaging.services import queued_for
+from app.messaging.services import last_outbox_id, queued_after, queued_for
 from app.phone import parse_phone
 
 log = logging.getLogger("laoyou.sms")
@@ -39,12 +39,16 @@ class Exchange:
     reply: str
     silent: bool
     command: str | None
+    #: The number's newest outbox rows (the page shows them as the phone's screen).
     outbox: list[dict[str, Any]]
+    #: What this message queued, to any address (``laoyou sms simulate`` prints these).
+    queued: list[dict[str, Any]]
 
 
 def outbox_view(row: OutboxMessage) -> dict[str, Any]:
     return {
         "id": row.id,
+        "address": row.address,
         "kind": row.kind,
         "status": row.status,
         "text": row.sent_body or render(row.kind, row.body, row.language),
@@ -58,6 +62,7 @@ def simulate(phone: str, text: str) -> Exchange:
     e164 = parse_phone(phone)
     if len(text) > MAX_TEXT_CHARS:
         raise InvalidRequest("a text message has at most 1,600 characters", field="text")
+    before = last_outbox_id()
     result = receive(
         Message(
             channel="simulator",
@@ -75,6 +80,7 @@ def simulate(phone: str, text: str) -> Exchange:
         silent=result.silent,
         command=result.command,
         outbox=[outbox_view(row) for row in queued_for(e164)],
+        queued=[outbox_view(row) for row in queued_after(before)],
     )
 
 

@@ -1,4 +1,8 @@
-"""``laoyou demo``: the chain ``make run`` serves, loaded idempotently, with a fresh key."""
+"""``laoyou demo``: the chain ``make run`` serves, loaded idempotently, with its key.
+
+These run with LAOYOU_ENV=testing, where every run makes a new demo key; development
+keeps one across runs (tests/cli/test_cli_console_script.py).
+"""
 
 from __future__ import annotations
 

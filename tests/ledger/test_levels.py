@@ -232,3 +232,26 @@ def test_levels_review_command(member: Any, runner: Any) -> None:
     assert db.session.scalar(select(func.count()).select_from(GrowthEntry)) == 2
     bad = runner.invoke(args=["levels", "review", "--as-of", "1st of May"])
     assert bad.exit_code != 0
+
+
+def test_levels_review_dry_run_prints_the_moves_and_writes_nothing(
+    member: Any, runner: Any
+) -> None:
+    from app.messaging.models import OutboxMessage
+
+    _earn(member, 1200, dt.datetime(2025, 2, 1, tzinfo=dt.UTC), 1)  # 银卡, keep 500
+    outbox = db.session.scalar(select(func.count()).select_from(OutboxMessage))
+    with clock.frozen(dt.datetime(2026, 12, 1, 2, tzinfo=dt.UTC)):
+        dry = runner.invoke(args=["levels", "review", "--as-of", "2026-12-01", "--dry-run"])
+        assert dry.exit_code == 0, dry.output
+        assert f"{member.phone}  银卡 -> 普通会员" in dry.output
+        assert "(dry run, nothing written): 1 member(s) would move down" in dry.output
+        db.session.expire_all()
+        assert member.level.name == "银卡"
+        assert db.session.scalar(select(func.count()).select_from(GrowthEntry)) == 1
+        assert db.session.scalar(select(func.count()).select_from(OutboxMessage)) == outbox
+
+        real = runner.invoke(args=["levels", "review", "--as-of", "2026-12-01"])
+    assert "1 member(s) moved down" in real.output  # the dry run did not use up the review
+    db.session.expire_all()
+    assert member.level.name == "普通会员"

@@ -28,6 +28,7 @@ def test_with_dispatcher_starts_the_loop_before_serving(monkeypatch: pytest.Monk
     started: list[Any] = []
     served: list[dict[str, Any]] = []
     monkeypatch.setattr(module, "_start_dispatcher", started.append)
+    monkeypatch.setattr(module, "_require_migrated", lambda info: None)  # no app here
     monkeypatch.setattr(module.flask_run, "callback", lambda **kw: served.append(kw))
     info = ScriptInfo(create_app=lambda: None)
     result = CliRunner().invoke(

@@ -105,16 +105,36 @@ def test_outbox_endpoint_lists_one_number(client: FlaskClient) -> None:
     assert [r["text"] for r in rows] == ["mine"]
 
 
-def test_cli_simulate_prints_the_reply_and_outbox(app: Flask, runner: FlaskCliRunner) -> None:
-    result = runner.invoke(args=["sms", "simulate", "+8613800138000", "注册 赵六"])
-    assert result.exit_code == 0, result.output
-    assert "赵六" in result.output
+def test_cli_simulate_prints_the_reply_and_only_what_the_message_queued(
+    app: Flask, runner: FlaskCliRunner
+) -> None:
+    from app.signals import member_joined
+
     enqueue(address="+8613800138000", body="Card *8000: spent 1.00 yuan", kind="alert")
+
+    def welcome(member: Any, **_: Any) -> None:
+        enqueue(address=member.phone, body="欢迎光临静安店", kind="alert")
+        enqueue(address="+8613900139000", body="新会员赵六", kind="alert")
+
+    member_joined.connect(welcome)
+    try:
+        result = runner.invoke(args=["sms", "simulate", "+8613800138000", "注册 赵六"])
+    finally:
+        member_joined.disconnect(welcome)
+
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert "赵六" in lines[0]
+    assert lines[2] == "queued by this message:"
+    assert re.fullmatch(r"  #\d+ alert queued: 欢迎光临静安店", lines[3])
+    assert re.fullmatch(r"  #\d+ alert to \+8613900139000 queued: 新会员赵六", lines[4])
+    assert len(lines) == 5
+    assert "spent 1.00 yuan" not in result.output  # queued before, not by this message
+
     result = runner.invoke(args=["sms", "simulate", "+8613800138000", "积分"])
     assert result.exit_code == 0, result.output
-    assert "积分" in result.output.splitlines()[0]
-    assert "outbox for +8613800138000:" in result.output
-    assert "alert queued: Card *8000: spent 1.00 yuan" in result.output
+    assert "积分" in result.output
+    assert result.output.count("\n") == 1  # the reply alone: this message queued nothing
 
 
 def test_cli_simulate_refuses_a_bad_number(runner: FlaskCliRunner) -> None:
