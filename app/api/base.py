@@ -12,8 +12,10 @@ from collections.abc import Callable
 from typing import Any
 
 import flask_smorest
+from marshmallow import RAISE
 from webargs.flaskparser import FlaskParser
 
+from app.api.document_rules import RULES
 from app.api.schemas import MAXIMUM_SETTING, ErrorSchema
 
 #: Documented on every operation: a key is always required.
@@ -21,9 +23,18 @@ ALWAYS = (401,)
 
 
 class _Parser(FlaskParser):
-    """webargs answers 422 by default; our contract says bad input is 400 ``invalid_request``."""
+    """webargs answers 422 by default; our contract says bad input is 400 ``invalid_request``.
+
+    An unknown query parameter is refused like an unknown JSON field (``?per_pag=5`` is a
+    typo the caller should hear about), so the document's parameter lists are exact.
+    """
 
     DEFAULT_VALIDATION_STATUS = 400
+    DEFAULT_UNKNOWN_BY_LOCATION = {
+        **FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION,
+        "query": RAISE,
+        "querystring": RAISE,
+    }
 
 
 class Blueprint(flask_smorest.Blueprint):
@@ -62,6 +73,13 @@ class Api(flask_smorest.Api):
             return {"maximum": config[setting]} if setting else {}
 
         self.ma_plugin.converter.add_attribute_function(configured_maximum)
+
+    def register_blueprint(self, blp: Any, **options: Any) -> None:
+        super().register_blueprint(blp, **options)
+        components = self.spec.components.schemas
+        for name, keywords in RULES.items():
+            if name in components:
+                components[name].update(keywords)
 
     def _register_error_handlers(self) -> None:
         # HTTP errors are turned into JSON by app.api.errors, only under /api/,

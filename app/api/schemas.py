@@ -13,6 +13,7 @@ from typing import Any
 
 from marshmallow import Schema, fields, pre_dump, validate
 
+from app.api.document_rules import document_rules
 from app.cards.models import CARD_STATES, CARD_TYPES, MEDIUM_KINDS, Card
 from app.cards.services import PERIODS
 from app.db import db, utcnow
@@ -22,6 +23,8 @@ from app.members.models import CALENDARS, GENDERS, Level, Member
 from app.members.services import LANGUAGES, birthday_text, member_cards
 
 BIRTHDAY_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
+#: A new PIN: 4 to 8 ASCII digits (``app.cards.services.set_pin`` checks the same).
+PIN_PATTERN = r"^[0-9]{4,8}$"
 
 
 def _doc(text: str, **extra: Any) -> dict[str, Any]:
@@ -350,14 +353,39 @@ class MemberUpdateSchema(_MemberFieldsSchema):
     home_store = fields.String(validate=validate.Length(min=1, max=32))
 
 
+@document_rules(
+    allOf=[
+        {
+            "anyOf": [
+                {"properties": {"type": {"enum": ["stored_value"]}}},
+                {"properties": {"credit_limit_fen": {"enum": [0]}}},
+                {"not": {"required": ["credit_limit_fen"]}},
+            ]
+        },
+        {
+            "anyOf": [
+                {"properties": {"type": {"not": {"enum": ["period"]}}}},
+                {"required": ["period"], "properties": {"period": {"type": "string"}}},
+                {"required": ["valid_until"], "properties": {"valid_until": {"type": "string"}}},
+            ]
+        },
+    ]
+)
 class CardCreateSchema(Schema):
+    """``credit_limit_fen`` above 0 only on a stored value card; a period card needs
+    ``period`` or ``valid_until``."""
+
     type = fields.String(required=True, validate=validate.OneOf(CARD_TYPES))
     member = fields.String(
         allow_none=True,
         validate=validate.Length(min=1, max=128),
         metadata=_doc("The holder (phone, card number or medium); left out for an anonymous card."),
     )
-    pin = fields.String(allow_none=True, metadata=_doc("4 to 8 digits."))
+    pin = fields.String(
+        allow_none=True,
+        validate=validate.Regexp(PIN_PATTERN, error="a PIN is 4 to 8 digits"),
+        metadata=_doc("4 to 8 digits."),
+    )
     period = fields.String(
         allow_none=True,
         validate=validate.OneOf(tuple(PERIODS)),
@@ -379,7 +407,10 @@ class ReasonSchema(Schema):
 
 class PinSetSchema(Schema):
     pin = fields.String(
-        required=True, allow_none=True, metadata=_doc("4 to 8 digits; null removes the PIN.")
+        required=True,
+        allow_none=True,
+        validate=validate.Regexp(PIN_PATTERN, error="a PIN is 4 to 8 digits"),
+        metadata=_doc("4 to 8 digits; null removes the PIN."),
     )
     old_pin = fields.String(
         allow_none=True, metadata=_doc("Required when the card already has a PIN.")

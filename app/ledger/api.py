@@ -87,7 +87,11 @@ class CheckoutSchema(Schema):
     points_offset = WholeNumber(
         load_default=0,
         validate=validate.Range(min=0),
-        metadata=_doc("Points to use as cash (offset_points_per_yuan points = 1 yuan)."),
+        metadata=_doc(
+            "Points to use as cash, in whole yuan: a multiple of the rules' "
+            "offset_points_per_yuan (100 as shipped; that many points = 1 yuan).",
+            multipleOf=100,
+        ),
     )
     items = fields.List(fields.Nested(ItemSchema), load_default=None)
     pin = fields.String(validate=validate.Length(min=1, max=32), load_default=None)
