@@ -22,7 +22,8 @@ from app.ledger.balances import card_balances, member_balances
 from app.members.models import CALENDARS, GENDERS, Level, Member
 from app.members.services import LANGUAGES, birthday_text, member_cards
 
-BIRTHDAY_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
+#: A year, a month 01-12 and a day 01-31 (whether that day exists is the service's check).
+BIRTHDAY_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$"
 #: A new PIN: 4 to 8 ASCII digits (``app.cards.services.set_pin`` checks the same).
 PIN_PATTERN = r"^[0-9]{4,8}$"
 
@@ -398,7 +399,11 @@ class CardCreateSchema(Schema):
         metadata=_doc("Overdraft allowed on a stored value card, in fen."),
     )
     rechargeable = fields.Boolean(allow_none=True)
-    media = fields.List(fields.Nested(MediumSchema), validate=validate.Length(max=10))
+    media = fields.List(
+        fields.Nested(MediumSchema),
+        validate=validate.Length(max=10),
+        metadata=_doc("Each medium once: a value belongs to one card.", uniqueItems=True),
+    )
 
 
 class ReasonSchema(Schema):

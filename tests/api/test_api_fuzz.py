@@ -28,15 +28,15 @@ from typing import Any
 
 import hypothesis.strategies as st
 import pytest
-from hypothesis import HealthCheck, settings
 import schemathesis
 from flask import Flask
+from hypothesis import HealthCheck, settings
 from schemathesis import GenerationMode
 from schemathesis.checks import positive_data_acceptance
 from schemathesis.config import SchemathesisConfig
 
 from app import create_app
-from app.cards.services import add_medium, issue_card, set_pin
+from app.cards.services import add_medium, change_state, issue_card, replace_card, set_pin
 from app.db import db
 from app.ledger import operations
 from app.ledger.journal import credit_points
@@ -77,9 +77,10 @@ CONFIG = {
 
 @dataclass
 class Seeded:
-    """What the fuzzer may use in place of generated references."""
+    """What the fuzzer may use in place of generated references (see ``_swap``)."""
 
     key: str
+    stores: list[str] = field(default_factory=list)
     cards: list[str] = field(default_factory=list)
     members: list[str] = field(default_factory=list)
     transactions: list[int] = field(default_factory=list)
@@ -95,11 +96,10 @@ def seeded(
     make_member: Callable[..., Any],
     make_api_key: Callable[..., str],
 ) -> Seeded:
-    for code in ("SH01", "SH02", "BJ01"):
-        make_store(code)
+    """A small chain with the shipped example rules, through the services the API uses."""
+    sh01, sh02, _ = (make_store(code) for code in ("SH01", "SH02", "BJ01"))
     import_rules(json.loads(EXAMPLE_RULES.read_text(encoding="utf-8")))
-    sh01 = make_store("SH01")
-    out = Seeded(key=make_api_key("SH01"))
+    out = Seeded(key=make_api_key("SH01"), stores=["SH01", "SH02"])
 
     rich = make_member("+8613800138000", name="王小明")
     plain = make_member("+8613900139000", card_type="points")
@@ -110,28 +110,37 @@ def seeded(
     for card in (rich_card, pinned_card):
         operations.recharge(card, sh01, 100000, key=f"seed:r:{card.id}", actor="seed")
     credit_points(plain_card, 5000, kind="adjustment", key="seed:p", expires_on=None)
-    purchase = operations.checkout(
-        rich_card, sh01, 12000, "stored_value", key="seed:c1", actor="seed"
-    )
-    cash = operations.checkout(plain_card, sh01, 30000, "cash", key="seed:c2", actor="seed")
-    partial = operations.refund(purchase.transaction_id, 2000, key="seed:rf", actor="seed",
-                                store=sh01)
+    sale = operations.checkout(rich_card, sh01, 12000, "stored_value", key="seed:c1", actor="s")
+    cash = operations.checkout(plain_card, sh01, 30000, "cash", key="seed:c2", actor="s")
+    elsewhere = operations.checkout(rich_card, sh02, 5000, "cash", key="seed:c3", actor="s")
+    refund = operations.refund(sale.transaction_id, 2000, key="seed:rf", actor="s", store=sh01)
+
     gift = issue_card("gift", store=sh01, pin=PIN)
-    operations.load_value(gift, 5000, idempotency_key="seed:g1", actor="seed")
     bare_gift = issue_card("gift", store=sh01)
-    operations.load_value(bare_gift, 5000, idempotency_key="seed:g2", actor="seed")
+    for card in (gift, bare_gift):
+        operations.load_value(card, 5000, idempotency_key=f"seed:g:{card.id}", actor="s")
     count = issue_card("count", member=plain, store=sh01)
-    operations.load_value(count, 0, visits=10, idempotency_key="seed:v", actor="seed")
+    operations.load_value(count, 0, visits=10, idempotency_key="seed:v", actor="s")
+    period = issue_card("period", member=rich, store=sh01, period="month")
+    lost = issue_card("stored_value", member=plain, store=sh01)
+    change_state(lost, "report-lost", actor="s")
+    frozen = issue_card("points", member=pinned, store=sh01, pin=PIN)
+    change_state(frozen, "freeze", actor="s")
+    replaced = issue_card("stored_value", member=pinned, store=sh01)
+    replace_card(replaced, actor="s")
     coupon = issue_coupon(plain, "C90")
     voucher = issue_coupon(rich, "V20")
     db.session.flush()
 
     out.cards = [
-        rich_card.number, plain_card.number, pinned_card.number, gift.number,
-        bare_gift.number, count.number, "6901234567892", "13800138000", "+14155552671",
+        *(c.number for c in (rich_card, plain_card, pinned_card, gift, bare_gift, count)),
+        *(c.number for c in (period, lost, frozen, replaced)),
+        "6901234567892",
+        "13800138000",
+        "+14155552671",
     ]
-    out.members = ["13800138000", "+8613900139000", "+14155552671", rich_card.number]
-    out.transactions = [purchase.transaction_id, cash.transaction_id, partial.transaction_id]
+    out.members = ["13800138000", "+8613900139000", "+1 415-555-2671", rich_card.number]
+    out.transactions = [t.transaction_id for t in (sale, cash, elsewhere, refund)]
     out.gifts = ["MUG", "TOTE"]
     out.coupon_types = ["V20", "C90"]
     out.coupons = [coupon.code, voucher.code]
@@ -154,22 +163,39 @@ def _document() -> dict[str, Any]:
 #: One test per operation of the document (pytest ids: ``[POST /api/v1/checkout]``).
 schema = schemathesis.openapi.from_dict(_document(), config=SchemathesisConfig.from_dict(CONFIG))
 
-#: Which seeded list stands in for a generated value, by parameter or body field name.
+#: Which seeded list stands in for a generated value, by path parameter or body field.
 PATH_REFS = {"number": "cards", "ref": "members", "transaction_id": "transactions"}
 BODY_REFS = {
     "card": "cards",
     "member": "members",
     "referrer": "members",
+    "home_store": "stores",
+    "store": "stores",
     "gift": "gifts",
     "coupon_type": "coupon_types",
     "coupon": "coupons",
 }
+#: A phone that parses and is nobody's yet, for a new member or a changed phone.
+NEW_PHONES = st.integers(0, 10**8 - 1).map(lambda n: f"+86137{n:08d}")
 
 
-def _swap(data: st.DataObject, seeded: Seeded, values: dict[str, Any], refs: dict[str, str]) -> None:
+def _swap(
+    data: st.DataObject, seeded: Seeded, values: dict[str, Any], refs: dict[str, str]
+) -> None:
+    """Three times in four, put a seeded reference where the case has a generated one."""
     for name, source in refs.items():
-        if name in values and values[name] is not None and data.draw(st.integers(0, 3)):
+        if values.get(name) is not None and data.draw(st.integers(0, 3)):
             values[name] = data.draw(st.sampled_from(getattr(seeded, source)), label=name)
+
+
+def _swap_body(data: st.DataObject, seeded: Seeded, body: dict[str, Any]) -> None:
+    _swap(data, seeded, body, BODY_REFS)
+    if body.get("phone") is not None and data.draw(st.integers(0, 3)):
+        body["phone"] = data.draw(NEW_PHONES | st.sampled_from(seeded.members[:3]), label="phone")
+    if body.get("pin") is not None and data.draw(st.booleans()):
+        body["pin"] = PIN
+    if body.get("old_pin") is not None and data.draw(st.booleans()):
+        body["old_pin"] = PIN
 
 
 def _positive(case: Any, location: str) -> bool:
@@ -185,7 +211,9 @@ DATA_DEPENDENT = {
     "home_store": ("no store",),
     "referrer": ("no member", "cannot refer"),
     "member": ("no member",),
-    "birthday": ("not a date", "no such"),
+    "birthday": ("not a date", "did not exist", "in the future", "lunar birthdays only"),
+    "answers": ("unknown question", "required answer", "must be"),
+    "value": ("already belongs",),
     "items": ("must add up",),
     "card": ("anonymous card",),
     "valid_until": ("before valid_from",),
@@ -208,13 +236,13 @@ def _data_dependent(response: Any) -> bool:
     deadline=DEADLINE,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-def test_api_fuzz(case: Any, data: st.DataObject, app: Flask, seeded: Seeded, isolated: Any) -> None:
+def test_api_fuzz(
+    case: Any, data: st.DataObject, app: Flask, seeded: Seeded, isolated: Any
+) -> None:
     if case.path_parameters and _positive(case, "path"):
         _swap(data, seeded, case.path_parameters, PATH_REFS)
     if isinstance(case.body, dict) and _positive(case, "body"):
-        _swap(data, seeded, case.body, BODY_REFS)
-        if "store" in case.body and data.draw(st.integers(0, 3)):
-            case.body["store"] = "SH01"
+        _swap_body(data, seeded, case.body)
     case.operation.schema.app = app  # the checks' own probes (e.g. without the key) reach it too
     headers = {"Authorization": f"Bearer {seeded.key}"}
     savepoint = isolated()
