@@ -24,6 +24,13 @@ from app.members.services import LANGUAGES, birthday_text, member_cards
 
 #: A year, a month 01-12 and a day 01-31 (whether that day exists is the service's check).
 BIRTHDAY_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$"
+#: Text with at least one character that is not white space (by ``str.isspace``, which the
+#: services' ``strip()`` uses; spelled out, as regex engines disagree on ``\\s``).
+NOT_BLANK_PATTERN = (
+    "[^\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+)
+#: A member's first card is issued with no options, so not a period card (it needs dates).
+FIRST_CARD_TYPES = tuple(t for t in CARD_TYPES if t != "period")
 #: A new PIN: 4 to 8 ASCII digits (``app.cards.services.set_pin`` checks the same).
 PIN_PATTERN = r"^[0-9]{4,8}$"
 
@@ -47,6 +54,15 @@ class WholeNumber(fields.Integer):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(strict=True, **kwargs)
+
+
+class StrictBoolean(fields.Boolean):
+    """JSON ``true`` or ``false`` only: marshmallow would also read 0, 1, "yes", "off"…"""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
+        if not isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        return value
 
 
 # --- errors -----------------------------------------------------------------------
@@ -177,7 +193,11 @@ class MediumSchema(Schema):
     value = fields.String(
         required=True,
         validate=validate.Length(min=1, max=128),
-        metadata=_doc("Barcode text, magstripe track, chip UID or QR token."),
+        metadata=_doc(
+            "Barcode text, magstripe track, chip UID or QR token; surrounding white space "
+            "is dropped.",
+            pattern=NOT_BLANK_PATTERN,
+        ),
     )
 
 
@@ -311,7 +331,7 @@ class _MemberFieldsSchema(Schema):
         metadata=_doc("YYYY-MM-DD; lunar month and day when birthday_calendar is lunar."),
     )
     birthday_calendar = fields.String(validate=validate.OneOf(CALENDARS))
-    lunar_leap_month = fields.Boolean(
+    lunar_leap_month = StrictBoolean(
         metadata=_doc("Lunar birthdays only: the day falls in that year's leap month.")
     )
     language = fields.String(validate=validate.OneOf(LANGUAGES))
@@ -344,8 +364,11 @@ class MemberCreateSchema(_MemberFieldsSchema):
     )
     home_store = fields.String(required=True, validate=validate.Length(min=1, max=32))
     card_type = fields.String(
-        validate=validate.OneOf(CARD_TYPES),
-        metadata=_doc("Type of the member's first card; stored_value when left out."),
+        validate=validate.OneOf(FIRST_CARD_TYPES),
+        metadata=_doc(
+            "Type of the member's first card; stored_value when left out. Not period: "
+            "a period card needs its dates (POST /cards)."
+        ),
     )
 
 
@@ -398,7 +421,7 @@ class CardCreateSchema(Schema):
         validate=validate.Range(min=0),
         metadata=_doc("Overdraft allowed on a stored value card, in fen."),
     )
-    rechargeable = fields.Boolean(allow_none=True)
+    rechargeable = StrictBoolean(allow_none=True)
     media = fields.List(
         fields.Nested(MediumSchema),
         validate=validate.Length(max=10),

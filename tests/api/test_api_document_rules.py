@@ -1,12 +1,14 @@
 """The OpenAPI document states the rules the server applies, so a request it calls valid is
 not refused for its shape, and one it calls invalid is refused (found by the fuzzer,
 tests/api/test_api_fuzz.py): PINs, one redemption target, card-type rules, birthdays,
-points offsets in whole yuan, unique media, and no unknown query parameters.
+points offsets in whole yuan, media that are not blank and not repeated, JSON booleans,
+and no unknown query parameters.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,7 @@ from openapi_core.contrib.werkzeug import WerkzeugOpenAPIRequest
 from openapi_core.exceptions import OpenAPIError
 from werkzeug.test import EnvironBuilder
 
+from app.api.schemas import NOT_BLANK_PATTERN
 from app.ledger.rules_io import import_rules
 from app.members.services import member_cards
 
@@ -77,6 +80,26 @@ def cases(card: str) -> list[tuple[str, dict[str, Any], bool]]:
             {"phone": "13700001113", "home_store": "SH01", "birthday": "1990-02-32"},
             False,
         ),
+        (
+            "/api/v1/members",
+            {"phone": "13700001114", "home_store": "SH01", "card_type": "count"},
+            True,
+        ),
+        (
+            "/api/v1/members",
+            {"phone": "13700001115", "home_store": "SH01", "card_type": "period"},
+            False,
+        ),
+        (
+            "/api/v1/members",
+            {"phone": "13700001116", "home_store": "SH01", "lunar_leap_month": "yes"},
+            False,
+        ),
+        ("/api/v1/cards", {"type": "gift", "rechargeable": 0}, False),
+        ("/api/v1/cards", {"type": "gift", "rechargeable": True}, True),
+        (f"/api/v1/cards/{card}/media", {"kind": "barcode", "value": " 6901234567892 "}, True),
+        (f"/api/v1/cards/{card}/media", {"kind": "barcode", "value": "\x0b"}, False),
+        (f"/api/v1/cards/{card}/media", {"kind": "barcode", "value": "\u3000 "}, False),
         ("/api/v1/redemptions", {"card": card, "gift": "TOTE"}, True),
         ("/api/v1/redemptions", {"card": card, "coupon_type": "C90", "gift": None}, True),
         ("/api/v1/redemptions", {"card": card}, False),
@@ -101,6 +124,13 @@ def test_points_offset_is_documented_in_whole_yuan(document, client):
     assert offset["multipleOf"] == 100
     pin = spec["components"]["schemas"]["CardCreate"]["properties"]["pin"]
     assert pin["pattern"] == "^[0-9]{4,8}$"
+
+
+def test_not_blank_is_what_the_services_strip():
+    """The pattern's class is exactly ``str.isspace``, spelled out for every regex engine."""
+    for code in range(0x10000):
+        char = chr(code)
+        assert (re.fullmatch(NOT_BLANK_PATTERN, char) is None) is char.isspace(), hex(code)
 
 
 @pytest.mark.parametrize(

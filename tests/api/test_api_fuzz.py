@@ -218,6 +218,7 @@ DATA_DEPENDENT = {
     "value": ("already belongs",),
     "items": ("must add up",),
     "card": ("anonymous card",),
+    "coupon_type": ("cannot be exchanged",),
     "valid_until": ("before valid_from",),
     "points_offset": ("anonymous card", "worth more", "at most"),
 }
