@@ -19,6 +19,7 @@ from openapi_core.exceptions import OpenAPIError
 from werkzeug.test import EnvironBuilder
 
 from app.api.schemas import NOT_BLANK_PATTERN
+from app.cards.services import set_pin
 from app.ledger.rules_io import import_rules
 from app.members.services import member_cards
 
@@ -46,12 +47,15 @@ def chain(app: Any, make_store: Any, make_member: Any) -> dict[str, str]:
         make_store(code)
     import_rules(json.loads(EXAMPLE_RULES.read_text(encoding="utf-8")))
     member = make_member("+8613800138000", card_type="points")
-    return {"card": member_cards(member)[0].number}
+    card = member_cards(member)[0]
+    set_pin(card, "1357")  # points pay only with the card's PIN
+    return {"card": card.number}
 
 
 def cases(card: str) -> list[tuple[str, dict[str, Any], bool]]:
     """(path, body, valid): the document's verdict and the server's must both be this."""
     pin = f"/api/v1/cards/{card}/pin"
+    sale = {"card": card, "store": "SH01", "amount_fen": 10000, "pay_with": "cash", "pin": "1357"}
     return [
         ("/api/v1/cards", {"type": "gift", "pin": "1234"}, True),
         ("/api/v1/cards", {"type": "gift", "pin": "١٢٣٤"}, False),  # Arabic-Indic digits
@@ -100,6 +104,8 @@ def cases(card: str) -> list[tuple[str, dict[str, Any], bool]]:
         (f"/api/v1/cards/{card}/media", {"kind": "barcode", "value": " 6901234567892 "}, True),
         (f"/api/v1/cards/{card}/media", {"kind": "barcode", "value": "\x0b"}, False),
         (f"/api/v1/cards/{card}/media", {"kind": "barcode", "value": "\u3000 "}, False),
+        ("/api/v1/checkout", {**sale, "points_offset": 100}, True),
+        ("/api/v1/checkout", {**sale, "points_offset": 150}, False),
         ("/api/v1/redemptions", {"card": card, "gift": "TOTE"}, True),
         ("/api/v1/redemptions", {"card": card, "coupon_type": "C90", "gift": None}, True),
         ("/api/v1/redemptions", {"card": card}, False),
