@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 
 from app.api.auth import current_actor
 from app.api.base import Blueprint
+from app.api.document_rules import document_rules
 from app.api.schemas import MAXIMUM_SETTING, BalancesSchema, WholeNumber
 from app.cards.models import Card
 from app.cards.services import resolve_card
@@ -67,7 +68,15 @@ class ItemSchema(Schema):
     quantity = WholeNumber(load_default=1, validate=validate.Range(min=1, max=10000))
 
 
+@document_rules(
+    anyOf=[
+        {"properties": {"amount_fen": {"minimum": 1}}},
+        {"properties": {"pay_with": {"enum": ["visits"]}}},
+    ]
+)
 class CheckoutSchema(Schema):
+    """``amount_fen`` 0 only with ``pay_with`` visits."""
+
     card = fields.String(
         required=True,
         validate=validate.Length(min=1, max=128),

@@ -105,6 +105,8 @@ def cases(card: str) -> list[tuple[str, dict[str, Any], bool]]:
         (f"/api/v1/cards/{card}/media", {"kind": "barcode", "value": "\x0b"}, False),
         (f"/api/v1/cards/{card}/media", {"kind": "barcode", "value": "\u3000 "}, False),
         ("/api/v1/checkout", {**sale, "points_offset": 100}, True),
+        ("/api/v1/checkout", {**sale, "amount_fen": 0}, False),
+        ("/api/v1/checkout", {**sale, "amount_fen": 0, "pay_with": "visits"}, True),
         ("/api/v1/checkout", {**sale, "points_offset": 150}, False),
         ("/api/v1/redemptions", {"card": card, "gift": "TOTE"}, True),
         ("/api/v1/redemptions", {"card": card, "coupon_type": "C90", "gift": None}, True),

@@ -194,6 +194,9 @@ def _swap_body(data: st.DataObject, seeded: Seeded, body: dict[str, Any]) -> Non
     _swap(data, seeded, body, BODY_REFS)
     if body.get("phone") is not None and data.draw(st.integers(0, 3)):
         body["phone"] = data.draw(NEW_PHONES | st.sampled_from(seeded.members[:3]), label="phone")
+    if isinstance(body.get("coupons"), list) and data.draw(st.integers(0, 3)):
+        codes = st.lists(st.sampled_from(seeded.coupons), max_size=2, unique=True)
+        body["coupons"] = data.draw(codes, label="coupons")
     if body.get("pin") is not None and data.draw(st.booleans()):
         body["pin"] = PIN
     if body.get("old_pin") is not None and data.draw(st.booleans()):
