@@ -13,10 +13,13 @@ from typing import Any
 
 import flask
 import flask_smorest
+from marshmallow import RAISE
 from webargs import core
 from webargs.flaskparser import FlaskParser, is_json_request
+from werkzeug.routing import UnicodeConverter
 
-from app.api.schemas import MAXIMUM_SETTING, ErrorSchema
+from app.api.document_rules import RULES
+from app.api.schemas import MAXIMUM_SETTING, NO_NUL_PATTERN, ErrorSchema
 
 #: Documented on every operation: a key is always required, and any path segment,
 #: query string or header may carry what the boundary refuses (a NUL character).
@@ -26,9 +29,18 @@ WITH_BODY = {415: 413}
 
 
 class _Parser(FlaskParser):
-    """webargs answers 422 by default; our contract says bad input is 400 ``invalid_request``."""
+    """webargs answers 422 by default; our contract says bad input is 400 ``invalid_request``.
+
+    An unknown query parameter is refused like an unknown JSON field (``?per_pag=5`` is a
+    typo the caller should hear about), so the document's parameter lists are exact.
+    """
 
     DEFAULT_VALIDATION_STATUS = 400
+    DEFAULT_UNKNOWN_BY_LOCATION = {
+        **FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION,
+        "query": RAISE,
+        "querystring": RAISE,
+    }
 
     def _raw_load_json(self, req: flask.Request) -> Any:
         # The boundary (``app.boundary``) parsed and checked the body already (depth, NUL,
@@ -74,7 +86,26 @@ class Api(flask_smorest.Api):
             setting = field.metadata.get(MAXIMUM_SETTING)
             return {"maximum": config[setting]} if setting else {}
 
+        def no_nul(converter: Any, field: Any, ret: dict[str, Any], **_: Any) -> dict[str, Any]:
+            """Every text refuses NUL (``app.boundary``): a string with no pattern of its own
+            and no enumeration says so, so generated requests the document allows pass."""
+            if ret.get("type") == "string" and not {"pattern", "enum", "format"} & set(ret):
+                return {"pattern": NO_NUL_PATTERN}
+            return {}
+
         self.ma_plugin.converter.add_attribute_function(configured_maximum)
+        self.ma_plugin.converter.add_attribute_function(no_nul)
+        # Path segments are text too: ``/members/a%00b`` is refused like a body field.
+        self.register_converter(
+            UnicodeConverter, lambda _converter: {"type": "string", "pattern": NO_NUL_PATTERN}
+        )
+
+    def register_blueprint(self, blp: Any, **options: Any) -> None:
+        super().register_blueprint(blp, **options)
+        components = self.spec.components.schemas
+        for name, keywords in RULES.items():
+            if name in components:
+                components[name].update(keywords)
 
     def _register_error_handlers(self) -> None:
         # HTTP errors are turned into JSON by app.api.errors, only under /api/,

@@ -13,6 +13,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, pre_dump, validate
 
+from app.api.document_rules import document_rules
 from app.cards.models import CARD_STATES, CARD_TYPES, MEDIUM_KINDS, Card
 from app.cards.services import PERIODS
 from app.db import db, utcnow
@@ -22,7 +23,32 @@ from app.limits import MAX_ANSWERS, MAX_CREDIT_LIMIT_FEN
 from app.members.models import CALENDARS, GENDERS, Level, Member
 from app.members.services import LANGUAGES, birthday_text, member_cards
 
-BIRTHDAY_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
+#: A year, a month 01-12 and a day 01-31 (whether that day exists is the service's check).
+BIRTHDAY_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$"
+#: Any text without a NUL character, which the boundary refuses in every text that enters
+#: (``app.boundary``). ``app.api.base.Api`` documents it on every string without a pattern.
+NO_NUL_PATTERN = r"^[^\x00]*$"
+#: Text with at least one character that is not white space (by ``str.isspace``, which the
+#: services' ``strip()`` uses; spelled out, as regex engines disagree on ``\\s``), and no NUL.
+NOT_BLANK_PATTERN = (
+    r"^[^\x00]*"
+    "[^\x00\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+    r"[^\x00]*$"
+)
+#: A questionnaire answer: text, a number, yes / no, several choices, or null (remove it).
+ANSWER_VALUE = {
+    "nullable": True,
+    "anyOf": [
+        {"type": "string", "pattern": NO_NUL_PATTERN},
+        {"type": "number"},
+        {"type": "boolean"},
+        {"type": "array", "items": {"type": "string", "pattern": NO_NUL_PATTERN}},
+    ],
+}
+#: A member's first card is issued with no options, so not a period card (it needs dates).
+FIRST_CARD_TYPES = tuple(t for t in CARD_TYPES if t != "period")
+#: A new PIN: 4 to 8 ASCII digits (``app.cards.services.set_pin`` checks the same).
+PIN_PATTERN = r"^[0-9]{4,8}$"
 
 
 def _doc(text: str, **extra: Any) -> dict[str, Any]:
@@ -44,6 +70,15 @@ class WholeNumber(fields.Integer):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(strict=True, **kwargs)
+
+
+class StrictBoolean(fields.Boolean):
+    """JSON ``true`` or ``false`` only: marshmallow would also read 0, 1, "yes", "off"…"""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
+        if not isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        return value
 
 
 # --- errors -----------------------------------------------------------------------
@@ -174,7 +209,11 @@ class MediumSchema(Schema):
     value = fields.String(
         required=True,
         validate=validate.Length(min=1, max=128),
-        metadata=_doc("Barcode text, magstripe track, chip UID or QR token."),
+        metadata=_doc(
+            "Barcode text, magstripe track, chip UID or QR token; surrounding white space "
+            "is dropped.",
+            pattern=NOT_BLANK_PATTERN,
+        ),
     )
 
 
@@ -314,7 +353,7 @@ class _MemberFieldsSchema(Schema):
         metadata=_doc("YYYY-MM-DD; lunar month and day when birthday_calendar is lunar."),
     )
     birthday_calendar = fields.String(validate=validate.OneOf(CALENDARS))
-    lunar_leap_month = fields.Boolean(
+    lunar_leap_month = StrictBoolean(
         metadata=_doc("Lunar birthdays only: the day falls in that year's leap month.")
     )
     language = fields.String(validate=validate.OneOf(LANGUAGES))
@@ -334,6 +373,7 @@ class _MemberFieldsSchema(Schema):
         metadata=_doc(
             "Questionnaire answers by question key; null for a key removes it.",
             maxProperties=MAX_ANSWERS,
+            additionalProperties=ANSWER_VALUE,
         ),
     )
     referrer = fields.String(
@@ -351,8 +391,11 @@ class MemberCreateSchema(_MemberFieldsSchema):
     )
     home_store = fields.String(required=True, validate=validate.Length(min=1, max=32))
     card_type = fields.String(
-        validate=validate.OneOf(CARD_TYPES),
-        metadata=_doc("Type of the member's first card; stored_value when left out."),
+        validate=validate.OneOf(FIRST_CARD_TYPES),
+        metadata=_doc(
+            "Type of the member's first card; stored_value when left out. Not period: "
+            "a period card needs its dates (POST /cards)."
+        ),
     )
 
 
@@ -361,14 +404,39 @@ class MemberUpdateSchema(_MemberFieldsSchema):
     home_store = fields.String(validate=validate.Length(min=1, max=32))
 
 
+@document_rules(
+    allOf=[
+        {
+            "anyOf": [
+                {"properties": {"type": {"enum": ["stored_value"]}}},
+                {"properties": {"credit_limit_fen": {"enum": [0]}}},
+                {"not": {"required": ["credit_limit_fen"]}},
+            ]
+        },
+        {
+            "anyOf": [
+                {"properties": {"type": {"not": {"enum": ["period"]}}}},
+                {"required": ["period"], "properties": {"period": {"type": "string"}}},
+                {"required": ["valid_until"], "properties": {"valid_until": {"type": "string"}}},
+            ]
+        },
+    ]
+)
 class CardCreateSchema(Schema):
+    """``credit_limit_fen`` above 0 only on a stored value card; a period card needs
+    ``period`` or ``valid_until``."""
+
     type = fields.String(required=True, validate=validate.OneOf(CARD_TYPES))
     member = fields.String(
         allow_none=True,
         validate=validate.Length(min=1, max=128),
         metadata=_doc("The holder (phone, card number or medium); left out for an anonymous card."),
     )
-    pin = fields.String(allow_none=True, metadata=_doc("4 to 8 digits."))
+    pin = fields.String(
+        allow_none=True,
+        validate=validate.Regexp(PIN_PATTERN, error="a PIN is 4 to 8 digits"),
+        metadata=_doc("4 to 8 digits."),
+    )
     period = fields.String(
         allow_none=True,
         validate=validate.OneOf(tuple(PERIODS)),
@@ -380,8 +448,12 @@ class CardCreateSchema(Schema):
         validate=validate.Range(min=0, max=MAX_CREDIT_LIMIT_FEN),
         metadata=_doc("Overdraft allowed on a stored value card, in fen."),
     )
-    rechargeable = fields.Boolean(allow_none=True)
-    media = fields.List(fields.Nested(MediumSchema), validate=validate.Length(max=10))
+    rechargeable = StrictBoolean(allow_none=True)
+    media = fields.List(
+        fields.Nested(MediumSchema),
+        validate=validate.Length(max=10),
+        metadata=_doc("Each medium once: a value belongs to one card.", uniqueItems=True),
+    )
 
 
 class ReasonSchema(Schema):
@@ -390,7 +462,10 @@ class ReasonSchema(Schema):
 
 class PinSetSchema(Schema):
     pin = fields.String(
-        required=True, allow_none=True, metadata=_doc("4 to 8 digits; null removes the PIN.")
+        required=True,
+        allow_none=True,
+        validate=validate.Regexp(PIN_PATTERN, error="a PIN is 4 to 8 digits"),
+        metadata=_doc("4 to 8 digits; null removes the PIN."),
     )
     old_pin = fields.String(
         allow_none=True, metadata=_doc("Required when the card already has a PIN.")

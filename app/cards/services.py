@@ -266,7 +266,7 @@ def _pin_hasher() -> PasswordHasher:
 
 
 def hash_pin(pin: str) -> str:
-    if not (isinstance(pin, str) and pin.isdigit() and 4 <= len(pin) <= 8):
+    if not (isinstance(pin, str) and pin.isascii() and pin.isdigit() and 4 <= len(pin) <= 8):
         raise InvalidRequest("a PIN is 4 to 8 digits", field="pin")
     return _pin_hasher().hash(pin)
 

@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 
 from app.api.auth import current_actor
 from app.api.base import Blueprint
+from app.api.document_rules import document_rules
 from app.api.schemas import MAXIMUM_SETTING, BalancesSchema, WholeNumber
 from app.cards.models import Card
 from app.cards.services import resolve_card
@@ -68,7 +69,15 @@ class ItemSchema(Schema):
     quantity = WholeNumber(load_default=1, validate=validate.Range(min=1, max=MAX_COUNT))
 
 
+@document_rules(
+    anyOf=[
+        {"properties": {"amount_fen": {"minimum": 1}}},
+        {"properties": {"pay_with": {"enum": ["visits"]}}},
+    ]
+)
 class CheckoutSchema(Schema):
+    """``amount_fen`` 0 only with ``pay_with`` visits."""
+
     card = fields.String(
         required=True,
         validate=validate.Length(min=1, max=128),
@@ -88,7 +97,11 @@ class CheckoutSchema(Schema):
     points_offset = WholeNumber(
         load_default=0,
         validate=validate.Range(min=0, max=MAX_POINTS),
-        metadata=_doc("Points to use as cash (offset_points_per_yuan points = 1 yuan)."),
+        metadata=_doc(
+            "Points to use as cash, in whole yuan: a multiple of the rules' "
+            "offset_points_per_yuan (100 as shipped; that many points = 1 yuan).",
+            multipleOf=100,
+        ),
     )
     items = fields.List(
         fields.Nested(ItemSchema),

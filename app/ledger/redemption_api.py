@@ -16,6 +16,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from app.api.auth import current_actor
 from app.api.base import Blueprint
+from app.api.document_rules import document_rules
 from app.api.members import REF as MEMBER_REF
 from app.api.schemas import BalancesSchema, WholeNumber
 from app.cards.services import resolve_card
@@ -36,7 +37,15 @@ blp = Blueprint(
 )
 
 
+@document_rules(
+    oneOf=[
+        {"required": [name], "properties": {name: {"type": "string"}}}
+        for name in ("gift", "coupon_type", "coupon")
+    ]
+)
 class RedemptionSchema(Schema):
+    """Exactly one of ``gift``, ``coupon_type`` or ``coupon`` is given (not null)."""
+
     card = fields.String(
         required=True,
         validate=validate.Length(min=1, max=128),
