@@ -72,18 +72,26 @@ def select_store(code: str) -> Any:
     return select(Store).where(Store.code == code)
 
 
-def test_one_coupon_at_eight_counters_is_used_once(live_app: Any) -> None:
+def _chain_with_a_coupon(phone: str) -> tuple[str, str, str]:
+    """Three stores with the example rules, a member holding one C90 coupon, SH01's key:
+    the member's card number, the coupon's code and the key, committed."""
     from app.ledger.redemption import issue_coupon
-    from app.ledger.redemption_models import Coupon
 
     with unit_of_work():
         for code in ("SH01", "SH02", "BJ01"):
             create_store(code, code, "East")
         import_rules(json.loads(EXAMPLE.read_text(encoding="utf-8")))
-        member = create_member({"phone": "+8613900001111", "home_store": "SH01"})
+        member = create_member({"phone": phone, "home_store": "SH01"})
         number = member_cards(member)[0].number
         code = issue_coupon(member, "C90").code  # type: ignore[union-attr]
         _key, secret = create_api_key(db.session.scalar(select_store("SH01")))
+    return number, code, secret
+
+
+def test_one_coupon_at_eight_counters_is_used_once(live_app: Any) -> None:
+    from app.ledger.redemption_models import Coupon
+
+    number, code, secret = _chain_with_a_coupon("+8613900001111")
 
     counters = 8
     barrier = threading.Barrier(counters)
@@ -111,17 +119,9 @@ def test_one_coupon_at_eight_counters_is_used_once(live_app: Any) -> None:
 def test_one_coupon_in_eight_checkouts_at_once_goes_with_one_sale(live_app: Any) -> None:
     """A coupon carried by a checkout is used with its sale only: one sale, seven refusals."""
     from app.ledger.models import Transaction
-    from app.ledger.redemption import issue_coupon
     from app.ledger.redemption_models import Coupon
 
-    with unit_of_work():
-        for code in ("SH01", "SH02", "BJ01"):
-            create_store(code, code, "East")
-        import_rules(json.loads(EXAMPLE.read_text(encoding="utf-8")))
-        member = create_member({"phone": "+8613900002222", "home_store": "SH01"})
-        number = member_cards(member)[0].number
-        code = issue_coupon(member, "C90").code  # type: ignore[union-attr]
-        _key, secret = create_api_key(db.session.scalar(select_store("SH01")))
+    number, code, secret = _chain_with_a_coupon("+8613900002222")
 
     counters = 8
     barrier = threading.Barrier(counters)
