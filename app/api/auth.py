@@ -10,12 +10,11 @@ from __future__ import annotations
 import datetime as dt
 
 from flask import Flask, Response, after_this_request, current_app, g, request
-from sqlalchemy import update
 from werkzeug.exceptions import UnsupportedMediaType
 
 from app.auth.models import ApiKey
-from app.auth.services import authenticate
-from app.db import db, utcnow
+from app.auth.services import authenticate, record_key_use
+from app.db import utcnow
 from app.errors import Unauthorized
 
 #: ``last_used_at`` is written at most this often per key: one UPDATE a minute, not one a request.
@@ -57,7 +56,7 @@ def _touch_after_success(key_id: int, now: dt.datetime) -> None:
     @after_this_request
     def _touch(response: Response) -> Response:
         if response.status_code < 400:
-            db.session.execute(update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=now))
+            record_key_use(key_id, now)
         return response
 
 

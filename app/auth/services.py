@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import secrets
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from app.auth.models import ApiKey
 from app.db import db, utcnow
@@ -37,6 +38,11 @@ def authenticate(secret: str) -> ApiKey:
     if key.revoked_at is not None:
         raise Unauthorized("this API key has been revoked")
     return key
+
+
+def record_key_use(key_id: int, at: dt.datetime) -> None:
+    """Note when a key was last used: one UPDATE by id, no read (it runs at the request's end)."""
+    db.session.execute(update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=at))
 
 
 def revoke_api_key(prefix: str) -> ApiKey:

@@ -16,7 +16,14 @@ from app.cards.models import CARD_TYPES, MEDIUM_KINDS, Card, CardEvent, CardMedi
 from app.cards.numbers import random_card_number
 from app.cards.states import next_state
 from app.db import db, utcnow
-from app.errors import InvalidRequest, NotFound, PinLocked, PinRequired, WrongPin
+from app.errors import (
+    CardNotActive,
+    InvalidRequest,
+    NotFound,
+    PinLocked,
+    PinRequired,
+    WrongPin,
+)
 from app.members.models import Member
 from app.phone import normalise_phone
 from app.signals import card_state_changed
@@ -225,6 +232,33 @@ def replace_card(card: Card, *, actor: str | None = None, reason: str | None = N
         card, action="replace", from_state=before, to_state=card.state, new_card=new
     )
     return new
+
+
+def bind_card(
+    card: Card, member: Member, *, actor: str | None = None, reason: str | None = None
+) -> Card:
+    """Attach an anonymous active card to ``member``, recorded as a ``bind`` event.
+
+    The card's accounts stay with the card, so its balances now count for the member.
+    Callers check the PIN first; this refuses a card that is held or not active.
+    """
+    if card.member_id is not None:
+        raise InvalidRequest("this card already belongs to a member", field="card")
+    if card.state != "active":
+        raise CardNotActive(f"a card that is {card.state} cannot be bound", state=card.state)
+    card.member = member
+    db.session.add(
+        CardEvent(
+            card_id=card.id,
+            action="bind",
+            from_state=card.state,
+            to_state=card.state,
+            actor=actor,
+            reason=reason or f"bound to member {member.id}",
+        )
+    )
+    db.session.flush()
+    return card
 
 
 def add_medium(card: Card, kind: str, value: str) -> CardMedium:

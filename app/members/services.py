@@ -266,6 +266,16 @@ def find_member_by_phone(text: str) -> Member | None:
     return db.session.scalar(select(Member).where(Member.phone == phone))
 
 
+def set_sms_opt_out(phone: str, opted_out: bool) -> None:
+    """Keep the flag of the member with this phone, if any, in step with the opt-out registry.
+
+    ``app.optout`` calls this on every change; the registry, not this flag, decides sending.
+    """
+    member = db.session.scalar(select(Member).where(Member.phone == phone))
+    if member is not None:
+        member.sms_opt_out = opted_out
+
+
 def resolve_member(ref: str) -> Member:
     """A member from a phone number in any format, a card number or a card medium id."""
     from app.cards.services import find_card

@@ -2,25 +2,20 @@
 
 Receivers of ``app.signals`` run inside the ledger's transaction, so an alert
 exists if and only if the posting committed. Texts are gettext msgids in
-English, rendered in the member's language.
+English, rendered in the member's language. Every alert is queued by
+``app.messaging.services.enqueue``, which also applies the alert switches.
 """
 
 from __future__ import annotations
 
 import logging
-import uuid
-from typing import Any, cast
+from typing import Any
 
 from flask import current_app
-from sqlalchemy import Table, bindparam, func, literal, select, true
-from sqlalchemy.dialects import postgresql, sqlite
 
 from app import clock
-from app.db import db, utcnow
 from app.i18n import catalogue, gettext, in_language
-from app.ledger.prepared import Prepared
-from app.messaging.models import AlertPreference, OutboxMessage, ProgrammeAlertSetting
-from app.messaging.services import alert_enabled, enqueue
+from app.messaging.services import enqueue
 from app.money import yuan
 from app.signals import level_changed, transaction_posted
 
@@ -112,91 +107,16 @@ def _transaction_alerts(transaction: Any, **kw: Any) -> None:
     else:
         kind_text = kind
     body = transaction_text(kind_text, language=member.language, **values)
-    _enqueue_if_enabled(
-        member,
-        body,
+    enqueue(
+        address=member.phone,
+        body=body,
+        kind="alert",
         alert_type="transaction",
-        dedupe_key=f"alert:transaction:{txn_id}" if txn_id else f"alert:{uuid.uuid4().hex}",
+        language=member.language,
+        member=member,
+        dedupe_key=f"alert:transaction:{txn_id}" if txn_id else None,
     )
     _low_balance(transaction, kind, member, card, balances, amount_fen, values)
-
-
-def _enqueue_if_enabled(member: Any, body: str, *, alert_type: str, dedupe_key: str) -> None:
-    """Queue an SMS alert unless the programme or the member switched it off: one statement.
-
-    The same as ``alert_enabled`` and then ``enqueue``, with the switches read in
-    the INSERT's own WHERE: this runs inside every checkout, recharge and refund.
-    """
-    if member.id is None:
-        db.session.flush()  # a member made in this transaction needs its id first
-    now = utcnow()
-    connection = db.connection()
-    _ALERT_INSERT[connection.dialect.name].rows(
-        connection,
-        {
-            "address": member.phone,
-            "member_id": member.id,
-            "alert_type": alert_type,
-            "body": body,
-            "language": member.language,
-            "dedupe_key": dedupe_key,
-            "now": now,
-        },
-    )
-
-
-def _alert_insert(make_insert: Any) -> Any:
-    """INSERT INTO outbox SELECT <the alert> WHERE both switches are on (no row = on)."""
-    outbox = cast(Table, OutboxMessage.__table__)
-    c = outbox.c
-
-    def value(name: str, column: Any) -> Any:
-        return bindparam(name, type_=column.type)
-
-    programme_on = (
-        select(ProgrammeAlertSetting.enabled)
-        .where(ProgrammeAlertSetting.alert_type == bindparam("alert_type"))
-        .scalar_subquery()
-    )
-    member_on = (
-        select(AlertPreference.enabled)
-        .where(
-            AlertPreference.member_id == bindparam("member_id"),
-            AlertPreference.alert_type == bindparam("alert_type"),
-        )
-        .scalar_subquery()
-    )
-    columns = {
-        "channel": literal("sms", c.channel.type),
-        "address": value("address", c.address),
-        "member_id": value("member_id", c.member_id),
-        "kind": literal("alert", c.kind.type),
-        "alert_type": value("alert_type", c.alert_type),
-        "body": value("body", c.body),
-        "language": value("language", c.language),
-        "dedupe_key": value("dedupe_key", c.dedupe_key),
-        "opt_out_confirmation": literal(False, c.opt_out_confirmation.type),
-        "status": literal("queued", c.status.type),
-        "attempts": literal(0, c.attempts.type),
-        "next_attempt_at": value("now", c.next_attempt_at),
-        "created_at": value("now", c.created_at),
-        "updated_at": value("now", c.updated_at),
-    }
-    rows = select(*columns.values()).where(
-        func.coalesce(programme_on, true()), func.coalesce(member_on, true())
-    )
-    return (
-        make_insert(outbox)
-        .from_select(list(columns), rows)
-        .on_conflict_do_nothing(index_elements=["dedupe_key"])
-    )
-
-
-#: Run straight on the driver's cursor, as the ledger's own hot statements are.
-_ALERT_INSERT = {
-    "postgresql": Prepared(_alert_insert(postgresql.insert)),
-    "sqlite": Prepared(_alert_insert(sqlite.insert)),
-}
 
 
 def _low_balance(
@@ -217,8 +137,6 @@ def _low_balance(
     threshold = current_app.config["LOW_BALANCE_ALERT_FEN"]
     after = balances.stored_value_fen
     if not (after < threshold <= after + amount_fen):
-        return
-    if not alert_enabled(member, "low_balance"):
         return
     with in_language(member.language):
         body = str(
@@ -252,8 +170,6 @@ def on_level_changed(member: Any, **kw: Any) -> None:
 def _level_alert(member: Any, **kw: Any) -> None:
     new_level = kw.get("new_level")
     if kw.get("reason") != "upgrade" or new_level is None:
-        return
-    if not alert_enabled(member, "level"):
         return
     with in_language(member.language):
         body = str(

@@ -10,7 +10,7 @@ import datetime as dt
 import uuid
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Table, bindparam, func, select
+from sqlalchemy import Table, and_, bindparam, func, literal, select, true
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.db import db, utcnow
@@ -41,17 +41,21 @@ def enqueue(
     alert_type: str | None = None,
     opt_out_confirmation: bool = False,
     not_before: dt.datetime | None = None,
-) -> int:
-    """Queue one message and return its outbox id.
+) -> int | None:
+    """Queue one message and return its outbox id: the only writer of outbox rows.
 
     The same ``dedupe_key`` twice queues nothing new and returns the first row's id.
-    One statement (``INSERT … ON CONFLICT DO NOTHING``): alerts ride on the ledger's
-    hot path, so no savepoint and no read-before-write.
+    A message with an ``alert_type`` is queued only while both switches are on, the
+    programme's and the member's (no row means on); switched off, it returns None.
+    One statement (``INSERT … SELECT … WHERE <switches> ON CONFLICT DO NOTHING``):
+    alerts ride on the ledger's hot path, so no savepoint and no read-before-write.
     """
     if kind not in KINDS:
         raise InvalidRequest(f"kind must be one of {', '.join(KINDS)}", field="kind")
     if channel not in OUTBOX_CHANNELS:
         raise InvalidRequest(f"channel must be one of {', '.join(OUTBOX_CHANNELS)}")
+    if alert_type is not None:
+        _check_type(alert_type)
     if not body.strip():
         raise InvalidRequest("an empty message cannot be sent", field="body")
     key = dedupe_key or f"{kind}:{uuid.uuid4().hex}"
@@ -77,37 +81,62 @@ def enqueue(
     ).scalar()
     if new_id is not None:
         return int(new_id)
-    return int(
-        connection.execute(select(_OUTBOX.c.id).where(_OUTBOX.c.dedupe_key == key)).scalar_one()
-    )
+    # Queued before under this key, or switched off (then there may be no row at all).
+    found = connection.execute(select(_OUTBOX.c.id).where(_OUTBOX.c.dedupe_key == key)).scalar()
+    return int(found) if found is not None else None
 
 
 _OUTBOX = cast(Table, OutboxMessage.__table__)
 
 
 def _enqueue_statement(insert: Any) -> Any:
+    """INSERT INTO outbox SELECT <the message> WHERE both alert switches are on.
+
+    Without an alert type (or member) the switch subqueries find no row, and no row
+    means on: every other message is queued unconditionally.
+    """
+    c = _OUTBOX.c
+
+    def value(name: str, column: Any) -> Any:
+        return bindparam(name, type_=column.type)
+
+    columns = {
+        "channel": value("channel", c.channel),
+        "address": value("address", c.address),
+        "member_id": value("member_id", c.member_id),
+        "kind": value("kind", c.kind),
+        "alert_type": value("alert_type", c.alert_type),
+        "body": value("body", c.body),
+        "language": value("language", c.language),
+        "dedupe_key": value("dedupe_key", c.dedupe_key),
+        "opt_out_confirmation": value("opt_out_confirmation", c.opt_out_confirmation),
+        "status": literal("queued", c.status.type),
+        "attempts": literal(0, c.attempts.type),
+        "next_attempt_at": value("next_attempt_at", c.next_attempt_at),
+        "created_at": value("now", c.created_at),
+        "updated_at": value("now", c.updated_at),
+    }
+    switches_on = and_(*(func.coalesce(switch, true()) for switch in _SWITCHES))
     return (
         insert(_OUTBOX)
-        .values(
-            channel=bindparam("channel"),
-            address=bindparam("address"),
-            member_id=bindparam("member_id"),
-            kind=bindparam("kind"),
-            alert_type=bindparam("alert_type"),
-            body=bindparam("body"),
-            language=bindparam("language"),
-            dedupe_key=bindparam("dedupe_key"),
-            opt_out_confirmation=bindparam("opt_out_confirmation"),
-            status="queued",
-            attempts=0,
-            next_attempt_at=bindparam("next_attempt_at"),
-            created_at=bindparam("now"),
-            updated_at=bindparam("now"),
-        )
+        .from_select(list(columns), select(*columns.values()).where(switches_on))
         .on_conflict_do_nothing(index_elements=["dedupe_key"])
-        .returning(_OUTBOX.c.id)
+        .returning(c.id)
     )
 
+
+#: The programme's and the member's switch for ``:alert_type`` (NULL: no row, which means on).
+_SWITCHES = (
+    select(ProgrammeAlertSetting.enabled)
+    .where(ProgrammeAlertSetting.alert_type == bindparam("alert_type"))
+    .scalar_subquery(),
+    select(AlertPreference.enabled)
+    .where(
+        AlertPreference.member_id == bindparam("member_id"),
+        AlertPreference.alert_type == bindparam("alert_type"),
+    )
+    .scalar_subquery(),
+)
 
 #: Built once: alerts ride on every checkout, and a reused statement keeps its compiled form.
 _ENQUEUE = {
@@ -192,30 +221,6 @@ def programme_alerts() -> dict[str, bool]:
     for row in db.session.scalars(select(ProgrammeAlertSetting)):
         settings[row.alert_type] = row.enabled
     return settings
-
-
-def alert_enabled(member: Member, alert_type: str) -> bool:
-    """Both switches must be on: the programme's and the member's (one prepared query)."""
-    row = (
-        db.session.connection()
-        .execute(_ALERT_SWITCHES, {"alert_type": alert_type, "member_id": member.id})
-        .one()
-    )
-    return all(value is None or bool(value) for value in row)
-
-
-#: Built once: this runs inside every checkout, recharge and refund.
-_ALERT_SWITCHES = select(
-    select(ProgrammeAlertSetting.enabled)
-    .where(ProgrammeAlertSetting.alert_type == bindparam("alert_type"))
-    .scalar_subquery(),
-    select(AlertPreference.enabled)
-    .where(
-        AlertPreference.member_id == bindparam("member_id"),
-        AlertPreference.alert_type == bindparam("alert_type"),
-    )
-    .scalar_subquery(),
-)
 
 
 #: Twilio's message statuses as ours; anything else (received, …) is not about an outbound one.

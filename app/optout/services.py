@@ -11,7 +11,7 @@ from __future__ import annotations
 from sqlalchemy import ScalarSelect, bindparam, select
 
 from app.db import db, utcnow
-from app.members.models import Member
+from app.members.services import set_sms_opt_out
 from app.optout.models import OPT_CHANNELS, OptOut, OptOutEvent
 
 #: Channels that share one registry: the simulator plays a phone.
@@ -94,6 +94,4 @@ def _sync_member(channel: str, address: str, opted_out: bool) -> None:
     # WeChat openids are not bound to members yet; the WeChat issue adds that.
     if channel != "sms":
         return
-    member = db.session.scalar(select(Member).where(Member.phone == address))
-    if member is not None:
-        member.sms_opt_out = opted_out
+    set_sms_opt_out(address, opted_out)

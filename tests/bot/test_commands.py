@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app.cards.models import CardEvent
+from app.cards.services import card_history
 from app.clock import frozen
 from app.db import db
 from app.ledger.balances import points_summary
@@ -368,6 +369,13 @@ class TestBind:
         )
         assert gift.member_id == member.id
         assert self._events(gift) == ["issue", "bind"]
+        [bound] = [e for e in card_history(gift) if e.action == "bind"]
+        assert (bound.from_state, bound.to_state, bound.actor, bound.reason) == (
+            "active",
+            "active",
+            f"sms:member:{member.id}",
+            f"bound to member {member.id} by text",
+        )
         assert phone.text("YE") == "储值余额：¥100.00。"
         assert phone.text(f"BD {gift.number}") == f"尾号 {tail} 的卡已绑定在您名下。"
 

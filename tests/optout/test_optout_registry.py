@@ -39,3 +39,17 @@ def test_strangers_and_wechat_openids(app: Any) -> None:
 def test_unknown_channel_is_a_programming_error(app: Any) -> None:
     with pytest.raises(ValueError, match="unknown channel"):
         opt_out("fax", PHONE, source="x")
+
+
+def test_the_members_flag_is_kept_by_members_services(app: Any, make_member: Any) -> None:
+    """The registry keeps the member's flag in step through ``members.services``."""
+    from app.members.services import find_member_by_phone, set_sms_opt_out
+
+    make_member(PHONE)
+    set_sms_opt_out("+8613900139000", True)  # no member has this phone: nothing to change
+    set_sms_opt_out(PHONE, True)
+    db.session.flush()
+    db.session.expire_all()
+    assert find_member_by_phone(PHONE).sms_opt_out is True
+    set_sms_opt_out(PHONE, False)
+    assert find_member_by_phone(PHONE).sms_opt_out is False

@@ -6,14 +6,12 @@ import datetime as dt
 
 from app.bot.registry import Context, command
 from app.bot.replies import last4
-from app.cards.models import Card, CardEvent
-from app.cards.services import find_card, verify_pin
+from app.cards.models import Card
+from app.cards.services import bind_card, find_card, verify_pin
 from app.clock import to_local
-from app.db import db
 from app.errors import PinLocked, PinRequired, WrongPin
 from app.i18n import gettext
 from app.ledger.balances import Balances, card_balances
-from app.members.models import Member
 
 #: Longest card reference echoed back in a reply.
 _ECHO_CHARS = 24
@@ -77,7 +75,12 @@ def bind(ctx: Context) -> str:
             card=label,
             time=_local_time(exc.details.get("locked_until")),
         )
-    _attach(card, member, actor=f"{ctx.message.channel}:member:{member.id}")
+    bind_card(
+        card,
+        member,
+        actor=f"{ctx.message.channel}:member:{member.id}"[:64],
+        reason=f"bound to member {member.id} by text",
+    )
     return gettext("Card ending %(card)s is now bound to your membership.", card=label)
 
 
@@ -106,22 +109,6 @@ def _find(readings: list[tuple[str, str | None]]) -> tuple[Card | None, str | No
         if card is not None:
             return card, pin
     return None, None
-
-
-def _attach(card: Card, member: Member, *, actor: str) -> None:
-    """The card's accounts stay with the card, so its balance now counts for the member."""
-    card.member = member
-    db.session.add(
-        CardEvent(
-            card_id=card.id,
-            action="bind",
-            from_state=card.state,
-            to_state=card.state,
-            actor=actor[:64],
-            reason=f"bound to member {member.id} by text",
-        )
-    )
-    db.session.flush()
 
 
 def _holds_value(card: Card) -> bool:
