@@ -20,7 +20,7 @@ from app.cards.services import (
     get_card,
     issue_card,
 )
-from app.cli import cli_unit_of_work, local_minute
+from app.cli.support import cli_unit_of_work, local_minute
 from app.db import db
 from app.errors import NotFound
 from app.ledger.balances import card_balances

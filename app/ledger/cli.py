@@ -8,7 +8,7 @@ import sys
 import click
 from flask.cli import AppGroup
 
-from app.cli import cli_unit_of_work
+from app.cli.support import cli_unit_of_work
 
 
 @click.group("ledger", cls=AppGroup)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 from flask.cli import with_appcontext
 
-from app.cli import cli_unit_of_work, echo_table, local_minute
+from app.cli.support import cli_unit_of_work, echo_table, local_minute
 from app.errors import NotFound
 from app.ledger.balances import member_balances
 from app.members.services import (

@@ -6,7 +6,7 @@ import click
 from flask.cli import with_appcontext
 from sqlalchemy import func, select
 
-from app.cli import cli_unit_of_work, echo_table
+from app.cli.support import cli_unit_of_work, echo_table
 from app.db import db
 from app.members.models import Member
 from app.stores.services import create_store, list_stores

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from app.ledger.birthdays import (
+from app.members.birthdays import (
     birthdays_in_year,
     is_birthday,
     is_birthday_month,

@@ -12,9 +12,9 @@ from sqlalchemy import func, select
 from app import clock
 from app.db import db
 from app.ledger.balances import card_balances
-from app.ledger.redemption import issue_coupon
-from app.ledger.redemption_models import Coupon, Redemption
-from app.ledger.rules_io import import_rules
+from app.ledger.redemption.models import Coupon, Redemption
+from app.ledger.redemption.services import issue_coupon
+from app.ledger.rules.io import import_rules
 from app.members.services import member_cards
 
 #: A voucher of 20 yuan on bills of 100 yuan or more, and a 10%-off coupon; no level discount.

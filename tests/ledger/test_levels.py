@@ -16,7 +16,8 @@ from sqlalchemy import func, select
 
 from app import clock
 from app.db import db
-from app.ledger.levels import (
+from app.ledger.rules.io import import_rules
+from app.ledger.rules.levels import (
     apply_growth,
     growth_mismatches,
     growth_of,
@@ -25,8 +26,7 @@ from app.ledger.levels import (
     review_levels,
     set_level,
 )
-from app.ledger.rules_io import import_rules
-from app.ledger.rules_models import GrowthEntry
+from app.ledger.rules.models import GrowthEntry
 from app.members.models import Level
 from app.signals import level_changed
 

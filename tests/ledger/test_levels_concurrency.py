@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import select
 
 from app.db import db, unit_of_work
-from app.ledger.levels import apply_growth, growth_mismatches, growth_of, level_history
-from app.ledger.rules_io import import_rules
+from app.ledger.rules.io import import_rules
+from app.ledger.rules.levels import apply_growth, growth_mismatches, growth_of, level_history
 from app.members.models import Member
 from app.members.services import create_member
 from app.stores.services import create_store

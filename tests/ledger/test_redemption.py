@@ -15,9 +15,9 @@ from app import clock
 from app.db import db
 from app.ledger.balances import card_balances
 from app.ledger.journal import credit_points
-from app.ledger.redemption import issue_coupon, member_coupons
-from app.ledger.redemption_models import Coupon, Gift, Redemption
-from app.ledger.rules_io import import_rules
+from app.ledger.redemption.models import Coupon, Gift, Redemption
+from app.ledger.redemption.services import issue_coupon, member_coupons
+from app.ledger.rules.io import import_rules
 from app.members.services import member_cards
 
 EXAMPLE = Path(__file__).parents[2] / "docs" / "rules.example.json"

@@ -15,8 +15,8 @@ from app.auth.services import create_api_key
 from app.db import db, unit_of_work
 from app.ledger.balances import card_balances
 from app.ledger.journal import credit_points
-from app.ledger.redemption_models import Gift, Redemption
-from app.ledger.rules_io import import_rules
+from app.ledger.redemption.models import Gift, Redemption
+from app.ledger.rules.io import import_rules
 from app.members.services import create_member, member_cards
 from app.stores.services import create_store
 
@@ -73,8 +73,8 @@ def select_store(code: str) -> Any:
 
 
 def test_one_coupon_at_eight_counters_is_used_once(live_app: Any) -> None:
-    from app.ledger.redemption import issue_coupon
-    from app.ledger.redemption_models import Coupon
+    from app.ledger.redemption.models import Coupon
+    from app.ledger.redemption.services import issue_coupon
 
     with unit_of_work():
         for code in ("SH01", "SH02", "BJ01"):
@@ -111,8 +111,8 @@ def test_one_coupon_at_eight_counters_is_used_once(live_app: Any) -> None:
 def test_one_coupon_in_eight_checkouts_at_once_goes_with_one_sale(live_app: Any) -> None:
     """A coupon carried by a checkout is used with its sale only: one sale, seven refusals."""
     from app.ledger.models import Transaction
-    from app.ledger.redemption import issue_coupon
-    from app.ledger.redemption_models import Coupon
+    from app.ledger.redemption.models import Coupon
+    from app.ledger.redemption.services import issue_coupon
 
     with unit_of_work():
         for code in ("SH01", "SH02", "BJ01"):

@@ -19,14 +19,14 @@ from sqlalchemy import select
 
 from app.db import db
 from app.errors import InvalidRequest
-from app.ledger.rules import (
+from app.ledger.rules.engine import (
     CheckoutQuote,
     points_expiry,
     quote_checkout,
     recharge_bonus,
     round_half_up,
 )
-from app.ledger.rules_io import import_rules
+from app.ledger.rules.io import import_rules
 from app.members.models import Level
 
 EXAMPLE = Path(__file__).parents[2] / "docs" / "rules.example.json"
@@ -377,7 +377,7 @@ def test_an_import_is_seen_at_once(rules: Any, member_at: Any) -> None:
 
 def test_level_names_per_language_round_trip_through_the_rules_document(rules: Any) -> None:
     """A level carries optional names per language; a language left out reads the one name."""
-    from app.ledger.rules_io import export_rules
+    from app.ledger.rules.io import export_rules
 
     levels = [
         {"name": "普通会员", "rank": 1, "names": {"zh-Hant": "普通會員", "en": "Regular member"}},

@@ -12,10 +12,10 @@ from sqlalchemy import func, select
 
 from app.db import db
 from app.errors import InvalidRequest
-from app.ledger.redemption_models import Gift
-from app.ledger.rules import current_rules
-from app.ledger.rules_io import export_rules, import_rules
-from app.ledger.rules_models import EarningRule, ProgramRules, RechargePlan
+from app.ledger.redemption.models import Gift
+from app.ledger.rules.engine import current_rules
+from app.ledger.rules.io import export_rules, import_rules
+from app.ledger.rules.models import EarningRule, ProgramRules, RechargePlan
 from app.members.models import Level
 
 EXAMPLE = Path(__file__).parents[2] / "docs" / "rules.example.json"

@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from app.db import db
-from app.ledger.rules import quote_checkout
-from app.ledger.rules_io import import_rules
+from app.ledger.rules.engine import quote_checkout
+from app.ledger.rules.io import import_rules
 from app.members.models import Level
 from app.members.services import member_cards
 from app.stores.services import get_store

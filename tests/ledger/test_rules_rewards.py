@@ -15,8 +15,7 @@ from app.db import db
 from app.ledger import operations
 from app.ledger.balances import card_balances
 from app.ledger.models import PointsLot, Transaction
-from app.ledger.rewards import connect_signals
-from app.ledger.rules_io import import_rules
+from app.ledger.rules.io import import_rules
 from app.members.services import member_cards
 from app.signals import member_joined
 
@@ -26,7 +25,6 @@ THURSDAY = dt.datetime(2026, 11, 26, 4, tzinfo=dt.UTC)
 
 @pytest.fixture
 def rules(app: Any, make_store: Any) -> None:
-    connect_signals()
     for code in ("SH01", "SH02", "BJ01"):
         make_store(code)
     import_rules(json.loads(EXAMPLE.read_text(encoding="utf-8")))
@@ -57,7 +55,6 @@ def test_signup_gift_once_per_member(rules: Any, make_member: Any) -> None:
 
 
 def test_no_signup_gift_without_the_rule(app: Any, make_member: Any) -> None:
-    connect_signals()
     member = make_member(card_type="points")
     assert points(member) == 0
 

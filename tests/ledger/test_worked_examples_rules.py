@@ -22,8 +22,8 @@ from sqlalchemy import select
 
 from app import clock
 from app.db import db
-from app.ledger.levels import growth_of, level_history
-from app.ledger.rules_io import import_rules
+from app.ledger.rules.io import import_rules
+from app.ledger.rules.levels import growth_of, level_history
 from app.members.services import member_cards
 
 EXAMPLE = Path(__file__).parents[2] / "docs" / "rules.example.json"
@@ -32,9 +32,6 @@ WEDNESDAY = dt.datetime(2026, 12, 2, 4, tzinfo=dt.UTC)
 
 
 def test_a_month_of_a_member(app: Any, api: Any, make_store: Any, make_member: Any) -> None:
-    from app.ledger.rewards import connect_signals
-
-    connect_signals()
     for code in ("SH01", "SH02", "BJ01"):
         make_store(code)
     import_rules(json.loads(EXAMPLE.read_text(encoding="utf-8")))

@@ -40,7 +40,7 @@ from app.cards.models import Card
 from app.db import db, utcnow
 from app.errors import InvalidRequest, LaoyouError, NotFound
 from app.ledger.balances import Balances, card_balances
-from app.ledger.redemption_models import Coupon, CouponType, Gift, Redemption
+from app.ledger.redemption.models import Coupon, CouponType, Gift, Redemption
 from app.members.models import Member
 from app.signals import transaction_posted
 

@@ -1,7 +1,7 @@
 """The programme's rules as data: earning, discounts, recharge bonuses, expiry, growth.
 
 Rules are edited as one JSON document (``laoyou rules import``) and later in the
-admin panel; ``app.ledger.rules`` reads them into an immutable snapshot. Rates
+admin panel; ``app.ledger.rules.engine`` reads them into an immutable snapshot. Rates
 are integer basis points (10000 = 1x, 9500 = pay 95%); money is integer fen.
 """
 

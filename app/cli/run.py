@@ -21,21 +21,16 @@ log = logging.getLogger("laoyou.outbox")
 
 
 def _start_dispatcher(info: ScriptInfo) -> None:
-    from app.messaging.dispatcher import Dispatcher
-
+    # The messaging package hands its loop over in its init_app: the CLI imports no package.
     app = info.load_app()
-
-    def loop() -> None:
-        with app.app_context():
-            Dispatcher(app).run_loop()
-
-    threading.Thread(target=loop, name="outbox-dispatcher", daemon=True).start()
+    loop = app.extensions["laoyou.outbox_loop"]
+    threading.Thread(target=loop, args=(app,), name="outbox-dispatcher", daemon=True).start()
     log.info("outbox dispatcher started (provider %s)", app.config["SMS_PROVIDER"])
 
 
 def _require_migrated(info: ScriptInfo) -> None:
     """Unmigrated, every request would be a 500 and the dispatcher would retry forever."""
-    from app.dbcli import require_migrated
+    from app.cli.db import require_migrated
 
     with info.load_app().app_context():
         require_migrated()

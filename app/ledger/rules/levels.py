@@ -30,14 +30,13 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any, cast
 
-import click
 from sqlalchemy import Table, bindparam, func, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app import clock
 from app.db import UtcDateTime, db, utcnow
 from app.ledger.prepared import Prepared
-from app.ledger.rules_models import GrowthEntry, LevelChangeRecord, LevelRule, MemberGrowth
+from app.ledger.rules.models import GrowthEntry, LevelChangeRecord, LevelRule, MemberGrowth
 from app.members.models import Level, Member
 from app.signals import level_changed
 
@@ -137,7 +136,7 @@ def level_history(member: Member) -> list[LevelChangeRecord]:
 def review_levels(as_of: dt.date) -> list[tuple[Member, LevelChange]]:
     """Downgrade members below their level's keep threshold. Flushes; the caller commits."""
     from app.cards.services import add_months
-    from app.ledger.rules import current_rules
+    from app.ledger.rules.engine import current_rules
 
     rules = current_rules()
     if not rules.downgrade_enabled:
@@ -204,52 +203,6 @@ def review_job(as_of: dt.date | None = None) -> int:
 
     with unit_of_work():
         return len(review_levels(as_of or clock.local_today()))
-
-
-@click.group("levels", help="Member levels: the yearly review.")
-def levels_group() -> None:
-    pass
-
-
-@levels_group.command("review")
-@click.option(
-    "--as-of",
-    "as_of",
-    type=click.DateTime(formats=["%Y-%m-%d"]),
-    default=None,
-    help="Review date (local, YYYY-MM-DD); default today.",
-)
-@click.option(
-    "--dry-run",
-    is_flag=True,
-    help="Print who would move down, and write nothing.",
-)
-def review_command(as_of: dt.datetime | None, dry_run: bool) -> None:
-    """Move members below their level's keep threshold one level down."""
-    from app.cli import cli_unit_of_work
-    from app.ledger.rules import current_rules
-
-    day = as_of.date() if as_of else clock.local_today()
-    with cli_unit_of_work() as session:
-        if not current_rules().downgrade_enabled:
-            click.echo("Level review is disabled in the rules (growth.downgrade_enabled).")
-            return
-        # A dry run is the review itself, undone: it prints exactly what a real run would do.
-        savepoint = session.begin_nested() if dry_run else None
-        changes = review_levels(day)
-        for member, change in changes:
-            old = change.old_level.name if change.old_level else "-"
-            new = change.new_level.name if change.new_level else "-"
-            click.echo(f"{member.phone}  {old} -> {new}")
-        if savepoint is not None:
-            savepoint.rollback()
-    if dry_run:
-        click.echo(
-            f"Level review as of {day.isoformat()} (dry run, nothing written): "
-            f"{len(changes)} member(s) would move down."
-        )
-    else:
-        click.echo(f"Level review as of {day.isoformat()}: {len(changes)} member(s) moved down.")
 
 
 # --- internals ------------------------------------------------------------------------

@@ -23,7 +23,7 @@ PAID_WITH_MONEY = ("cash", "stored_value")
 
 def signup_gift(member: Member, card: Card | None) -> int:
     """Credit the sign-up gift to the member's first card; returns the points given."""
-    from app.ledger.rules import current_rules
+    from app.ledger.rules.engine import current_rules
 
     points = current_rules().signup_points
     if not points or card is None:
@@ -35,7 +35,7 @@ def signup_gift(member: Member, card: Card | None) -> int:
 def referral_bonus(transaction: Any, member: Member) -> int:
     """On a referred member's first purchase paid with money, credit the referrer once."""
     from app.ledger.models import Transaction
-    from app.ledger.rules import current_rules
+    from app.ledger.rules.engine import current_rules
 
     if member.referrer_id is None or transaction.charged_fen <= 0:
         return 0
@@ -82,7 +82,7 @@ def _credit(
     details: dict[str, Any] | None = None,
 ) -> None:
     from app.ledger import journal
-    from app.ledger.rules import points_expiry
+    from app.ledger.rules.engine import points_expiry
 
     journal.post(
         "gift",
@@ -108,4 +108,5 @@ def _on_member_joined(member: Member, card: Card | None = None, **_: Any) -> Non
 
 
 def connect_signals() -> None:
+    """Signup and referral gifts for new members (``app.ledger.init_app``; blinker keeps one)."""
     member_joined.connect(_on_member_joined)

@@ -17,17 +17,14 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from app.api.auth import current_actor
 from app.api.base import Blueprint
 from app.api.document_rules import document_rules
+from app.api.idempotency import HEADER_PARAMETER, idempotent, journal_key
 from app.api.members import REF as MEMBER_REF
 from app.api.schemas import BalancesSchema, WholeNumber
 from app.cards.services import resolve_card
 from app.errors import InvalidRequest
-from app.ledger import redemption
-from app.ledger.idempotency import HEADER_PARAMETER, idempotent, journal_key
-from app.ledger.redemption_models import Coupon
-from app.ledger.rewards import connect_signals
+from app.ledger.redemption import services as redemption
+from app.ledger.redemption.models import Coupon
 from app.members.services import resolve_member
-
-connect_signals()
 
 blp = Blueprint(
     "redemptions",

@@ -24,12 +24,12 @@ from typing import Any, cast
 from flask import Response, current_app, g, request
 from sqlalchemy import Table, delete, select, update
 
-from app.boundary import header_text
 from app.db import db
 from app.errors import IdempotencyConflict, IdempotencyInProgress, InvalidRequest, LaoyouError
 from app.ledger.journal import dialect_insert, request_hash
 from app.ledger.models import IdempotencyRecord
 from app.limits import MAX_IDEMPOTENCY_KEY_CHARS
+from app.web.boundary import header_text
 
 HEADER = "Idempotency-Key"
 #: For ``@blp.doc(parameters=[...])``: the header in the OpenAPI document.

@@ -23,7 +23,7 @@ def test_with_dispatcher_starts_the_loop_before_serving(monkeypatch: pytest.Monk
     from click.testing import CliRunner
     from flask.cli import ScriptInfo
 
-    from app.messaging import run_command as module
+    from app.cli import run as module
 
     started: list[Any] = []
     served: list[dict[str, Any]] = []

@@ -1,7 +1,7 @@
 """The ledger's REST endpoints: checkout, recharge, refund and a member's statement.
 
 Every posting endpoint needs an ``Idempotency-Key`` header (see
-``app.ledger.idempotency``); the same key and body again returns the first
+``app.api.idempotency``); the same key and body again returns the first
 answer. Refusals are 409 with a stable code and write nothing.
 """
 
@@ -16,19 +16,18 @@ from sqlalchemy import func, select
 from app.api.auth import current_actor
 from app.api.base import Blueprint
 from app.api.document_rules import document_rules
+from app.api.idempotency import HEADER_PARAMETER, idempotent, journal_key
 from app.api.schemas import MAXIMUM_SETTING, BalancesSchema, WholeNumber
 from app.cards.models import Card
 from app.cards.services import resolve_card
 from app.db import db
 from app.errors import Forbidden
-from app.ledger import operations, redemption
-from app.ledger.idempotency import HEADER_PARAMETER, idempotent, journal_key
+from app.ledger import operations
 from app.ledger.models import Account, Line, Transaction
+from app.ledger.redemption import services as redemption
 from app.limits import MAX_AMOUNT_FEN, MAX_COUNT, MAX_ID, MAX_ITEMS, MAX_POINTS
 from app.members.services import resolve_member
 from app.stores.models import Store
-
-operations.connect_signals()
 
 blp = Blueprint(
     "ledger",

@@ -47,8 +47,8 @@ from sqlalchemy import select
 from app import clock
 from app.db import db
 from app.errors import InvalidRequest
-from app.ledger.birthdays import is_birthday_month
-from app.ledger.rules_models import CardDiscount, EarningRule, ProgramRules, RechargePlan
+from app.ledger.rules.models import CardDiscount, EarningRule, ProgramRules, RechargePlan
+from app.members.birthdays import is_birthday_month
 
 if TYPE_CHECKING:
     from app.cards.models import Card
@@ -354,7 +354,7 @@ def coupon_effects(coupons: Sequence[CouponTerms], payable_fen: int) -> tuple[in
     vouchers, each taking its value off what is left; a voucher worth more than what is left
     takes only what is left and the rest of its value is lost. Raises ``CouponMinSpend``.
     """
-    from app.ledger.redemption import CouponMinSpend
+    from app.ledger.redemption.services import CouponMinSpend
 
     for coupon in coupons:
         if payable_fen < coupon.min_spend_fen:
@@ -569,7 +569,7 @@ def after_checkout(
     transaction: Any, member: Member | None = None, *, card: Card | None = None
 ) -> None:
     """Called by the journal after a checkout posts: the referral bonus on a first purchase."""
-    from app.ledger.rewards import referral_bonus
+    from app.ledger.rules.referral import referral_bonus
 
     member = member if member is not None else (card.member if card is not None else None)
     if member is not None:

@@ -14,19 +14,16 @@ error names the field (``earning.stores[0].multiplier_bp``) and writes nothing.
 from __future__ import annotations
 
 import datetime as dt
-import json
-import sys
 import uuid
 from typing import Any
 
-import click
 from sqlalchemy import delete, select, update
 
 from app.cards.models import CARD_TYPES
 from app.db import db
 from app.errors import InvalidRequest
-from app.ledger.redemption_models import COUPON_KINDS, CouponType, Gift
-from app.ledger.rules_models import (
+from app.ledger.redemption.models import COUPON_KINDS, CouponType, Gift
+from app.ledger.rules.models import (
     DISCOUNT_STACKINGS,
     EXPIRY_MODES,
     GROWTH_SOURCES,
@@ -608,50 +605,3 @@ def _undated(row: dict[str, Any], obj: Any) -> dict[str, Any]:
 
 
 # --- CLI -----------------------------------------------------------------------------
-
-
-@click.group("rules", help="Programme rules: earning, discounts, bonuses, expiry, levels, gifts.")
-def rules_group() -> None:
-    pass
-
-
-@rules_group.command("import")
-@click.argument("file", type=click.File("rb"))
-def import_command(file: Any) -> None:
-    """Replace the rules with the JSON document FILE ('-' for stdin)."""
-    from app.cli import cli_unit_of_work
-
-    try:
-        document = json.loads(file.read().decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise click.ClickException(f"{file.name} is not JSON: {exc}") from exc
-    with cli_unit_of_work():
-        try:
-            counts = import_rules(document)
-        except InvalidRequest as exc:
-            raise click.ClickException(f"rules not imported: {exc.message}") from exc
-    click.echo(
-        "Rules imported: " + ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in counts.items())
-    )
-
-
-@rules_group.command("example")
-def example_command() -> None:
-    """Print the example rules (the demo's) to edit and import: rules example > rules.json"""
-    from app.paths import example_rules
-
-    path = example_rules()
-    if not path.is_file():
-        raise click.ClickException(f"the example rules are not installed: {path} is missing")
-    sys.stdout.write(path.read_text(encoding="utf-8"))
-
-
-@rules_group.command("export")
-def export_command() -> None:
-    """Print the rules in force as one JSON document."""
-    from app.cli import cli_unit_of_work
-
-    with cli_unit_of_work():
-        document = export_rules()
-    json.dump(document, sys.stdout, ensure_ascii=False, indent=2)
-    sys.stdout.write("\n")
