@@ -1018,8 +1018,20 @@ def _on_card_state_changed(card: Card, **kw: Any) -> None:
         transfer_on_replace(card, kw["new_card"])
 
 
+def _on_card_issued_with_value(card: Card, **kw: Any) -> None:
+    load_value(
+        card,
+        kw["value_fen"],
+        visits=kw["visits"],
+        idempotency_key=kw["idempotency_key"],
+        actor=kw["actor"],
+    )
+
+
 def connect_signals() -> None:
-    """Subscribe the ledger to card replacements (``app.ledger.init_app``; blinker keeps one)."""
-    from app.signals import card_state_changed
+    """Subscribe the ledger to card replacements and preloaded cards (``app.ledger.init_app``;
+    blinker keeps one subscription per receiver however often it is called)."""
+    from app.signals import card_issued_with_value, card_state_changed
 
     card_state_changed.connect(_on_card_state_changed, weak=False)
+    card_issued_with_value.connect(_on_card_issued_with_value, weak=False)

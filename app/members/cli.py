@@ -7,7 +7,6 @@ from flask.cli import with_appcontext
 
 from app.cli.support import cli_unit_of_work, echo_table, local_minute
 from app.errors import NotFound
-from app.ledger.balances import member_balances
 from app.members.services import (
     birthday_text,
     define_question,
@@ -16,7 +15,7 @@ from app.members.services import (
     resolve_member,
     retire_question,
 )
-from app.money import yuan
+from app.signals import shown_in_cli
 
 
 @click.group("member", help="Members.")
@@ -64,11 +63,8 @@ def show(ref: str) -> None:
     ]
     if opt_outs:
         click.echo(f"opted out of: {', '.join(opt_outs)}")
-    bal = member_balances(member.id)
-    click.echo(
-        f"balances: points {bal.points}, stored value {yuan(bal.stored_value_fen)} yuan, "
-        f"visits {bal.visits}"
-    )
+    for _, line in shown_in_cli.send(member):
+        click.echo(line)
     click.echo("cards:")
     for card in member_cards(member):
         primary = "  primary" if card.is_primary else ""
