@@ -33,3 +33,6 @@ card_issued_with_value = _signals.signal("card-issued-with-value")
 #: sender: the Card or Member ``laoyou cards show`` / ``laoyou member show`` prints; each
 #: receiver returns one more line to print (the ledger: the balances).
 shown_in_cli = _signals.signal("shown-in-cli")
+#: sender: the list of Stores ``laoyou store list`` prints; each receiver returns one more
+#: column, ``(header, {store id: text})`` (members: how many members call the store home).
+store_columns = _signals.signal("store-columns")

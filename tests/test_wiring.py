@@ -6,6 +6,7 @@ balances, and a referred member's first purchase must still pay the referral bon
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 from typing import Any
@@ -25,9 +26,10 @@ from app.members.services import member_cards
 from app.signals import card_state_changed, member_joined
 from app.stores.services import get_store
 from tests.conftest import settings_for
-from tests.ledger.test_rules_rewards import THURSDAY
 
 EXAMPLE = Path(__file__).parents[1] / "docs" / "rules.example.json"
+#: A Thursday without a member day: the example rules earn 1 point a yuan.
+THURSDAY = dt.datetime(2026, 11, 26, 4, tzinfo=dt.UTC)
 
 
 @pytest.fixture

@@ -6,6 +6,8 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from app.members.cli import member_group
+    from app.members.cli import member_count_column, member_group
+    from app.signals import store_columns
 
     app.cli.add_command(member_group)
+    store_columns.connect(member_count_column, weak=False)

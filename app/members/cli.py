@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 from flask.cli import with_appcontext
 
@@ -12,10 +14,12 @@ from app.members.services import (
     define_question,
     list_questions,
     member_cards,
+    members_per_store,
     resolve_member,
     retire_question,
 )
 from app.signals import shown_in_cli
+from app.stores.models import Store
 
 
 @click.group("member", help="Members.")
@@ -120,3 +124,9 @@ def retire_question_command(key: str) -> None:
     with cli_unit_of_work():
         retire_question(key)
         click.echo(f"question {key} retired")
+
+
+def member_count_column(stores: list[Store], **_: Any) -> tuple[str, dict[int, str]]:
+    """The members column of ``laoyou store list``: members whose home is the store."""
+    counts = members_per_store()
+    return "members", {store.id: str(counts.get(store.id, 0)) for store in stores}

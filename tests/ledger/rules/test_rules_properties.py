@@ -21,7 +21,7 @@ from app.members.models import Level
 from app.members.services import member_cards
 from app.stores.services import get_store
 
-EXAMPLE = Path(__file__).parents[2] / "docs" / "rules.example.json"
+EXAMPLE = Path(__file__).parents[3] / "docs" / "rules.example.json"
 CST = dt.timezone(dt.timedelta(hours=8))
 CATEGORIES = ["food", "seasonal", "tobacco", "gift_card", None]
 SETTINGS = settings(

@@ -21,7 +21,7 @@ from app.members.services import create_member, member_cards
 from app.stores.services import create_store
 
 pytestmark = pytest.mark.concurrent
-EXAMPLE = Path(__file__).parents[2] / "docs" / "rules.example.json"
+EXAMPLE = Path(__file__).parents[3] / "docs" / "rules.example.json"
 COUNTERS = 16
 
 

@@ -29,7 +29,7 @@ from app.ledger.rules.engine import (
 from app.ledger.rules.io import import_rules
 from app.members.models import Level
 
-EXAMPLE = Path(__file__).parents[2] / "docs" / "rules.example.json"
+EXAMPLE = Path(__file__).parents[3] / "docs" / "rules.example.json"
 CST = dt.timezone(dt.timedelta(hours=8))
 WEDNESDAY = dt.datetime(2026, 11, 25, 12, 0, tzinfo=CST)  # 会员日
 THURSDAY = dt.datetime(2026, 11, 26, 12, 0, tzinfo=CST)

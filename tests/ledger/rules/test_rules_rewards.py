@@ -19,7 +19,7 @@ from app.ledger.rules.io import import_rules
 from app.members.services import member_cards
 from app.signals import member_joined
 
-EXAMPLE = Path(__file__).parents[2] / "docs" / "rules.example.json"
+EXAMPLE = Path(__file__).parents[3] / "docs" / "rules.example.json"
 THURSDAY = dt.datetime(2026, 11, 26, 4, tzinfo=dt.UTC)
 
 

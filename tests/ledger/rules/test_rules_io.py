@@ -18,7 +18,7 @@ from app.ledger.rules.io import export_rules, import_rules
 from app.ledger.rules.models import EarningRule, ProgramRules, RechargePlan
 from app.members.models import Level
 
-EXAMPLE = Path(__file__).parents[2] / "docs" / "rules.example.json"
+EXAMPLE = Path(__file__).parents[3] / "docs" / "rules.example.json"
 
 
 @pytest.fixture

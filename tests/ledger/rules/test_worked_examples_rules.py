@@ -26,7 +26,7 @@ from app.ledger.rules.io import import_rules
 from app.ledger.rules.levels import growth_of, level_history
 from app.members.services import member_cards
 
-EXAMPLE = Path(__file__).parents[2] / "docs" / "rules.example.json"
+EXAMPLE = Path(__file__).parents[3] / "docs" / "rules.example.json"
 THURSDAY = dt.datetime(2026, 11, 26, 4, tzinfo=dt.UTC)
 WEDNESDAY = dt.datetime(2026, 12, 2, 4, tzinfo=dt.UTC)
 

@@ -30,7 +30,7 @@ from app.ledger.rules.models import GrowthEntry
 from app.members.models import Level
 from app.signals import level_changed
 
-EXAMPLE = Path(__file__).parents[2] / "docs" / "rules.example.json"
+EXAMPLE = Path(__file__).parents[3] / "docs" / "rules.example.json"
 JOINED = dt.datetime(2025, 1, 10, 10, tzinfo=dt.UTC)
 
 

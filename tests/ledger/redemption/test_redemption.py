@@ -20,7 +20,7 @@ from app.ledger.redemption.services import issue_coupon, member_coupons
 from app.ledger.rules.io import import_rules
 from app.members.services import member_cards
 
-EXAMPLE = Path(__file__).parents[2] / "docs" / "rules.example.json"
+EXAMPLE = Path(__file__).parents[3] / "docs" / "rules.example.json"
 URL = "/api/v1/redemptions"
 
 
