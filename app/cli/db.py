@@ -15,7 +15,7 @@ from sqlalchemy import inspect
 from app.config import StartupError
 from app.db import Base, db
 
-MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
 
 
 def alembic_config() -> Config:
