@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import click
-from flask import current_app
+from flask import Flask, current_app
 from flask.cli import with_appcontext
 from sqlalchemy import Connection, inspect, select
 
@@ -29,7 +29,7 @@ from app.auth.models import ApiKey
 from app.auth.services import authenticate, create_api_key, revoke_api_key
 from app.cards.models import Card, CardEvent, CardMedium
 from app.cards.services import add_medium, change_state, issue_card, replace_card, set_pin
-from app.cli import cli_unit_of_work
+from app.cli.support import cli_unit_of_work
 from app.clock import local_today, now
 from app.db import Base, db
 from app.errors import Unauthorized
@@ -475,8 +475,8 @@ def _rules() -> None:
     """The example rules (docs/rules.example.json), once: a second run keeps edited rules."""
     import json
 
-    from app.ledger.rules_io import import_rules
-    from app.ledger.rules_models import ProgramRules
+    from app.ledger.rules.io import import_rules
+    from app.ledger.rules.models import ProgramRules
     from app.paths import example_rules
 
     if not inspect(db.session.connection()).has_table(ProgramRules.__tablename__):
@@ -497,7 +497,8 @@ def _rules_history(members: dict[str, Member], summary: DemoSummary) -> None:
     last Wednesday (会员日, 1.5x points) and is given a 9折券.
     """
     from app.clock import frozen, zone
-    from app.ledger import operations, redemption
+    from app.ledger import operations
+    from app.ledger.redemption import services as redemption
 
     if not inspect(db.session.connection()).has_table("program_rules"):
         return
@@ -592,7 +593,7 @@ def _keep_demo_key(secret: str) -> None:
 
 def _check_schema(connection: Connection) -> None:
     """Say what is wrong before the first INSERT fails with a driver's traceback."""
-    from app.dbcli import NotMigrated
+    from app.cli.db import NotMigrated
 
     missing = sorted(set(Base.metadata.tables) - set(inspect(connection).get_table_names()))
     if Store.__tablename__ in missing:
@@ -619,3 +620,7 @@ def demo_command() -> None:
     click.echo("a member to look up: 13800138000 (王小明, 金卡)")
     click.echo(f"API key {key.prefix}… for store {DEMO_STORE} (label {DEMO_KEY_LABEL}):")
     click.echo(secret)
+
+
+def init_app(app: Flask) -> None:
+    app.cli.add_command(demo_command)

@@ -8,8 +8,8 @@ def import_all() -> None:
     import app.campaigns.models
     import app.cards.models
     import app.ledger.models
-    import app.ledger.redemption_models
-    import app.ledger.rules_models
+    import app.ledger.redemption.models
+    import app.ledger.rules.models
     import app.members.models
     import app.messaging.models
     import app.optout.models

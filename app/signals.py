@@ -25,3 +25,14 @@ transaction_posted = _signals.signal("transaction-posted")
 #: sender: the Member; kwargs: old_level (Level | None), new_level (Level | None),
 #: transaction_id (int | None), reason (str: "upgrade", "downgrade", "refund")
 level_changed = _signals.signal("level-changed")
+
+#: sender: a Card ``laoyou cards issue`` just issued with a preloaded value; kwargs:
+#: value_fen (int), visits (int), idempotency_key (str), actor (str | None). The ledger
+#: posts the value in the same transaction (cards do not import the ledger).
+card_issued_with_value = _signals.signal("card-issued-with-value")
+#: sender: the Card or Member ``laoyou cards show`` / ``laoyou member show`` prints; each
+#: receiver returns one more line to print (the ledger: the balances).
+shown_in_cli = _signals.signal("shown-in-cli")
+#: sender: the list of Stores ``laoyou store list`` prints; each receiver returns one more
+#: column, ``(header, {store id: text})`` (members: how many members call the store home).
+store_columns = _signals.signal("store-columns")

@@ -12,8 +12,8 @@ from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
 from app import create_app
+from app.cli.db import alembic_config
 from app.db import Base
-from app.dbcli import alembic_config
 from app.ledger.models import SYSTEM_ACCOUNTS
 from tests.conftest import settings_for
 

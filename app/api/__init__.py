@@ -20,8 +20,8 @@ __all__ = ["BLUEPRINT_MODULES", "Blueprint", "current_api", "init_app", "registe
 BLUEPRINT_MODULES = (
     "app.api.members",
     "app.api.cards",
-    "app.ledger.api",
-    "app.ledger.redemption_api",
+    "app.api.ledger",
+    "app.api.redemption",
     "app.api.programme",
 )
 
@@ -50,6 +50,8 @@ def init_app(app: Flask) -> None:
     api.spec.components.security_scheme("bearerAuth", SECURITY_SCHEME)
     app.extensions["laoyou.api"] = api
     app.extensions["laoyou.api.blueprints"] = set()
+    # flask-smorest adds its own group; the API document is served at /api/v1/openapi.json.
+    app.cli.commands.pop("openapi", None)
     errors.install(app)
     auth.install(app)
     for module in BLUEPRINT_MODULES:

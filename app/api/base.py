@@ -43,7 +43,7 @@ class _Parser(FlaskParser):
     }
 
     def _raw_load_json(self, req: flask.Request) -> Any:
-        # The boundary (``app.boundary``) parsed and checked the body already (depth, NUL,
+        # The boundary (``app.web.boundary``) parsed and checked the body already (depth, NUL,
         # syntax) and Flask cached it: the body is parsed once, by one parser.
         if not is_json_request(req) or not req.get_data(cache=True):
             return core.missing
@@ -87,7 +87,7 @@ class Api(flask_smorest.Api):
             return {"maximum": config[setting]} if setting else {}
 
         def no_nul(converter: Any, field: Any, ret: dict[str, Any], **_: Any) -> dict[str, Any]:
-            """Every text refuses NUL (``app.boundary``): a string with no pattern of its own
+            """Every text refuses NUL (``app.web.boundary``): a string with no pattern of its own
             and no enumeration says so, so generated requests the document allows pass."""
             if ret.get("type") == "string" and not {"pattern", "enum", "format"} & set(ret):
                 return {"pattern": NO_NUL_PATTERN}

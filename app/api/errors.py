@@ -1,6 +1,6 @@
 """HTTP-level failures under /api/ (bad JSON, failed validation, 404, 405, 415) as JSON.
 
-Domain errors already become JSON in ``app.boundary``; this covers what Flask,
+Domain errors already become JSON in ``app.web.boundary``; this covers what Flask,
 webargs and flask-smorest raise themselves, in the same shape.
 """
 
@@ -12,7 +12,7 @@ from typing import Any
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from app.boundary import error_body
+from app.web.boundary import error_body
 
 API_PATH = "/api/"
 

@@ -26,7 +26,7 @@ from app.members.services import LANGUAGES, birthday_text, member_cards
 #: A year, a month 01-12 and a day 01-31 (whether that day exists is the service's check).
 BIRTHDAY_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$"
 #: Any text without a NUL character, which the boundary refuses in every text that enters
-#: (``app.boundary``). ``app.api.base.Api`` documents it on every string without a pattern.
+#: (``app.web.boundary``). ``app.api.base.Api`` documents it on every string without a pattern.
 NO_NUL_PATTERN = r"^[^\x00]*$"
 #: Text with at least one character that is not white space (by ``str.isspace``, which the
 #: services' ``strip()`` uses; spelled out, as regex engines disagree on ``\\s``), and no NUL.

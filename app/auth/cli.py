@@ -10,7 +10,7 @@ import click
 from flask.cli import with_appcontext
 
 from app.auth.services import create_api_key, list_api_keys, revoke_api_key
-from app.cli import cli_unit_of_work, echo_table, local_minute
+from app.cli.support import cli_unit_of_work, echo_table, local_minute
 from app.stores.services import get_store
 
 

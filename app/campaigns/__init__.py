@@ -2,3 +2,15 @@
 
 Scheduling, drawing winners and announcing results come with the campaigns issue.
 """
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    from app.campaigns.cli import draw_group, messages_group, vote_group
+
+    app.cli.add_command(vote_group)
+    app.cli.add_command(draw_group)
+    app.cli.add_command(messages_group)

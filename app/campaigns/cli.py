@@ -6,7 +6,7 @@ import click
 from flask.cli import with_appcontext
 
 from app.campaigns import services
-from app.cli import cli_unit_of_work, echo_table
+from app.cli.support import cli_unit_of_work, echo_table
 from app.clock import to_local
 
 

@@ -20,11 +20,11 @@ from app.cards.services import (
     get_card,
     issue_card,
 )
-from app.cli import cli_unit_of_work, local_minute
+from app.cli.support import cli_unit_of_work, local_minute
 from app.db import db
 from app.errors import NotFound
-from app.ledger.balances import card_balances
 from app.money import yuan
+from app.signals import card_issued_with_value, shown_in_cli
 
 #: Largest batch in one command (and one transaction).
 MAX_BATCH = 10_000
@@ -165,21 +165,14 @@ class Batch:
         if self.qr:
             row["qr_token"] = add_medium(card, "qr_token", secrets.token_urlsafe(18)).value
         if self.value_fen or self.visits:
-            _ledger_load_value()(
+            card_issued_with_value.send(
                 card,
-                self.value_fen,
+                value_fen=self.value_fen,
                 visits=self.visits,
                 idempotency_key=f"cards-issue:{card.number}",
                 actor=ACTOR,
             )
         return row
-
-
-def _ledger_load_value() -> Any:
-    # Imported here: cards must not depend on the ledger at import time (the ledger imports cards).
-    from app.ledger.operations import load_value
-
-    return load_value
 
 
 def _store(code: str | None) -> Any:
@@ -209,11 +202,8 @@ def show(number: str) -> None:
     click.echo(f"PIN: {_pin_text(card)}")
     if card.media:
         click.echo("media: " + ", ".join(f"{m.kind} {m.value}" for m in card.media))
-    bal = card_balances(card.id)
-    click.echo(
-        f"balances: points {bal.points}, stored value {yuan(bal.stored_value_fen)} yuan, "
-        f"visits {bal.visits}"
-    )
+    for _, line in shown_in_cli.send(card):
+        click.echo(line)
     if card.replaced_by_id is not None:
         new = db.session.get(Card, card.replaced_by_id)
         replacement = new.number if new else str(card.replaced_by_id)

@@ -136,7 +136,7 @@ def run_check() -> CheckReport:
         )
 
     try:
-        from app.ledger.levels import growth_mismatches
+        from app.ledger.rules.levels import growth_mismatches
     except ImportError:  # pragma: no cover - the levels are part of the ledger
         growth_mismatches = None  # type: ignore[assignment]
     if growth_mismatches is not None:

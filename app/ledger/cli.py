@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
+from typing import Any
 
 import click
 from flask.cli import AppGroup
 
-from app.cli import cli_unit_of_work
+from app.cards.models import Card
+from app.cli.support import cli_unit_of_work
+from app.ledger.balances import card_balances, member_balances
+from app.members.models import Member
+from app.money import yuan
 
 
 @click.group("ledger", cls=AppGroup)
@@ -49,4 +54,13 @@ def expire_command(as_of: dt.datetime | None) -> None:
         f"expired {report.points} points in {report.lots} lots on {report.cards} cards "
         f"as of {day.isoformat()}"
         + (f" ({report.already_done} cards already done)" if report.already_done else "")
+    )
+
+
+def balances_line(subject: Card | Member, **_: Any) -> str:
+    """The balances line of ``laoyou cards show`` and ``laoyou member show``."""
+    bal = card_balances(subject.id) if isinstance(subject, Card) else member_balances(subject.id)
+    return (
+        f"balances: points {bal.points}, stored value {yuan(bal.stored_value_fen)} yuan, "
+        f"visits {bal.visits}"
     )

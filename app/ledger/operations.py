@@ -63,12 +63,13 @@ from app.errors import (
     RefundExceedsPurchase,
     RefundOtherStore,
 )
-from app.ledger import journal, redemption
+from app.ledger import journal
 from app.ledger.balances import Balances, card_balances
 from app.ledger.journal import Entry, Posting
 from app.ledger.models import Account, Line, PointsLot, Transaction
 from app.ledger.prepared import Prepared
-from app.ledger.rules import REVISION
+from app.ledger.redemption import services as redemption
+from app.ledger.rules.engine import REVISION
 from app.signals import transaction_posted
 from app.stores.models import Store
 
@@ -224,7 +225,7 @@ def checkout(
     and locked in this transaction by :func:`checkout_card`.
     """
     from app.cards.services import verify_pin
-    from app.ledger import rules
+    from app.ledger.rules import engine as rules
 
     amount_fen = _within_maximum(_whole(amount_fen, "amount_fen"))
     points_offset = _whole(points_offset or 0, "points_offset")
@@ -370,7 +371,7 @@ def checkout(
     redemption.use_in_checkout(used_coupons, card, store, posting.id)
 
     if member is not None and growth:
-        from app.ledger.levels import apply_growth
+        from app.ledger.rules.levels import apply_growth
 
         apply_growth(member, growth, transaction_id=posting.id)
     _after_checkout_hook(posting, card)
@@ -487,7 +488,7 @@ def _card_lock() -> dict[str, Prepared]:
 
 def _after_checkout_hook(posting: Posting, card: Card) -> None:
     """The rules' reaction to a purchase: the referral bonus on a member's first spend."""
-    from app.ledger import rules
+    from app.ledger.rules import engine as rules
 
     rules.after_checkout(posting.transaction, card=card)
 
@@ -536,7 +537,7 @@ def recharge(
     external_ref: str | None = None,
 ) -> RechargeResult:
     """Money paid in (充值), with the bonus the rules give (充值赠送) kept apart."""
-    from app.ledger import rules
+    from app.ledger.rules import engine as rules
 
     amount_fen = _within_maximum(_whole(amount_fen, "amount_fen", minimum=1))
     request = {
@@ -797,7 +798,7 @@ def refund(
     if returns_coupons:
         redemption.return_checkout_coupons(purchase.id)
     if growth_back and card.member is not None:
-        from app.ledger.levels import reverse_growth
+        from app.ledger.rules.levels import reverse_growth
 
         reverse_growth(card.member, growth_back, transaction_id=posting.id)
     balances = _balances_after(card.id, locked, posting)
@@ -1017,8 +1018,20 @@ def _on_card_state_changed(card: Card, **kw: Any) -> None:
         transfer_on_replace(card, kw["new_card"])
 
 
+def _on_card_issued_with_value(card: Card, **kw: Any) -> None:
+    load_value(
+        card,
+        kw["value_fen"],
+        visits=kw["visits"],
+        idempotency_key=kw["idempotency_key"],
+        actor=kw["actor"],
+    )
+
+
 def connect_signals() -> None:
-    """Subscribe the ledger to card replacements (idempotent; ``app.ledger.api`` calls it)."""
-    from app.signals import card_state_changed
+    """Subscribe the ledger to card replacements and preloaded cards (``app.ledger.init_app``;
+    blinker keeps one subscription per receiver however often it is called)."""
+    from app.signals import card_issued_with_value, card_state_changed
 
     card_state_changed.connect(_on_card_state_changed, weak=False)
+    card_issued_with_value.connect(_on_card_issued_with_value, weak=False)

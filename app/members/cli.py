@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 from flask.cli import with_appcontext
 
-from app.cli import cli_unit_of_work, echo_table, local_minute
+from app.cli.support import cli_unit_of_work, echo_table, local_minute
 from app.errors import NotFound
-from app.ledger.balances import member_balances
 from app.members.services import (
     birthday_text,
     define_question,
     list_questions,
     member_cards,
+    members_per_store,
     resolve_member,
     retire_question,
 )
-from app.money import yuan
+from app.signals import shown_in_cli
+from app.stores.models import Store
 
 
 @click.group("member", help="Members.")
@@ -64,11 +67,8 @@ def show(ref: str) -> None:
     ]
     if opt_outs:
         click.echo(f"opted out of: {', '.join(opt_outs)}")
-    bal = member_balances(member.id)
-    click.echo(
-        f"balances: points {bal.points}, stored value {yuan(bal.stored_value_fen)} yuan, "
-        f"visits {bal.visits}"
-    )
+    for _, line in shown_in_cli.send(member):
+        click.echo(line)
     click.echo("cards:")
     for card in member_cards(member):
         primary = "  primary" if card.is_primary else ""
@@ -124,3 +124,9 @@ def retire_question_command(key: str) -> None:
     with cli_unit_of_work():
         retire_question(key)
         click.echo(f"question {key} retired")
+
+
+def member_count_column(stores: list[Store], **_: Any) -> tuple[str, dict[int, str]]:
+    """The members column of ``laoyou store list``: members whose home is the store."""
+    counts = members_per_store()
+    return "members", {store.id: str(counts.get(store.id, 0)) for store in stores}

@@ -377,3 +377,11 @@ def retire_question(key: str) -> Question:
 
 def list_questions() -> list[Question]:
     return list(db.session.scalars(select(Question).order_by(Question.id)))
+
+
+def members_per_store() -> dict[int, int]:
+    """Store id -> how many members call it home (stores without members are absent)."""
+    rows = db.session.execute(
+        select(Member.home_store_id, func.count(Member.id)).group_by(Member.home_store_id)
+    )
+    return {store_id: count for store_id, count in rows.all()}

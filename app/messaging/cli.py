@@ -10,7 +10,7 @@ import click
 from flask import current_app
 from sqlalchemy import select
 
-from app.cli import cli_unit_of_work, echo_table
+from app.cli.support import cli_unit_of_work, echo_table
 from app.messaging.models import ALERT_TYPES, STATUSES, OutboxMessage
 from app.phone import mask_phone
 
@@ -26,7 +26,7 @@ def outbox_group() -> None:
 @click.option("--batch", default=20, show_default=True, type=click.IntRange(1, 500))
 def dispatch_command(mode: str, batch: int) -> None:
     """Send what is due: rate-limited per sender, retried with back-off, status recorded."""
-    from app.dbcli import require_migrated
+    from app.cli.db import require_migrated
     from app.messaging.dispatcher import Dispatcher
 
     stop = threading.Event()

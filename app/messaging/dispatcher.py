@@ -36,8 +36,7 @@ from app import clock
 from app.db import db, unit_of_work
 from app.messaging.compose import quiet_until, render
 from app.messaging.models import STATUS_RANK, OutboxMessage
-from app.messaging.ratelimit import reserve_slot
-from app.messaging.senders import (
+from app.messaging.providers import (
     TWILIO_UNSUBSCRIBED,
     PermanentError,
     Sender,
@@ -45,6 +44,7 @@ from app.messaging.senders import (
     TransientError,
     sender_for,
 )
+from app.messaging.ratelimit import reserve_slot
 from app.phone import mask_phone
 
 log = logging.getLogger("laoyou.outbox")
@@ -280,3 +280,9 @@ def backoff(attempts: int) -> dt.timedelta:
     config = current_app.config
     seconds = config["SMS_RETRY_BASE_SECONDS"] * 2 ** max(0, attempts - 1)
     return dt.timedelta(seconds=min(seconds, config["SMS_RETRY_MAX_SECONDS"]))
+
+
+def run_in_app_context(app: Flask) -> None:
+    """The dispatcher's loop in a thread of another process (``laoyou run --with-dispatcher``)."""
+    with app.app_context():
+        Dispatcher(app).run_loop()

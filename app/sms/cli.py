@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from app.cli import cli_unit_of_work
+from app.cli.support import cli_unit_of_work
 
 
 @click.group("sms", help="SMS channel tools.")

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import click
 from flask.cli import with_appcontext
-from sqlalchemy import func, select
 
-from app.cli import cli_unit_of_work, echo_table
-from app.db import db
-from app.members.models import Member
+from app.cli.support import cli_unit_of_work, echo_table
+from app.signals import store_columns
 from app.stores.services import create_store, list_stores
 
 
@@ -37,10 +35,8 @@ def list_() -> None:
     if not stores:
         click.echo("no stores yet: laoyou store create CODE --name NAME --region REGION")
         return
-    counts = dict(
-        db.session.execute(
-            select(Member.home_store_id, func.count(Member.id)).group_by(Member.home_store_id)
-        ).all()
-    )
-    rows = [(s.code, s.name, s.region, str(counts.get(s.id, 0))) for s in stores]
-    echo_table(("code", "name", "region", "members"), rows)
+    # Other packages add columns (members: the member count) without stores importing them.
+    columns = [column for _, column in store_columns.send(stores)]
+    header = ("code", "name", "region", *(name for name, _ in columns))
+    rows = [(s.code, s.name, s.region, *(cells[s.id] for _, cells in columns)) for s in stores]
+    echo_table(header, rows)

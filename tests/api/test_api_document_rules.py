@@ -20,7 +20,7 @@ from werkzeug.test import EnvironBuilder
 
 from app.api.schemas import NOT_BLANK_PATTERN
 from app.cards.services import set_pin
-from app.ledger.rules_io import import_rules
+from app.ledger.rules.io import import_rules
 from app.members.services import member_cards
 
 EXAMPLE_RULES = Path(__file__).parents[2] / "docs" / "rules.example.json"

@@ -41,8 +41,8 @@ from app.cards.services import add_medium, change_state, issue_card, replace_car
 from app.db import db
 from app.ledger import operations
 from app.ledger.journal import credit_points
-from app.ledger.redemption import issue_coupon
-from app.ledger.rules_io import import_rules
+from app.ledger.redemption.services import issue_coupon
+from app.ledger.rules.io import import_rules
 from app.members.services import member_cards
 
 EXAMPLE_RULES = Path(__file__).parents[2] / "docs" / "rules.example.json"

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from app.db import db
-from app.ledger.redemption import issue_coupon
-from app.ledger.redemption_models import Coupon, CouponType, Gift
+from app.ledger.redemption.models import Coupon, CouponType, Gift
+from app.ledger.redemption.services import issue_coupon
 from tests.api.test_api_openapi import Checker
 
 LISTINGS = {

@@ -15,10 +15,10 @@ from sqlalchemy import func, select
 
 from app.cards.models import Card, CardEvent
 from app.db import db
-from app.ledger import redemption
 from app.ledger.models import IdempotencyRecord, Line, Transaction
-from app.ledger.redemption_models import Coupon, Redemption
-from app.ledger.rules_io import import_rules
+from app.ledger.redemption import services as redemption
+from app.ledger.redemption.models import Coupon, Redemption
+from app.ledger.rules.io import import_rules
 from app.limits import MAX_ANSWERS, MAX_ITEMS, MAX_JSON_DEPTH
 from app.members.models import Member
 
@@ -258,7 +258,7 @@ def test_a_member_whose_growth_passes_2_to_the_31_keeps_checking_out(
     api: Any, shop: dict[str, Any]
 ) -> None:
     """Growth is 64-bit: a member just under 2^31 goes past it and checks out again."""
-    from app.ledger.rules_models import MemberGrowth
+    from app.ledger.rules.models import MemberGrowth
 
     member = db.session.scalar(select(Member).where(Member.phone == PHONE))
     assert member is not None

@@ -8,8 +8,8 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from app.db import db
-from app.ledger.redemption_models import Gift
-from app.ledger.rules_models import ProgramRules
+from app.ledger.redemption.models import Gift
+from app.ledger.rules.models import ProgramRules
 
 EXAMPLE = Path(__file__).parents[2] / "docs" / "rules.example.json"
 

@@ -9,7 +9,7 @@ from ledger_support import RULES
 from sqlalchemy import select
 
 from app.db import db
-from app.ledger.rules_io import import_rules
+from app.ledger.rules.io import import_rules
 from app.members.models import Level
 
 

@@ -30,8 +30,8 @@ from app.ledger import journal
 from app.ledger.balances import card_balances, member_balances, next_expiry
 from app.ledger.check import run_check
 from app.ledger.expiry import expire_lots
-from app.ledger.levels import growth_of
 from app.ledger.operations import checkout, load_value, recharge, refund
+from app.ledger.rules.levels import growth_of
 from app.signals import transaction_posted
 from app.stores.services import get_store
 
@@ -391,7 +391,7 @@ def test_a_rules_import_takes_effect_for_the_next_checkout(member_card: Any) -> 
 
     from ledger_support import RULES
 
-    from app.ledger.rules_io import import_rules
+    from app.ledger.rules.io import import_rules
 
     _, card = member_card()
     with frozen(THURSDAY):

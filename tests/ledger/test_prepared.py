@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.db import db
 from app.ledger.prepared import Prepared
-from app.ledger.rules_models import GrowthEntry, MemberGrowth
+from app.ledger.rules.models import GrowthEntry, MemberGrowth
 
 ENTRY = Prepared(insert(GrowthEntry.__table__).returning(GrowthEntry.__table__.c.id))
 COUNTER = Prepared(insert(MemberGrowth.__table__))

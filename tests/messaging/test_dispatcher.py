@@ -190,7 +190,7 @@ def test_killed_between_claim_and_send_loses_and_duplicates_nothing(
     app: Flask, fake_twilio: FakeTwilio
 ) -> None:
     """A dispatcher dies (here: an injected KeyboardInterrupt) after claiming a batch."""
-    from app.messaging.senders import sender_for
+    from app.messaging.providers import sender_for
 
     real = sender_for(app)
 
@@ -222,7 +222,7 @@ def test_killed_between_claim_and_send_loses_and_duplicates_nothing(
 
 def test_stop_signal_gives_the_rest_of_the_batch_back(app: Flask, fake_twilio: FakeTwilio) -> None:
     dispatcher = Dispatcher(app, sleep=lambda s: None)
-    from app.messaging.senders import sender_for
+    from app.messaging.providers import sender_for
 
     real = sender_for(app)
 

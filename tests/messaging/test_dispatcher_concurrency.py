@@ -21,7 +21,7 @@ from app import clock
 from app.db import db, unit_of_work
 from app.messaging.dispatcher import Dispatcher, DispatchStats
 from app.messaging.models import OutboxMessage
-from app.messaging.senders import TwilioSender
+from app.messaging.providers import TwilioSender
 from app.messaging.services import enqueue
 from tests.sms.fake_twilio import FakeTwilio
 from tests.sms.support import twilio_settings

@@ -1,0 +1,420 @@
+"""The ledger's REST endpoints: checkout, recharge, refund and a member's statement.
+
+Every posting endpoint needs an ``Idempotency-Key`` header (see
+``app.api.idempotency``); the same key and body again returns the first
+answer. Refusals are 409 with a stable code and write nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import g
+from marshmallow import Schema, fields, validate
+from sqlalchemy import func, select
+
+from app.api.auth import current_actor
+from app.api.base import Blueprint
+from app.api.document_rules import document_rules
+from app.api.idempotency import HEADER_PARAMETER, idempotent, journal_key
+from app.api.schemas import MAXIMUM_SETTING, BalancesSchema, WholeNumber
+from app.cards.models import Card
+from app.cards.services import resolve_card
+from app.db import db
+from app.errors import Forbidden
+from app.ledger import operations
+from app.ledger.models import Account, Line, Transaction
+from app.ledger.redemption import services as redemption
+from app.limits import MAX_AMOUNT_FEN, MAX_COUNT, MAX_ID, MAX_ITEMS, MAX_POINTS
+from app.members.services import resolve_member
+from app.stores.models import Store
+
+blp = Blueprint(
+    "ledger",
+    __name__,
+    url_prefix="/api/v1",
+    description="Checkout, recharge, refund and statements. Postings need an Idempotency-Key.",
+)
+IDEMPOTENT = {"parameters": [HEADER_PARAMETER]}
+
+
+def _doc(text: str, **extra: Any) -> dict[str, Any]:
+    return {"description": text, **extra}
+
+
+#: What a checkout's or recharge's amount_fen may be at most, as its description says it.
+LIMITED = (
+    " At most the MAX_TRANSACTION_FEN setting (the `maximum` here; default 10000000 fen, "
+    "¥100,000); more is refused with 400 `amount_too_large`."
+)
+
+
+def _limited_amount(text: str, *, minimum: int) -> WholeNumber:
+    return WholeNumber(
+        required=True,
+        validate=validate.Range(min=minimum),
+        metadata=_doc(text + LIMITED, **{MAXIMUM_SETTING: "MAX_TRANSACTION_FEN"}),
+    )
+
+
+class ItemSchema(Schema):
+    sku = fields.String(validate=validate.Length(max=64))
+    category = fields.String(validate=validate.Length(max=64), allow_none=True)
+    amount_fen = WholeNumber(
+        required=True,
+        validate=validate.Range(min=0, max=MAX_AMOUNT_FEN),
+        metadata=_doc("The line's total (quantity already applied), in fen."),
+    )
+    quantity = WholeNumber(load_default=1, validate=validate.Range(min=1, max=MAX_COUNT))
+
+
+@document_rules(
+    anyOf=[
+        {"properties": {"amount_fen": {"minimum": 1}}},
+        {"properties": {"pay_with": {"enum": ["visits"]}}},
+    ]
+)
+class CheckoutSchema(Schema):
+    """``amount_fen`` 0 only with ``pay_with`` visits."""
+
+    card = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=128),
+        metadata=_doc("A card number, card medium value or the holder's phone."),
+    )
+    store = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=32),
+        metadata=_doc("Store code; must be the API key's store."),
+    )
+    amount_fen = _limited_amount(
+        "List price, in fen. 0 only with pay_with visits (a count-card visit): "
+        "any other checkout of 0 is refused (400 invalid_request).",
+        minimum=0,
+    )
+    pay_with = fields.String(required=True, validate=validate.OneOf(operations.PAY_WITH))
+    points_offset = WholeNumber(
+        load_default=0,
+        validate=validate.Range(min=0, max=MAX_POINTS),
+        metadata=_doc(
+            "Points to use as cash, in whole yuan: a multiple of the rules' "
+            "offset_points_per_yuan (100 as shipped; that many points = 1 yuan).",
+            multipleOf=100,
+        ),
+    )
+    items = fields.List(
+        fields.Nested(ItemSchema),
+        load_default=None,
+        validate=validate.Length(max=MAX_ITEMS),
+        metadata=_doc(f"The sale's lines, at most {MAX_ITEMS}."),
+    )
+    pin = fields.String(validate=validate.Length(min=1, max=32), load_default=None)
+    station = fields.String(validate=validate.Length(max=64), load_default=None)
+    external_ref = fields.String(
+        validate=validate.Length(max=128),
+        load_default=None,
+        metadata=_doc("Your receipt or order number."),
+    )
+    coupons = fields.List(
+        fields.String(validate=validate.Length(min=1, max=32)),
+        load_default=None,
+        validate=validate.Length(max=redemption.MAX_CHECKOUT_COUPONS),
+        metadata=_doc(
+            "Codes of the member's coupons and vouchers to apply and use with this sale, in "
+            "one transaction: percentage coupons first, then vouchers, after the level "
+            "discount and before the points offset; each coupon's min_spend_fen is compared "
+            "with the bill after the level discount. A refused coupon refuses the sale. "
+            "The refund that returns the whole sale gives its coupons back."
+        ),
+    )
+
+
+class CheckoutCouponSchema(Schema):
+    code = fields.String(required=True)
+    type = fields.String(required=True, metadata=_doc("Coupon type code."))
+    kind = fields.String(required=True, metadata=_doc("coupon or voucher."))
+    name = fields.String(required=True)
+    discount_fen = fields.Integer(required=True, metadata=_doc("What this coupon took off."))
+
+
+class CheckoutResultSchema(Schema):
+    transaction_id = fields.Integer(required=True)
+    discount_fen = fields.Integer(required=True)
+    charged_fen = fields.Integer(
+        required=True, metadata=_doc("Paid after discounts and points offset.")
+    )
+    points_earned = fields.Integer(required=True)
+    balances = fields.Nested(BalancesSchema, required=True, metadata=_doc("After the checkout."))
+    coupons = fields.List(
+        fields.Nested(CheckoutCouponSchema),
+        required=True,
+        metadata=_doc("The coupons used, in the order given, with each one's discount."),
+    )
+
+
+class RechargeSchema(Schema):
+    amount_fen = _limited_amount("Money paid in, in fen.", minimum=1)
+    store = fields.String(required=True, validate=validate.Length(min=1, max=32))
+    station = fields.String(validate=validate.Length(max=64), load_default=None)
+    external_ref = fields.String(validate=validate.Length(max=128), load_default=None)
+
+
+class RechargeResultSchema(Schema):
+    transaction_id = fields.Integer(required=True)
+    bonus_fen = fields.Integer(required=True)
+    balances = fields.Nested(BalancesSchema, required=True)
+
+
+class RefundSchema(Schema):
+    amount_fen = WholeNumber(
+        validate=validate.Range(min=1, max=MAX_AMOUNT_FEN),
+        load_default=None,
+        metadata=_doc("Money to refund; left out: all that is left of the purchase."),
+    )
+    station = fields.String(validate=validate.Length(max=64), load_default=None)
+    external_ref = fields.String(validate=validate.Length(max=128), load_default=None)
+
+
+class RefundResultSchema(Schema):
+    transaction_id = fields.Integer(required=True, metadata=_doc("The refund's own id."))
+    refunded_fen = fields.Integer(required=True, metadata=_doc("Money this refund gave back."))
+    points_taken_back = fields.Integer(
+        required=True, metadata=_doc("Points the purchase earned, taken back from the card.")
+    )
+    points_returned = fields.Integer(
+        required=True, metadata=_doc("Points the purchase spent, given back to the card.")
+    )
+    balances = fields.Nested(BalancesSchema, required=True)
+    coupons_returned = fields.List(
+        fields.String(),
+        required=True,
+        metadata=_doc(
+            "Codes of the sale's coupons given back: only by the refund that returns the "
+            "whole sale; a partial refund keeps them used."
+        ),
+    )
+
+
+class StatementQuerySchema(Schema):
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100000))
+    per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+
+
+class ChangesSchema(Schema):
+    points = fields.Integer(required=True)
+    stored_value_fen = fields.Integer(required=True)
+    visits = fields.Integer(required=True)
+
+
+class StatementEntrySchema(Schema):
+    id = fields.Integer(required=True)
+    kind = fields.String(required=True)
+    reason = fields.String(required=True, allow_none=True)
+    created_at = fields.DateTime(required=True)
+    store = fields.String(required=True, allow_none=True, metadata=_doc("Store code."))
+    card = fields.String(required=True, allow_none=True, metadata=_doc("Card number."))
+    amount_fen = fields.Integer(required=True)
+    discount_fen = fields.Integer(required=True)
+    charged_fen = fields.Integer(required=True)
+    changes = fields.Nested(ChangesSchema, required=True, metadata=_doc("Per asset, signed."))
+    points_after = fields.Integer(
+        required=True, allow_none=True, metadata=_doc("Points balance after, when points moved.")
+    )
+    external_ref = fields.String(required=True, allow_none=True)
+    reverses = fields.Integer(required=True, allow_none=True)
+    refunded_by = fields.List(fields.Integer(), required=True)
+
+
+class StatementSchema(Schema):
+    transactions = fields.List(fields.Nested(StatementEntrySchema), required=True)
+    page = fields.Integer(required=True)
+    per_page = fields.Integer(required=True)
+    total = fields.Integer(required=True)
+
+
+def _own_store(code: str) -> Store:
+    """Postings are made at the API key's own store."""
+    if code != g.store.code:
+        raise Forbidden(f"this API key belongs to store {g.store.code}", field="store")
+    return g.store
+
+
+@blp.route("/checkout", methods=["POST"])
+@idempotent
+@blp.doc(**IDEMPOTENT)
+@blp.arguments(CheckoutSchema)
+@blp.response(201, CheckoutResultSchema)
+@blp.errors(400, 403, 404, 409, 415, 423)
+def checkout(data: dict[str, Any]) -> dict[str, Any]:
+    """A purchase: discounts, coupons, payment (stored value, cash, visits, points), points earned.
+
+    409 ``insufficient_funds``, ``card_not_active``, ``outside_validity``,
+    ``idempotency_conflict``, ``coupon_used``, ``coupon_expired``, ``coupon_min_spend``;
+    404 ``not_found`` (the card, or a coupon not the member's: ``details.field`` says
+    which); 403 ``wrong_pin`` / ``pin_required``; 423 ``pin_locked``;
+    400 ``amount_too_large`` (over ``MAX_TRANSACTION_FEN``), ``invalid_request`` (an amount
+    that is not a JSON integer, or 0 other than a count-card visit).
+    """
+    store = _own_store(data["store"])
+    result = operations.checkout_card(
+        data["card"],
+        store,
+        data["amount_fen"],
+        data["pay_with"],
+        points_offset=data["points_offset"],
+        items=data["items"],
+        pin=data["pin"],
+        key=journal_key(),
+        actor=current_actor(),
+        station=data["station"],
+        external_ref=data["external_ref"],
+        coupons=data["coupons"],
+    )
+    return {
+        "transaction_id": result.transaction_id,
+        "discount_fen": result.discount_fen,
+        "charged_fen": result.charged_fen,
+        "points_earned": result.points_earned,
+        "balances": result.balances.as_dict(),
+        "coupons": list(result.coupons),
+    }
+
+
+@blp.route("/cards/<number>/recharge", methods=["POST"])
+@idempotent
+@blp.doc(**IDEMPOTENT)
+@blp.arguments(RechargeSchema)
+@blp.response(201, RechargeResultSchema)
+@blp.errors(400, 403, 404, 409, 415)
+def recharge(data: dict[str, Any], number: str) -> dict[str, Any]:
+    """Pay money onto a card; the rules' bonus plan adds bonus money, kept apart.
+
+    409 ``not_rechargeable`` (gift cards issued so), ``card_not_active``, ``outside_validity``;
+    400 ``amount_too_large`` (over ``MAX_TRANSACTION_FEN``).
+    """
+    store = _own_store(data["store"])
+    result = operations.recharge(
+        resolve_card(number),
+        store,
+        data["amount_fen"],
+        key=journal_key(),
+        actor=current_actor(),
+        station=data["station"],
+        external_ref=data["external_ref"],
+    )
+    return {
+        "transaction_id": result.transaction_id,
+        "bonus_fen": result.bonus_fen,
+        "balances": result.balances.as_dict(),
+    }
+
+
+# A transaction id past the column's range is no transaction: 404 from the route itself.
+@blp.route(f"/transactions/<int(max={MAX_ID}):transaction_id>/refund", methods=["POST"])
+@idempotent
+@blp.doc(**IDEMPOTENT)
+@blp.arguments(RefundSchema, required=False)
+@blp.response(201, RefundResultSchema)
+@blp.errors(400, 403, 404, 409, 415)
+def refund(data: dict[str, Any], transaction_id: int) -> dict[str, Any]:
+    """Refund a checkout, whole or in part: money back, earned points taken back.
+
+    The answer says what was refunded (``refunded_fen``) and the points moved back. The
+    refund that returns the whole sale gives its coupons back (``coupons_returned``).
+    409 ``refund_exceeds_purchase`` (details: ``requested_fen``, null for "all that is
+    left"; ``refunded_fen`` before; ``refundable_fen``), ``not_refundable`` (a refund, a
+    recharge), ``insufficient_funds`` (the points the purchase earned were already spent).
+    403 ``refund_other_store``: the REFUND_SCOPE setting is ``store_of_sale`` (the default)
+    and the API key's store did not make the sale; with ``chain`` any store may refund it.
+    """
+    data = data or {}
+    result = operations.refund(
+        transaction_id,
+        data.get("amount_fen"),
+        key=journal_key(),
+        actor=current_actor(),
+        store=g.store,
+        station=data.get("station"),
+        external_ref=data.get("external_ref"),
+    )
+    return {
+        "transaction_id": result.transaction_id,
+        "refunded_fen": result.refunded_fen,
+        "points_taken_back": result.points_taken_back,
+        "points_returned": result.points_returned,
+        "balances": result.balances.as_dict(),
+        "coupons_returned": list(result.coupons_returned),
+    }
+
+
+@blp.route("/members/<ref>/transactions", methods=["GET"])
+@blp.arguments(StatementQuerySchema, location="query")
+@blp.response(200, StatementSchema)
+@blp.errors(400, 404)
+def statement(args: dict[str, Any], ref: str) -> dict[str, Any]:
+    """The member's transactions, newest first, page by page."""
+    member = resolve_member(ref)
+    page, per_page = args["page"], args["per_page"]
+    total = db.session.scalar(
+        select(func.count(Transaction.id)).where(Transaction.member_id == member.id)
+    )
+    rows = db.session.execute(
+        select(Transaction, Store.code, Card.number)
+        .outerjoin(Store, Store.id == Transaction.store_id)
+        .outerjoin(Card, Card.id == Transaction.card_id)
+        .where(Transaction.member_id == member.id)
+        .order_by(Transaction.id.desc())
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    ).all()
+    ids = [txn.id for txn, _, _ in rows]
+    changes: dict[int, dict[str, int]] = {i: {} for i in ids}
+    points_after: dict[int, int] = {}
+    card_ids = {txn.id: txn.card_id for txn, _, _ in rows}
+    for txn_id, asset, amount, after, card_id in db.session.execute(
+        select(Line.transaction_id, Line.asset, Line.amount, Line.balance_after, Account.card_id)
+        .join(Account, Account.id == Line.account_id)
+        .where(Line.transaction_id.in_(ids), Account.card_id.is_not(None))
+        .order_by(Line.id)
+    ):
+        if card_id != card_ids[txn_id]:
+            continue  # the other card of a transfer
+        bucket = changes[txn_id]
+        bucket[asset] = bucket.get(asset, 0) + int(amount)
+        if asset == "points" and after is not None:
+            points_after[txn_id] = int(after)
+    refunds: dict[int, list[int]] = {i: [] for i in ids}
+    for refund_id, original in db.session.execute(
+        select(Transaction.id, Transaction.reverses_id)
+        .where(Transaction.reverses_id.in_(ids))
+        .order_by(Transaction.id)
+    ):
+        if original is not None:
+            refunds[original].append(refund_id)
+    entries = []
+    for txn, store_code, card_number in rows:
+        c = changes[txn.id]
+        entries.append(
+            {
+                "id": txn.id,
+                "kind": txn.kind,
+                "reason": txn.reason,
+                "created_at": txn.created_at,
+                "store": store_code,
+                "card": card_number,
+                "amount_fen": txn.amount_fen,
+                "discount_fen": txn.discount_fen,
+                "charged_fen": txn.charged_fen,
+                "changes": {
+                    "points": c.get("points", 0),
+                    "stored_value_fen": c.get("stored_value_paid", 0)
+                    + c.get("stored_value_bonus", 0),
+                    "visits": c.get("visits", 0),
+                },
+                "points_after": points_after.get(txn.id),
+                "external_ref": txn.external_ref,
+                "reverses": txn.reverses_id,
+                "refunded_by": refunds[txn.id],
+            }
+        )
+    return {"transactions": entries, "page": page, "per_page": per_page, "total": total}

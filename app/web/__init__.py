@@ -1,0 +1,1 @@
+"""The HTTP boundary: one commit per request, hostile input refused, cookies."""
