@@ -34,7 +34,7 @@ PG_DROP_FUNCTIONS = '\nDROP FUNCTION IF EXISTS ledger_check_zero_sum() CASCADE;\
 def _install_invariants() -> None:
     bind = op.get_bind()
     if bind.dialect.name == "postgresql":
-        with bind.connection.dbapi_connection.cursor() as cursor:
+        with bind.connection.dbapi_connection.cursor() as cursor:  # type: ignore[union-attr]
             for sql in (PG_ZERO_SUM, PG_APPEND_ONLY, PG_KEEP_SYSTEM_ACCOUNTS):
                 cursor.execute(sql)
     else:
@@ -410,5 +410,5 @@ def downgrade() -> None:
     # ### end Alembic commands ###
 
     if op.get_bind().dialect.name == "postgresql":
-        with op.get_bind().connection.dbapi_connection.cursor() as cursor:
+        with op.get_bind().connection.dbapi_connection.cursor() as cursor:  # type: ignore[union-attr]
             cursor.execute(PG_DROP_FUNCTIONS)
