@@ -28,13 +28,20 @@ from sqlalchemy import Connection, inspect, select
 from app.auth.models import ApiKey
 from app.auth.services import authenticate, create_api_key, revoke_api_key
 from app.cards.models import Card, CardEvent, CardMedium
-from app.cards.services import add_medium, change_state, issue_card, replace_card, set_pin
+from app.cards.services import (
+    add_medium,
+    change_state,
+    enroll,
+    issue_card,
+    member_cards,
+    replace_card,
+    set_pin,
+)
 from app.cli.support import cli_unit_of_work
 from app.clock import local_today, now
 from app.db import Base, db
 from app.errors import Unauthorized
 from app.members.models import Level, Member, Question
-from app.members.services import create_member, member_cards
 from app.stores.models import Store
 from app.stores.services import create_store
 
@@ -232,7 +239,7 @@ def _members(
             **_birthday(spec.birthday),
         }
         card_type = "points" if "points_card" in spec.extras else "stored_value"
-        member = create_member(data, card_type=card_type)
+        member = enroll(data, card_type=card_type)
         member.level = levels.get(spec.level_rank, member.level)
         member.joined_at = start - dt.timedelta(days=spec.joined_days_ago)
         member.sms_opt_out = "sms_opt_out" in spec.extras

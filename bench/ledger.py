@@ -64,10 +64,10 @@ def _config(url: str) -> dict[str, Any]:
 def setup(url: str, clients: int) -> tuple[int, list[int]]:
     """A fresh schema with one store and a member card per client, preloaded."""
     from app import create_app
+    from app.cards.services import enroll, member_cards
     from app.db import Base, db, unit_of_work
     from app.ledger.journal import ensure_system_accounts
     from app.ledger.operations import load_value
-    from app.members.services import create_member, member_cards
     from app.stores.services import create_store
 
     app = create_app(_config(url))
@@ -79,7 +79,7 @@ def setup(url: str, clients: int) -> tuple[int, list[int]]:
             store = create_store("SH01", "Bench", "East")
             cards = []
             for n in range(clients):
-                member = create_member({"phone": f"+86138001{n:05d}", "home_store": "SH01"})
+                member = enroll({"phone": f"+86138001{n:05d}", "home_store": "SH01"})
                 card = member_cards(member)[0]
                 load_value(card, PRELOAD_FEN, idempotency_key=f"bench-load-{n}", actor="bench")
                 cards.append(card.id)

@@ -217,11 +217,11 @@ def setup(schema: str) -> None:
         conn.execute(f"CREATE SCHEMA {schema}")
     os.environ.update(_laoyou_env(schema))
     from app import create_app
+    from app.cards.services import enroll, member_cards
     from app.clock import local_today
     from app.db import Base, db, unit_of_work
     from app.ledger.journal import credit_points
     from app.members.models import Level
-    from app.members.services import create_member, member_cards
     from app.stores.services import create_store
 
     app = create_app()
@@ -229,7 +229,7 @@ def setup(schema: str) -> None:
         Base.metadata.create_all(db.engine)
         with unit_of_work() as session:
             create_store("SH01", "静安店", "East")
-            member = create_member({"phone": PHONE, "home_store": "SH01", "name": "压测"})
+            member = enroll({"phone": PHONE, "home_store": "SH01", "name": "压测"})
             # A member as JF meets them: a level, points, and some that expire next.
             member.level = Level(name="金卡", rank=3)
             session.flush()

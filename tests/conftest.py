@@ -220,14 +220,14 @@ def make_level(app: Flask) -> Callable[..., Any]:
 
 @pytest.fixture
 def make_member(app: Flask, make_store: Callable[..., Any]) -> Callable[..., Any]:
-    from app.members.services import create_member
+    from app.cards.services import enroll
 
     counter = iter(range(1000, 10000))
 
     def make(phone: str | None = None, *, card_type: str = "stored_value", **fields: Any) -> Any:
         store = fields.pop("home_store", None) or make_store().code
         phone = phone or f"+86139{next(counter):04d}{next(counter) % 10000:04d}"
-        member = create_member({"phone": phone, "home_store": store, **fields}, card_type=card_type)
+        member = enroll({"phone": phone, "home_store": store, **fields}, card_type=card_type)
         db.session.flush()
         return member
 

@@ -1,9 +1,8 @@
 import pytest
 
 from app.cards.numbers import luhn_valid
-from app.cards.services import find_card, replace_card, verify_pin
+from app.cards.services import find_card, replace_card, resolve_member, verify_pin
 from app.errors import PinLocked, WrongPin
-from app.members.services import resolve_member
 
 
 def test_member_gets_primary_card_and_phone_resolves(make_member):

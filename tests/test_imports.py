@@ -21,9 +21,6 @@ APP = Path(__file__).resolve().parents[1] / "app"
 ALLOWED: set[tuple[str, str]] = {
     # i10-lean moves prepared.py to app/db/ and cards.lookup onto it.
     ("app.cards.lookup", "app.ledger.prepared"),
-    # The remaining cycle members<->cards (registration issues a card, a card has a
-    # holder) is not broken in this branch: see the report.
-    ("app.members.services", "app.cards"),
     # bot<->messaging: the `alerts` keyword reads and sets messaging's alert preferences
     # while messaging.inbound runs the bot: see the report.
     ("app.bot.commands.subscription", "app.messaging"),

@@ -17,12 +17,11 @@ from flask import Flask
 import app as app_package
 import app.api
 from app import clock
-from app.cards.services import replace_card
+from app.cards.services import member_cards, replace_card
 from app.ledger import operations
 from app.ledger.balances import card_balances
 from app.ledger.rules import referral
 from app.ledger.rules.io import import_rules
-from app.members.services import member_cards
 from app.signals import card_state_changed, member_joined
 from app.stores.services import get_store
 from tests.conftest import settings_for

@@ -28,12 +28,12 @@ from app.cards.services import (
     get_card,
     issue_card,
     replace_card,
+    resolve_member,
     set_pin,
     verify_pin,
 )
 from app.errors import InvalidRequest, NotFound
 from app.members.models import Member
-from app.members.services import resolve_member
 
 blp = Blueprint(
     "cards",

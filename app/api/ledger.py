@@ -19,14 +19,13 @@ from app.api.document_rules import document_rules
 from app.api.idempotency import HEADER_PARAMETER, idempotent, journal_key
 from app.api.schemas import MAXIMUM_SETTING, BalancesSchema, WholeNumber
 from app.cards.models import Card
-from app.cards.services import resolve_card
+from app.cards.services import resolve_card, resolve_member
 from app.db import db
 from app.errors import Forbidden
 from app.ledger import operations
 from app.ledger.models import Account, Line, Transaction
 from app.ledger.redemption import services as redemption
 from app.limits import MAX_AMOUNT_FEN, MAX_COUNT, MAX_ID, MAX_ITEMS, MAX_POINTS
-from app.members.services import resolve_member
 from app.stores.models import Store
 
 blp = Blueprint(

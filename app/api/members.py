@@ -13,8 +13,9 @@ from app.api.schemas import (
     MemberSchema,
     MemberUpdateSchema,
 )
+from app.cards.services import enroll, resolve_member
 from app.members.models import Member
-from app.members.services import create_member, resolve_member, search_members, update_member
+from app.members.services import search_members, update_member
 
 blp = Blueprint(
     "members",
@@ -39,7 +40,7 @@ REF = {
 def join(data: dict[str, Any]) -> Member:
     """Make a member with a first card; the phone then works as that card's number."""
     card_type = data.pop("card_type", None) or "stored_value"
-    return create_member(data, card_type=card_type, actor=current_actor())
+    return enroll(data, card_type=card_type, actor=current_actor())
 
 
 @blp.route("", methods=["GET"])
@@ -66,4 +67,4 @@ def show(ref: str) -> Member:
 @blp.errors(404, 409, 415)
 def patch(data: dict[str, Any], ref: str) -> Member:
     """Change the fields given; the ones left out keep their values."""
-    return update_member(resolve_member(ref), data)
+    return update_member(resolve_member(ref), data, resolve=resolve_member)

@@ -20,11 +20,10 @@ from app.api.document_rules import document_rules
 from app.api.idempotency import HEADER_PARAMETER, idempotent, journal_key
 from app.api.members import REF as MEMBER_REF
 from app.api.schemas import BalancesSchema, WholeNumber
-from app.cards.services import resolve_card
+from app.cards.services import resolve_card, resolve_member
 from app.errors import InvalidRequest
 from app.ledger.redemption import services as redemption
 from app.ledger.redemption.models import Coupon
-from app.members.services import resolve_member
 
 blp = Blueprint(
     "redemptions",

@@ -15,13 +15,13 @@ from marshmallow import Schema, ValidationError, fields, pre_dump, validate
 
 from app.api.document_rules import document_rules
 from app.cards.models import CARD_STATES, CARD_TYPES, MEDIUM_KINDS, Card
-from app.cards.services import PERIODS
+from app.cards.services import PERIODS, member_cards
 from app.db import db, utcnow
 from app.i18n import request_language
 from app.ledger.balances import card_balances, member_balances
 from app.limits import MAX_ANSWERS, MAX_CREDIT_LIMIT_FEN
 from app.members.models import CALENDARS, GENDERS, Level, Member
-from app.members.services import LANGUAGES, birthday_text, member_cards
+from app.members.services import LANGUAGES, birthday_text
 
 #: A year, a month 01-12 and a day 01-31 (whether that day exists is the service's check).
 BIRTHDAY_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$"

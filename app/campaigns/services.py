@@ -216,9 +216,9 @@ def enter_draw(member: Member, *, channel: str) -> DrawEntry:
 
 def _pay_points(member: Member, draw: Draw) -> int:
     """One journal posting across the member's cards (primary first), once per draw and member."""
+    from app.cards.services import member_cards
     from app.ledger.balances import card_balances
     from app.ledger.journal import Entry, post
-    from app.members.services import member_cards
 
     needed = draw.points_cost
     entries: list[Entry] = []

@@ -1,4 +1,5 @@
-"""``laoyou cards …``: issue batches of anonymous cards, look at one card."""
+"""``laoyou cards …``: issue batches of anonymous cards, look at one card; and
+``laoyou member show REF``, a member (found by phone or any card) as the counter sees them."""
 
 from __future__ import annotations
 
@@ -19,10 +20,13 @@ from app.cards.services import (
     find_card,
     get_card,
     issue_card,
+    member_cards,
+    resolve_member,
 )
 from app.cli.support import cli_unit_of_work, local_minute
 from app.db import db
 from app.errors import NotFound
+from app.members.services import birthday_text
 from app.money import yuan
 from app.signals import card_issued_with_value, shown_in_cli
 
@@ -235,3 +239,51 @@ def _pin_text(card: Card) -> str:
         return f"set, locked until {local_minute(card.pin_locked_until)}"
     failures = f" ({card.pin_failures} wrong attempt(s))" if card.pin_failures else ""
     return "set" + failures
+
+
+@click.command("show", help="A member by phone (any format), card number or card medium.")
+@click.argument("ref")
+@with_appcontext
+def member_show(ref: str) -> None:
+    try:
+        member = resolve_member(ref)
+    except NotFound as exc:
+        raise click.ClickException(exc.message) from exc
+    level = member.level.name if member.level else "-"
+    click.echo(f"member {member.id}: {member.name or '-'}  {member.phone}  level {level}")
+    click.echo(
+        f"home store: {member.home_store.code} {member.home_store.name}  "
+        f"joined {local_minute(member.joined_at)}"
+    )
+    birthday = birthday_text(member)
+    if birthday:
+        kind = member.birthday_calendar
+        if member.lunar_leap_month:
+            kind += ", leap month"
+        click.echo(f"birthday: {birthday} ({kind})")
+    click.echo(f"language: {member.language}  gender: {member.gender}")
+    details = [
+        ("region", member.region),
+        ("occupation", member.occupation),
+        ("income band", member.income_band),
+        ("tags", ", ".join(member.tags or [])),
+        ("referred by", member.referrer.phone if member.referrer else None),
+    ]
+    for label, value in details:
+        if value:
+            click.echo(f"{label}: {value}")
+    for key, answer in sorted((member.answers or {}).items()):
+        click.echo(f"answer {key}: {answer}")
+    opt_outs = [
+        name
+        for name, flag in (("sms", member.sms_opt_out), ("wechat", member.wechat_opt_out))
+        if flag
+    ]
+    if opt_outs:
+        click.echo(f"opted out of: {', '.join(opt_outs)}")
+    for _, line in shown_in_cli.send(member):
+        click.echo(line)
+    click.echo("cards:")
+    for card in member_cards(member):
+        primary = "  primary" if card.is_primary else ""
+        click.echo(f"  {card.number}  {card.type:<12} {card.state}{primary}")

@@ -1,9 +1,11 @@
-"""Cards: issue, look up by any medium, change state, replace, PINs."""
+"""Cards: enrol a member with their first card, issue, look up by any medium (and a
+member through their cards), change state, replace, PINs."""
 
 from __future__ import annotations
 
 import datetime as dt
 from functools import lru_cache
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -25,12 +27,28 @@ from app.errors import (
     WrongPin,
 )
 from app.members.models import Member
+from app.members.services import create_member, find_member_by_phone
 from app.phone import normalise_phone
-from app.signals import card_state_changed
+from app.signals import card_state_changed, member_joined
 from app.stores.models import Store
 
 #: Period cards run for one of these, counted in months from valid_from.
 PERIODS = {"month": 1, "quarter": 3, "year": 12}
+
+
+def enroll(
+    data: dict[str, Any], *, card_type: str = "stored_value", actor: str | None = None
+) -> Member:
+    """Make a member with a primary card; the phone then works as that card's number.
+
+    Registration is a cards service because a card points at its holder: members make
+    the member, cards add the card, and ``member_joined`` (the signup gift, the referral)
+    goes out once both exist. A referrer may be named by phone, card number or medium.
+    """
+    member = create_member(data, resolve=resolve_member)
+    card = issue_card(card_type, member=member, store=member.home_store, actor=actor)
+    member_joined.send(member, card=card)
+    return member
 
 
 def issue_card(
@@ -159,6 +177,28 @@ def resolve_card(ref: str) -> Card:
     if card is None:
         raise NotFound(f"no card matches {ref!r}", field="card")
     return card
+
+
+def resolve_member(ref: str) -> Member:
+    """A member from a phone number in any format, a card number or a card medium id."""
+    card = find_card(ref)
+    if card is not None and card.member is not None:
+        return card.member
+    member = find_member_by_phone(ref)
+    if member is None:
+        raise NotFound(f"no member or card matches {ref!r}")
+    return member
+
+
+def member_cards(member: Member) -> list[Card]:
+    """A member's cards, the primary card first."""
+    return list(
+        db.session.scalars(
+            select(Card)
+            .where(Card.member_id == member.id)
+            .order_by(Card.is_primary.desc(), Card.id)
+        )
+    )
 
 
 def get_card(number: str) -> Card:

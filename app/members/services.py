@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -12,26 +12,33 @@ from lunardate import LunarDate
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from app.cards.models import Card
 from app.db import db
 from app.errors import DuplicateMember, InvalidRequest, NotFound
 from app.members.models import CALENDARS, GENDERS, Level, Member, Question
 from app.phone import normalise_phone, parse_phone
-from app.signals import member_joined
 from app.stores.models import Store
 from app.stores.services import get_store
 
 LANGUAGES = ("zh-Hans", "zh-Hant", "en")
 #: Fields a caller may set directly; the rest have their own rules below.
 PLAIN_FIELDS = ("name", "region", "occupation", "income_band")
+#: Finds the member a reference names or raises ``NotFound``: how ``referrer`` is read.
+#: Members know phones only; ``app.cards.services.resolve_member`` also reads card
+#: numbers and media (members import nothing of cards: a card points at its holder).
+Resolver = Callable[[str], Member]
 
 
-def create_member(
-    data: dict[str, Any], *, card_type: str = "stored_value", actor: str | None = None
-) -> Member:
-    """Make a member with a primary card; the phone then works as that card's number."""
-    from app.cards.services import issue_card
+def member_by_phone(ref: str) -> Member:
+    """The member with this phone in any format, or ``NotFound``."""
+    member = find_member_by_phone(ref)
+    if member is None:
+        raise NotFound(f"no member with phone {ref!r}")
+    return member
 
+
+def create_member(data: dict[str, Any], *, resolve: Resolver = member_by_phone) -> Member:
+    """Make a member, and nothing else: ``app.cards.services.enroll`` registers a member
+    with their first card (the one the API, the bot and the demo make)."""
     if not data.get("phone"):
         raise InvalidRequest("phone is required", field="phone")
     if not data.get("home_store"):
@@ -47,16 +54,16 @@ def create_member(
         tags=[],
         answers={},
     )
-    _apply(member, data, creating=True)
+    _apply(member, data, creating=True, resolve=resolve)
     db.session.add(member)
     with _phone_race(phone):
         db.session.flush()
-    card = issue_card(card_type, member=member, store=member.home_store, actor=actor)
-    member_joined.send(member, card=card)
     return member
 
 
-def update_member(member: Member, data: dict[str, Any]) -> Member:
+def update_member(
+    member: Member, data: dict[str, Any], *, resolve: Resolver = member_by_phone
+) -> Member:
     phone = member.phone
     if "phone" in data:
         phone = parse_phone(str(data["phone"]))
@@ -67,7 +74,7 @@ def update_member(member: Member, data: dict[str, Any]) -> Member:
     with _phone_race(phone):
         if "home_store" in data:
             member.home_store = _home_store(str(data["home_store"]))
-        _apply(member, data, creating=False)
+        _apply(member, data, creating=False, resolve=resolve)
         db.session.flush()
     return member
 
@@ -93,7 +100,7 @@ def _home_store(code: str) -> Store:
         raise InvalidRequest(f"no store with code {code!r}", field="home_store") from None
 
 
-def _apply(member: Member, data: dict[str, Any], *, creating: bool) -> None:
+def _apply(member: Member, data: dict[str, Any], *, creating: bool, resolve: Resolver) -> None:
     for name in PLAIN_FIELDS:
         if name in data:
             value = data[name]
@@ -116,7 +123,7 @@ def _apply(member: Member, data: dict[str, Any], *, creating: bool) -> None:
         member.tags = sorted({t.strip() for t in tags})
     if data.get("referrer"):
         try:
-            referrer = resolve_member(str(data["referrer"]))
+            referrer = resolve(str(data["referrer"]))
         except NotFound:
             raise InvalidRequest(
                 f"no member matches referrer {data['referrer']!r}", field="referrer"
@@ -274,29 +281,6 @@ def set_sms_opt_out(phone: str, opted_out: bool) -> None:
     member = db.session.scalar(select(Member).where(Member.phone == phone))
     if member is not None:
         member.sms_opt_out = opted_out
-
-
-def resolve_member(ref: str) -> Member:
-    """A member from a phone number in any format, a card number or a card medium id."""
-    from app.cards.services import find_card
-
-    card = find_card(ref)
-    if card is not None and card.member is not None:
-        return card.member
-    member = find_member_by_phone(ref)
-    if member is None:
-        raise NotFound(f"no member or card matches {ref!r}")
-    return member
-
-
-def member_cards(member: Member) -> list[Card]:
-    return list(
-        db.session.scalars(
-            select(Card)
-            .where(Card.member_id == member.id)
-            .order_by(Card.is_primary.desc(), Card.id)
-        )
-    )
 
 
 def search_members(

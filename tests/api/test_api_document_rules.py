@@ -19,9 +19,8 @@ from openapi_core.exceptions import OpenAPIError
 from werkzeug.test import EnvironBuilder
 
 from app.api.schemas import NOT_BLANK_PATTERN
-from app.cards.services import set_pin
+from app.cards.services import member_cards, set_pin
 from app.ledger.rules.io import import_rules
-from app.members.services import member_cards
 
 EXAMPLE_RULES = Path(__file__).parents[2] / "docs" / "rules.example.json"
 

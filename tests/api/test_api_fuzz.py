@@ -37,13 +37,19 @@ from schemathesis.checks import positive_data_acceptance
 from schemathesis.config import SchemathesisConfig
 
 from app import create_app
-from app.cards.services import add_medium, change_state, issue_card, replace_card, set_pin
+from app.cards.services import (
+    add_medium,
+    change_state,
+    issue_card,
+    member_cards,
+    replace_card,
+    set_pin,
+)
 from app.db import db
 from app.ledger import operations
 from app.ledger.journal import credit_points
 from app.ledger.redemption.services import issue_coupon
 from app.ledger.rules.io import import_rules
-from app.members.services import member_cards
 
 EXAMPLE_RULES = Path(__file__).parents[2] / "docs" / "rules.example.json"
 #: PIN of every seeded card that has one, so a valid case can pass the PIN check.

@@ -9,12 +9,11 @@ import pytest
 from sqlalchemy import func, select
 
 from app.cards.models import CardEvent
-from app.cards.services import card_history
+from app.cards.services import card_history, member_cards
 from app.clock import frozen
 from app.db import db
 from app.ledger.balances import points_summary
 from app.members.models import Member
-from app.members.services import member_cards
 from tests.bot.support import give_points, give_stored_value, give_visits
 
 PHONE = "+8613800138000"

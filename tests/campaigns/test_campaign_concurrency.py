@@ -15,11 +15,11 @@ from app.bot.engine import handle_message
 from app.bot.message import Message
 from app.campaigns.models import DrawEntry, VoteBallot
 from app.campaigns.services import open_draw, open_vote
+from app.cards.services import enroll, member_cards
 from app.db import db, unit_of_work
 from app.ledger.balances import member_balances
 from app.ledger.journal import credit_points
 from app.ledger.models import Transaction
-from app.members.services import create_member, member_cards
 from app.stores.services import create_store
 
 pytestmark = pytest.mark.concurrent
@@ -41,7 +41,7 @@ def _send(app: Any, barrier: threading.Barrier, text: str, n: int) -> str:
 def test_simultaneous_draw_and_vote_messages(live_app: Any) -> None:
     with unit_of_work():
         create_store("SH01", "南京路店", "华东")
-        member = create_member({"phone": PHONE, "home_store": "SH01"})
+        member = enroll({"phone": PHONE, "home_store": "SH01"})
         credit_points(member_cards(member)[0], 300, kind="gift", key="seed", expires_on=None)
         open_draw("积分抽奖", points_cost=100)
         open_vote("新品投票", [("A", "红豆"), ("B", "抹茶")])

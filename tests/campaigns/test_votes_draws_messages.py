@@ -11,11 +11,11 @@ from sqlalchemy.exc import IntegrityError
 from app.campaigns import services
 from app.campaigns.errors import CampaignOpen
 from app.campaigns.models import Draw, DrawEntry, StoreMessage, Vote, VoteBallot
+from app.cards.services import member_cards
 from app.db import db
 from app.errors import InvalidRequest, NotFound
 from app.ledger.balances import member_balances
 from app.ledger.models import Transaction
-from app.members.services import member_cards
 from tests.bot.support import give_points
 
 PHONE = "+8613800138000"

@@ -12,10 +12,10 @@ from sqlalchemy import func, select
 from app.auth.models import ApiKey
 from app.auth.services import authenticate
 from app.cards.models import Card, CardEvent, CardMedium
+from app.cards.services import resolve_member
 from app.db import db
 from app.errors import Unauthorized
 from app.members.models import Level, Member, Question
-from app.members.services import resolve_member
 from app.stores.models import Store
 
 

@@ -24,7 +24,7 @@ def ledger_rules(app: Any, make_store: Any) -> dict[str, Any]:
 @pytest.fixture
 def member_card(ledger_rules: Any, make_member: Any) -> Any:
     """Set up the rules; then make a member at a level with their first card: (member, card)."""
-    from app.members.services import member_cards
+    from app.cards.services import member_cards
 
     def make(level: str | None = None, *, card_type: str = "stored_value", **fields: Any) -> Any:
         member = make_member(card_type=card_type, **fields)

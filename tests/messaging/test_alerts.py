@@ -35,7 +35,7 @@ def _post(
     store: Any = None,
 ) -> None:
     """What the ledger sends after a posting."""
-    from app.members.services import member_cards
+    from app.cards.services import member_cards
 
     transaction = SimpleNamespace(
         id=next(_ids), kind=kind, created_at=POSTED_AT, details={"pay_with": pay_with}
@@ -97,7 +97,7 @@ def test_other_postings_and_anonymous_cards_send_nothing(app: Flask, member: Any
 
 
 def test_a_replayed_signal_for_one_transaction_queues_one_alert(app: Flask, member: Any) -> None:
-    from app.members.services import member_cards
+    from app.cards.services import member_cards
 
     transaction = SimpleNamespace(id=424242, created_at=POSTED_AT, details={})
     for _ in range(2):

@@ -7,8 +7,8 @@ from typing import Any
 
 from sqlalchemy import select
 
+from app.cards.services import member_cards
 from app.db import db
-from app.members.services import member_cards
 from app.messaging.models import OutboxMessage
 
 

@@ -18,11 +18,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import event, func, select
 
+from app.cards.services import enroll, member_cards
 from app.clock import frozen
 from app.db import Base, db, unit_of_work
 from app.ledger.journal import credit_points
 from app.ledger.prepared import observed
-from app.members.services import create_member, member_cards
 from app.messaging.models import InboundMessage
 from app.stores.services import create_store
 from tests.bot.support import give_points
@@ -139,7 +139,7 @@ def test_a_command_that_writes_claims_its_message_first(
 def _seed_member() -> None:
     with unit_of_work():
         create_store("SH01", "静安店", "East")
-        member = create_member({"phone": PHONE, "home_store": "SH01", "language": "en"})
+        member = enroll({"phone": PHONE, "home_store": "SH01", "language": "en"})
         credit_points(member_cards(member)[0], 1280, kind="gift", key="seed", expires_on=None)
 
 

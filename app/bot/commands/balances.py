@@ -70,8 +70,8 @@ def points(ctx: Context) -> str:
     writes=False,
 )
 def balance(ctx: Context) -> str:
+    from app.cards.services import member_cards
     from app.ledger.balances import member_balances
-    from app.members.services import member_cards
 
     member = ctx.member
     assert member is not None

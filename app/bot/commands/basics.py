@@ -73,7 +73,7 @@ def help_(ctx: Context) -> str:
     member_required=False,
 )
 def join(ctx: Context) -> str:
-    from app.members.services import create_member
+    from app.cards.services import enroll
 
     if ctx.member is not None:
         return gettext(
@@ -89,7 +89,7 @@ def join(ctx: Context) -> str:
     if store is None:
         return gettext("Joining by text is not open yet. Please ask at the counter.")
     try:
-        member = create_member(
+        member = enroll(
             {
                 "phone": ctx.message.sender,
                 "home_store": store.code,

@@ -10,12 +10,12 @@ from ledger_support import counts
 from sqlalchemy import func, select
 
 from app import clock
+from app.cards.services import member_cards
 from app.db import db
 from app.ledger.balances import card_balances
 from app.ledger.redemption.models import Coupon, Redemption
 from app.ledger.redemption.services import issue_coupon
 from app.ledger.rules.io import import_rules
-from app.members.services import member_cards
 
 #: A voucher of 20 yuan on bills of 100 yuan or more, and a 10%-off coupon; no level discount.
 RULES = {

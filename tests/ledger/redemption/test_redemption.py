@@ -12,13 +12,13 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from app import clock
+from app.cards.services import member_cards
 from app.db import db
 from app.ledger.balances import card_balances
 from app.ledger.journal import credit_points
 from app.ledger.redemption.models import Coupon, Gift, Redemption
 from app.ledger.redemption.services import issue_coupon, member_coupons
 from app.ledger.rules.io import import_rules
-from app.members.services import member_cards
 
 EXAMPLE = Path(__file__).parents[3] / "docs" / "rules.example.json"
 URL = "/api/v1/redemptions"

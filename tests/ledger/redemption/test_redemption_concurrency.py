@@ -12,12 +12,12 @@ import pytest
 from sqlalchemy import func, select
 
 from app.auth.services import create_api_key
+from app.cards.services import enroll, member_cards
 from app.db import db, unit_of_work
 from app.ledger.balances import card_balances
 from app.ledger.journal import credit_points
 from app.ledger.redemption.models import Gift, Redemption
 from app.ledger.rules.io import import_rules
-from app.members.services import create_member, member_cards
 from app.stores.services import create_store
 
 pytestmark = pytest.mark.concurrent
@@ -34,7 +34,7 @@ def test_sixteen_counters_redeem_the_last_five_gifts(live_app: Any) -> None:
         import_rules(doc)
         numbers = []
         for n in range(COUNTERS):
-            member = create_member({"phone": f"+861390000{n:04d}", "home_store": "SH01"})
+            member = enroll({"phone": f"+861390000{n:04d}", "home_store": "SH01"})
             card = member_cards(member)[0]
             credit_points(card, 900, kind="adjustment", key=f"seed:{n}", expires_on=None)
             numbers.append(card.number)
@@ -81,7 +81,7 @@ def _chain_with_a_coupon(phone: str) -> tuple[str, str, str]:
         for code in ("SH01", "SH02", "BJ01"):
             create_store(code, code, "East")
         import_rules(json.loads(EXAMPLE.read_text(encoding="utf-8")))
-        member = create_member({"phone": phone, "home_store": "SH01"})
+        member = enroll({"phone": phone, "home_store": "SH01"})
         number = member_cards(member)[0].number
         code = issue_coupon(member, "C90").code  # type: ignore[union-attr]
         _key, secret = create_api_key(db.session.scalar(select_store("SH01")))

@@ -106,8 +106,8 @@ def test_a_big_purchase_skips_a_level(member: Any) -> None:
 
 def test_a_points_balance_never_upgrades(member: Any) -> None:
     """open-loyalty#131: levels follow growth earned, not the points a member holds."""
+    from app.cards.services import member_cards
     from app.ledger.journal import credit_points
-    from app.members.services import member_cards
 
     credit_points(member_cards(member)[0], 100000, kind="adjustment", key="t-131", expires_on=None)
     assert apply_growth(member, 10, transaction_id=None) is None

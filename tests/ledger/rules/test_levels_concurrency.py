@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from app.cards.services import enroll
 from app.db import db, unit_of_work
 from app.ledger.rules.io import import_rules
 from app.ledger.rules.levels import apply_growth, growth_mismatches, growth_of, level_history
 from app.members.models import Member
-from app.members.services import create_member
 from app.stores.services import create_store
 
 pytestmark = pytest.mark.concurrent
@@ -28,7 +28,7 @@ def test_concurrent_growth_upgrades_once(live_app: Any) -> None:
         for code in ("SH01", "SH02", "BJ01"):
             create_store(code, code, "East")
         import_rules(json.loads(EXAMPLE.read_text(encoding="utf-8")))
-        member_id = create_member({"phone": "+8613900002222", "home_store": "SH01"}).id
+        member_id = enroll({"phone": "+8613900002222", "home_store": "SH01"}).id
 
     barrier = threading.Barrier(THREADS)
 

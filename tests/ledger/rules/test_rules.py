@@ -64,7 +64,7 @@ def member_at(rules: Any, make_member: Any) -> Any:
 
 
 def quote(member: Any, amount_fen: int, *, at: dt.datetime = THURSDAY, **kw: Any) -> CheckoutQuote:
-    from app.members.services import member_cards
+    from app.cards.services import member_cards
     from app.stores.services import get_store
 
     card = kw.pop("card", None) or member_cards(member)[0]
@@ -311,7 +311,7 @@ def test_without_rules_nothing_is_multiplied(app: Any, make_member: Any) -> None
 def test_recharge_bonus_picks_the_best_single_plan(
     member_at: Any, level: str, amount: int, bonus: int
 ) -> None:
-    from app.members.services import member_cards
+    from app.cards.services import member_cards
 
     member = member_at(level)
     card = member_cards(member)[0]
@@ -319,7 +319,7 @@ def test_recharge_bonus_picks_the_best_single_plan(
 
 
 def test_recharge_plan_dates_card_types_and_repeat(rules: Any, member_at: Any) -> None:
-    from app.members.services import member_cards
+    from app.cards.services import member_cards
 
     rules(
         recharge_plans=[

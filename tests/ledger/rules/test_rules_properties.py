@@ -14,11 +14,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
+from app.cards.services import member_cards
 from app.db import db
 from app.ledger.rules.engine import quote_checkout
 from app.ledger.rules.io import import_rules
 from app.members.models import Level
-from app.members.services import member_cards
 from app.stores.services import get_store
 
 EXAMPLE = Path(__file__).parents[3] / "docs" / "rules.example.json"

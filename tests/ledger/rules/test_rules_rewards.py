@@ -11,12 +11,12 @@ import pytest
 from sqlalchemy import select
 
 from app import clock
+from app.cards.services import member_cards
 from app.db import db
 from app.ledger import operations
 from app.ledger.balances import card_balances
 from app.ledger.models import PointsLot, Transaction
 from app.ledger.rules.io import import_rules
-from app.members.services import member_cards
 from app.signals import member_joined
 
 EXAMPLE = Path(__file__).parents[3] / "docs" / "rules.example.json"

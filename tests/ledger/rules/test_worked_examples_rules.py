@@ -21,10 +21,10 @@ from typing import Any
 from sqlalchemy import select
 
 from app import clock
+from app.cards.services import member_cards
 from app.db import db
 from app.ledger.rules.io import import_rules
 from app.ledger.rules.levels import growth_of, level_history
-from app.members.services import member_cards
 
 EXAMPLE = Path(__file__).parents[3] / "docs" / "rules.example.json"
 THURSDAY = dt.datetime(2026, 11, 26, 4, tzinfo=dt.UTC)
