@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 import pytest
 
-from app.cards.services import find_card
+from app.cards.services import add_medium, find_card
 from app.clock import frozen
 from app.db import db
 from app.members.models import Member, Question
@@ -199,6 +199,29 @@ def test_patch_changes_only_the_fields_given(api, make_member, make_store, rows,
     )
     assert api.get("/api/v1/members/13800138000").status_code == 404
     assert api.get("/api/v1/members/13800138001").json == response.json
+
+
+def test_a_referrer_is_named_by_card_number_on_join_and_by_medium_on_patch(api, make_member):
+    referrer = make_member("13900139000")
+    card = find_card(referrer.phone)
+    assert card is not None
+    add_medium(card, "barcode", "BC-0001")
+
+    joined = api.post(
+        "/api/v1/members",
+        json={"phone": "13800138000", "home_store": "SH01", "referrer": card.number},
+    )
+    patched = api.patch("/api/v1/members/13800138000", json={"referrer": "BC-0001"})
+    unknown = api.patch("/api/v1/members/13800138000", json={"referrer": "BC-0002"})
+
+    assert joined.status_code == 201, joined.json
+    assert joined.json["referrer"] == "+8613900139000"
+    assert patched.status_code == 200, patched.json
+    assert patched.json["referrer"] == "+8613900139000"
+    assert unknown.status_code == 400
+    assert unknown.json["error"]["code"] == "invalid_request"
+    assert unknown.json["error"]["message"] == "no member matches referrer 'BC-0002'"
+    assert unknown.json["error"]["details"] == {"field": "referrer"}
 
 
 def test_patch_sets_a_lunar_leap_month_birthday(api, make_member, fixed_now):
