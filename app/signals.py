@@ -10,7 +10,7 @@ from blinker import Namespace
 
 _signals = Namespace()
 
-#: sender: the Member; kwargs: card (its first Card or None)
+#: sender: the Member; kwargs: card (its first Card or None). Sent by cards.services.enroll.
 member_joined = _signals.signal("member-joined")
 #: sender: the Card; kwargs: action, from_state, to_state, new_card (replace only)
 card_state_changed = _signals.signal("card-state-changed")
