@@ -36,7 +36,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from app import clock
 from app.db import UtcDateTime, db, utcnow
-from app.ledger.prepared import Prepared
+from app.db.prepared import Prepared
 from app.ledger.rules_models import GrowthEntry, LevelChangeRecord, LevelRule, MemberGrowth
 from app.members.models import Level, Member
 from app.signals import level_changed

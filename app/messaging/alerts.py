@@ -17,8 +17,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from app import clock
 from app.db import db, utcnow
+from app.db.prepared import Prepared
 from app.i18n import catalogue, gettext, in_language
-from app.ledger.prepared import Prepared
 from app.messaging.models import AlertPreference, OutboxMessage, ProgrammeAlertSetting
 from app.messaging.services import alert_enabled, enqueue
 from app.money import yuan

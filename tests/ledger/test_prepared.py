@@ -10,7 +10,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
 from app.db import db
-from app.ledger.prepared import Prepared
+from app.db.prepared import Prepared
 from app.ledger.rules_models import GrowthEntry, MemberGrowth
 
 ENTRY = Prepared(insert(GrowthEntry.__table__).returning(GrowthEntry.__table__.c.id))
