@@ -16,9 +16,9 @@ from sqlalchemy import event
 from app.cards.services import change_state, replace_card
 from app.clock import frozen
 from app.db import db
+from app.db.prepared import observed
 from app.errors import CardNotActive, NotFound
 from app.ledger.operations import checkout_card, load_value
-from app.db.prepared import observed
 from app.stores.services import get_store
 
 
