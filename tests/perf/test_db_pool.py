@@ -1,4 +1,5 @@
-"""PostgreSQL pool: a connection that died while idle in the pool is replaced unseen."""
+"""PostgreSQL pool: a connection that died while idle in the pool is replaced unseen
+(``pool_pre_ping``)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from sqlalchemy import text
 
 from app.db import make_engine
 from tests.conftest import PG_URL, _pg_conninfo, _postgres_reason
+
+pytestmark = pytest.mark.perf
 
 
 @pytest.fixture
