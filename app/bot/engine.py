@@ -77,8 +77,8 @@ def handle_message(message: Message) -> Reply:
     if match is None:
         if _sounds_like_opt_out(normalised):
             return _say(opt_out_hint, language, "opt_out_hint")
-        member = sender.member_id is not None
-        return _say(lambda: not_understood(member=member), language, "unknown")
+        known = sender.member_id is not None
+        return _say(lambda: not_understood(member=known), language, "unknown")
     if match.command.member_required and sender.member_id is None:
         return _say(how_to_join, language, "join_first")
     return _run(message, sender, member, language, match)

@@ -104,7 +104,7 @@ def _answered(message: Message, answer: dict[str, Any]) -> InboundResult:
 
 
 _TABLE = cast(Table, InboundMessage.__table__)
-_INSERT = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+_INSERT: dict[str, Any] = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 
 
 @functools.cache
