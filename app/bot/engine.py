@@ -44,8 +44,7 @@ from app.bot.replies import (
 )
 from app.db import db
 from app.i18n import in_language
-from app.members.models import Member
-from app.members.services import find_member_by_phone
+from app.members.services import member_profile
 from app.optout.services import is_opted_out
 from app.phone import mask_phone
 
@@ -56,12 +55,12 @@ def handle_message(message: Message) -> Reply:
     """Answer ``message``; flushes only (the caller commits). Never raises for bad input."""
     raw = message.text or ""
     normalised, match = _read(message)
-    sender, member = _sender(message)
+    sender = _sender(message)
     language = _language(sender, match, normalised)
     name = match.command.name if match else None
 
     if match is not None and name == OPT_OUT:
-        return _run(message, sender, member, language, match)
+        return _run(message, sender, language, match)
     if sender.opted_out and name != OPT_IN:
         return Reply("", language, "opted_out", silent=True)
 
@@ -81,7 +80,7 @@ def handle_message(message: Message) -> Reply:
         return _say(lambda: not_understood(member=known), language, "unknown")
     if match.command.member_required and sender.member_id is None:
         return _say(how_to_join, language, "join_first")
-    return _run(message, sender, member, language, match)
+    return _run(message, sender, language, match)
 
 
 def _say(make_text: Callable[[], str], language: str, command: str) -> Reply:
@@ -89,9 +88,7 @@ def _say(make_text: Callable[[], str], language: str, command: str) -> Reply:
         return Reply(make_text(), language, command)
 
 
-def _run(
-    message: Message, sender: Sender, member: Member | None, language: str, match: Match
-) -> Reply:
+def _run(message: Message, sender: Sender, language: str, match: Match) -> Reply:
     command = match.command
     ctx = Context(
         message=message,
@@ -100,7 +97,6 @@ def _run(
         keyword=match.keyword,
         args=match.args,
         raw_args=texts.after_keyword(message.text, match.keyword) if match.keyword else "",
-        member=member,
     )
     savepoint = db.session.begin_nested() if command.writes else None
     try:
@@ -143,15 +139,14 @@ def _read(message: Message) -> tuple[str, Match | None]:
     return normalised, registry.match(normalised) if normalised else None
 
 
-def _sender(message: Message) -> tuple[Sender, Member | None]:
+def _sender(message: Message) -> Sender:
     """The sender's membership and opt-out, through the members' and opt-outs' services."""
     # WeChat openids are bound to members by the WeChat issue; until then, strangers.
-    member = find_member_by_phone(message.sender) if message.channel in _PHONE_CHANNELS else None
-    opted_out = is_opted_out(message.channel, message.sender)
-    if member is None:
-        return Sender(opted_out=opted_out), None
-    level = member.level.name_in(member.language) if member.level is not None else None
-    return Sender(member.id, member.language, level, opted_out), member
+    profile = member_profile(message.sender) if message.channel in _PHONE_CHANNELS else None
+    if profile is None:
+        return Sender(opted_out=is_opted_out(message.channel, message.sender))
+    # A member's SMS opt-out flag is kept in step with the registry (app.optout).
+    return Sender(profile.id, profile.language, profile.level, profile.sms_opt_out)
 
 
 def _language(sender: Sender, match: Match | None, text: str) -> str:

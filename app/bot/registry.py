@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from app.bot.message import Message, Sender
 from app.members.models import Member
+from app.members.services import get_member
 
 #: Keywords under this key hint at no language (``?``).
 NEUTRAL = ""
@@ -34,8 +35,24 @@ class Context:
     args: str
     #: The same as the sender wrote it (full-width punctuation kept), for free text.
     raw_args: str = ""
-    #: The sender's member (None for a stranger); JOIN sets it when it makes one.
-    member: Member | None = None
+    _member: Member | None = field(default=None, repr=False)
+    _member_loaded: bool = field(default=False, repr=False)
+
+    @property
+    def member(self) -> Member | None:
+        """The sender's member (None for a stranger), loaded on first use: POINTS answers
+        from ``sender`` alone."""
+        if not self._member_loaded:
+            member_id = self.sender.member_id
+            self._member = get_member(member_id) if member_id is not None else None
+            self._member_loaded = True
+        return self._member
+
+    @member.setter
+    def member(self, member: Member | None) -> None:
+        # JOIN makes the stranger a member.
+        self._member = member
+        self._member_loaded = True
 
 
 Handler = Callable[[Context], str]

@@ -52,11 +52,13 @@ def receive(message: Message) -> InboundResult:
         return _unreadable(message)
     if not message.provider_id:
         return _answered(message, _answer(message))
-    row_id = db.session.scalar(_claim_statement(), _values(message))
+    # Core on the session's connection, in its transaction: nothing of the ORM to flush.
+    connection = db.connection()
+    row_id = connection.execute(_claim_for(connection.dialect.name), _values(message)).scalar()
     if row_id is None:
         return _replay(message)
     answer = _answer(message)
-    db.session.execute(_RECORD, {"row_id": row_id, **answer})
+    db.connection().execute(_RECORD, {"row_id": row_id, **answer})
     return _answered(message, answer)
 
 
@@ -127,10 +129,6 @@ def _claim_for(dialect: str) -> Any:
     )
 
 
-def _claim_statement() -> Any:
-    return _claim_for(db.session.get_bind().dialect.name)
-
-
 _RECORD = (
     update(_TABLE)
     .where(_TABLE.c.id == bindparam("row_id"))
@@ -161,7 +159,7 @@ def _replay(message: Message) -> InboundResult:
     """The stored reply of a message another delivery claimed (it has committed by now:
     the claim waited for it)."""
     params = {"channel": message.channel, "provider_id": message.provider_id}
-    reply, language, command, status = db.session.execute(_SEEN, params).one()
+    reply, language, command, status = db.connection().execute(_SEEN, params).one()
     log.info(
         "%s from %s: replay of %s", message.channel, mask_phone(message.sender), message.provider_id
     )

@@ -49,7 +49,7 @@ def _statements_of(app: Flask, send: Callable[[], Any]) -> tuple[Any, list[str]]
     return result, [s for s in seen if "SAVEPOINT" not in s]
 
 
-def test_points_costs_five_statements(
+def test_points_costs_four_statements(
     app: Flask, client: FlaskClient, make_member: Any, make_level: Any
 ) -> None:
     member = make_member(PHONE, language="zh-Hans")
@@ -62,11 +62,11 @@ def test_points_costs_five_statements(
             app, lambda: post_signed(client, "/sms/twilio", inbound_params(PHONE, "JF", "SMp1"))
         )
     assert response.status_code == 200 and "1,080" in response.get_data(as_text=True)
-    # The claim, the member (with level and home store), the opt-out, the points summary,
+    # The claim, the member's profile (language, level, opt-out), the points summary,
     # the reply.
     assert statements[0].startswith("INSERT INTO inbound_message")
     assert statements[-1].startswith("UPDATE inbound_message")
-    assert len(statements) == 5, statements
+    assert len(statements) == 4, statements
 
 
 def test_a_replay_costs_two_statements(app: Flask, client: FlaskClient, make_member: Any) -> None:
