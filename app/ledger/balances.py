@@ -132,7 +132,8 @@ def points_summary(member_id: int) -> tuple[Balances, tuple[int, dt.date] | None
     """``member_balances`` and ``next_expiry`` in one statement: the SMS "JF" hot path."""
     from app.clock import local_today
 
-    rows = db.session.execute(
+    # Core on the session's connection (ledger rows are never pending in the ORM).
+    rows = db.connection().execute(
         _points_summary_statement(), {"member": member_id, "today": local_today()}
     )
     expiry: tuple[int, dt.date] | None = None

@@ -288,7 +288,9 @@ _PROFILE = (
 
 def member_profile(phone: str) -> MemberProfile | None:
     """``MemberProfile`` of the member with this E.164 phone (as channels give it)."""
-    row = db.session.execute(_PROFILE, {"phone": phone}).first()
+    db.session.flush()  # a member joined earlier in this unit of work is found too
+    # Core on the session's connection: the ORM's execute path cost a tenth of an SMS.
+    row = db.connection().execute(_PROFILE, {"phone": phone}).first()
     return None if row is None else MemberProfile(row[0], row[1], row[2], bool(row[3]))
 
 
