@@ -101,6 +101,9 @@ class Settings:
     #: Largest request body in bytes (Flask's own setting); a larger one is refused with 413
     #: ``payload_too_large`` before it is read.
     MAX_CONTENT_LENGTH: int = DEFAULT_MAX_CONTENT_LENGTH
+    #: The ledger's hot statements on the driver's cursor (``app.db.prepared``); off: through
+    #: SQLAlchemy's own ``Connection.execute``, slower but with its types and events.
+    DB_PREPARED_STATEMENTS: bool = True
     #: Extra settings from tests or other packages that need no validation here.
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -119,6 +122,8 @@ class Settings:
                     raw = int(raw)
                 except ValueError as exc:
                     raise ConfigError(f"{f.name} must be a whole number, got {raw!r}") from exc
+            if f.type == "bool" and not isinstance(raw, bool):
+                raw = _boolean(f.name, str(raw))
             values[f.name] = raw
         extra = {k: v for k, v in overrides.items() if k not in values and k.isupper()}
         return cls(**values, extra=extra)
@@ -178,6 +183,16 @@ class Settings:
         data.update(self.extra)
         data["TESTING"] = self.LAOYOU_ENV == "testing" or bool(self.extra.get("TESTING"))
         return data
+
+
+def _boolean(name: str, raw: str) -> bool:
+    """``true``/``false`` (also 1/0, yes/no, on/off, any case) for a switch."""
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be true or false, got {raw!r}")
 
 
 def _validate_messaging(settings: Settings) -> None:

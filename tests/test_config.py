@@ -52,6 +52,7 @@ def test_postgres_url_gets_the_psycopg3_driver(tmp_path: Path) -> None:
         ({"MAX_TRANSACTION_FEN": "100000000001"}, "MAX_TRANSACTION_FEN"),
         ({"MAX_TRANSACTION_FEN": "1e6"}, "MAX_TRANSACTION_FEN"),
         ({"REFUND_SCOPE": "anywhere"}, "REFUND_SCOPE"),
+        ({"DB_PREPARED_STATEMENTS": "maybe"}, "DB_PREPARED_STATEMENTS"),
     ],
 )
 def test_bad_values_are_refused_with_the_variable_named(
@@ -59,6 +60,11 @@ def test_bad_values_are_refused_with_the_variable_named(
 ) -> None:
     with pytest.raises(ConfigError, match=names):
         settings(tmp_path, **env)
+
+
+@pytest.mark.parametrize(("raw", "on"), [("", True), ("false", False), ("0", False), ("ON", True)])
+def test_prepared_statements_are_a_switch(tmp_path: Path, raw: str, on: bool) -> None:
+    assert settings(tmp_path, DB_PREPARED_STATEMENTS=raw).DB_PREPARED_STATEMENTS is on
 
 
 def test_money_limits_default_to_the_safe_values(tmp_path: Path) -> None:

@@ -19,8 +19,6 @@ APP = Path(__file__).resolve().parents[1] / "app"
 #: Edges that exist only in files another branch of issue 10 rewrites (the lead empties
 #: this list at the merge). (importing module, imported module prefix), each with why.
 ALLOWED: set[tuple[str, str]] = {
-    # i10-lean moves prepared.py to app/db/ and cards.lookup onto it.
-    ("app.cards.lookup", "app.ledger.prepared"),
     # bot<->messaging: the `alerts` keyword reads and sets messaging's alert preferences
     # while messaging.inbound runs the bot: see the report.
     ("app.bot.commands.subscription", "app.messaging"),

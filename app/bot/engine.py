@@ -1,5 +1,9 @@
 """``handle_message``: one inbound message in, one reply out, inside the caller's transaction.
 
+Channel-free: it takes the message's (channel, sender, text), reads what it needs
+through the packages' services, and returns the reply; SMS and WeChat adapters
+only translate (``app.messaging.inbound`` deduplicates and stores the reply).
+
 The filter chain, in order (each may answer instead of the command):
 
 1. An exact opt-out keyword (STOP, TD, 退订…) always works, even over the rate limit.
@@ -20,20 +24,16 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Sequence
-from contextvars import ContextVar
-from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from collections.abc import Callable
 
 from flask import current_app
-from sqlalchemy import CTE, Select, bindparam, literal, select
 
 import app.bot.commands  # noqa: F401  (registers every command)
 from app.bot import text as texts
 from app.bot.commands.subscription import OPT_IN, OPT_OUT
 from app.bot.message import Message, Reply, Sender
 from app.bot.ratelimit import Verdict, limiter_for
-from app.bot.registry import Context, Match, Prefetch, registry
+from app.bot.registry import Context, Match, registry
 from app.bot.replies import (
     bad_input,
     how_to_join,
@@ -44,20 +44,18 @@ from app.bot.replies import (
 )
 from app.db import db
 from app.i18n import in_language
-from app.ledger.prepared import Prepared
-from app.members.models import Level, Member, level_name_sql
-from app.optout.services import OPTED_OUT, opted_out_params
+from app.members.services import member_profile
+from app.optout.services import is_opted_out
 from app.phone import mask_phone
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 
 def handle_message(message: Message) -> Reply:
     """Answer ``message``; flushes only (the caller commits). Never raises for bad input."""
     raw = message.text or ""
     normalised, match = _read(message)
-    sender = _sender(message, match)
+    sender = _sender(message)
     language = _language(sender, match, normalised)
     name = match.command.name if match else None
 
@@ -78,8 +76,8 @@ def handle_message(message: Message) -> Reply:
     if match is None:
         if _sounds_like_opt_out(normalised):
             return _say(opt_out_hint, language, "opt_out_hint")
-        member = sender.member_id is not None
-        return _say(lambda: not_understood(member=member), language, "unknown")
+        known = sender.member_id is not None
+        return _say(lambda: not_understood(member=known), language, "unknown")
     if match.command.member_required and sender.member_id is None:
         return _say(how_to_join, language, "join_first")
     return _run(message, sender, language, match)
@@ -134,143 +132,21 @@ def _sounds_like_opt_out(text: str) -> bool:
 _PHONE_CHANNELS = ("sms", "simulator")
 
 
-class _HandOver(Generic[T]):
-    """What one step of answering a message leaves for a later step, for that same
-    message object only: a context variable, so each thread (each request) has its own,
-    and no database session is opened to carry it."""
-
-    def __init__(self, name: str) -> None:
-        self._var: ContextVar[tuple[Message, T] | None] = ContextVar(name, default=None)
-
-    def give(self, message: Message, value: T) -> None:
-        self._var.set((message, value))
-
-    def take(self, message: Message) -> T | None:
-        kept = self._var.get()
-        if kept is None:
-            return None
-        self._var.set(None)
-        return kept[1] if kept[0] is message else None
-
-
-#: ``known_sender``'s sender, for ``_sender``.
-_KNOWN_SENDER = _HandOver[Sender]("laoyou_known_sender")
-#: ``plan_for``'s reading of the text (normalised, matched), for ``handle_message``.
-_READ = _HandOver[tuple[str, Match | None]]("laoyou_read")
-
-
-@dataclass(frozen=True)
-class Plan:
-    """What answering a message will do, known from its text before the engine runs."""
-
-    #: The answer may write (a command with ``writes``): the adapter claims the message
-    #: first, so that twin deliveries wait and the effects happen once. Otherwise the
-    #: answer only reads, and the adapter may compute it first and store it with the claim.
-    writes: bool
-    #: What the command would read with the sender (``Command.prefetch``).
-    prefetch: Prefetch | None
-
-
-_READS_ONLY = Plan(writes=False, prefetch=None)
-
-
-def plan_for(message: Message) -> Plan:
-    """``Plan`` of ``message``: the command its text asks for decides (no match reads only).
-
-    What it read of the text is kept for ``handle_message`` of the same message.
-    """
-    normalised, match = _read(message)
-    _READ.give(message, (normalised, match))
-    if match is None:
-        return _READS_ONLY
-    return Plan(writes=match.command.writes, prefetch=match.command.prefetch)
-
-
 def _read(message: Message) -> tuple[str, Match | None]:
     """The normalised text and the command it asks for ("" and None past the length limit)."""
-    kept = _READ.take(message)
-    if kept is not None:
-        return kept
     raw = message.text or ""
     normalised = texts.normalise(raw) if len(raw) <= texts.MAX_MESSAGE_CHARS else ""
     return normalised, registry.match(normalised) if normalised else None
 
 
-def sender_statement(source: CTE, prefetch: Prefetch | None = None) -> Select[Any]:
-    """The sender lookup riding on another statement: ``source``'s columns, then the
-    ``Sender`` (read it with ``sender_of``), with ``sender_params`` as parameters.
-
-    An adapter that runs a statement before the engine anyway (the webhook's dedupe
-    insert) fetches the sender in it and hands it over with ``known_sender``: one
-    round trip per message fewer. ``source`` must yield at most one row.
-    """
-    extra = prefetch.columns(Member.id) if prefetch is not None else ()
-    return (
-        select(
-            source, Member.id, Member.language, level_name_sql(Member.language), OPTED_OUT, *extra
-        )
-        .select_from(source)
-        .outerjoin(Member, Member.phone == bindparam("optout_address"))
-        .outerjoin(Level, Level.id == Member.level_id)
-    )
-
-
-def sender_params(message: Message, prefetch: Prefetch | None = None) -> dict[str, Any]:
-    """The parameters of ``sender_statement`` for ``message``."""
-    params = opted_out_params(message.channel, message.sender)
-    if prefetch is not None:
-        params.update(prefetch.params())
-    return params
-
-
-def sender_of(row: Sequence[Any], prefetch: Prefetch | None = None) -> Sender:
-    """The ``Sender`` in a ``sender_statement`` row, from the first column after ``source``'s."""
-    member_id, language, level, opted_out = row[:4]
-    prefetched = prefetch.read(row[4:]) if prefetch is not None and member_id is not None else None
-    return Sender(member_id, language, level, bool(opted_out), prefetched)
-
-
-#: The engine's own lookups (no claim to ride on), compiled once per prefetch and run on
-#: the session's connection: a member or a stranger, and the opt-out, in one row.
-_SENDER: dict[Prefetch | None, Prepared] = {}
-_OPT_OUT = Prepared(select(OPTED_OUT))
-
-
-def _sender_lookup(prefetch: Prefetch | None) -> Prepared:
-    found = _SENDER.get(prefetch)
-    if found is None:
-        source = select(literal(1).label("one")).cte("one")
-        found = _SENDER[prefetch] = Prepared(sender_statement(source, prefetch))
-    return found
-
-
-def prefetches_sender(message: Message) -> bool:
-    """Whether ``sender_statement`` finds this message's sender (phone channels only)."""
-    return message.channel in _PHONE_CHANNELS
-
-
-def known_sender(message: Message, sender: Sender) -> None:
-    """Hand over the sender fetched by ``sender_statement``; ``handle_message(message)``
-    then uses it instead of asking the database again (same message object only)."""
-    _KNOWN_SENDER.give(message, sender)
-
-
-def _sender(message: Message, match: Match | None) -> Sender:
-    """The sender's membership and opt-out, in one query (the hot path)."""
-    known = _KNOWN_SENDER.take(message)
-    if known is not None:
-        return known
-    # Prepared statements bypass the session's autoflush; members added but not yet
-    # flushed (JOIN earlier in the same unit of work) must still be found.
-    db.session.flush()
-    connection = db.session.connection()
+def _sender(message: Message) -> Sender:
+    """The sender's membership and opt-out, through the members' and opt-outs' services."""
     # WeChat openids are bound to members by the WeChat issue; until then, strangers.
-    if message.channel in _PHONE_CHANNELS:
-        prefetch = match.command.prefetch if match is not None else None
-        row = _sender_lookup(prefetch).rows(connection, sender_params(message, prefetch))[0]
-        return sender_of(row[1:], prefetch)
-    params = opted_out_params(message.channel, message.sender)
-    return Sender(opted_out=bool(_OPT_OUT.scalar(connection, params)))
+    profile = member_profile(message.sender) if message.channel in _PHONE_CHANNELS else None
+    if profile is None:
+        return Sender(opted_out=is_opted_out(message.channel, message.sender))
+    # A member's SMS opt-out flag is kept in step with the registry (app.optout).
+    return Sender(profile.id, profile.language, profile.level, profile.sms_opt_out)
 
 
 def _language(sender: Sender, match: Match | None, text: str) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
 
 CHANNELS = ("sms", "wechat", "simulator")
 
@@ -42,9 +41,8 @@ class Reply:
 class Sender:
     """Who sent a message, as the filter chain and the hot commands read it.
 
-    Plain values from one row rather than the member's ORM object: building that object
-    costs more than the rest of a POINTS request. Commands that need the member itself
-    use ``Context.member``, which loads it on first use.
+    Plain values, the same for every channel; commands that need the member itself
+    use ``Context.member``.
     """
 
     #: None for a stranger (or a channel whose addresses are not bound to members yet).
@@ -54,5 +52,3 @@ class Sender:
     #: The name of the member's level, if they have one.
     level: str | None = None
     opted_out: bool = False
-    #: What the matched command's ``Prefetch`` read with the sender; None if nothing was.
-    prefetched: Any = None

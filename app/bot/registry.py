@@ -9,13 +9,12 @@ starts with, then patterns.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from app.bot.message import Message, Sender
-from app.db import db
 from app.members.models import Member
+from app.members.services import get_member
 
 #: Keywords under this key hint at no language (``?``).
 NEUTRAL = ""
@@ -41,14 +40,11 @@ class Context:
 
     @property
     def member(self) -> Member | None:
-        """The sender's member (None for a stranger), loaded on first use.
-
-        POINTS answers from ``sender`` alone; the other commands pay one primary-key
-        read here when they first ask.
-        """
+        """The sender's member (None for a stranger), loaded on first use: POINTS answers
+        from ``sender`` alone."""
         if not self._member_loaded:
             member_id = self.sender.member_id
-            self._member = db.session.get(Member, member_id) if member_id is not None else None
+            self._member = get_member(member_id) if member_id is not None else None
             self._member_loaded = True
         return self._member
 
@@ -60,22 +56,6 @@ class Context:
 
 
 Handler = Callable[[Context], str]
-
-
-@dataclass(frozen=True)
-class Prefetch:
-    """What a command reads about its sender, fetched by the sender lookup itself.
-
-    The lookup (on the webhook, the dedupe claim) then brings the command's data in the
-    same round trip, and the handler finds it in ``ctx.sender.prefetched``.
-    """
-
-    #: SQL expressions on the member's id column (NULL for a stranger).
-    columns: Callable[[Any], Sequence[Any]]
-    #: Their values, as the handler wants them.
-    read: Callable[[Sequence[Any]], Any]
-    #: The bound parameters the expressions use, at the time of the message.
-    params: Callable[[], Mapping[str, Any]] = dict
 
 
 @dataclass(frozen=True)
@@ -92,8 +72,6 @@ class Command:
     #: Read-only commands (POINTS, the hot path) skip the two extra round trips.
     writes: bool = True
     pattern: re.Pattern[str] | None = None
-    #: Read with the sender, in the same statement (the hot path, POINTS).
-    prefetch: Prefetch | None = None
 
 
 @dataclass(frozen=True)
@@ -184,7 +162,6 @@ def command(
     exact: bool = False,
     writes: bool = True,
     pattern: str | None = None,
-    prefetch: Prefetch | None = None,
 ) -> Callable[[Handler], Handler]:
     """Declare a command: ``@command("points", keywords={"zh-Hans": ("积分", "JF"), ...})``."""
 
@@ -197,7 +174,6 @@ def command(
                 member_required=member_required,
                 exact=exact,
                 writes=writes,
-                prefetch=prefetch,
                 pattern=re.compile(pattern, re.IGNORECASE) if pattern else None,
             )
         )

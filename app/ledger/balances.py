@@ -8,14 +8,13 @@ indexed query however long the history.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+import functools
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import bindparam, func, select
 
 from app.db import db
-from app.ledger.prepared import Prepared
 
 
 @dataclass(frozen=True)
@@ -99,6 +98,7 @@ def next_expiry(member_id: int) -> tuple[int, dt.date] | None:
     return int(row[1]), row[0]
 
 
+@functools.cache
 def _points_summary_statement():  # type: ignore[no-untyped-def]
     """Balances by asset and the next expiring lot, as one UNION ALL (one round trip)."""
     from sqlalchemy import literal, null, union_all
@@ -128,76 +128,20 @@ def _points_summary_statement():  # type: ignore[no-untyped-def]
     return union_all(by_asset, select(first_expiry))
 
 
-def points_summary_columns(member_id: Any) -> tuple[Any, Any, Any]:
-    """What POINTS says, as three scalar subqueries on ``member_id`` (a column of another
-    statement, or a parameter): the points balance, the next expiry day and the points
-    expiring then. The webhook's dedupe claim carries them, so POINTS costs no statement
-    of its own. The ``today`` parameter is ``local_today()``; read the values with
-    ``points_summary_values``.
-    """
-    from app.cards.models import Card
-    from app.ledger.models import Account, PointsLot
-
-    # A cancelled card's value has been moved (replacement) or settled (return). Nested two
-    # deep, it must still take ``member_id``'s table from the outer statement.
-    cards = (
-        select(Card.id)
-        .where(Card.member_id == member_id, Card.state != "cancelled")
-        .correlate_except(Card)
-    )
-    points = (
-        select(func.coalesce(func.sum(Account.balance), 0))
-        .where(Account.card_id.in_(cards), Account.asset == "points")
-        .scalar_subquery()
-    )
-    # Lots still holding points that expire today or later, grouped by day, the first day.
-    first_day = (
-        select(PointsLot.expires_on)
-        .join(Account, Account.id == PointsLot.account_id)
-        .where(
-            Account.card_id.in_(cards),
-            PointsLot.remaining > 0,
-            PointsLot.expires_on >= bindparam("today"),
-        )
-        .group_by(PointsLot.expires_on)
-        .order_by(PointsLot.expires_on)
-        .limit(1)
-    )
-    day = first_day.scalar_subquery()
-    expiring = first_day.with_only_columns(func.sum(PointsLot.remaining)).scalar_subquery()
-    return points, day, expiring
-
-
-def points_summary_values(values: Sequence[Any]) -> tuple[int, tuple[int, dt.date] | None]:
-    """The points balance and the next expiry (points, day), from ``points_summary_columns``."""
-    points, day, expiring = values
-    if day is None or not expiring:
-        return int(points or 0), None
-    # SQLite gives the day back as ISO text.
-    return int(points or 0), (
-        int(expiring),
-        day if isinstance(day, dt.date) else dt.date.fromisoformat(day),
-    )
-
-
-_POINTS_SUMMARY: Prepared | None = None
-
-
 def points_summary(member_id: int) -> tuple[Balances, tuple[int, dt.date] | None]:
     """``member_balances`` and ``next_expiry`` in one statement: the SMS "JF" hot path."""
     from app.clock import local_today
 
-    global _POINTS_SUMMARY
-    if _POINTS_SUMMARY is None:
-        _POINTS_SUMMARY = Prepared(_points_summary_statement())
-    rows = _POINTS_SUMMARY.rows(
-        db.session.connection(), {"member": member_id, "today": local_today()}
+    # Core on the session's connection (ledger rows are never pending in the ORM).
+    rows = db.connection().execute(
+        _points_summary_statement(), {"member": member_id, "today": local_today()}
     )
     expiry: tuple[int, dt.date] | None = None
     assets = []
     for asset, amount, expires_on in rows:
         if asset == "expiring":
             if expires_on is not None and amount:
+                # The UNION's column has no type: SQLite gives the day back as ISO text.
                 day = (
                     expires_on
                     if isinstance(expires_on, dt.date)

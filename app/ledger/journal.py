@@ -44,6 +44,7 @@ from sqlalchemy import BigInteger, Table, and_, bindparam, case, insert, select,
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.db import db, utcnow
+from app.db.prepared import Prepared
 from app.errors import IdempotencyConflict, InsufficientFunds, InvalidRequest
 from app.ledger.models import (
     ASSETS,
@@ -55,7 +56,6 @@ from app.ledger.models import (
     Transaction,
     system_account_id,
 )
-from app.ledger.prepared import Prepared
 from app.limits import MAX_JOURNAL_KEY_CHARS
 
 _account = cast(Table, Account.__table__)

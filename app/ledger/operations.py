@@ -40,16 +40,14 @@ The written rules (also in docs/architecture.md, "Ledger"):
 from __future__ import annotations
 
 import datetime as dt
-from collections import namedtuple
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 from flask import current_app
-from sqlalchemy import Table, bindparam, func, select
+from sqlalchemy import func, select
 
 from app import clock
-from app.cards.lookup import HOLDER_COLUMNS, HOLDER_JOIN, card_from_row
 from app.cards.models import Card
 from app.db import db, utcnow
 from app.errors import (
@@ -66,8 +64,7 @@ from app.errors import (
 from app.ledger import journal
 from app.ledger.balances import Balances, card_balances
 from app.ledger.journal import Entry, Posting
-from app.ledger.models import Account, Line, PointsLot, Transaction
-from app.ledger.prepared import Prepared
+from app.ledger.models import Line, PointsLot, Transaction
 from app.ledger.redemption import services as redemption
 from app.ledger.rules.engine import REVISION
 from app.signals import transaction_posted
@@ -214,15 +211,11 @@ def checkout(
     station: str | None = None,
     external_ref: str | None = None,
     coupons: list[str] | None = None,
-    prelocked: tuple[Mapping[tuple[int, str], Any], Any] | None = None,
 ) -> CheckoutResult:
     """A purchase: discounts and points from the rules, payment from the card, points earned.
 
     ``coupons``: codes of the member's coupons to apply and use with it (see the module
     docstring).
-
-    ``prelocked`` is (the card's accounts, the key check and rules' revision) already read
-    and locked in this transaction by :func:`checkout_card`.
     """
     from app.cards.services import verify_pin
     from app.ledger.rules import engine as rules
@@ -253,14 +246,11 @@ def checkout(
     # One statement: the card's accounts locked, whether the key is already posted, and
     # the rules' revision for the quote (a concurrent posting with this key that commits
     # while this waits for the lock is caught by the journal's INSERT, and replayed).
-    if prelocked is not None:
-        locked, start = prelocked
-    else:
-        locked, start = journal.lock_card_accounts_with(
-            card.id, CARD_ASSETS, _checkout_lock(), {"key": key}
-        )
+    locked, start = journal.lock_card_accounts_with(
+        card.id, CARD_ASSETS, _checkout_lock(), {"key": key}
+    )
     if start is None:  # the card's first posting: its accounts were just made
-        start = _CHECKOUT_START.rows(db.connection(), {"key": key})[0]
+        start = db.session.execute(_CHECKOUT_START, {"key": key}).one()
     earlier = journal.earlier_posting(start.posted_id, start.posted_hash, req_hash)
     if earlier is not None:
         return _checkout_replay(earlier)
@@ -405,85 +395,27 @@ def checkout_card(
     **options: Any,
 ) -> CheckoutResult:
     """:func:`checkout` of the card ``ref`` names (a number, a medium or the holder's phone),
-    as the API's view takes it.
-
-    For a card number, the card with its holder and level, the card's accounts (locked),
-    the key check and the rules' revision come in one statement: the round trip that every
-    POS checkout would otherwise spend on finding the card.
-    """
+    as the API's view takes it: the card is found through ``app.cards``, then checkout
+    takes the ledger's own locking read (the card's accounts, the key check, the rules'
+    revision in one statement)."""
     from app.cards.services import resolve_card
 
-    ref = (ref or "").strip()
-    card: Card | None = None
-    prelocked = None
-    if ref.isdigit() and len(ref) <= 128:
-        connection = db.connection()
-        rows = _card_lock()[connection.dialect.name].rows(connection, {"number": ref, "key": key})
-        found = card_from_row(rows[0]) if rows else None
-        if found is not None and found.replaced_by_id is None:
-            card = found
-            accounts = {
-                (card.id, r[_HOLDER + 2]): _LockedAccount(*r[_HOLDER : _HOLDER + 4]) for r in rows
-            }
-            # A card's first posting makes its accounts: checkout's own lock does that.
-            if all((card.id, asset) in accounts for asset in CARD_ASSETS):
-                prelocked = (accounts, _Start(*rows[0][_HOLDER + 4 :]))
-    if card is None:  # a phone, a medium, or a number this statement cannot serve
-        card = resolve_card(ref)
-    return checkout(
-        card, store, amount_fen, pay_with, key=key, actor=actor, prelocked=prelocked, **options
-    )
+    card = resolve_card(ref)
+    return checkout(card, store, amount_fen, pay_with, key=key, actor=actor, **options)
 
 
 _START_COLUMNS = (REVISION.label("revision"), *journal.key_check())
 _START_FIELDS = ("revision", "posted_id", "posted_hash")
 #: The rules' revision and the key's earlier posting (id, request hash), if any.
-_CHECKOUT_START = Prepared(select(*_START_COLUMNS), fields=_START_FIELDS)
-_LOCK: list[dict[str, Prepared]] = []
+_CHECKOUT_START = select(*_START_COLUMNS)
+_LOCK: list[dict[str, Any]] = []
 
 
-def _checkout_lock() -> dict[str, Prepared]:
+def _checkout_lock() -> dict[str, Any]:
     """The card's accounts locked, with the columns of ``_CHECKOUT_START`` beside them."""
     if not _LOCK:
         _LOCK.append(journal.locking_read(_START_COLUMNS, _START_FIELDS))
     return _LOCK[0]
-
-
-#: Where a ``_card_lock`` row's account columns start.
-_HOLDER = len(HOLDER_COLUMNS)
-_LockedAccount = namedtuple("_LockedAccount", ("id", "card_id", "asset", "balance"))
-# _START_FIELDS, spelled out: mypy reads only a literal here.
-_Start = namedtuple("_Start", ("revision", "posted_id", "posted_hash"))
-_CARD_LOCK: list[dict[str, Prepared]] = []
-
-
-def _card_lock() -> dict[str, Prepared]:
-    """Per dialect: the card by number with its holder and level (``HOLDER_COLUMNS``), one
-    row per account of the card (locked on PostgreSQL; SQLite's BEGIN IMMEDIATE already
-    excludes other writers), with the columns of ``_CHECKOUT_START`` beside them."""
-    if not _CARD_LOCK:
-        account = cast(Table, Account.__table__)
-        card = cast(Table, Card.__table__)
-        base = (
-            select(
-                *HOLDER_COLUMNS,
-                account.c.id,
-                account.c.card_id,
-                account.c.asset,
-                account.c.balance,
-                *_START_COLUMNS,
-            )
-            .select_from(HOLDER_JOIN.join(account, account.c.card_id == card.c.id))
-            .where(card.c.number == bindparam("number"))
-            .order_by(account.c.id)
-        )
-        _CARD_LOCK.append(
-            {
-                "postgresql": Prepared(base.with_for_update(of=account)),
-                "sqlite": Prepared(base),
-            }
-        )
-    return _CARD_LOCK[0]
 
 
 def _after_checkout_hook(posting: Posting, card: Card) -> None:

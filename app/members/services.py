@@ -5,16 +5,17 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app
 from lunardate import LunarDate
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 
 from app.db import db
 from app.errors import DuplicateMember, InvalidRequest, NotFound
-from app.members.models import CALENDARS, GENDERS, Level, Member, Question
+from app.members.models import CALENDARS, GENDERS, Level, Member, Question, level_name_sql
 from app.phone import normalise_phone, parse_phone
 from app.stores.models import Store
 from app.stores.services import get_store
@@ -271,6 +272,37 @@ def find_member_by_phone(text: str) -> Member | None:
     if phone is None:
         return None
     return db.session.scalar(select(Member).where(Member.phone == phone))
+
+
+@dataclass(frozen=True)
+class MemberProfile:
+    """What answering a member's message needs to know first, as plain values: one
+    Core row, cheaper than loading the member (with its level and home store)."""
+
+    id: int
+    language: str
+    #: The member's level's name in the member's language, if they have a level.
+    level: str | None
+    sms_opt_out: bool
+
+
+_PROFILE = (
+    select(Member.id, Member.language, level_name_sql(Member.language), Member.sms_opt_out)
+    .outerjoin(Level, Level.id == Member.level_id)
+    .where(Member.phone == bindparam("phone"))
+)
+
+
+def member_profile(phone: str) -> MemberProfile | None:
+    """``MemberProfile`` of the member with this E.164 phone (as channels give it)."""
+    db.session.flush()  # a member joined earlier in this unit of work is found too
+    # Core on the session's connection: the ORM's execute path cost a tenth of an SMS.
+    row = db.connection().execute(_PROFILE, {"phone": phone}).first()
+    return None if row is None else MemberProfile(row[0], row[1], row[2], bool(row[3]))
+
+
+def get_member(member_id: int) -> Member | None:
+    return db.session.get(Member, member_id)
 
 
 def set_sms_opt_out(phone: str, opted_out: bool) -> None:

@@ -1,8 +1,8 @@
 """``checkout_card``: the API's checkout, from the card reference the POS sends.
 
-A card number brings the card, its holder and its locked accounts in one statement;
-every other reference, and every card that statement cannot serve, takes the usual path
-with the same result.
+The card is found through ``app.cards`` (a number, a medium or the holder's phone), then
+the ledger takes its own locking read of the card's accounts: every reference gives the
+same result.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from sqlalchemy import event
 from app.cards.services import change_state, replace_card
 from app.clock import frozen
 from app.db import db
+from app.db.prepared import observed
 from app.errors import CardNotActive, NotFound
 from app.ledger.operations import checkout_card, load_value
-from app.ledger.prepared import observed
 from app.stores.services import get_store
 
 
@@ -42,7 +42,9 @@ def _statements(fn: Any) -> tuple[Any, list[str]]:
     return result, seen
 
 
-def test_by_number_the_card_and_its_locked_accounts_are_one_statement(member_card: Any) -> None:
+def test_the_card_is_found_through_cards_then_the_ledger_locks_its_accounts(
+    member_card: Any,
+) -> None:
     member, card = member_card("Silver")
     load_value(card, 10000, idempotency_key="load", actor="t")
     number = card.number
@@ -55,14 +57,16 @@ def test_by_number_the_card_and_its_locked_accounts_are_one_statement(member_car
     assert (by_number.charged_fen, by_number.discount_fen) == (1900, 100)
     assert by_phone.balances.stored_value_fen == by_number.balances.stored_value_fen - 1900
     assert by_number.balances.points == 19 and by_phone.balances.points == 38
-    card_reads = [s for s in seen if "FROM card" in s]
-    assert len(card_reads) == 1 and "ledger_account" in card_reads[0]
-    assert not any(s.startswith("SELECT ledger_account.id") for s in seen)
-    # A phone reference finds the card first, then locks its accounts: two statements.
-    assert any(s.startswith("SELECT ledger_account.id") for s in seen_phone)
+    for statements in (seen, seen_phone):
+        card_reads = [s for s in statements if "FROM card" in s]
+        # The card lookup reads no ledger table; the ledger's locking read comes after it.
+        assert card_reads and not any("ledger_account" in s for s in card_reads)
+        locking = [s for s in statements if s.startswith("SELECT ledger_account.id")]
+        assert len(locking) == 1
+        assert statements.index(card_reads[0]) < statements.index(locking[0])
 
 
-def test_the_same_key_again_replays_through_the_one_statement(member_card: Any) -> None:
+def test_the_same_key_again_replays(member_card: Any) -> None:
     _, card = member_card()
     load_value(card, 10000, idempotency_key="load", actor="t")
     with frozen(THURSDAY):

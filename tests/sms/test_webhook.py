@@ -150,6 +150,24 @@ def test_signature_with_another_token_is_refused(
     assert response.status_code == 403
 
 
+def test_twilios_own_validator_decides(
+    client: FlaskClient, engine: list[Message], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The check is ``twilio.request_validator.RequestValidator``'s, not a copy of it: when
+    it says no, even a correctly signed request is refused and stores nothing."""
+    calls: list[str] = []
+
+    def refuse(_self: Any, uri: str, _params: Any, _signature: str) -> bool:
+        calls.append(uri)
+        return False
+
+    monkeypatch.setattr(RequestValidator, "validate", refuse)
+    response = post_signed(client, "/sms/twilio", inbound_params(PHONE, "JF", "SMvalidator"))
+    assert response.status_code == 403
+    assert len(calls) == 1
+    assert engine == [] and _inbound_count() == 0
+
+
 def test_tampered_body_is_refused(client: FlaskClient, engine: list[Message]) -> None:
     params = inbound_params(PHONE, "JF", "SMtamper")
     signature = sign("/sms/twilio", params)

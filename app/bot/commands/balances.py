@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from app.bot.registry import Context, Prefetch, command
+from app.bot.registry import Context, command
 from app.bot.replies import join, last4, number
 from app.clock import local_today
 from app.i18n import gettext
-from app.ledger.balances import points_summary_columns, points_summary_values
+from app.ledger.balances import points_summary
 from app.money import yuan
 
 
@@ -18,30 +18,16 @@ def level_title(level_name: str) -> str:
     return gettext("%(level)s member", level=name)
 
 
-#: POINTS is the message members send most: its ledger read rides on the sender lookup.
-POINTS_PREFETCH = Prefetch(
-    columns=points_summary_columns,
-    read=points_summary_values,
-    params=lambda: {"today": local_today()},
-)
-
-
 @command(
     "points",
     keywords={"zh-Hans": ("积分", "JF"), "zh-Hant": ("積分",), "en": ("POINTS",)},
     writes=False,
-    prefetch=POINTS_PREFETCH,
 )
 def points(ctx: Context) -> str:
     sender = ctx.sender
     assert sender.member_id is not None
-    if sender.prefetched is not None:
-        balance, expiry = sender.prefetched
-    else:
-        from app.ledger.balances import points_summary
-
-        balances, expiry = points_summary(sender.member_id)
-        balance = balances.points
+    balances, expiry = points_summary(sender.member_id)
+    balance = balances.points
     if sender.level is not None:
         parts = [
             gettext(

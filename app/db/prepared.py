@@ -1,22 +1,25 @@
-"""The checkout's hot statements, run straight on the DBAPI cursor of the session's connection.
+"""The ledger's hot statements, run straight on the DBAPI cursor of the session's connection.
 
 SQLAlchemy's ``Connection.execute`` of an already compiled statement costs about
 0.04 ms on SQLite and 0.09 ms on PostgreSQL on top of the driver's own work
 (measured: 0.046 against 0.009 ms, 0.17 against 0.08 ms), which on SQLite is
-more than the statement itself. A checkout makes about ten, so those that run
-on every posting go through :class:`Prepared` instead: SQLAlchemy still writes
-and compiles the SQL (once per dialect and set of parameters), the statement
-still runs in the session's transaction on its connection, and a driver error
-is raised as SQLAlchemy's (``IntegrityError`` …) as usual. What SQLAlchemy's
-column types would do to the parameters is done here, explicitly and only for
-the types these statements carry: on SQLite an aware datetime becomes naive UTC
-text and a date ISO text (the formats SQLAlchemy stores), and parameters named
-in ``json`` are serialised with ``json.dumps`` on both databases. SQLAlchemy's
-execute events do not see these statements.
+more than the statement itself. A checkout makes about ten, so the journal's
+statements that run on every posting go through :class:`Prepared` instead:
+SQLAlchemy still writes and compiles the SQL (once per dialect and set of
+parameters), the statement still runs in the session's transaction on its
+connection, and a driver error is raised as SQLAlchemy's (``IntegrityError`` …)
+as usual. What SQLAlchemy's column types would do to the parameters is done
+here, explicitly and only for the types these statements carry: on SQLite an
+aware datetime becomes naive UTC text and a date ISO text (the formats
+SQLAlchemy stores), and parameters named in ``json`` are serialised with
+``json.dumps`` on both databases. SQLAlchemy's execute events do not see these
+statements (``observed`` does).
 
-Rows come back as the driver gives them (datetimes on SQLite as text): the
-hot path reads back integers and strings, and a reader that needs typed
-values applies the columns' result processors itself (``app.cards.lookup``).
+The seam: with ``DB_PREPARED_STATEMENTS`` off, the same statement runs through
+SQLAlchemy's own ``Connection.execute`` (its types, events and result
+processing), and rows come back as SQLAlchemy's; tests/ledger/test_plain_execute.py
+runs the ledger that way. Callers therefore accept both forms: rows come back as
+the driver gives them on the raw path (datetimes and dates on SQLite as text).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
+from flask import current_app
 from sqlalchemy import exc
 from sqlalchemy.engine import Connection
 
@@ -108,6 +112,8 @@ class Prepared:
 
     def rows(self, connection: Connection, params: Mapping[str, Any]) -> list[Any]:
         """Run once with ``params`` in the connection's transaction; the rows it returns."""
+        if not current_app.extensions["laoyou.db"].prepared:
+            return self._plain(connection, params)
         keys = frozenset(params)
         key = (connection.dialect.name, keys)
         found = self._compiled.get(key)
@@ -156,6 +162,15 @@ class Prepared:
         if self.row is not None:
             return [self.row(*r) for r in rows]
         return list(rows)
+
+    def _plain(self, connection: Connection, params: Mapping[str, Any]) -> list[Any]:
+        """``DB_PREPARED_STATEMENTS`` off: SQLAlchemy runs the statement, types and all."""
+        result = connection.execute(self.stmt, dict(params))
+        if not result.returns_rows:
+            return []
+        if self.row is not None:
+            return [self.row(*r) for r in result]
+        return list(result)
 
     def scalar(self, connection: Connection, params: Mapping[str, Any]) -> Any:
         rows = self.rows(connection, params)

@@ -1,0 +1,177 @@
+"""One inbound path for every command: claim the provider id, run the engine, store the reply.
+
+Read-only answers (POINTS, BAL, HELP, anything not understood) go the same way as
+commands that write: the message is claimed before the engine runs, so a retried
+webhook gets the first reply and the engine never runs twice for one provider id.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+
+from app.bot import engine as bot_engine
+from app.bot.message import Message, Reply
+from app.cards.services import enroll, member_cards
+from app.db import Base, db, unit_of_work
+from app.ledger.journal import credit_points
+from app.messaging.models import InboundMessage
+from app.stores.services import create_store
+from tests.bot.support import give_points
+from tests.sms.support import inbound_params, post_signed, twilio_settings
+
+PHONE = "+8613800138000"
+CST = dt.timezone(dt.timedelta(hours=8))
+
+
+@pytest.fixture
+def app_config() -> dict[str, Any]:
+    return twilio_settings()
+
+
+def _reply(response: Any) -> str:
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return str(response.get_data(as_text=True))
+
+
+@pytest.fixture
+def engine_runs(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, bool]]:
+    """Each engine run: (text, whether its message was already claimed when it ran)."""
+    runs: list[tuple[str, bool]] = []
+    real = bot_engine.handle_message
+
+    def handle(message: Message) -> Reply:
+        claimed = db.session.scalar(
+            select(func.count())
+            .select_from(InboundMessage)
+            .where(InboundMessage.provider_id == message.provider_id)
+        )
+        runs.append((message.text, claimed == 1))
+        return real(message)
+
+    monkeypatch.setattr("app.bot.engine.handle_message", handle)
+    return runs
+
+
+@pytest.mark.parametrize("text", ["JF", "BAL", "HELP", "what?", "LANG en"])
+def test_every_message_is_claimed_before_the_engine_runs_and_replayed_after(
+    client: FlaskClient, make_member: Any, engine_runs: list[tuple[str, bool]], text: str
+) -> None:
+    make_member(PHONE, language="zh-Hans")
+    params = inbound_params(PHONE, text, "SMone")
+    first = _reply(post_signed(client, "/sms/twilio", params))
+    again = _reply(post_signed(client, "/sms/twilio", params))
+    assert again == first
+    assert engine_runs == [(text, True)]  # claimed first; the retry ran nothing
+    row = db.session.scalars(select(InboundMessage).filter_by(provider_id="SMone")).one()
+    assert row.status == "replied" and row.reply in first
+
+
+def test_points_reply_reads_the_ledger_and_the_level(
+    client: FlaskClient, make_member: Any, make_level: Any
+) -> None:
+    from app.clock import frozen
+
+    member = make_member(PHONE, language="zh-Hans")
+    member.level = make_level("金卡", 3)
+    card = member_cards(member)[0]
+    with frozen(dt.datetime(2026, 12, 1, 10, 0, tzinfo=CST)):
+        give_points(card, 1080)
+        give_points(card, 200, expires_on=dt.date(2027, 1, 31))
+        response = post_signed(client, "/sms/twilio", inbound_params(PHONE, "JF", "SMpts"))
+    reply = "您的积分：1,280 分，金卡会员。200 分将于 2027-01-31 到期。"
+    assert reply in _reply(response)
+    row = db.session.scalars(select(InboundMessage).filter_by(provider_id="SMpts")).one()
+    assert (row.reply, row.command, row.status, row.reply_language) == (
+        reply,
+        "points",
+        "replied",
+        "zh-Hans",
+    )
+
+
+def test_a_strangers_points_is_told_how_to_join(client: FlaskClient) -> None:
+    assert "JOIN" in _reply(
+        post_signed(client, "/sms/twilio", inbound_params(PHONE, "POINTS", "SMstr"))
+    )
+
+
+# --- real commits: twin deliveries -------------------------------------------------------
+
+
+def _seed_member() -> None:
+    with unit_of_work():
+        create_store("SH01", "静安店", "East")
+        member = enroll({"phone": PHONE, "home_store": "SH01", "language": "en"})
+        credit_points(member_cards(member)[0], 1280, kind="gift", key="seed", expires_on=None)
+
+
+@pytest.mark.concurrent
+def test_twin_read_only_deliveries_get_one_reply_one_row_and_one_engine_run(
+    live_app: Flask, engine_runs: list[tuple[str, bool]]
+) -> None:
+    _seed_member()
+    params = inbound_params(PHONE, "POINTS", "SMtwins")
+    barrier = threading.Barrier(4)
+    bodies: list[str] = []
+
+    def deliver() -> None:
+        client = live_app.test_client()
+        barrier.wait()
+        bodies.append(_reply(post_signed(client, "/sms/twilio", params)))
+
+    threads = [threading.Thread(target=deliver) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(bodies) == 4 and len(set(bodies)) == 1, bodies
+    assert "Your points: 1,280." in bodies[0]
+    rows = db.session.scalars(select(InboundMessage)).all()
+    assert [(r.provider_id, r.command, r.status) for r in rows] == [
+        ("SMtwins", "points", "replied")
+    ]
+    assert engine_runs == [("POINTS", True)]  # the twins waited on the claim, then replayed
+
+
+# --- a command declared read-only writes nothing but its message ------------------------
+
+
+def _row_counts() -> dict[str, int]:
+    return {
+        table.name: db.session.scalar(select(func.count()).select_from(table)) or 0
+        for table in Base.metadata.sorted_tables
+    }
+
+
+def _read_only_keywords() -> list[tuple[str, str]]:
+    from app.bot.engine import registry
+
+    return [
+        (command.name, keyword)
+        for command in registry.commands.values()
+        if not command.writes
+        for keyword in sorted({words[0] for words in command.keywords.values() if words})
+    ]
+
+
+@pytest.mark.parametrize(("command", "keyword"), _read_only_keywords())
+def test_a_command_declared_read_only_writes_nothing_but_its_message(
+    app: Flask, client: FlaskClient, make_member: Any, command: str, keyword: str
+) -> None:
+    member = make_member(PHONE, language="zh-Hans")
+    give_points(member_cards(member)[0], 300)
+    before = _row_counts()
+    reply = _reply(post_signed(client, "/sms/twilio", inbound_params(PHONE, keyword, "SMro")))
+    assert "<Message>" in reply
+    after = _row_counts()
+    assert after.pop("inbound_message") == before.pop("inbound_message") + 1
+    assert after == before
+    stored = db.session.scalars(select(InboundMessage).filter_by(provider_id="SMro")).one()
+    assert stored.command == command
