@@ -45,6 +45,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from app import (
         api,
         auth,
+        bot,
         campaigns,
         cards,
         cli,
@@ -68,7 +69,19 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     boundary.install(app)
     # Each package wires its own signal receivers, blueprints and CLI groups: nothing is
     # registered by being imported, so every process built here behaves the same.
-    for package in (stores, auth, members, cards, ledger, messaging, campaigns, api, sms, home):
+    for package in (
+        stores,
+        auth,
+        members,
+        cards,
+        ledger,
+        messaging,
+        bot,
+        campaigns,
+        api,
+        sms,
+        home,
+    ):
         package.init_app(app)
     cli.init_app(app)
     demo.init_app(app)

@@ -16,14 +16,6 @@ from pathlib import Path
 
 APP = Path(__file__).resolve().parents[1] / "app"
 
-#: Edges that exist only in files another branch of issue 10 rewrites (the lead empties
-#: this list at the merge). (importing module, imported module prefix), each with why.
-ALLOWED: set[tuple[str, str]] = {
-    # bot<->messaging: the `alerts` keyword reads and sets messaging's alert preferences
-    # while messaging.inbound runs the bot: see the report.
-    ("app.bot.commands.subscription", "app.messaging"),
-}
-
 
 def module_name(path: Path) -> str:
     parts = list(path.relative_to(APP.parent).with_suffix("").parts)
@@ -66,8 +58,6 @@ def package_graph() -> dict[tuple[str, str], list[str]]:
             continue
         for target in imported(module, path, set(paths)):
             if target == "app" or owner(module) == owner(target):
-                continue
-            if any(module == m and target.startswith(t) for m, t in ALLOWED):
                 continue
             edges[owner(module), owner(target)].append(f"{module} -> {target}")
     return edges

@@ -28,12 +28,12 @@ from collections.abc import Callable
 
 from flask import current_app
 
-import app.bot.commands  # noqa: F401  (registers every command)
+from app.bot import current_registry
 from app.bot import text as texts
 from app.bot.commands.subscription import OPT_IN, OPT_OUT
 from app.bot.message import Message, Reply, Sender
 from app.bot.ratelimit import Verdict, limiter_for
-from app.bot.registry import Context, Match, registry
+from app.bot.registry import Context, Match
 from app.bot.replies import (
     bad_input,
     how_to_join,
@@ -123,7 +123,7 @@ def _sounds_like_opt_out(text: str) -> bool:
     told the keyword rather than that we did not understand.
     """
     first = re.split(r"[\s.,!?;:。，！？；：]", text.upper(), maxsplit=1)[0]
-    opt_out = registry.commands[OPT_OUT].keywords
+    opt_out = current_registry().commands[OPT_OUT].keywords
     words = {w for words in opt_out.values() for w in words if len(w) > 1}
     return first in words or any(text.startswith(w) for w in words if not w.isascii())
 
@@ -136,7 +136,7 @@ def _read(message: Message) -> tuple[str, Match | None]:
     """The normalised text and the command it asks for ("" and None past the length limit)."""
     raw = message.text or ""
     normalised = texts.normalise(raw) if len(raw) <= texts.MAX_MESSAGE_CHARS else ""
-    return normalised, registry.match(normalised) if normalised else None
+    return normalised, current_registry().match(normalised) if normalised else None
 
 
 def _sender(message: Message) -> Sender:

@@ -9,8 +9,9 @@ starts with, then patterns.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from types import FunctionType, ModuleType
 
 from app.bot.message import Message, Sender
 from app.members.models import Member
@@ -92,6 +93,18 @@ class Registry:
     #: with the few keywords that start like it, not with all of them.
     _by_initial: dict[str, list[tuple[str, Command, tuple[str, ...]]]] = field(default_factory=dict)
 
+    @classmethod
+    def from_modules(cls, modules: Iterable[ModuleType]) -> Registry:
+        """A registry of every ``@command`` handler defined in ``modules``, in their order."""
+        registry = cls()
+        for module in modules:
+            for value in vars(module).values():
+                # Functions only: a module's names include proxies such as current_app.
+                found = getattr(value, TAG, None) if isinstance(value, FunctionType) else None
+                if isinstance(found, Command) and found.handler is value:
+                    registry.add(found)
+        return registry
+
     def add(self, command: Command) -> None:
         if command.name in self.commands:
             raise ValueError(f"command {command.name!r} registered twice")
@@ -151,7 +164,8 @@ def _starts_with(text: str, keyword: str) -> bool:
     return not keyword[-1].isascii()
 
 
-registry = Registry()
+#: The attribute ``@command`` tags a handler with; ``Registry.from_modules`` reads it.
+TAG = "laoyou_command"
 
 
 def command(
@@ -163,10 +177,16 @@ def command(
     writes: bool = True,
     pattern: str | None = None,
 ) -> Callable[[Handler], Handler]:
-    """Declare a command: ``@command("points", keywords={"zh-Hans": ("积分", "JF"), ...})``."""
+    """Declare a command: ``@command("points", keywords={"zh-Hans": ("积分", "JF"), ...})``.
 
-    def register(handler: Handler) -> Handler:
-        registry.add(
+    It only tags the handler: the bot's ``init_app`` builds the app's registry from the
+    command modules, so importing a module registers nothing.
+    """
+
+    def tag(handler: Handler) -> Handler:
+        setattr(
+            handler,
+            TAG,
             Command(
                 name=name,
                 handler=handler,
@@ -175,8 +195,8 @@ def command(
                 exact=exact,
                 writes=writes,
                 pattern=re.compile(pattern, re.IGNORECASE) if pattern else None,
-            )
+            ),
         )
         return handler
 
-    return register
+    return tag

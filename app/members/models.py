@@ -6,6 +6,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     CheckConstraint,
     ForeignKey,
     String,
@@ -133,3 +134,23 @@ class Question(Base):
     choices: Mapped[list[str]] = mapped_column(JSON, default=list)
     required: Mapped[bool] = mapped_column(default=False)
     active: Mapped[bool] = mapped_column(default=True)
+
+
+#: Alerts a member can switch off (and the admin for the whole programme, in messaging).
+ALERT_TYPES = ("transaction", "low_balance", "level")
+
+
+class AlertPreference(Base):
+    """A member's switch for one alert type; no row means on."""
+
+    __tablename__ = "alert_preference"
+    __table_args__ = (
+        UniqueConstraint("member_id", "alert_type"),
+        CheckConstraint(f"alert_type IN {ALERT_TYPES!r}", name="alert_type"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("member.id"))
+    alert_type: Mapped[str] = mapped_column(String(32))
+    enabled: Mapped[bool] = mapped_column(Boolean)
+    changed_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -10,12 +10,21 @@ from typing import Any
 
 from flask import current_app
 from lunardate import LunarDate
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import ColumnElement, ScalarSelect, bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 
-from app.db import db
+from app.db import db, utcnow
 from app.errors import DuplicateMember, InvalidRequest, NotFound
-from app.members.models import CALENDARS, GENDERS, Level, Member, Question, level_name_sql
+from app.members.models import (
+    ALERT_TYPES,
+    CALENDARS,
+    GENDERS,
+    AlertPreference,
+    Level,
+    Member,
+    Question,
+    level_name_sql,
+)
 from app.phone import normalise_phone, parse_phone
 from app.stores.models import Store
 from app.stores.services import get_store
@@ -401,3 +410,48 @@ def members_per_store() -> dict[int, int]:
         select(Member.home_store_id, func.count(Member.id)).group_by(Member.home_store_id)
     )
     return {store_id: count for store_id, count in rows.all()}
+
+
+def check_alert_type(alert_type: str) -> None:
+    if alert_type not in ALERT_TYPES:
+        raise InvalidRequest(
+            f"alert type must be one of {', '.join(ALERT_TYPES)}", field="alert_type"
+        )
+
+
+def set_alert_preference(member: Member, alert_type: str, enabled: bool) -> None:
+    """A member switches one alert type on or off (the bot's ALERTS keyword calls this)."""
+    check_alert_type(alert_type)
+    row = db.session.scalar(
+        select(AlertPreference).where(
+            AlertPreference.member_id == member.id, AlertPreference.alert_type == alert_type
+        )
+    )
+    if row is None:
+        db.session.add(AlertPreference(member_id=member.id, alert_type=alert_type, enabled=enabled))
+    else:
+        row.enabled = enabled
+        row.changed_at = utcnow()
+    db.session.flush()
+
+
+def alert_preferences(member: Member) -> dict[str, bool]:
+    """Every alert type with whether this member gets it (ignoring the programme switch)."""
+    prefs = dict.fromkeys(ALERT_TYPES, True)
+    for row in db.session.scalars(
+        select(AlertPreference).where(AlertPreference.member_id == member.id)
+    ):
+        prefs[row.alert_type] = row.enabled
+    return prefs
+
+
+def member_alert_switch(
+    member_id: ColumnElement[int], alert_type: ColumnElement[str]
+) -> ScalarSelect[bool]:
+    """The member's switch for one alert type as a scalar subquery (NULL: no row, on), so
+    the outbox's single enqueue statement can ask members without a read of its own."""
+    return (
+        select(AlertPreference.enabled)
+        .where(AlertPreference.member_id == member_id, AlertPreference.alert_type == alert_type)
+        .scalar_subquery()
+    )

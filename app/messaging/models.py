@@ -21,6 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, utcnow
+from app.members.models import ALERT_TYPES
 
 OUTBOX_CHANNELS = ("sms", "wechat")
 KINDS = ("reply", "alert", "marketing", "system")
@@ -39,7 +40,6 @@ STATUS_RANK = {
     "failed": 3,
     "suppressed": 3,
 }
-ALERT_TYPES = ("transaction", "low_balance", "level")
 
 
 def _in(values: tuple[str, ...]) -> str:
@@ -121,22 +121,6 @@ class InboundMessage(Base):
     command: Mapped[str | None] = mapped_column(String(32))
     status: Mapped[str] = mapped_column(String(16))
     received_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-
-
-class AlertPreference(Base):
-    """A member's switch for one alert type; no row means on."""
-
-    __tablename__ = "alert_preference"
-    __table_args__ = (
-        UniqueConstraint("member_id", "alert_type"),
-        CheckConstraint(f"alert_type IN {_in(ALERT_TYPES)}", name="alert_type"),
-    )
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    member_id: Mapped[int] = mapped_column(ForeignKey("member.id"))
-    alert_type: Mapped[str] = mapped_column(String(32))
-    enabled: Mapped[bool] = mapped_column(Boolean)
-    changed_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
 class ProgrammeAlertSetting(Base):

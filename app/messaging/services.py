@@ -15,12 +15,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from app.db import db, utcnow
 from app.errors import InvalidRequest
+from app.members.services import check_alert_type, member_alert_switch
 from app.messaging.models import (
     ALERT_TYPES,
     KINDS,
     OUTBOX_CHANNELS,
     STATUS_RANK,
-    AlertPreference,
     OutboxMessage,
     ProgrammeAlertSetting,
 )
@@ -55,7 +55,7 @@ def enqueue(
     if channel not in OUTBOX_CHANNELS:
         raise InvalidRequest(f"channel must be one of {', '.join(OUTBOX_CHANNELS)}")
     if alert_type is not None:
-        _check_type(alert_type)
+        check_alert_type(alert_type)
     if not body.strip():
         raise InvalidRequest("an empty message cannot be sent", field="body")
     key = dedupe_key or f"{kind}:{uuid.uuid4().hex}"
@@ -130,12 +130,7 @@ _SWITCHES = (
     select(ProgrammeAlertSetting.enabled)
     .where(ProgrammeAlertSetting.alert_type == bindparam("alert_type"))
     .scalar_subquery(),
-    select(AlertPreference.enabled)
-    .where(
-        AlertPreference.member_id == bindparam("member_id"),
-        AlertPreference.alert_type == bindparam("alert_type"),
-    )
-    .scalar_subquery(),
+    member_alert_switch(bindparam("member_id"), bindparam("alert_type")),
 )
 
 #: Built once: alerts ride on every checkout, and a reused statement keeps its compiled form.
@@ -171,42 +166,9 @@ def queued_after(outbox_id: int) -> list[OutboxMessage]:
     )
 
 
-def _check_type(alert_type: str) -> None:
-    if alert_type not in ALERT_TYPES:
-        raise InvalidRequest(
-            f"alert type must be one of {', '.join(ALERT_TYPES)}", field="alert_type"
-        )
-
-
-def set_alert_preference(member: Member, alert_type: str, enabled: bool) -> None:
-    """A member switches one alert type on or off (the bot's keyword command calls this)."""
-    _check_type(alert_type)
-    row = db.session.scalar(
-        select(AlertPreference).where(
-            AlertPreference.member_id == member.id, AlertPreference.alert_type == alert_type
-        )
-    )
-    if row is None:
-        db.session.add(AlertPreference(member_id=member.id, alert_type=alert_type, enabled=enabled))
-    else:
-        row.enabled = enabled
-        row.changed_at = utcnow()
-    db.session.flush()
-
-
-def alert_preferences(member: Member) -> dict[str, bool]:
-    """Every alert type with whether this member gets it (ignoring the programme switch)."""
-    prefs = dict.fromkeys(ALERT_TYPES, True)
-    for row in db.session.scalars(
-        select(AlertPreference).where(AlertPreference.member_id == member.id)
-    ):
-        prefs[row.alert_type] = row.enabled
-    return prefs
-
-
 def set_programme_alert(alert_type: str, enabled: bool) -> None:
     """The admin switches an alert type for the whole programme."""
-    _check_type(alert_type)
+    check_alert_type(alert_type)
     row = db.session.get(ProgrammeAlertSetting, alert_type)
     if row is None:
         db.session.add(ProgrammeAlertSetting(alert_type=alert_type, enabled=enabled))

@@ -542,7 +542,7 @@ def test_message_to_the_store(bot: Any, make_member: Any) -> None:
 
 
 def test_alerts_switch(bot: Any, make_member: Any) -> None:
-    from app.messaging.services import alert_preferences
+    from app.members.services import alert_preferences
 
     member = make_member(PHONE)
     phone = bot(PHONE)

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-import pytest
+from types import ModuleType
+from typing import Any
 
-import app.bot.commands  # noqa: F401  (registers the commands)
-from app.bot.registry import Command, Registry, command, registry
+import pytest
+from flask import Flask
+
+from app.bot.commands import COMMAND_MODULES
+from app.bot.registry import Command, Registry, command
 from app.bot.text import detect_language, normalise, problem
+
+registry = Registry.from_modules(COMMAND_MODULES)
 
 
 @pytest.mark.parametrize(
@@ -105,9 +111,28 @@ def test_longest_keyword_wins_and_duplicates_are_refused() -> None:
         local.add(Command("again", lambda ctx: "a", {"en": ("alert",)}))
 
 
-def test_decorator_refuses_a_second_command_of_the_same_name() -> None:
+def _module_with(*handlers: Any) -> ModuleType:
+    module = ModuleType("extra_commands")
+    for number, handler in enumerate(handlers):
+        setattr(module, f"handler_{number}", handler)
+    return module
+
+
+def test_a_second_command_of_the_same_name_is_refused() -> None:
+    extra = _module_with(command("points", keywords={"en": ("PTS2",)})(lambda ctx: ""))
     with pytest.raises(ValueError, match="registered twice"):
-        command("points", keywords={"en": ("PTS2",)})(lambda ctx: "")
+        Registry.from_modules((*COMMAND_MODULES, extra))
+
+
+def test_declaring_a_command_registers_nothing(app: Flask) -> None:
+    """The decorator only tags: the app answers with what its ``init_app`` collected."""
+    from app.bot import current_registry
+
+    handler = command("weather", keywords={"en": ("WEATHER",)})(lambda ctx: "sunny")
+    assert current_registry().match("WEATHER") is None
+    found = Registry.from_modules((_module_with(handler),)).match("WEATHER")
+    assert found is not None and found.command.handler is handler
+    assert set(current_registry().commands) == set(registry.commands)
 
 
 @pytest.mark.parametrize(

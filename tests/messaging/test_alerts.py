@@ -14,8 +14,8 @@ from sqlalchemy import select
 
 from app.db import db, unit_of_work
 from app.ledger.balances import Balances
+from app.members.services import alert_preferences, set_alert_preference
 from app.messaging.models import OutboxMessage
-from app.messaging.services import alert_preferences, set_alert_preference
 from app.signals import level_changed, transaction_posted
 
 #: 10:03 in Shanghai.

@@ -14,8 +14,9 @@ from sqlalchemy import select
 import app as app_package
 from app.db import db
 from app.errors import InvalidRequest
+from app.members.services import set_alert_preference
 from app.messaging.models import OutboxMessage
-from app.messaging.services import enqueue, set_alert_preference, set_programme_alert
+from app.messaging.services import enqueue, set_programme_alert
 from tests.messaging.test_alerts import _post
 
 PHONE = "+8613800138000"

@@ -127,7 +127,7 @@ def test_a_sentence_with_stop_in_it_is_not_an_opt_out(
 
 
 def test_alerts_keyword_switches_alerts_off(app: Flask, text: Callable[[str, str], str]) -> None:
-    from app.messaging.services import alert_preferences
+    from app.members.services import alert_preferences
 
     phone = "+14155550103"
     text(phone, "JOIN")

@@ -151,11 +151,12 @@ def _row_counts() -> dict[str, int]:
 
 
 def _read_only_keywords() -> list[tuple[str, str]]:
-    from app.bot.engine import registry
+    from app.bot.commands import COMMAND_MODULES
+    from app.bot.registry import Registry
 
     return [
         (command.name, keyword)
-        for command in registry.commands.values()
+        for command in Registry.from_modules(COMMAND_MODULES).commands.values()
         if not command.writes
         for keyword in sorted({words[0] for words in command.keywords.values() if words})
     ]

@@ -1,9 +1,7 @@
-"""Every command module; importing this package registers them all."""
+"""The command modules. Importing them registers nothing: ``app.bot.init_app`` builds the
+app's registry from ``COMMAND_MODULES``."""
 
-from app.bot.commands import (  # noqa: F401
-    balances,
-    basics,
-    bind,
-    campaigns,
-    subscription,
-)
+from app.bot.commands import balances, basics, bind, campaigns, subscription
+
+#: Every module whose ``@command`` handlers the bot answers with.
+COMMAND_MODULES = (balances, basics, bind, campaigns, subscription)

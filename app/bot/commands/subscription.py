@@ -68,7 +68,7 @@ def opt_in(ctx: Context) -> str:
     return gettext("You are subscribed. Text HELP for the commands, STOP to opt out.")
 
 
-#: What members type for each alert type (upper case); app.messaging.models.ALERT_TYPES.
+#: What members type for each alert type (upper case); app.members.models.ALERT_TYPES.
 ALERT_WORDS = {
     "transaction": ("交易", "消费", "消費", "TRANSACTION", "TRANSACTIONS", "SPEND"),
     "low_balance": ("余额", "餘額", "低余额", "低餘額", "LOW", "BALANCE", "LOW_BALANCE"),
@@ -109,7 +109,7 @@ def _split_switch(args: str) -> tuple[str | None, str]:
     keywords={"zh-Hans": ("提醒", "TX"), "zh-Hant": ("提醒",), "en": ("ALERTS", "ALERT")},
 )
 def alerts(ctx: Context) -> str:
-    from app.messaging.services import alert_preferences, set_alert_preference
+    from app.members.services import alert_preferences, set_alert_preference
 
     member = ctx.member
     assert member is not None
