@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 
-.PHONY: run test lint format bench install demo clean
+.PHONY: run test lint format bench install demo clean system-deps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,7 +32,22 @@ demo: install
 run: demo
 	$(BIN)/laoyou run --host $(HOST) --port $(PORT) --with-dispatcher
 
-test: install
+# The browser tests drive Debian's Chromium and need a CJK font. Installed when missing (as
+# root on Debian: the machines here); quick when they are there. Elsewhere it says what is
+# missing, and the browser tests skip (CI=true fails them instead).
+SYSTEM_PACKAGES := chromium fonts-noto-cjk
+
+system-deps:
+	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	else \
+		echo "missing system packages:$$missing (install them to run the browser tests)"; \
+	fi
+
+test: install system-deps
 	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
 
 lint: install

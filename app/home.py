@@ -8,10 +8,12 @@ works offline and from an installed package, which finds the template through
 
 from __future__ import annotations
 
+import re
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from flask import Blueprint, Flask, current_app, render_template
+from markupsafe import Markup, escape
 
 bp = Blueprint("home", __name__)
 
@@ -121,5 +123,14 @@ def _operations(spec: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
+_LITERAL = re.compile(r"``(.+?)``")
+
+
+def literals(text: str | None) -> Markup:
+    """The docstrings' ``code`` as <code>code</code>; everything else escaped."""
+    return Markup(_LITERAL.sub(lambda m: f"<code>{m.group(1)}</code>", str(escape(text or ""))))
+
+
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
+    app.add_template_filter(literals)

@@ -60,3 +60,9 @@ def test_every_template_is_installed_with_the_package() -> None:
         assert any(
             fnmatch(template, p) and Path(p).parent == Path(template).parent for p in patterns
         ), template
+
+
+def test_api_reference_shows_the_docstrings_code_as_code(client: Any) -> None:
+    page = client.get("/docs/api").get_data(as_text=True)
+    assert "``" not in page
+    assert "<code>q</code> narrows by phone or name" in page
