@@ -1,7 +1,8 @@
 """Checkout with ``LEDGER_FUSED_CARD_READ`` off: the card found through ``app.cards``' own
 query, then the ledger's locking read (the plain path), so CI runs it as well as the fused one.
 
-The checkout tests (by number, medium and phone; over the API and below it), collected here again with this module's ``app_config``.
+The checkout tests (by number, medium and phone; over the API and below it), collected
+here again with this module's ``app_config``.
 """
 
 from __future__ import annotations
