@@ -21,6 +21,7 @@ from typing import Any, cast
 
 from sqlalchemy import Dialect, Table, bindparam, select
 from sqlalchemy.orm import joinedload, make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 from sqlalchemy.sql import Subquery
 
@@ -141,7 +142,12 @@ def _persistent(cls: type[Any], values: dict[str, Any], **related: Any) -> Any:
     found = session.identity_map.get(identity_key(cls, values[dict(names)["id"]]))
     if found is not None:
         return found
-    obj = cls(**{key: values[name] for key, name in names}, **related)
+    obj = cls()
+    # As loaded, not as assigned: no change events or history to undo (a fifth of the cost).
+    for key, name in names:
+        set_committed_value(obj, key, values[name])
+    for key, value in related.items():
+        set_committed_value(obj, key, value)
     make_transient_to_detached(obj)
     session.add(obj)
     return obj
