@@ -2,9 +2,7 @@
 
 Every posting starts here (checkout, recharge, redemption at the counter) and
 every caller reads ``card.member``: a plain ORM query with joined eager loads
-brings all three in one round trip, as the session's own objects. (Building the
-objects from a Core row by hand saved about 0.05 ms a lookup, measured for
-issue 10: not worth its code.)
+brings all three in one round trip, as the session's own objects.
 
 The one exception, behind ``LEDGER_FUSED_CARD_READ``: the ledger's checkout by
 card number reads the card in its own locking statement, so a checkout is one
@@ -117,8 +115,8 @@ def card_from_row(row: Any, *, driver_values: bool) -> Card:
     session already holds is returned as it is, as an ORM query would; a new one is made
     persistent as loaded (``make_transient_to_detached`` then ``Session.add``: clean,
     nothing to flush), so changes to it are flushed and what the row did not carry (its
-    relationships) loads on first use. ``card.member`` and ``member.level`` are then found
-    in the identity map, without a statement.
+    other relationships) loads on first use. ``card.member`` and ``member.level`` are
+    loaded already, as the joined loads of :func:`card_by_number` leave them.
     """
     values = {name: getattr(row, name) for cls, _ in _PARTS for _, name in _NAMES[cls]}
     if driver_values:
@@ -143,7 +141,7 @@ def _persistent(cls: type[Any], values: dict[str, Any], **related: Any) -> Any:
     if found is not None:
         return found
     obj = cls()
-    # As loaded, not as assigned: no change events or history to undo (a fifth of the cost).
+    # As loaded, not as assigned: no change events or history to undo (cheaper too).
     for key, name in names:
         set_committed_value(obj, key, values[name])
     for key, value in related.items():
