@@ -104,6 +104,10 @@ class Settings:
     #: The ledger's hot statements on the driver's cursor (``app.db.prepared``); off: through
     #: SQLAlchemy's own ``Connection.execute``, slower but with its types and events.
     DB_PREPARED_STATEMENTS: bool = True
+    #: A checkout by card number reads the card (``app.cards``' statement piece) inside the
+    #: ledger's locking statement: one round trip. Off: the card through ``app.cards``' own
+    #: query, then the ledger's locking read (the plain path; the same answers).
+    LEDGER_FUSED_CARD_READ: bool = True
     #: Extra settings from tests or other packages that need no validation here.
     extra: dict[str, Any] = field(default_factory=dict)
 

@@ -58,6 +58,9 @@ def _config(url: str) -> dict[str, Any]:
         "DATABASE_URL": url,
         # One preload carries every checkout of the run: far above a real sale's maximum.
         "MAX_TRANSACTION_FEN": PRELOAD_FEN,
+        # The seam of issue 10: LEDGER_FUSED_CARD_READ=false in the environment measures
+        # the plain path (the card through app.cards' own query).
+        "LEDGER_FUSED_CARD_READ": os.environ.get("LEDGER_FUSED_CARD_READ", "true"),
     }
 
 

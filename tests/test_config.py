@@ -53,6 +53,7 @@ def test_postgres_url_gets_the_psycopg3_driver(tmp_path: Path) -> None:
         ({"MAX_TRANSACTION_FEN": "1e6"}, "MAX_TRANSACTION_FEN"),
         ({"REFUND_SCOPE": "anywhere"}, "REFUND_SCOPE"),
         ({"DB_PREPARED_STATEMENTS": "maybe"}, "DB_PREPARED_STATEMENTS"),
+        ({"LEDGER_FUSED_CARD_READ": "sometimes"}, "LEDGER_FUSED_CARD_READ"),
     ],
 )
 def test_bad_values_are_refused_with_the_variable_named(
@@ -65,6 +66,11 @@ def test_bad_values_are_refused_with_the_variable_named(
 @pytest.mark.parametrize(("raw", "on"), [("", True), ("false", False), ("0", False), ("ON", True)])
 def test_prepared_statements_are_a_switch(tmp_path: Path, raw: str, on: bool) -> None:
     assert settings(tmp_path, DB_PREPARED_STATEMENTS=raw).DB_PREPARED_STATEMENTS is on
+
+
+@pytest.mark.parametrize(("raw", "on"), [("", True), ("false", False), ("1", True)])
+def test_the_fused_card_read_is_a_switch(tmp_path: Path, raw: str, on: bool) -> None:
+    assert settings(tmp_path, LEDGER_FUSED_CARD_READ=raw).LEDGER_FUSED_CARD_READ is on
 
 
 def test_money_limits_default_to_the_safe_values(tmp_path: Path) -> None:

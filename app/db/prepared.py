@@ -79,6 +79,12 @@ def _cursor(info: dict[str, Any], dbapi: Any) -> Any:
     return cursor
 
 
+def driver_rows() -> bool:
+    """Whether :class:`Prepared` statements run on the driver's cursor in this app
+    (``DB_PREPARED_STATEMENTS``): their rows then hold the driver's values, untyped."""
+    return bool(current_app.extensions["laoyou.db"].prepared)
+
+
 class Prepared:
     """A Core statement compiled by SQLAlchemy once per dialect, run on the raw cursor.
 
@@ -112,7 +118,7 @@ class Prepared:
 
     def rows(self, connection: Connection, params: Mapping[str, Any]) -> list[Any]:
         """Run once with ``params`` in the connection's transaction; the rows it returns."""
-        if not current_app.extensions["laoyou.db"].prepared:
+        if not driver_rows():
             return self._plain(connection, params)
         keys = frozenset(params)
         key = (connection.dialect.name, keys)

@@ -38,7 +38,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import BigInteger, Table, and_, bindparam, case, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -57,6 +57,9 @@ from app.ledger.models import (
     system_account_id,
 )
 from app.limits import MAX_JOURNAL_KEY_CHARS
+
+if TYPE_CHECKING:
+    from app.cards.lookup import HolderRead
 
 _account = cast(Table, Account.__table__)
 _line = cast(Table, Line.__table__)
@@ -362,16 +365,28 @@ def lock_card_accounts(
     return rows
 
 
-def locking_read(columns: Sequence[Any], fields: Sequence[str]) -> dict[str, Prepared]:
+def locking_read(
+    columns: Sequence[Any], fields: Sequence[str], *, card: HolderRead | None = None
+) -> dict[str, Prepared]:
     """Per dialect: one card's accounts read (and locked) as :func:`lock_card_accounts`
     does, with ``columns`` (uncorrelated scalar subqueries, named ``fields``) beside
-    them, so a posting's other reads ride on its lock's round trip."""
-    base = (
-        select(_account.c.id, _account.c.card_id, _account.c.asset, _account.c.balance, *columns)
-        .where(_account.c.card_id == bindparam("card"))
-        .order_by(_account.c.id)
-    )
-    fields = (*_ACCOUNT_FIELDS, *fields)
+    them, so a posting's other reads ride on its lock's round trip.
+
+    The card is the parameter ``card`` (its id), or, given ``card``, the row that
+    ``app.cards``' statement piece finds (by its own parameters): its columns come
+    first in each row and only the accounts are locked. A card with no accounts
+    yet then gives no row at all."""
+    account_columns = (_account.c.id, _account.c.card_id, _account.c.asset, _account.c.balance)
+    if card is None:
+        base = select(*account_columns, *columns).where(_account.c.card_id == bindparam("card"))
+        fields = (*_ACCOUNT_FIELDS, *fields)
+    else:
+        holder = card.subquery
+        base = select(
+            *(holder.c[name] for name in card.fields), *account_columns, *columns
+        ).select_from(holder.join(_account, _account.c.card_id == holder.c[card.card_id]))
+        fields = (*card.fields, *_ACCOUNT_FIELDS, *fields)
+    base = base.order_by(_account.c.id)
     return {
         "postgresql": Prepared(base.with_for_update(of=_account), fields=fields),
         "sqlite": Prepared(base, fields=fields),

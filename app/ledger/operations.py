@@ -50,6 +50,7 @@ from sqlalchemy import func, select
 from app import clock
 from app.cards.models import Card
 from app.db import db, utcnow
+from app.db.prepared import driver_rows
 from app.errors import (
     AmountTooLarge,
     CardNotActive,
@@ -211,11 +212,13 @@ def checkout(
     station: str | None = None,
     external_ref: str | None = None,
     coupons: list[str] | None = None,
+    prelocked: tuple[Mapping[tuple[int, str], Any], Any] | None = None,
 ) -> CheckoutResult:
     """A purchase: discounts and points from the rules, payment from the card, points earned.
 
     ``coupons``: codes of the member's coupons to apply and use with it (see the module
-    docstring).
+    docstring). ``prelocked``: (the card's accounts, a row with the key check and the
+    rules' revision) already read and locked in this transaction by :func:`checkout_card`.
     """
     from app.cards.services import verify_pin
     from app.ledger.rules import engine as rules
@@ -246,9 +249,12 @@ def checkout(
     # One statement: the card's accounts locked, whether the key is already posted, and
     # the rules' revision for the quote (a concurrent posting with this key that commits
     # while this waits for the lock is caught by the journal's INSERT, and replayed).
-    locked, start = journal.lock_card_accounts_with(
-        card.id, CARD_ASSETS, _checkout_lock(), {"key": key}
-    )
+    if prelocked is not None:
+        locked, start = prelocked
+    else:
+        locked, start = journal.lock_card_accounts_with(
+            card.id, CARD_ASSETS, _checkout_lock(), {"key": key}
+        )
     if start is None:  # the card's first posting: its accounts were just made
         start = db.session.execute(_CHECKOUT_START, {"key": key}).one()
     earlier = journal.earlier_posting(start.posted_id, start.posted_hash, req_hash)
@@ -397,11 +403,58 @@ def checkout_card(
     """:func:`checkout` of the card ``ref`` names (a number, a medium or the holder's phone),
     as the API's view takes it: the card is found through ``app.cards``, then checkout
     takes the ledger's own locking read (the card's accounts, the key check, the rules'
-    revision in one statement)."""
+    revision in one statement).
+
+    With ``LEDGER_FUSED_CARD_READ`` on, a card number is first tried in one statement:
+    ``app.cards``' piece for the card, its holder and level, with the locking read beside
+    it, which saves the round trip of the card's own query (docs/benchmarks.md, issue 10).
+    Anything that statement cannot serve (a medium, a phone, an unknown or replaced
+    number, a card without accounts yet) goes the plain way, so every answer is the same.
+    """
     from app.cards.services import resolve_card
 
+    number = (ref or "").strip() if isinstance(ref, str) else ""
+    if current_app.config["LEDGER_FUSED_CARD_READ"] and number.isdigit() and len(number) <= 128:
+        found = _card_with_accounts(number, key)
+        if found is not None:
+            card, prelocked = found
+            return checkout(
+                card,
+                store,
+                amount_fen,
+                pay_with,
+                key=key,
+                actor=actor,
+                prelocked=prelocked,
+                **options,
+            )
     card = resolve_card(ref)
     return checkout(card, store, amount_fen, pay_with, key=key, actor=actor, **options)
+
+
+_CARD_LOCK: list[dict[str, Any]] = []
+
+
+def _card_with_accounts(
+    number: str, key: str
+) -> tuple[Card, tuple[dict[tuple[int, str], Any], Any]] | None:
+    """The working card with this number and (its accounts locked, the checkout's start
+    columns), from one statement; None when the plain path must answer."""
+    from app.cards.lookup import card_from_row, holder_by_number
+
+    if not _CARD_LOCK:
+        _CARD_LOCK.append(
+            journal.locking_read(_START_COLUMNS, _START_FIELDS, card=holder_by_number())
+        )
+    connection = db.connection()
+    rows = _CARD_LOCK[0][connection.dialect.name].rows(connection, {"number": number, "key": key})
+    if not rows or rows[0].c_replaced_by_id is not None:
+        return None
+    accounts = {(r.card_id, r.asset): r for r in rows}
+    if not all((rows[0].card_id, asset) in accounts for asset in CARD_ASSETS):
+        return None  # the card's first posting: checkout's own lock makes its accounts
+    card = card_from_row(rows[0], driver_values=driver_rows())
+    return card, (accounts, rows[0])
 
 
 _START_COLUMNS = (REVISION.label("revision"), *journal.key_check())

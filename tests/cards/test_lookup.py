@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import event, inspect, select
 from sqlalchemy.orm import joinedload
 
-from app.cards.lookup import card_by_number
+from app.cards.lookup import card_by_number, card_from_row, holder_by_number
 from app.cards.models import Card
 from app.cards.services import find_card
 from app.db import db
@@ -127,3 +127,79 @@ def _collect(into: list[str]) -> Any:
         into.append(statement)
 
     return collect
+
+
+def _holder_rows(number: str) -> tuple[Any, Any]:
+    """The statement piece's row as the driver gives it (raw cursor) and as SQLAlchemy does."""
+    from app.db.prepared import Prepared
+
+    piece = holder_by_number()
+    stmt = select(*piece.subquery.c)
+    raw = Prepared(stmt, fields=piece.fields).rows(db.connection(), {"number": number})
+    typed = db.session.execute(stmt, {"number": number}).all()
+    assert len(raw) == len(typed) == 1
+    return raw[0], typed[0]
+
+
+def test_the_statement_piece_builds_the_objects_the_orm_loads(
+    make_member: Any, make_level: Any, make_card: Any
+) -> None:
+    gold = make_level("Gold", rank=3, discount_bp=9500, points_multiplier_bp=15000)
+    member = make_member(name="林小红")
+    member.level = gold
+    member.tags = ["tea", "noodles"]
+    member.answers = {"favourite_dish": "红烧肉"}
+    card = make_card(
+        "period",
+        member=member,
+        pin="2468",
+        valid_from=dt.date(2026, 1, 1),
+        valid_until=dt.date(2027, 6, 30),
+    )
+    card.pin_locked_until = dt.datetime(2026, 5, 1, 8, 30, tzinfo=dt.UTC)
+    gift = make_card("gift")
+    db.session.flush()
+    expected = _as_loaded_by_the_orm(card.id)
+
+    for driver_values, row in zip((True, False), _holder_rows(card.number), strict=True):
+        db.session.expunge_all()
+        found = card_from_row(row, driver_values=driver_values)
+        assert (_columns(found), _columns(found.member), _columns(found.member.level)) == expected
+        assert found.pin_locked_until == dt.datetime(2026, 5, 1, 8, 30, tzinfo=dt.UTC)
+        assert found.member.tags == ["tea", "noodles"] and found.is_primary is False
+        assert not db.session.dirty and not db.session.new
+
+    db.session.expunge_all()
+    anonymous = card_from_row(_holder_rows(gift.number)[0], driver_values=True)
+    assert anonymous.member is None and anonymous.type == "gift"
+
+
+def test_the_piece_gives_the_sessions_own_objects_and_changes_are_written(
+    make_member: Any, make_level: Any
+) -> None:
+    member = make_member()
+    member.level = make_level("Silver", rank=1)
+    db.session.flush()
+    card = db.session.scalars(select(Card).where(Card.member_id == member.id)).one()
+    number, card_id, member_id = card.number, card.id, member.id
+    db.session.expunge_all()
+
+    found = card_from_row(_holder_rows(number)[0], driver_values=True)
+    statements: list[str] = []
+    event.listen(db.session.connection(), "before_cursor_execute", _collect(statements))
+    # The holder and the level come from the identity map: no statement.
+    assert db.session.get(Card, card_id) is found and found.member.level.name == "Silver"
+    assert statements == []
+    # An object the session already holds is the one returned.
+    assert card_from_row(_holder_rows(number)[1], driver_values=False) is found
+    found.pin_failures += 1
+    found.member.name = "改了名"
+    db.session.flush()
+    assert any(s.startswith("UPDATE card SET pin_failures") for s in statements)
+    assert any(s.startswith("UPDATE member SET name") for s in statements)
+    db.session.expunge_all()
+    again = db.session.get(Card, card_id)
+    assert again.pin_failures == 1 and again.member.name == "改了名"
+    # What the row did not carry loads on first use, as a lazy relationship would.
+    assert again.member.home_store.code
+    assert card_from_row(_holder_rows(number)[0], driver_values=True).member.id == member_id
