@@ -101,16 +101,7 @@ def test_the_objects_are_the_sessions_own_and_changes_are_written(
 
     statements: list[str] = []
     event.listen(db.session.connection(), "before_cursor_execute", _collect(statements))
-    found.pin_failures += 1
-    found.member.name = "改了名"
-    db.session.flush()
-    assert any(s.startswith("UPDATE card SET pin_failures") for s in statements)
-    assert any(s.startswith("UPDATE member SET name") for s in statements)
-    db.session.expunge_all()
-    again = db.session.get(Card, card_id)
-    assert again.pin_failures == 1 and again.member.name == "改了名"
-    # What the statement did not read loads on first use, as a lazy relationship would.
-    assert again.member.home_store.code
+    _changes_are_written_and_the_rest_loads(found, card_id, statements)
 
 
 def test_find_card_resolves_a_number_a_medium_and_a_phone(make_member: Any) -> None:
@@ -192,6 +183,15 @@ def test_the_piece_gives_the_sessions_own_objects_and_changes_are_written(
     assert statements == []
     # An object the session already holds is the one returned.
     assert card_from_row(_holder_rows(number)[1], driver_values=False) is found
+    _changes_are_written_and_the_rest_loads(found, card_id, statements)
+    assert card_from_row(_holder_rows(number)[0], driver_values=True).member.id == member_id
+
+
+def _changes_are_written_and_the_rest_loads(
+    found: Card, card_id: int, statements: list[str]
+) -> None:
+    """The card and its holder are the session's own: changes to both are flushed, and
+    what the read did not carry loads on first use, as a lazy relationship would."""
     found.pin_failures += 1
     found.member.name = "改了名"
     db.session.flush()
@@ -200,6 +200,4 @@ def test_the_piece_gives_the_sessions_own_objects_and_changes_are_written(
     db.session.expunge_all()
     again = db.session.get(Card, card_id)
     assert again.pin_failures == 1 and again.member.name == "改了名"
-    # What the row did not carry loads on first use, as a lazy relationship would.
     assert again.member.home_store.code
-    assert card_from_row(_holder_rows(number)[0], driver_values=True).member.id == member_id
