@@ -58,6 +58,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         models,
         sms,
         stores,
+        wechat,
     )
     from app.db import db
     from app.web import boundary, cookies
@@ -80,6 +81,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         campaigns,
         api,
         sms,
+        wechat,
         home,
     ):
         package.init_app(app)

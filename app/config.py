@@ -67,6 +67,23 @@ class Settings:
     TWILIO_API_BASE_URL: str = ""
     #: How Twilio reaches us (scheme://host[:port]); webhook signatures are checked against it.
     PUBLIC_BASE_URL: str = "http://127.0.0.1:5000"
+    #: WeChat official account (公众号): the token signs WeChat's requests to /wechat; the
+    #: EncodingAESKey (43 characters) decrypts safe-mode messages and encrypts replies.
+    WECHAT_TOKEN: str = ""
+    WECHAT_APP_ID: str = ""
+    WECHAT_APP_SECRET: str = ""
+    WECHAT_ENCODING_AES_KEY: str = ""
+    #: The official account API; tests and the demo point it at a local fake (http://127.0.0.1:PORT).
+    WECHAT_API_BASE_URL: str = "https://api.weixin.qq.com"
+    #: Outbound WeChat messages: ``console`` (log and mark sent; the demo) or ``api``.
+    WECHAT_PROVIDER: str = "console"
+    #: Seconds to wait for the WeChat API before treating a call as timed out.
+    WECHAT_API_TIMEOUT_SECONDS: int = 5
+    #: Template ids of the alert template messages, per alert type (from the WeChat console).
+    WECHAT_TEMPLATE_TRANSACTION: str = ""
+    WECHAT_TEMPLATE_LOW_BALANCE: str = ""
+    WECHAT_TEMPLATE_LEVEL: str = ""
+    WECHAT_TEMPLATE_POINTS_EXPIRING: str = ""
     #: Messages per second per sender number, shared by every dispatcher (Twilio long code: 1).
     SMS_RATE_PER_SECOND: int = 1
     #: Attempts before an outbox message is marked failed; back-off doubles from the base.
@@ -211,7 +228,18 @@ def _validate_messaging(settings: Settings) -> None:
                 "TWILIO_FROM_NUMBER or TWILIO_MESSAGING_SERVICE_SID must be set "
                 "when SMS_PROVIDER=twilio"
             )
-    for name in ("PUBLIC_BASE_URL", "TWILIO_API_BASE_URL"):
+    if settings.WECHAT_PROVIDER not in ("console", "api"):
+        raise ConfigError("WECHAT_PROVIDER must be console or api")
+    if settings.WECHAT_PROVIDER == "api":
+        for name in ("WECHAT_APP_ID", "WECHAT_APP_SECRET"):
+            if not getattr(settings, name):
+                raise ConfigError(f"{name} must be set when WECHAT_PROVIDER=api")
+    key = settings.WECHAT_ENCODING_AES_KEY
+    if key and len(key) != 43:
+        raise ConfigError(
+            f"WECHAT_ENCODING_AES_KEY must be the 43 characters WeChat shows, got {len(key)}"
+        )
+    for name in ("PUBLIC_BASE_URL", "TWILIO_API_BASE_URL", "WECHAT_API_BASE_URL"):
         value = getattr(settings, name)
         if value and not value.startswith(("http://", "https://")):
             raise ConfigError(f"{name} must start with http:// or https://, got {value!r}")

@@ -13,4 +13,5 @@ def import_all() -> None:
     import app.members.models
     import app.messaging.models
     import app.optout.models
-    import app.stores.models  # noqa: F401
+    import app.stores.models
+    import app.wechat.models  # noqa: F401

@@ -21,6 +21,8 @@ from app.stores.models import Store
 
 GENDERS = ("female", "male", "other", "unknown")
 CALENDARS = ("solar", "lunar")
+#: Where a member bound on WeChat wants alerts.
+ALERT_CHANNELS = ("wechat", "sms", "both")
 QUESTION_TYPES = ("text", "integer", "boolean", "date", "choice", "multi_choice")
 
 
@@ -82,6 +84,7 @@ class Member(Base):
         CheckConstraint(f"gender IN {GENDERS}", name="gender"),
         CheckConstraint(f"birthday_calendar IN {CALENDARS}", name="birthday_calendar"),
         CheckConstraint("language IN ('zh-Hans', 'zh-Hant', 'en')", name="language"),
+        CheckConstraint(f"alert_channel IN {ALERT_CHANNELS}", name="alert_channel"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -110,6 +113,9 @@ class Member(Base):
     #: Per-channel opt-outs; checked when a message is sent, not when it is queued.
     sms_opt_out: Mapped[bool] = mapped_column(default=False)
     wechat_opt_out: Mapped[bool] = mapped_column(default=False)
+    #: Where alerts go for a member bound on WeChat: ``wechat``, ``sms`` or ``both``; None
+    #: means the default (WeChat when bound, since template messages cost the shop nothing).
+    alert_channel: Mapped[str | None] = mapped_column(String(8))
 
     home_store: Mapped[Store] = relationship(lazy="joined")
     level: Mapped[Level | None] = relationship(lazy="joined")
@@ -154,3 +160,46 @@ class AlertPreference(Base):
     alert_type: Mapped[str] = mapped_column(String(32))
     enabled: Mapped[bool] = mapped_column(Boolean)
     changed_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class WechatBinding(Base):
+    """A WeChat openid bound to a member: one openid per member and one member per openid.
+
+    The member proved the phone (a code sent to it by SMS) or scanned a scene QR the
+    counter showed them; unbinding deletes the row, so the phone can bind another openid.
+    """
+
+    __tablename__ = "wechat_binding"
+    __table_args__ = (CheckConstraint("via IN ('code', 'scene')", name="via"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    openid: Mapped[str] = mapped_column(String(64), unique=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("member.id"), unique=True)
+    via: Mapped[str] = mapped_column(String(8))
+    bound_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class PhoneCode(Base):
+    """A six-digit code sent by SMS to a phone, to prove it before an openid binds to it.
+
+    Only a hash is kept; a code expires, and too many wrong tries void it.
+    """
+
+    __tablename__ = "phone_code"
+    __table_args__ = (
+        CheckConstraint("purpose IN ('bind', 'join')", name="purpose"),
+        CheckConstraint("attempts >= 0", name="attempts"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    openid: Mapped[str] = mapped_column(String(64), index=True)
+    #: E.164.
+    phone: Mapped[str] = mapped_column(String(20))
+    #: ``bind`` an existing member, or ``join`` (make the member once the code checks).
+    purpose: Mapped[str] = mapped_column(String(8))
+    code_hash: Mapped[str] = mapped_column(String(128))
+    attempts: Mapped[int] = mapped_column(default=0)
+    expires_at: Mapped[dt.datetime]
+    #: Set when the code was used or voided: it never works again.
+    closed_at: Mapped[dt.datetime | None]
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

@@ -141,3 +141,15 @@ class SenderSlot(Base):
 
     sender: Mapped[str] = mapped_column(String(64), primary_key=True)
     next_at: Mapped[dt.datetime]
+
+
+class WechatAccessToken(Base):
+    """The WeChat API's access token, shared by every process (WeChat allows one at a time:
+    a new one ends the old after a few minutes), refreshed before it expires."""
+
+    __tablename__ = "wechat_access_token"
+
+    app_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    token: Mapped[str] = mapped_column(Text, default="")
+    expires_at: Mapped[dt.datetime]
+    refreshed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

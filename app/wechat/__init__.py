@@ -1,0 +1,14 @@
+"""The WeChat channel: the official account's webhook at ``/wechat``, its events and
+menus, scene QR codes, the e-card page and ``laoyou wechat``.
+
+A thin adapter around the channel-free engine (``app.bot``), as ``app.sms`` is for
+Twilio; sending lives in ``app.messaging`` (outbox, dispatcher, the WeChat provider).
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    """Nothing yet: the webhook, e-card page and CLI are wired here as they land."""
