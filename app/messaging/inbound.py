@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -25,7 +26,7 @@ from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.bot import engine
-from app.bot.message import Message
+from app.bot.message import Message, Reply
 from app.bot.replies import bad_input
 from app.db import db
 from app.i18n import in_language
@@ -33,6 +34,8 @@ from app.messaging.models import InboundMessage
 from app.phone import mask_phone
 
 log = logging.getLogger("laoyou.inbound")
+#: What answers a message: the command engine, or a channel's answer to an event.
+Answerer = Callable[[Message], Reply]
 NUL = "\x00"
 
 
@@ -46,20 +49,24 @@ class InboundResult:
     replayed: bool
 
 
-def receive(message: Message) -> InboundResult:
-    """Answer ``message`` (the caller commits); a repeated provider id gets the first reply."""
+def receive(message: Message, answer: Answerer | None = None) -> InboundResult:
+    """Answer ``message`` (the caller commits); a repeated provider id gets the first reply.
+
+    ``answer`` answers what is no text for the engine (a WeChat event) the same way:
+    claimed once, its reply kept and replayed. Default: the command engine.
+    """
     if NUL in message.text or NUL in message.sender or NUL in (message.provider_id or ""):
         return _unreadable(message)
     if not message.provider_id:
-        return _answered(message, _answer(message))
+        return _answered(message, _answer(message, answer))
     # Core on the session's connection, in its transaction: nothing of the ORM to flush.
     connection = db.connection()
     row_id = connection.execute(_claim_for(connection.dialect.name), _values(message)).scalar()
     if row_id is None:
         return _replay(message)
-    answer = _answer(message)
-    db.connection().execute(_RECORD, {"row_id": row_id, **answer})
-    return _answered(message, answer)
+    answered = _answer(message, answer)
+    db.connection().execute(_RECORD, {"row_id": row_id, **answered})
+    return _answered(message, answered)
 
 
 def _unreadable(message: Message) -> InboundResult:
@@ -78,10 +85,10 @@ def _unreadable(message: Message) -> InboundResult:
     return InboundResult(reply, language, "bad_input", silent=False, replayed=False)
 
 
-def _answer(message: Message) -> dict[str, Any]:
-    """The engine's reply as the inbound row keeps it."""
+def _answer(message: Message, answer: Answerer | None) -> dict[str, Any]:
+    """The engine's (or ``answer``'s) reply as the inbound row keeps it."""
     # Looked up at call time: tests stand a recorder in for the engine.
-    reply = engine.handle_message(message)
+    reply = (answer or engine.handle_message)(message)
     silent = reply.silent or not reply.text
     return {
         "reply": "" if silent else reply.text,
