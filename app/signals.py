@@ -25,6 +25,10 @@ transaction_posted = _signals.signal("transaction-posted")
 #: sender: the Member; kwargs: old_level (Level | None), new_level (Level | None),
 #: transaction_id (int | None), reason (str: "upgrade", "downgrade", "refund")
 level_changed = _signals.signal("level-changed")
+#: sender: a Card whose points expire soon; kwargs: member (Member), points (int: what
+#: expires on that day), expires_on (date: the last day they can be used). Sent by
+#: ``app.ledger.expiry.remind_expiring`` (messaging queues the reminder).
+points_expiring = _signals.signal("points-expiring")
 
 #: sender: a Card ``laoyou cards issue`` just issued with a preloaded value; kwargs:
 #: value_fen (int), visits (int), idempotency_key (str), actor (str | None). The ledger

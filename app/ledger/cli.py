@@ -57,6 +57,28 @@ def expire_command(as_of: dt.datetime | None) -> None:
     )
 
 
+@ledger_group.command("remind-expiring")
+@click.option(
+    "--as-of",
+    "as_of",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="The day to look ahead from (default: today, local time).",
+)
+@click.option(
+    "--days", type=click.IntRange(1, 366), default=30, show_default=True, help="Days ahead."
+)
+def remind_expiring_command(as_of: dt.datetime | None, days: int) -> None:
+    """Remind members of points expiring soon; a repeated run sends nothing twice."""
+    from app.clock import local_today
+    from app.ledger.expiry import remind_expiring
+
+    day = as_of.date() if as_of is not None else local_today()
+    with cli_unit_of_work():
+        cards = remind_expiring(day, days=days)
+    click.echo(f"points expiring within {days} days of {day.isoformat()}: {cards} cards reminded")
+
+
 def balances_line(subject: Card | Member, **_: Any) -> str:
     """The balances line of ``laoyou cards show`` and ``laoyou member show``."""
     bal = card_balances(subject.id) if isinstance(subject, Card) else member_balances(subject.id)

@@ -13,13 +13,14 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app.cards.models import Card
 from app.db import db
 from app.ledger import journal
 from app.ledger.journal import Entry
 from app.ledger.models import Account, PointsLot
+from app.signals import points_expiring
 
 ACTOR = "job:expire"
 
@@ -101,3 +102,39 @@ def expire_lots(as_of: dt.date, *, actor: str = ACTOR) -> ExpiryReport:
 
 def _request(as_of: dt.date, account_id: int) -> dict[str, object]:
     return {"op": "expire", "as_of": as_of.isoformat(), "account": account_id}
+
+
+#: Days ahead the points-expiring reminder looks (the scheduler's job may pass its own).
+REMIND_DAYS = 30
+
+
+def remind_expiring(as_of: dt.date, *, days: int = REMIND_DAYS) -> int:
+    """Announce, per card held by a member, the points whose last day falls within ``days``
+    of ``as_of`` (the earliest such day); returns how many cards were announced.
+
+    Messaging queues one reminder per card and expiry day, so a daily run repeats nothing.
+    """
+    until = as_of + dt.timedelta(days=days)
+    rows = db.session.execute(
+        select(Account.card_id, PointsLot.expires_on, func.sum(PointsLot.remaining))
+        .join(PointsLot, PointsLot.account_id == Account.id)
+        .join(Card, Card.id == Account.card_id)
+        .where(
+            PointsLot.remaining > 0,
+            PointsLot.expires_on >= as_of,
+            PointsLot.expires_on <= until,
+            Card.member_id.is_not(None),
+            Card.state == "active",
+        )
+        .group_by(Account.card_id, PointsLot.expires_on)
+        .order_by(Account.card_id, PointsLot.expires_on)
+    ).all()
+    earliest: dict[int, tuple[dt.date, int]] = {}
+    for card_id, expires_on, points in rows:
+        if card_id is not None and expires_on is not None:  # the WHERE clause made sure
+            earliest.setdefault(card_id, (expires_on, int(points)))
+    for card_id, (expires_on, points) in earliest.items():
+        card = db.session.get(Card, card_id)
+        assert card is not None
+        points_expiring.send(card, member=card.member, points=points, expires_on=expires_on)
+    return len(earliest)

@@ -143,7 +143,7 @@ class Question(Base):
 
 
 #: Alerts a member can switch off (and the admin for the whole programme, in messaging).
-ALERT_TYPES = ("transaction", "low_balance", "level")
+ALERT_TYPES = ("transaction", "low_balance", "level", "points_expiring")
 
 
 class AlertPreference(Base):

@@ -15,9 +15,10 @@ from flask import current_app
 
 from app import clock
 from app.i18n import catalogue, gettext, in_language
+from app.members.wechat import alert_addresses
 from app.messaging.services import enqueue
 from app.money import yuan
-from app.signals import level_changed, transaction_posted
+from app.signals import level_changed, points_expiring, transaction_posted
 
 log = logging.getLogger("laoyou.alerts")
 
@@ -107,15 +108,7 @@ def _transaction_alerts(transaction: Any, **kw: Any) -> None:
     else:
         kind_text = kind
     body = transaction_text(kind_text, language=member.language, **values)
-    enqueue(
-        address=member.phone,
-        body=body,
-        kind="alert",
-        alert_type="transaction",
-        language=member.language,
-        member=member,
-        dedupe_key=f"alert:transaction:{txn_id}" if txn_id else None,
-    )
+    _alert(member, body, "transaction", f"alert:transaction:{txn_id}" if txn_id else None)
     _low_balance(transaction, kind, member, card, balances, amount_fen, values)
 
 
@@ -149,15 +142,7 @@ def _low_balance(
             )
         )
     txn_id = getattr(transaction, "id", None)
-    enqueue(
-        address=member.phone,
-        body=body,
-        kind="alert",
-        alert_type="low_balance",
-        language=member.language,
-        member=member,
-        dedupe_key=f"alert:low_balance:{txn_id}" if txn_id else None,
-    )
+    _alert(member, body, "low_balance", f"alert:low_balance:{txn_id}" if txn_id else None)
 
 
 def on_level_changed(member: Any, **kw: Any) -> None:
@@ -181,18 +166,54 @@ def _level_alert(member: Any, **kw: Any) -> None:
         )
     at = clock.now().strftime("%Y%m%d%H%M%S")
     transaction_id = kw.get("transaction_id")
-    enqueue(
-        address=member.phone,
-        body=body,
-        kind="alert",
-        alert_type="level",
-        language=member.language,
-        member=member,
-        dedupe_key=f"alert:level:{member.id}:{new_level.id}:{transaction_id or at}",
-    )
+    _alert(member, body, "level", f"alert:level:{member.id}:{new_level.id}:{transaction_id or at}")
+
+
+def on_points_expiring(card: Any, **kw: Any) -> None:
+    try:
+        _points_expiring_alert(card, **kw)
+    except Exception:
+        log.exception("points-expiring alert for card %s not written", getattr(card, "id", None))
+
+
+def _points_expiring_alert(card: Any, **kw: Any) -> None:
+    member = kw.get("member")
+    points = int(kw.get("points") or 0)
+    expires_on = kw.get("expires_on")
+    if member is None or points <= 0 or expires_on is None:
+        return
+    with in_language(member.language):
+        body = str(
+            gettext(
+                "Card *%(last4)s: %(points)s points expire after %(day)s. "
+                "Use them at any of our stores before then.",
+                last4=card.number[-4:],
+                points=points,
+                day=expires_on.isoformat(),
+            )
+        )
+    # One reminder per card and expiry day, however often the reminder job runs.
+    _alert(member, body, "points_expiring", f"alert:points_expiring:{card.id}:{expires_on}")
+
+
+def _alert(member: Any, body: str, alert_type: str, dedupe_key: str | None) -> None:
+    """Queue one alert on each channel the member gets alerts on (WeChat, SMS or both)."""
+    for channel, address in alert_addresses(member):
+        key = dedupe_key if dedupe_key is None or channel == "sms" else f"{dedupe_key}:{channel}"
+        enqueue(
+            address=address,
+            body=body,
+            kind="alert",
+            alert_type=alert_type,
+            language=member.language,
+            member=member,
+            channel=channel,
+            dedupe_key=key,
+        )
 
 
 def connect() -> None:
     """Subscribe once per process (blinker holds the functions strongly)."""
     transaction_posted.connect(on_transaction_posted, weak=False)
     level_changed.connect(on_level_changed, weak=False)
+    points_expiring.connect(on_points_expiring, weak=False)

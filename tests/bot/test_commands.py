@@ -547,15 +547,26 @@ def test_alerts_switch(bot: Any, make_member: Any) -> None:
     member = make_member(PHONE)
     phone = bot(PHONE)
     assert phone.text("提醒 关交易") == "已为您关闭交易提醒。"
-    assert alert_preferences(member) == {"transaction": False, "low_balance": True, "level": True}
+    assert alert_preferences(member) == {
+        "transaction": False,
+        "low_balance": True,
+        "level": True,
+        "points_expiring": True,
+    }
     assert phone.text("提醒") == (
-        "已开启：余额不足提醒、等级变动提醒。已关闭：交易提醒。"
-        "回复“提醒 关”或“提醒 开”，可在后面加“交易”、“余额”或“等级”。"
+        "已开启：余额不足提醒、等级变动提醒、积分过期提醒。已关闭：交易提醒。"
+        "回复“提醒 关”或“提醒 开”，可在后面加“交易”、“余额”、“等级”或“过期”。"
     )
     member.language = "en"
     assert phone.text("ALERTS OFF") == (
-        "Switched off: transaction alerts, low-balance alerts, level alerts."
+        "Switched off: transaction alerts, low-balance alerts, level alerts, "
+        "points-expiry reminders."
     )
     assert phone.text("alerts on level") == "Switched on: level alerts."
-    assert alert_preferences(member) == {"transaction": False, "low_balance": False, "level": True}
+    assert alert_preferences(member) == {
+        "transaction": False,
+        "low_balance": False,
+        "level": True,
+        "points_expiring": False,
+    }
     assert phone.text("ALERTS MAYBE").startswith("Text ALERTS OFF or ALERTS ON")

@@ -163,7 +163,12 @@ def test_level_upgrade_alert_names_the_level_in_the_members_language(
 
 def test_member_switches_an_alert_type_off(app: Flask, member: Any) -> None:
     set_alert_preference(member, "transaction", False)
-    assert alert_preferences(member) == {"transaction": False, "low_balance": True, "level": True}
+    assert alert_preferences(member) == {
+        "transaction": False,
+        "low_balance": True,
+        "level": True,
+        "points_expiring": True,
+    }
     _post(member, amount_fen=1000, stored_value_fen=1500)
     assert [a.alert_type for a in _alerts()] == ["low_balance"]
     set_alert_preference(member, "transaction", True)
@@ -186,7 +191,9 @@ def test_admin_disables_an_alert_type_for_the_programme(
     _post(member)
     assert _alerts() == []
     listing = runner.invoke(args=["alerts", "list"])
-    assert "transaction  off" in listing.output and "level        on" in listing.output
+    lines = [line.split() for line in listing.output.splitlines()]
+    assert ["transaction", "off"] in lines and ["level", "on"] in lines
+    assert ["points_expiring", "on"] in lines
     runner.invoke(args=["alerts", "enable", "transaction"])
     _post(member)
     assert len(_alerts()) == 1

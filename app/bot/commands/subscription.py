@@ -6,11 +6,16 @@ sentence); that keyword always works, even for a sender over the rate limit.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from app.bot.registry import Context, command
 from app.bot.replies import join, listing
 from app.i18n import gettext
 from app.optout.services import opt_in as registry_opt_in
 from app.optout.services import opt_out as registry_opt_out
+
+if TYPE_CHECKING:
+    from app.members.models import Member
 
 OPT_OUT = "opt_out"
 OPT_IN = "opt_in"
@@ -73,6 +78,13 @@ ALERT_WORDS = {
     "transaction": ("交易", "消费", "消費", "TRANSACTION", "TRANSACTIONS", "SPEND"),
     "low_balance": ("余额", "餘額", "低余额", "低餘額", "LOW", "BALANCE", "LOW_BALANCE"),
     "level": ("等级", "等級", "升级", "升級", "LEVEL"),
+    "points_expiring": ("过期", "過期", "到期", "积分过期", "積分過期", "EXPIRY", "EXPIRING"),
+}
+#: Where a member bound on WeChat wants alerts (app.members.models.ALERT_CHANNELS).
+CHANNEL_WORDS = {
+    "wechat": ("微信", "WECHAT", "WEIXIN", "WX"),
+    "sms": ("短信", "簡訊", "短訊", "SMS", "TEXT"),
+    "both": ("两者", "兩者", "都要", "全部", "BOTH", "ALL"),
 }
 ON_WORDS = ("开", "開", "开启", "開啟", "ON")
 OFF_WORDS = ("关", "關", "关闭", "關閉", "OFF")
@@ -83,12 +95,13 @@ def _alert_names() -> dict[str, str]:
         "transaction": gettext("transaction alerts"),
         "low_balance": gettext("low-balance alerts"),
         "level": gettext("level alerts"),
+        "points_expiring": gettext("points-expiry reminders"),
     }
 
 
 def _alerts_usage() -> str:
     return gettext(
-        "Text ALERTS OFF or ALERTS ON, optionally followed by TRANSACTION, LOW or LEVEL."
+        "Text ALERTS OFF or ALERTS ON, optionally followed by TRANSACTION, LOW, LEVEL or EXPIRY."
     )
 
 
@@ -114,6 +127,9 @@ def alerts(ctx: Context) -> str:
     member = ctx.member
     assert member is not None
     names = _alert_names()
+    channel = _channel(ctx.args)
+    if channel is not None:
+        return _choose_channel(member, channel)
     if not ctx.args:
         prefs = alert_preferences(member)
         on = [names[t] for t, enabled in prefs.items() if enabled and t in names]
@@ -123,6 +139,9 @@ def alerts(ctx: Context) -> str:
             parts.append(gettext("On: %(alerts)s.", alerts=listing(on, ctx.language)))
         if off:
             parts.append(gettext("Off: %(alerts)s.", alerts=listing(off, ctx.language)))
+        where = _where_alerts_go(member, ctx.language)
+        if where:
+            parts.append(where)
         parts.append(_alerts_usage())
         return join(parts, ctx.language)
     switch, rest = _split_switch(ctx.args)
@@ -141,3 +160,43 @@ def alerts(ctx: Context) -> str:
     if enabled:
         return gettext("Switched on: %(alerts)s.", alerts=which)
     return gettext("Switched off: %(alerts)s.", alerts=which)
+
+
+def _channel(args: str) -> str | None:
+    text = args.upper().strip()
+    return next((c for c, words in CHANNEL_WORDS.items() if text in words), None)
+
+
+def _channel_names() -> dict[str, str]:
+    return {
+        "wechat": gettext("Alerts go to WeChat."),
+        "sms": gettext("Alerts go by SMS."),
+        "both": gettext("Alerts go to WeChat and by SMS."),
+    }
+
+
+def _where_alerts_go(member: Member, language: str) -> str | None:
+    """For a member bound on WeChat: where alerts go, and how to change it."""
+    from app.members.wechat import openid_for_member
+
+    if openid_for_member(member.id) is None:
+        return None
+    return join(
+        [
+            _channel_names()[member.alert_channel or "wechat"],
+            gettext("Text ALERTS WECHAT, ALERTS SMS or ALERTS BOTH to choose."),
+        ],
+        language,
+    )
+
+
+def _choose_channel(member: Member, channel: str) -> str:
+    from app.members.wechat import openid_for_member, set_alert_channel
+
+    if channel != "sms" and openid_for_member(member.id) is None:
+        return gettext(
+            "Your membership is not bound to WeChat yet. Follow our official account and "
+            "send BIND with your phone number there, then choose again."
+        )
+    set_alert_channel(member, channel)
+    return _channel_names()[channel]
