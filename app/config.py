@@ -125,6 +125,10 @@ class Settings:
     #: ledger's locking statement: one round trip. Off: the card through ``app.cards``' own
     #: query, then the ledger's locking read (the plain path; the same answers).
     LEDGER_FUSED_CARD_READ: bool = True
+    #: A read-only answer (POINTS, BAL, HELP) is computed first and stored with the message's
+    #: claim in one statement (``app.messaging.inbound``). Off: every message is claimed
+    #: before the engine runs, then its reply stored (the plain path; the same replies).
+    INBOUND_REPLY_FIRST: bool = True
     #: Extra settings from tests or other packages that need no validation here.
     extra: dict[str, Any] = field(default_factory=dict)
 

@@ -132,6 +132,13 @@ def _sounds_like_opt_out(text: str) -> bool:
 _PHONE_CHANNELS = ("sms", "simulator")
 
 
+def reads_only(message: Message) -> bool:
+    """True when answering ``message`` writes nothing: no command matches it, or the
+    command declared itself read-only (``writes=False``)."""
+    _, match = _read(message)
+    return match is None or not match.command.writes
+
+
 def _read(message: Message) -> tuple[str, Match | None]:
     """The normalised text and the command it asks for ("" and None past the length limit)."""
     raw = message.text or ""

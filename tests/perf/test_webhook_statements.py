@@ -49,9 +49,11 @@ def _statements_of(app: Flask, send: Callable[[], Any]) -> tuple[Any, list[str]]
     return result, [s for s in seen if "SAVEPOINT" not in s]
 
 
-def test_points_costs_four_statements(
-    app: Flask, client: FlaskClient, make_member: Any, make_level: Any
+@pytest.mark.parametrize("reply_first", [True, False], ids=["reply-first", "claim-first"])
+def test_points_costs_three_statements_or_four_claimed_first(
+    app: Flask, client: FlaskClient, make_member: Any, make_level: Any, reply_first: bool
 ) -> None:
+    app.config["INBOUND_REPLY_FIRST"] = reply_first
     member = make_member(PHONE, language="zh-Hans")
     member.level = make_level("金卡", 3)
     with frozen(dt.datetime(2026, 12, 1, 10, 0, tzinfo=CST)):
@@ -62,14 +64,22 @@ def test_points_costs_four_statements(
             app, lambda: post_signed(client, "/sms/twilio", inbound_params(PHONE, "JF", "SMp1"))
         )
     assert response.status_code == 200 and "1,080" in response.get_data(as_text=True)
-    # The claim, the member's profile (language, level, opt-out), the points summary,
-    # the reply.
-    assert statements[0].startswith("INSERT INTO inbound_message")
-    assert statements[-1].startswith("UPDATE inbound_message")
-    assert len(statements) == 4, statements
+    if reply_first:
+        # The member's profile (language, level, opt-out), the points summary, then the
+        # claim with the reply.
+        assert statements[-1].startswith("INSERT INTO inbound_message")
+        assert len(statements) == 3, statements
+    else:
+        # The claim, the profile, the points summary, the reply.
+        assert statements[0].startswith("INSERT INTO inbound_message")
+        assert statements[-1].startswith("UPDATE inbound_message")
+        assert len(statements) == 4, statements
 
 
-def test_a_replay_costs_two_statements(app: Flask, client: FlaskClient, make_member: Any) -> None:
+def test_a_replay_claimed_first_costs_two_statements(
+    app: Flask, client: FlaskClient, make_member: Any
+) -> None:
+    app.config["INBOUND_REPLY_FIRST"] = False
     make_member(PHONE, language="zh-Hans")
     params = inbound_params(PHONE, "JF", "SMp2")
     first = post_signed(client, "/sms/twilio", params)

@@ -1,8 +1,12 @@
 """One inbound path for every command: claim the provider id, run the engine, store the reply.
 
-Read-only answers (POINTS, BAL, HELP, anything not understood) go the same way as
-commands that write: the message is claimed before the engine runs, so a retried
-webhook gets the first reply and the engine never runs twice for one provider id.
+Plain path (``INBOUND_REPLY_FIRST`` off): read-only answers (POINTS, BAL, HELP,
+anything not understood) go the same way as commands that write: the message is
+claimed before the engine runs, so a retried webhook gets the first reply and the
+engine never runs twice for one provider id. With the setting on (the default) a
+read-only answer is computed first and claimed with its reply in one statement: a
+retry still gets the first reply and changes nothing; commands that write are
+claimed first either way.
 """
 
 from __future__ import annotations
@@ -30,9 +34,14 @@ PHONE = "+8613800138000"
 CST = dt.timezone(dt.timedelta(hours=8))
 
 
+@pytest.fixture(params=[True, False], ids=["reply-first", "claim-first"])
+def reply_first(request: pytest.FixtureRequest) -> bool:
+    return bool(request.param)
+
+
 @pytest.fixture
-def app_config() -> dict[str, Any]:
-    return twilio_settings()
+def app_config(reply_first: bool) -> dict[str, Any]:
+    return twilio_settings(INBOUND_REPLY_FIRST=reply_first)
 
 
 def _reply(response: Any) -> str:
@@ -60,17 +69,39 @@ def engine_runs(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, bool]]:
 
 
 @pytest.mark.parametrize("text", ["JF", "BAL", "HELP", "what?", "LANG en"])
-def test_every_message_is_claimed_before_the_engine_runs_and_replayed_after(
-    client: FlaskClient, make_member: Any, engine_runs: list[tuple[str, bool]], text: str
+def test_every_message_is_answered_once_and_replayed_after(
+    client: FlaskClient,
+    make_member: Any,
+    engine_runs: list[tuple[str, bool]],
+    text: str,
+    reply_first: bool,
 ) -> None:
     make_member(PHONE, language="zh-Hans")
     params = inbound_params(PHONE, text, "SMone")
     first = _reply(post_signed(client, "/sms/twilio", params))
     again = _reply(post_signed(client, "/sms/twilio", params))
     assert again == first
-    assert engine_runs == [(text, True)]  # claimed first; the retry ran nothing
+    if reply_first and text != "LANG en":
+        # Answered before its claim; the retry's answer (reading only) gave way to the first.
+        assert engine_runs == [(text, False), (text, True)]
+    else:
+        assert engine_runs == [(text, True)]  # claimed first; the retry ran nothing
     row = db.session.scalars(select(InboundMessage).filter_by(provider_id="SMone")).one()
     assert row.status == "replied" and row.reply in first
+
+
+def test_a_retry_of_a_read_only_answer_gets_the_first_reply_though_the_balance_moved(
+    client: FlaskClient, make_member: Any
+) -> None:
+    member = make_member(PHONE, language="en")
+    card = member_cards(member)[0]
+    give_points(card, 100)
+    params = inbound_params(PHONE, "POINTS", "SMmoved")
+    first = _reply(post_signed(client, "/sms/twilio", params))
+    give_points(card, 50)
+    assert "Your points: 100." in first
+    assert _reply(post_signed(client, "/sms/twilio", params)) == first
+    assert "150" in _reply(post_signed(client, "/sms/twilio", inbound_params(PHONE, "JF", "SMx")))
 
 
 def test_points_reply_reads_the_ledger_and_the_level(
@@ -113,8 +144,8 @@ def _seed_member() -> None:
 
 
 @pytest.mark.concurrent
-def test_twin_read_only_deliveries_get_one_reply_one_row_and_one_engine_run(
-    live_app: Flask, engine_runs: list[tuple[str, bool]]
+def test_twin_read_only_deliveries_get_one_reply_and_one_row(
+    live_app: Flask, engine_runs: list[tuple[str, bool]], reply_first: bool
 ) -> None:
     _seed_member()
     params = inbound_params(PHONE, "POINTS", "SMtwins")
@@ -137,7 +168,11 @@ def test_twin_read_only_deliveries_get_one_reply_one_row_and_one_engine_run(
     assert [(r.provider_id, r.command, r.status) for r in rows] == [
         ("SMtwins", "points", "replied")
     ]
-    assert engine_runs == [("POINTS", True)]  # the twins waited on the claim, then replayed
+    if reply_first:
+        # Each answered (reading only); one claim won, the others replayed its reply.
+        assert len(engine_runs) == 4
+    else:
+        assert engine_runs == [("POINTS", True)]  # the twins waited on the claim, then replayed
 
 
 # --- a command declared read-only writes nothing but its message ------------------------

@@ -52,6 +52,8 @@ def engine(monkeypatch: pytest.MonkeyPatch) -> list[Message]:
         return Reply(text=f"echo: {message.text}", language="en", command="echo")
 
     monkeypatch.setattr("app.bot.engine.handle_message", handle)
+    # It writes (an outbox row per call), so it must say so: every message is claimed first.
+    monkeypatch.setattr("app.bot.engine.reads_only", lambda message: False)
     return seen
 
 
