@@ -110,9 +110,7 @@ def test_a_refused_token_is_refreshed_once_and_the_call_repeated(
 
 
 @pytest.mark.parametrize("how", ["expire", "revoke"])
-def test_a_token_wechat_ended_is_replaced(
-    app: Flask, fake_wechat: FakeWechatApi, how: str
-) -> None:
+def test_a_token_wechat_ended_is_replaced(app: Flask, fake_wechat: FakeWechatApi, how: str) -> None:
     """The fake's own checks, not a script: 42001 for an expired token, 40001 for a replaced one."""
     client = wechat_client(app)
     with clock.frozen(NOW):

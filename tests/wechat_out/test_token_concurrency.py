@@ -142,4 +142,3 @@ def test_processes_asking_at_once_cause_one_token_request(
                 process.kill()
     assert len(fake_wechat.token_requests()) == 1
     assert tokens == fake_wechat.tokens_issued * 3
-

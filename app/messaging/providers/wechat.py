@@ -40,7 +40,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app import clock
-from app.db import db, separate_transaction
+from app.db import separate_transaction
 from app.messaging.models import WechatAccessToken
 from app.messaging.providers.base import PermanentError, SendResult, TransientError
 
@@ -286,9 +286,7 @@ class WechatClient:
         if session is None:
             session = self._local.session = requests.Session()
         try:
-            response = session.request(
-                method, self.base_url + path, timeout=self.timeout, **kwargs
-            )
+            response = session.request(method, self.base_url + path, timeout=self.timeout, **kwargs)
         # The exceptions' text holds the URL, and with it the secret or the token: only
         # their kind is kept.
         except requests.Timeout as exc:

@@ -89,7 +89,7 @@ class FakeWechatApi:
     @property
     def base_url(self) -> str:
         host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}"
 
     def start(self) -> FakeWechatApi:
         self.thread.start()
@@ -252,7 +252,10 @@ class FakeWechatApi:
                 if path == "/cgi-bin/qrcode/create":
                     ticket = "gQ" + secrets.token_urlsafe(36)
                     fake._record(path, body, raw)
-                    answer = {"ticket": ticket, "url": f"http://weixin.qq.com/q/{ticket[:22]}"}
+                    answer: dict[str, Any] = {
+                        "ticket": ticket,
+                        "url": f"http://weixin.qq.com/q/{ticket[:22]}",
+                    }
                     if body.get("action_name") in ("QR_SCENE", "QR_STR_SCENE"):
                         answer["expire_seconds"] = int(body.get("expire_seconds") or 30)
                     self._json(answer)
