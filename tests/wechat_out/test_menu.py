@@ -49,8 +49,12 @@ def test_the_default_menu_is_pushed_with_chinese_labels(
 
 
 def test_the_menu_in_other_languages(app: Flask) -> None:
-    """One menu serves every follower (Simplified Chinese); the labels are translated all the same."""
-    assert [b["name"] for b in default_menu("zh-Hant")["button"]] == ["我的積分", "我的餘額", "會員"]
+    """One menu serves every follower (Simplified Chinese); the labels translate all the same."""
+    assert [b["name"] for b in default_menu("zh-Hant")["button"]] == [
+        "我的積分",
+        "我的餘額",
+        "會員",
+    ]
     assert [b["name"] for b in default_menu("en")["button"]] == [
         "My points",
         "My balance",
