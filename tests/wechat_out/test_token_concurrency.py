@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -142,3 +143,38 @@ def test_processes_asking_at_once_cause_one_token_request(
                 process.kill()
     assert len(fake_wechat.token_requests()) == 1
     assert tokens == fake_wechat.tokens_issued * 3
+
+
+def test_a_request_that_needs_a_token_commits_both_without_waiting_for_itself(
+    live_app: Flask, fake_wechat: FakeWechatApi
+) -> None:
+    """Real commits: on SQLite the request's transaction holds the one write lock when the
+    token is needed, so the token is written in a savepoint of it (a second connection
+    would wait for the lock until the busy timeout)."""
+    from app.auth.services import create_api_key
+    from app.cards.services import enroll
+    from app.db import db, unit_of_work
+    from app.stores.services import create_store
+    from app.wechat.models import WechatScene
+
+    with live_app.app_context(), unit_of_work():
+        store = create_store("SH01", "Store SH01", "East")
+        enroll({"phone": "+8613800138000", "home_store": "SH01"}, card_type="stored_value")
+        _key, secret = create_api_key(store)
+    started = time.monotonic()
+    response = live_app.test_client().post(
+        "/api/v1/members/13800138000/wechat-qr",
+        json={},
+        headers={"Authorization": f"Bearer {secret}"},
+    )
+    assert response.status_code == 201, response.json
+    assert time.monotonic() - started < 5
+    with live_app.app_context():
+        [scene] = db.session.query(WechatScene).all()
+        assert scene.ticket == response.json["ticket"]
+        # The stored token serves the next process without asking WeChat.
+        assert (
+            WechatClient.from_config(live_app.config).access_token()
+            == (fake_wechat.tokens_issued[0])
+        )
+    assert len(fake_wechat.token_requests()) == 1
