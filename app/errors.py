@@ -130,3 +130,17 @@ class RefundOtherStore(LaoyouError):
 
     code = "refund_other_store"
     status = 403
+
+
+class WechatUnavailable(LaoyouError):
+    """The WeChat API could not be reached or asked us to try later (or is not configured)."""
+
+    code = "wechat_unavailable"
+    status = 503
+
+
+class WechatRefused(LaoyouError):
+    """The WeChat API refused the call for good; ``details.errcode`` is WeChat's code."""
+
+    code = "wechat_refused"
+    status = 502

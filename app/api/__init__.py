@@ -23,6 +23,7 @@ BLUEPRINT_MODULES = (
     "app.api.ledger",
     "app.api.redemption",
     "app.api.programme",
+    "app.api.wechat",
 )
 
 SECURITY_SCHEME = {

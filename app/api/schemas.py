@@ -22,6 +22,7 @@ from app.ledger.balances import card_balances, member_balances
 from app.limits import MAX_ANSWERS, MAX_CREDIT_LIMIT_FEN
 from app.members.models import CALENDARS, GENDERS, Level, Member
 from app.members.services import LANGUAGES, birthday_text
+from app.wechat.scenes import DEFAULT_EXPIRE_SECONDS, MAX_EXPIRE_SECONDS, MIN_EXPIRE_SECONDS
 
 #: A year, a month 01-12 and a day 01-31 (whether that day exists is the service's check).
 BIRTHDAY_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$"
@@ -490,3 +491,35 @@ class MemberPageSchema(Schema):
     page = fields.Integer(required=True)
     per_page = fields.Integer(required=True)
     total = fields.Integer(required=True, metadata=_doc("Members matching, on all pages."))
+
+
+# --- WeChat -----------------------------------------------------------------------
+
+
+class WechatQrCreateSchema(Schema):
+    permanent = StrictBoolean(
+        load_default=False,
+        metadata=_doc(
+            "A permanent QR never expires (an account may have 100,000); default a "
+            "temporary one. expire_seconds is ignored for a permanent QR."
+        ),
+    )
+    expire_seconds = WholeNumber(
+        load_default=DEFAULT_EXPIRE_SECONDS,
+        validate=validate.Range(min=MIN_EXPIRE_SECONDS, max=MAX_EXPIRE_SECONDS),
+        metadata=_doc("A temporary QR's life in seconds: 60 to 30 days; default a week."),
+    )
+
+
+class WechatQrSchema(Schema):
+    ticket = fields.String(required=True, metadata=_doc("WeChat's ticket of the QR."))
+    url = fields.String(
+        required=True, metadata=_doc("WeChat's image of the QR (showqrcode?ticket=…).")
+    )
+    qr_url = fields.String(
+        required=True, metadata=_doc("What the QR encodes, for a station that draws it.")
+    )
+    permanent = fields.Boolean(required=True)
+    expires_at = fields.DateTime(
+        required=True, allow_none=True, metadata=_doc("Null for a permanent QR.")
+    )

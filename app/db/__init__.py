@@ -31,6 +31,7 @@ __all__ = [
     "db",
     "finish_failed",
     "make_engine",
+    "separate_transaction",
     "unit_of_work",
     "utcnow",
 ]
@@ -159,6 +160,33 @@ def unit_of_work() -> Iterator[Session]:
     except BaseException as exc:
         finish_failed(session, exc)
         raise
+
+
+@contextmanager
+def separate_transaction() -> Iterator[Session]:
+    """A short transaction of its own, committed on leaving whatever the unit of work does.
+
+    For state every process shares that must not wait for, or roll back with, the caller's
+    commit (the WeChat access token). On SQLite, when this thread's unit of work is already
+    in a transaction it holds the database's one write lock (``BEGIN IMMEDIATE``), and a
+    second connection would wait for it until the busy timeout: a savepoint of that
+    transaction serves instead, already alone among writers, committed with it.
+    """
+    if db.session.registry.has() and db.engine.dialect.name == "sqlite":
+        current = db.session()
+        if current.in_transaction():
+            with current.begin_nested():
+                yield current
+            return
+    session = db._new_session()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
 
 
 def finish_failed(session: Session, exc: BaseException) -> None:

@@ -42,8 +42,9 @@ def dispatch_command(mode: str, batch: int) -> None:
     require_migrated()  # the loop retries every failure: an unmigrated database would spin
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    provider = current_app.config["SMS_PROVIDER"]
-    click.echo(f"outbox dispatcher running (provider {provider}, batch {batch}); Ctrl-C stops")
+    config = current_app.config
+    providers = f"SMS {config['SMS_PROVIDER']}, WeChat {config['WECHAT_PROVIDER']}"
+    click.echo(f"outbox dispatcher running ({providers}, batch {batch}); Ctrl-C stops")
     total = dispatcher.run_loop(batch)
     click.echo(f"outbox dispatcher stopped: {total}")
 

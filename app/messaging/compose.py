@@ -21,9 +21,13 @@ UNSUBSCRIBE_LINES = {
 }
 
 
-def render(kind: str, body: str, language: str) -> str:
-    """The exact text to send: marketing gets 【signature】 and the unsubscribe line."""
-    if kind != "marketing":
+def render(kind: str, body: str, language: str, *, channel: str = "sms") -> str:
+    """The exact text to send: marketing by SMS gets 【signature】 and the unsubscribe line.
+
+    WeChat shows the official account's name on every message, and a follower stops
+    them by unfollowing: neither line applies there.
+    """
+    if kind != "marketing" or channel == "wechat":
         return body
     signature = current_app.config["SMS_SIGNATURE"]
     head = f"【{signature}】" if signature and not body.startswith(f"【{signature}】") else ""

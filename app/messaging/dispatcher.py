@@ -7,9 +7,13 @@ Three short transactions per message, never one open across a network call:
    serialises writers anyway). Each is checked at send time — opted-out
    addresses are suppressed, marketing inside quiet hours is moved to the end of
    them — and the rest become ``sending`` with a lease and one more attempt.
-2. a slot from the shared per-sender rate limit.
+2. a slot from the shared per-sender rate limit (SMS only: WeChat has no carrier
+   limit per number, and its API quotas answer 45009, which is retried).
 3. after the provider answered: ``sending`` with its MessageSid (or ``sent``),
    ``queued`` again with a back-off, or ``failed``.
+
+Each row goes out through its channel's sender: ``sms`` rows through the SMS provider,
+``wechat`` rows (the address is the openid) through the WeChat provider.
 
 A dispatcher killed between 1 and 3 leaves rows ``sending`` with no provider id;
 after the lease any dispatcher re-claims and sends them: nothing is lost. The
@@ -38,11 +42,14 @@ from app.messaging.compose import quiet_until, render
 from app.messaging.models import STATUS_RANK, OutboxMessage
 from app.messaging.providers import (
     TWILIO_UNSUBSCRIBED,
+    WECHAT_UNSUBSCRIBED,
     PermanentError,
     Sender,
     SendResult,
     TransientError,
+    WechatSender,
     sender_for,
+    wechat_sender_for,
 )
 from app.messaging.ratelimit import reserve_slot
 from app.phone import mask_phone
@@ -68,18 +75,28 @@ class DispatchStats:
         return ", ".join(f"{k} {v}" for k, v in self.__dict__.items())
 
 
+#: The opt-out a provider's refusal means: (channel, error code) -> the source recorded.
+UNSUBSCRIBED = {
+    ("sms", TWILIO_UNSUBSCRIBED): "twilio:21610",
+    ("wechat", WECHAT_UNSUBSCRIBED): "wechat:43004",
+}
+
+
 @dataclass(frozen=True)
 class _Claim:
     id: int
     address: str
     text: str
     lease_until: dt.datetime
+    channel: str = "sms"
+    alert_type: str | None = None
 
 
 @dataclass
 class Dispatcher:
     app: Flask
     sender: Sender | None = None
+    wechat_sender: WechatSender | None = None
     #: Tests replace it to see the waits without waiting.
     sleep: Callable[[float], None] = time.sleep
     stop: threading.Event = field(default_factory=threading.Event)
@@ -87,11 +104,19 @@ class Dispatcher:
     def __post_init__(self) -> None:
         if self.sender is None:
             self.sender = sender_for(self.app)
+        if self.wechat_sender is None:
+            self.wechat_sender = wechat_sender_for(self.app)
 
     @property
     def _sender(self) -> Sender:
         assert self.sender is not None
         return self.sender
+
+    def _sender_id(self, channel: str) -> str:
+        if channel == "wechat":
+            assert self.wechat_sender is not None
+            return self.wechat_sender.sender_id
+        return self._sender.sender_id
 
     # --- one batch --------------------------------------------------------------
 
@@ -134,7 +159,6 @@ class Dispatcher:
             rows = session.scalars(
                 select(OutboxMessage)
                 .where(
-                    OutboxMessage.channel == "sms",
                     or_(
                         and_(
                             OutboxMessage.status == "queued",
@@ -175,9 +199,18 @@ class Dispatcher:
                 row.status = "sending"
                 row.attempts += 1
                 row.lease_until = now + lease
-                row.sender = self._sender.sender_id
-                row.sent_body = render(row.kind, row.body, row.language)
-                claims.append(_Claim(row.id, row.address, row.sent_body, row.lease_until))
+                row.sender = self._sender_id(row.channel)
+                row.sent_body = render(row.kind, row.body, row.language, channel=row.channel)
+                claims.append(
+                    _Claim(
+                        row.id,
+                        row.address,
+                        row.sent_body,
+                        row.lease_until,
+                        row.channel,
+                        row.alert_type,
+                    )
+                )
         stats.claimed = len(claims)
         return claims
 
@@ -185,19 +218,30 @@ class Dispatcher:
 
     def _send(self, claim: _Claim, stats: DispatchStats) -> None:
         config = current_app.config
-        if getattr(self._sender, "rate_limited", True):
+        wechat = claim.channel == "wechat"
+        if not wechat and getattr(self._sender, "rate_limited", True):
             with unit_of_work():
                 slot = reserve_slot(self._sender.sender_id, config["SMS_RATE_PER_SECOND"])
             wait = (slot - clock.now()).total_seconds()
             if wait > 0:
                 self.sleep(wait)
-        timeout = dt.timedelta(seconds=config["SMS_SEND_TIMEOUT_SECONDS"])
+        if wechat:
+            # At most a token refresh, the call, and the call again after a refused token.
+            timeout = dt.timedelta(seconds=3 * config["WECHAT_API_TIMEOUT_SECONDS"])
+        else:
+            timeout = dt.timedelta(seconds=config["SMS_SEND_TIMEOUT_SECONDS"])
         if clock.now() + timeout >= claim.lease_until:
             # Too late to finish inside our lease: another dispatcher may take it over.
             stats.released += self._release([claim])
             return
         try:
-            result = self._sender.send(claim.address, claim.text, outbox_id=claim.id)
+            if wechat:
+                assert self.wechat_sender is not None
+                result = self.wechat_sender.send(
+                    claim.address, claim.text, outbox_id=claim.id, alert_type=claim.alert_type
+                )
+            else:
+                result = self._sender.send(claim.address, claim.text, outbox_id=claim.id)
         except TransientError as exc:
             self._record_retry(claim, str(exc), stats)
         except PermanentError as exc:
@@ -226,7 +270,8 @@ class Dispatcher:
             row.last_error = None
             row.sent_at = clock.now()
         stats.sent += 1
-        log.info("outbox %s: handed to the provider for %s", claim.id, mask_phone(claim.address))
+        to = claim.address[:6] + "…" if claim.channel == "wechat" else mask_phone(claim.address)
+        log.info("outbox %s: handed to the provider for %s", claim.id, to)
 
     def _record_retry(self, claim: _Claim, error: str, stats: DispatchStats) -> None:
         config = current_app.config
@@ -257,9 +302,11 @@ class Dispatcher:
             row.lease_until = None
             row.status = "failed"
             row.last_error = error[:300]
-            if code == TWILIO_UNSUBSCRIBED:
-                # The carrier says this number unsubscribed: stop everything to it here too.
-                opt_out(row.channel, row.address, source="twilio:21610")
+            source = UNSUBSCRIBED.get((row.channel, code)) if code is not None else None
+            if source is not None:
+                # The carrier says this number unsubscribed (or WeChat, that the openid no
+                # longer follows us): stop everything to it here too.
+                opt_out(row.channel, row.address, source=source)
         stats.failed += 1
         log.warning("outbox %s: refused for good: %s", claim.id, error)
 

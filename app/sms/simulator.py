@@ -51,7 +51,7 @@ def outbox_view(row: OutboxMessage) -> dict[str, Any]:
         "address": row.address,
         "kind": row.kind,
         "status": row.status,
-        "text": row.sent_body or render(row.kind, row.body, row.language),
+        "text": row.sent_body or render(row.kind, row.body, row.language, channel=row.channel),
         "created_at": row.created_at.isoformat(),
         "last_error": row.last_error,
     }

@@ -11,4 +11,6 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    """Nothing yet: the webhook, e-card page and CLI are wired here as they land."""
+    from app.wechat.cli import wechat_group
+
+    app.cli.add_command(wechat_group)

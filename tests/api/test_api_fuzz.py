@@ -50,6 +50,8 @@ from app.ledger import operations
 from app.ledger.journal import credit_points
 from app.ledger.redemption.services import issue_coupon
 from app.ledger.rules.io import import_rules
+from app.messaging.providers.wechat_fake import FakeWechatApi
+from tests.wechat_out.support import fake_wechat, wechat_settings  # noqa: F401
 
 EXAMPLE_RULES = Path(__file__).parents[2] / "docs" / "rules.example.json"
 #: PIN of every seeded card that has one, so a valid case can pass the PIN check.
@@ -153,6 +155,12 @@ def seeded(
     out.coupon_types = ["V20", "C90"]
     out.coupons = [coupon.code, voucher.code]
     return out
+
+
+@pytest.fixture
+def app_config(fake_wechat: FakeWechatApi) -> dict[str, Any]:  # noqa: F811
+    """The scene QR endpoint asks the WeChat API for a ticket: a local fake answers."""
+    return wechat_settings(fake_wechat.base_url)
 
 
 @pytest.fixture

@@ -261,13 +261,16 @@ def test_console_provider_logs_masked_and_marks_sent(
     assert PHONE not in caplog.text
 
 
-def test_wechat_rows_are_left_for_the_wechat_dispatcher(
+def test_wechat_rows_go_to_the_wechat_provider_not_twilio(
     dispatcher: Dispatcher, fake_twilio: FakeTwilio
 ) -> None:
+    """WECHAT_PROVIDER=console (the default): logged and sent; tests/wechat_out has the API."""
     with clock.frozen(MORNING):
         outbox_id = enqueue(address="oOPENID", body="hi", kind="alert", channel="wechat")
-        assert dispatcher.run_once().claimed == 0
-    assert _row(outbox_id).status == "queued"
+        assert dispatcher.run_once().sent == 1
+    row = _row(outbox_id)
+    assert (row.status, row.sender, row.sent_body) == ("sent", "wechat-console", "hi")
+    assert fake_twilio.requests == []
 
 
 def test_sends_opted_out_confirmation_but_nothing_else(

@@ -1,7 +1,8 @@
-"""SMS providers behind one small interface (``base.Sender``), chosen by ``SMS_PROVIDER``.
+"""Providers behind small interfaces: SMS (``base.Sender``, chosen by ``SMS_PROVIDER``) and
+WeChat (``wechat.WechatSender``, chosen by ``WECHAT_PROVIDER``).
 
-Each provider is one module; ``PROVIDERS`` maps the setting's value to a factory that
-takes the app's config. WeChat's template messages will be the third.
+Each provider is one module; ``PROVIDERS`` maps the SMS setting's value to a factory that
+takes the app's config; ``wechat.wechat_sender_for`` does the same for WeChat.
 """
 
 from __future__ import annotations
@@ -20,18 +21,26 @@ from app.messaging.providers.base import (
 )
 from app.messaging.providers.console import ConsoleSender
 from app.messaging.providers.twilio import TWILIO_UNSUBSCRIBED, TwilioSender
+from app.messaging.providers.wechat import (
+    WECHAT_UNSUBSCRIBED,
+    WechatSender,
+    wechat_sender_for,
+)
 
 __all__ = [
     "PROVIDERS",
     "TWILIO_UNSUBSCRIBED",
+    "WECHAT_UNSUBSCRIBED",
     "ConsoleSender",
     "PermanentError",
     "SendResult",
     "Sender",
     "TransientError",
     "TwilioSender",
+    "WechatSender",
     "scrub_numbers",
     "sender_for",
+    "wechat_sender_for",
 ]
 
 #: ``SMS_PROVIDER`` -> a factory over the app's config.
