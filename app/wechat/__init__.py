@@ -11,4 +11,7 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    """Nothing yet: the webhook, e-card page and CLI are wired here as they land."""
+    """The e-card page; the webhook and CLI are wired here as they land."""
+    from app.wechat.ecard import bp as ecard_bp
+
+    app.register_blueprint(ecard_bp)
