@@ -39,7 +39,12 @@ def test_bind_by_phone_with_the_texted_code(wechat: Any, make_member: Any) -> No
         "六位验证码已发送至 +86138****8000。请在 10 分钟内发送“验证”加验证码，例如：验证 123456。"
     )
     [sms] = sms_to(PHONE)
-    assert (sms.channel, sms.kind, sms.status, sms.language) == ("sms", "system", "queued", "zh-Hans")
+    assert (sms.channel, sms.kind, sms.status, sms.language) == (
+        "sms",
+        "system",
+        "queued",
+        "zh-Hans",
+    )
     code = code_sent_to(PHONE)
     assert sms.body == f"您的微信绑定验证码是 {code}，10 分钟内有效。请勿告诉他人。"
     # Only a hash is kept.
@@ -91,9 +96,7 @@ def test_five_wrong_codes_void_it(wechat: Any, make_member: Any) -> None:
         "验证码错误次数过多，已失效。请重新发送“绑定”或“注册”加手机号获取新验证码。"
     )
     # The right code no longer works either.
-    assert follower.text(f"验证 {code}") == (
-        "本微信没有待验证的验证码。请发送“绑定”加手机号获取。"
-    )
+    assert follower.text(f"验证 {code}") == ("本微信没有待验证的验证码。请发送“绑定”加手机号获取。")
     assert member_for_openid(OPENID) is None
 
 
@@ -184,9 +187,7 @@ def test_a_strangers_phone_and_nonsense_are_refused(wechat: Any) -> None:
     assert follower.text("绑定") == (
         "请发送“绑定”加手机号，例如：绑定 13800138000。我们会向该手机发送验证码。"
     )
-    assert follower.text("验证 123456") == (
-        "本微信没有待验证的验证码。请发送“绑定”加手机号获取。"
-    )
+    assert follower.text("验证 123456") == ("本微信没有待验证的验证码。请发送“绑定”加手机号获取。")
     assert follower.text("验证") == "请发送“验证”加短信收到的六位验证码。"
     assert _codes() == 0
     assert sms_to("+8613900139000") == []
@@ -256,7 +257,9 @@ def test_codes_per_openid_are_limited(wechat: Any) -> None:
     assert sms_to(f"+86{phones[5]}") == []
 
 
-def test_a_bound_member_binds_cards_as_before(wechat: Any, make_member: Any, make_card: Any) -> None:
+def test_a_bound_member_binds_cards_as_before(
+    wechat: Any, make_member: Any, make_card: Any
+) -> None:
     member = make_member(PHONE)
     follower = wechat(OPENID)
     follower.text("绑定 13800138000")

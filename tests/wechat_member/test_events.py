@@ -108,9 +108,7 @@ def test_an_expired_scene_is_refused(wechat: Any, make_member: Any) -> None:
 
 def test_an_unknown_scene_is_refused(wechat: Any, make_member: Any) -> None:
     make_member(PHONE)
-    assert wechat(OPENID).event("scan", "sc_nobody").reply == (
-        "无法识别此二维码，请到收银台咨询。"
-    )
+    assert wechat(OPENID).event("scan", "sc_nobody").reply == ("无法识别此二维码，请到收银台咨询。")
     assert wechat(OPENID).event("subscribe", "qrscene_" + "x" * 300).reply == (
         "无法识别此二维码，请到收银台咨询。"
     )
