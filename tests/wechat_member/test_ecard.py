@@ -21,6 +21,7 @@ from app.cards.ecard import (
 from app.cards.services import change_state, find_card, member_cards, resolve_card
 from app.errors import NotFound
 from app.members.wechat import bind_openid
+from app.wechat.ecard import qr_svg
 from tests.wechat_member.conftest import OPENID, PHONE
 
 #: 10:00:00 UTC, the start of a minute.
@@ -154,6 +155,9 @@ def test_the_ecard_command_links_to_a_page_of_the_current_code(
         refreshed = client.get(f"{link.group(1)}/code")
         assert refreshed.status_code == 200
         assert refreshed.json["code"] == code and refreshed.json["seconds_left"] == 30
+        # The QR drawn is the QR of the current code (qrcode draws the same code the same way).
+        assert refreshed.json["svg"] == qr_svg(code)
+        assert qr_svg(code) in html
     with _at(61):
         later = client.get(f"{link.group(1)}/code").json
         assert later["code"] == code_for(card.id) != code
