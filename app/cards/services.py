@@ -159,7 +159,9 @@ def _find_card(ref: str) -> tuple[Card | None, bool]:
     ref = (ref or "").strip()
     if ecard.looks_like_code(ref):
         found = ecard.lookup_code(ref)
-        return found.card, found.expired
+        if found.card is not None or found.expired:
+            return found.card, found.expired
+        # Not a code of ours: a 20-digit barcode on a card medium still resolves.
     return _find_card_by_ref(ref), False
 
 

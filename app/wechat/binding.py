@@ -11,7 +11,7 @@ from app import clock
 from app.db import db
 from app.members.models import Member
 from app.members.services import get_member
-from app.members.wechat import BindingRefused, bind_openid, check_bindable
+from app.members.wechat import BindingRefused, bind_openid, check_bindable, member_for_openid
 from app.wechat.models import WechatScene
 
 
@@ -39,6 +39,12 @@ def bind_by_scene(openid: str, scene: str) -> SceneBinding:
     member = get_member(row.member_id)
     if member is None:
         return SceneBinding(None, "unknown")
+    already = member_for_openid(openid)
+    if already is not None and already.id == member.id:
+        # The member scanned their own QR from the WeChat bound to them: nothing to change.
+        row.used_at = now
+        db.session.flush()
+        return SceneBinding(member)
     try:
         check_bindable(openid, member)
     except BindingRefused as refused:

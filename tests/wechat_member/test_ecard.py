@@ -191,3 +191,12 @@ def test_an_old_or_forged_link_is_refused(client: Any, make_member: Any) -> None
         assert client.get("/wechat/ecard/nonsense").status_code == 403
         assert client.get("/wechat/ecard/%00").status_code == 400
         assert client.get("/wechat/ecard/" + "a" * 5000).status_code in (403, 414)
+
+
+def test_a_twenty_digit_barcode_still_finds_its_card(make_member: Any) -> None:
+    from app.cards.services import add_medium
+
+    card = _card(make_member(PHONE))
+    add_medium(card, "barcode", "12345678901234567890")
+    with _at(0):
+        assert find_card("12345678901234567890") == card

@@ -195,3 +195,14 @@ def test_view_and_other_events_are_silent(wechat: Any, make_member: Any) -> None
         result = follower.event(kind, key)
         assert result.silent and result.reply == "", (kind, key)
     assert _bindings() == 1
+
+
+def test_a_member_scanning_their_own_scene_is_told_it_is_done(
+    wechat: Any, make_member: Any
+) -> None:
+    member = make_member(PHONE)
+    bind_openid(OPENID, member, via="code")
+    scene = _scene(member)
+    assert wechat(OPENID).event("scan", "sc_counter_1").reply == BOUND
+    assert scene.used_at is not None
+    assert _bindings() == 1
