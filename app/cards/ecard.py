@@ -1,11 +1,13 @@
 """The e-card: a card shown as a code that changes every minute, and the signed link to it.
 
-The code is 20 digits: ten that carry the card's id hidden under a pad of the minute, and
-ten of an HMAC over the card and the minute (under a key derived from SECRET_KEY). It is
-not the card number, so a screenshot stops working; a reader recovers the card id from
-the first ten digits for the current minute or the one before (the grace step) and checks
-the HMAC: one lookup, never a scan of every card. A code of an older minute of the last
-day is recognised as expired, so the station can say so; anything else is unknown.
+The code is 20 digits: ten that carry the card's id hidden under a pad of the minute, the
+minute's last three digits, and seven of an HMAC over the card and the minute (both keys
+derived from SECRET_KEY). It is not the card number, so a screenshot stops working. A
+reader takes the minute from its three digits (the latest minute ending so, up to 999
+minutes back), removes the pad to get the card id, checks the HMAC: one primary-key read,
+never a scan of every card. The current minute and the one before (the grace step) are
+accepted; an older one is recognised as expired, so the station can say so; anything
+else is unknown.
 
 Twenty digits is longer than any card number (at most 19) and no phone number, so an
 e-card code never reads as either. The page is reached by a link signed with
@@ -30,12 +32,15 @@ from app.db import db
 STEP_SECONDS = 60
 #: Steps back a code is still accepted (the code on screen just changed while scanning).
 GRACE_STEPS = 1
-#: How far back an old code is still told apart from a forged one: a day of minutes.
-EXPIRED_LOOKBACK_STEPS = 24 * 60
 CODE_LENGTH = 20
 _ID_DIGITS = 10
 _ID_SPACE = 10**_ID_DIGITS
-_MAC_SPACE = 10 ** (CODE_LENGTH - _ID_DIGITS)
+#: The minute's last digits in the code: an old code is told apart from a forged one for
+#: this many minutes (16 hours), with one HMAC whatever its age.
+_STEP_DIGITS = 3
+_STEP_SPACE = 10**_STEP_DIGITS
+_MAC_DIGITS = CODE_LENGTH - _ID_DIGITS - _STEP_DIGITS
+_MAC_SPACE = 10**_MAC_DIGITS
 #: The signed link to the e-card page works this long.
 LINK_MAX_AGE_SECONDS = 600
 #: Where the page lives (``app.wechat`` serves it; the bot builds links to it).
@@ -71,30 +76,33 @@ def code_for(card_id: int, step: int | None = None) -> str:
     step = current_step() if step is None else step
     keys = _Keys.derive()
     hidden = (card_id + keys.pad(step)) % _ID_SPACE
-    return f"{hidden:0{_ID_DIGITS}d}{_digits(keys.mac(card_id, step))}"
+    return f"{hidden:0{_ID_DIGITS}d}{step % _STEP_SPACE:0{_STEP_DIGITS}d}" + _digits(
+        keys.mac(card_id, step)
+    )
 
 
 def lookup_code(ref: str) -> CodeLookup:
     """The card a code names now, or whether it is an expired one; ``ref`` is a code's shape."""
-    hidden, mac = int(ref[:_ID_DIGITS]), ref[_ID_DIGITS:].encode()
-    keys = _Keys.derive()
+    hidden = int(ref[:_ID_DIGITS])
+    ending = int(ref[_ID_DIGITS : _ID_DIGITS + _STEP_DIGITS])
+    mac = ref[_ID_DIGITS + _STEP_DIGITS :].encode()
     now = current_step()
-    for age in range(EXPIRED_LOOKBACK_STEPS + 1):
-        step = now - age
-        card_id = (hidden - keys.pad(step)) % _ID_SPACE
-        if card_id == 0 or not hmac.compare_digest(_digits(keys.mac(card_id, step)).encode(), mac):
-            continue
-        if age > GRACE_STEPS:
-            return CodeLookup(None, expired=True)
-        card = db.session.get(Card, card_id)
-        if card is None or card.replaced_by_id is not None:
-            return CodeLookup(None)
-        return CodeLookup(card)
-    return CodeLookup(None)
+    age = (now - ending) % _STEP_SPACE
+    step = now - age
+    keys = _Keys.derive()
+    card_id = (hidden - keys.pad(step)) % _ID_SPACE
+    if card_id == 0 or not hmac.compare_digest(_digits(keys.mac(card_id, step)).encode(), mac):
+        return CodeLookup(None)
+    if age > GRACE_STEPS:
+        return CodeLookup(None, expired=True)
+    card = db.session.get(Card, card_id)
+    if card is None or card.replaced_by_id is not None:
+        return CodeLookup(None)
+    return CodeLookup(card)
 
 
 def _digits(mac: int) -> str:
-    return f"{mac:0{CODE_LENGTH - _ID_DIGITS}d}"
+    return f"{mac:0{_MAC_DIGITS}d}"
 
 
 @dataclass(frozen=True)
