@@ -302,3 +302,21 @@ def test_an_opted_out_follower_hears_nothing_until_back(wechat: Any, make_member
     assert follower.send("订阅").command == "opt_in"
     assert not member.wechat_opt_out
     assert follower.text("积分").startswith("您的积分：0")
+
+
+def test_hostile_input_changes_nothing(wechat: Any, make_member: Any) -> None:
+    from app.messaging.models import InboundMessage
+
+    make_member(PHONE)
+    follower = wechat(OPENID)
+    nul = follower.send("绑定 138\x0000138000")
+    assert (nul.command, nul.replayed) == ("bad_input", False)
+    assert db.session.scalar(select(func.count()).select_from(InboundMessage)) == 0
+    assert follower.send("绑定 " + "1" * 2000).command == "bad_input"
+    assert follower.text("绑定 " + "1" * 100).startswith("这不是有效的手机号")
+    assert follower.text("绑定 +999 1234 5678").startswith("这不是有效的手机号")
+    assert _codes() == 0 and sms_to(PHONE) == []
+    follower.text("绑定 13800138000")
+    code = code_sent_to(PHONE)
+    assert follower.text("验证 " + "9" * 40) == "验证码不正确，还可以再试 4 次。"
+    assert follower.text(f"验证 {code}").startswith("绑定成功")
