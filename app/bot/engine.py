@@ -12,7 +12,11 @@ The filter chain, in order (each may answer instead of the command):
 4. Input hygiene: too long, control characters, emoji, mixed scripts → a clear reply.
 5. No command matched → a short pointer to HELP (a stranger is told how to join);
    a sentence that merely starts with STOP / 退订 is told the exact keyword.
-6. Member commands from a stranger → how to join.
+6. Member commands from a stranger → how to join (on WeChat: how to bind the openid).
+
+A WeChat sender is the member its openid is bound to (``members.wechat.openid_profile``);
+its opt-out is the registry's ``wechat`` channel. ``run_command`` answers a menu click as
+the named command, through the same filters.
 
 The command then runs (in a savepoint if it writes). A handler error is never lost or swallowed
 silently: it is logged with its traceback (phone masked), its writes are rolled
