@@ -40,3 +40,8 @@ shown_in_cli = _signals.signal("shown-in-cli")
 #: sender: the list of Stores ``laoyou store list`` prints; each receiver returns one more
 #: column, ``(header, {store id: text})`` (members: how many members call the store home).
 store_columns = _signals.signal("store-columns")
+#: sender: the E.164 phone a WeChat binding code goes to; kwargs: code (str, six digits),
+#: language (str), member (Member | None: the phone's member), dedupe_key (str, one per
+#: code), minutes (int: how long it works). Sent by app.members.wechat; app.messaging
+#: queues the SMS in the same transaction (members do not import messaging).
+phone_code_issued = _signals.signal("phone-code-issued")

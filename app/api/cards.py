@@ -24,10 +24,10 @@ from app.cards.models import Card
 from app.cards.services import (
     add_medium,
     change_state,
-    find_card,
     get_card,
     issue_card,
     replace_card,
+    resolve_card,
     resolve_member,
     set_pin,
     verify_pin,
@@ -55,8 +55,9 @@ STATE_ACTIONS = {
 NUMBER = {
     "in": "path",
     "name": "number",
-    "description": "The card number, a card medium value, or the holder's phone "
-    "(URL-encoded) for their primary card. A replaced card's number no longer resolves.",
+    "description": "The card number, the card's current e-card code (20 digits, changing "
+    "every minute; an expired one is 404 saying so), a card medium value, or the holder's "
+    "phone (URL-encoded) for their primary card. A replaced card's number no longer resolves.",
 }
 
 
@@ -168,9 +169,11 @@ def attach_medium(data: dict[str, Any], number: str) -> dict[str, Any]:
 
 
 def _working_card(ref: str) -> Card:
-    card = find_card(ref)
-    if card is not None:
-        return card
+    try:
+        return resolve_card(ref)
+    except NotFound as missing:
+        if missing.details.get("expired"):
+            raise  # an old e-card code: the station is told it expired
     try:
         retired = get_card(ref)
     except NotFound:

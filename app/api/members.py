@@ -29,7 +29,9 @@ REF = {
     "in": "path",
     "name": "ref",
     "description": "A phone in any format (URL-encoded: %2B86%20138%200013%208000), "
-    "a card number or a card medium value.",
+    "a card number, a card's current e-card code (20 digits from the member's e-card page, "
+    "changing every minute; an expired one is 404 `not_found` saying it expired) or a card "
+    "medium value.",
 }
 
 

@@ -12,7 +12,11 @@ The filter chain, in order (each may answer instead of the command):
 4. Input hygiene: too long, control characters, emoji, mixed scripts → a clear reply.
 5. No command matched → a short pointer to HELP (a stranger is told how to join);
    a sentence that merely starts with STOP / 退订 is told the exact keyword.
-6. Member commands from a stranger → how to join.
+6. Member commands from a stranger → how to join (on WeChat: how to bind the openid).
+
+A WeChat sender is the member its openid is bound to (``members.wechat.openid_profile``);
+its opt-out is the registry's ``wechat`` channel. ``run_command`` answers a menu click as
+the named command, through the same filters.
 
 The command then runs (in a savepoint if it writes). A handler error is never lost or swallowed
 silently: it is logged with its traceback (phone masked), its writes are rolled
@@ -33,9 +37,10 @@ from app.bot import text as texts
 from app.bot.commands.subscription import OPT_IN, OPT_OUT
 from app.bot.message import Message, Reply, Sender
 from app.bot.ratelimit import Verdict, limiter_for
-from app.bot.registry import Context, Match
+from app.bot.registry import Command, Context, Match
 from app.bot.replies import (
     bad_input,
+    how_to_bind,
     how_to_join,
     not_understood,
     opt_out_hint,
@@ -45,6 +50,7 @@ from app.bot.replies import (
 from app.db import db
 from app.i18n import in_language
 from app.members.services import member_profile
+from app.members.wechat import openid_profile
 from app.optout.services import is_opted_out
 from app.phone import mask_phone
 
@@ -77,10 +83,44 @@ def handle_message(message: Message) -> Reply:
         if _sounds_like_opt_out(normalised):
             return _say(opt_out_hint, language, "opt_out_hint")
         known = sender.member_id is not None
-        return _say(lambda: not_understood(member=known), language, "unknown")
-    if match.command.member_required and sender.member_id is None:
-        return _say(how_to_join, language, "join_first")
+        channel = message.channel
+        return _say(lambda: not_understood(member=known, channel=channel), language, "unknown")
+    if _needs_member(match.command, message, sender):
+        return _join_first(message, language)
     return _run(message, sender, language, match)
+
+
+def run_command(message: Message, name: str) -> Reply:
+    """Answer as the command ``name`` would, for a message that carries no keyword (a WeChat
+    menu click): the opt-out gate, the rate limit and the member check apply as to text."""
+    command = current_registry().commands[name]
+    sender = _sender(message)
+    language = sender.language or current_app.config["DEFAULT_LANGUAGE"]
+    if sender.opted_out and name != OPT_IN:
+        return Reply("", language, "opted_out", silent=True)
+    verdict = limiter_for().check(f"{message.channel}:{message.sender}")
+    if verdict is Verdict.SILENCE:
+        return Reply("", language, "rate_limited", silent=True)
+    if verdict is Verdict.WARN:
+        return _say(slow_down, language, "rate_limited")
+    if _needs_member(command, message, sender):
+        return _join_first(message, language)
+    return _run(message, sender, language, Match(command, "", (), ""))
+
+
+def _needs_member(command: Command, message: Message, sender: Sender) -> bool:
+    return (
+        command.member_required
+        and sender.member_id is None
+        and message.channel not in command.strangers_on
+    )
+
+
+def _join_first(message: Message, language: str) -> Reply:
+    """A stranger tried a member command: by SMS, how to join; on WeChat, how to bind."""
+    if message.channel == "wechat":
+        return _say(how_to_bind, language, "bind_first")
+    return _say(how_to_join, language, "join_first")
 
 
 def _say(make_text: Callable[[], str], language: str, command: str) -> Reply:
@@ -148,7 +188,13 @@ def _read(message: Message) -> tuple[str, Match | None]:
 
 def _sender(message: Message) -> Sender:
     """The sender's membership and opt-out, through the members' and opt-outs' services."""
-    # WeChat openids are bound to members by the WeChat issue; until then, strangers.
+    if message.channel == "wechat":
+        # An openid's opt-out is the registry's (an unsubscribe event may precede binding).
+        found = openid_profile(message.sender)
+        opted_out = is_opted_out("wechat", message.sender)
+        if found is None:
+            return Sender(opted_out=opted_out)
+        return Sender(found.id, found.language, found.level, opted_out)
     profile = member_profile(message.sender) if message.channel in _PHONE_CHANNELS else None
     if profile is None:
         return Sender(opted_out=is_opted_out(message.channel, message.sender))

@@ -31,7 +31,8 @@ class Reply:
     #: The command that answered ("points", "opt_out", ...), or what answered instead:
     #: "unknown" (no command matched), "opt_out_hint" (a sentence starting with STOP is
     #: no opt-out; the sender is told the exact keyword), "join_first" (a stranger tried
-    #: a member command), "bad_input", "rate_limited", "opted_out". None: nothing ran.
+    #: a member command; "bind_first" on WeChat), "bad_input", "rate_limited", "opted_out".
+    #: None: nothing ran.
     command: str | None
     #: True when the engine deliberately says nothing (rate-limited, opted out).
     silent: bool = False

@@ -65,8 +65,10 @@ class Command:
     handler: Handler
     #: language -> keywords, upper case and normalised.
     keywords: dict[str, tuple[str, ...]]
-    #: Only members may use it; a stranger is told how to join.
+    #: Only members may use it; a stranger is told how to join (how to bind on WeChat).
     member_required: bool = True
+    #: Channels where a stranger may use it all the same (BIND a phone from WeChat).
+    strangers_on: tuple[str, ...] = ()
     #: Only the whole message counts (opt-out and opt-in keywords).
     exact: bool = False
     #: The handler may write: it runs in a savepoint, so a failure leaves nothing behind.
@@ -173,6 +175,7 @@ def command(
     *,
     keywords: dict[str, tuple[str, ...]],
     member_required: bool = True,
+    strangers_on: tuple[str, ...] = (),
     exact: bool = False,
     writes: bool = True,
     pattern: str | None = None,
@@ -192,6 +195,7 @@ def command(
                 handler=handler,
                 keywords=keywords,
                 member_required=member_required,
+                strangers_on=strangers_on,
                 exact=exact,
                 writes=writes,
                 pattern=re.compile(pattern, re.IGNORECASE) if pattern else None,

@@ -49,7 +49,20 @@ def how_to_join() -> str:
     )
 
 
-def not_understood(*, member: bool) -> str:
+def how_to_bind() -> str:
+    return gettext(
+        "This WeChat is not bound to a membership yet. Send BIND followed by your mobile "
+        "number (for example BIND 13800138000) to bind it, or JOIN followed by your mobile "
+        "number to become a member."
+    )
+
+
+def not_understood(*, member: bool, channel: str = "sms") -> str:
+    if channel == "wechat" and not member:
+        return gettext(
+            "Sorry, we did not understand that. Send BIND followed by your mobile number to "
+            "bind your membership, or HELP for the commands."
+        )
     if member:
         return gettext("Sorry, we did not understand that. Text HELP for the list of commands.")
     return gettext(

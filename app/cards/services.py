@@ -13,6 +13,7 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import contains_eager
 
+from app.cards import ecard
 from app.cards.lookup import card_by_number
 from app.cards.models import CARD_TYPES, MEDIUM_KINDS, Card, CardEvent, CardMedium
 from app.cards.numbers import random_card_number
@@ -145,11 +146,26 @@ def _unused_number() -> str:
 
 
 def find_card(ref: str) -> Card | None:
-    """A working card from its number, any medium, or its holder's phone (primary card).
+    """A working card from its number, its current e-card code, any medium, or its holder's
+    phone (primary card).
 
     A replaced card's number no longer resolves: the new card took its place.
     """
+    return _find_card(ref)[0]
+
+
+def _find_card(ref: str) -> tuple[Card | None, bool]:
+    """``find_card``, and whether ``ref`` was an e-card code that has expired."""
     ref = (ref or "").strip()
+    if ecard.looks_like_code(ref):
+        found = ecard.lookup_code(ref)
+        if found.card is not None or found.expired:
+            return found.card, found.expired
+        # Not a code of ours: a 20-digit barcode on a card medium still resolves.
+    return _find_card_by_ref(ref), False
+
+
+def _find_card_by_ref(ref: str) -> Card | None:
     if not ref or len(ref) > 128:
         return None
     if ref.isdigit():
@@ -172,16 +188,28 @@ def find_card(ref: str) -> Card | None:
     return None
 
 
+#: What the station is told when it scans a screenshot of an e-card, or an old one.
+ECARD_EXPIRED = (
+    "this e-card code has expired (it changes every minute): ask the member to show the "
+    "e-card again"
+)
+
+
 def resolve_card(ref: str) -> Card:
-    card = find_card(ref)
+    card, expired = _find_card(ref)
+    if expired:
+        raise NotFound(ECARD_EXPIRED, field="card", expired=True)
     if card is None:
         raise NotFound(f"no card matches {ref!r}", field="card")
     return card
 
 
 def resolve_member(ref: str) -> Member:
-    """A member from a phone number in any format, a card number or a card medium id."""
-    card = find_card(ref)
+    """A member from a phone number in any format, a card number, a card's current e-card
+    code or a card medium id."""
+    card, expired = _find_card(ref)
+    if expired:
+        raise NotFound(ECARD_EXPIRED, expired=True)
     if card is not None and card.member is not None:
         return card.member
     member = find_member_by_phone(ref)

@@ -10,11 +10,12 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from app.messaging import alerts
+    from app.messaging import alerts, codes
     from app.messaging.cli import alerts_group, outbox_group
     from app.messaging.dispatcher import run_in_app_context
 
     alerts.connect()
+    codes.connect()
     app.cli.add_command(outbox_group)
     app.cli.add_command(alerts_group)
     # ``laoyou run --with-dispatcher`` runs this loop; the CLI imports no package.

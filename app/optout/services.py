@@ -12,6 +12,7 @@ from sqlalchemy import ScalarSelect, bindparam, select
 
 from app.db import db, utcnow
 from app.members.services import set_sms_opt_out
+from app.members.wechat import set_wechat_opt_out
 from app.optout.models import OPT_CHANNELS, OptOut, OptOutEvent
 
 #: Channels that share one registry: the simulator plays a phone.
@@ -91,7 +92,7 @@ def _set(channel: str, address: str, *, opted_out: bool, source: str) -> bool:
 
 
 def _sync_member(channel: str, address: str, opted_out: bool) -> None:
-    # WeChat openids are not bound to members yet; the WeChat issue adds that.
-    if channel != "sms":
-        return
-    set_sms_opt_out(address, opted_out)
+    if channel == "wechat":
+        set_wechat_opt_out(address, opted_out)
+    else:
+        set_sms_opt_out(address, opted_out)

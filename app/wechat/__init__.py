@@ -12,5 +12,7 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     from app.wechat.cli import wechat_group
+    from app.wechat.ecard import bp as ecard_bp
 
+    app.register_blueprint(ecard_bp)
     app.cli.add_command(wechat_group)

@@ -245,7 +245,8 @@ def test_tests_see_the_real_error(bot: Any, make_member: Any, monkeypatch: Any) 
 
 def test_wechat_openids_are_strangers_until_bound(bot: Any) -> None:
     phone = bot("oWx_AbCdEf123456", channel="wechat")
-    assert phone.text("JOIN") == "To join, please text JOIN from your mobile phone."
+    assert phone.text("JOIN").startswith("To join, send JOIN followed by your mobile number")
+    assert phone.send("POINTS").command == "bind_first"
     assert count(Member) == 0
     assert phone.send("退订").command == "opt_out"
     assert is_opted_out("wechat", "oWx_AbCdEf123456")

@@ -82,7 +82,7 @@ def test_the_member_chooses_sms_or_both(member: Any) -> None:
     bind_openid(OPENID, member, via="code")
     assert _text(member, "提醒 短信") == "提醒将以短信发送。"
     first = _checkout(member)
-    assert _text(member, "ALERTS BOTH") == "提醒将同时发到微信和短信。"
+    assert _text(member, "提醒 两者", channel="wechat") == "提醒将同时发到微信和短信。"
     second = _checkout(member)
     assert _rows() == [
         ("sms", member.phone, f"alert:transaction:{first}"),

@@ -52,6 +52,12 @@ LANGUAGE_NAMES = {
     writes=False,
 )
 def help_(ctx: Context) -> str:
+    on_wechat = ctx.message.channel == "wechat"
+    if ctx.sender.member_id is None and on_wechat:
+        return gettext(
+            "Welcome! Send BIND followed by your mobile number to bind your membership to this "
+            "WeChat, or JOIN followed by your mobile number to become a member."
+        )
     if ctx.sender.member_id is None:
         return gettext(
             "Welcome! Text JOIN followed by your name to become a member and collect points. "
@@ -64,6 +70,9 @@ def help_(ctx: Context) -> str:
     )
     # A gift card is bound only with its PIN: say so where members look first.
     gift_cards = gettext("Gift cards: BIND card-number PIN (the PIN comes with the card).")
+    if on_wechat:
+        wechat = gettext("On WeChat: ECARD (your e-card), UNBIND (unbind this WeChat).")
+        return f"{commands} {gift_cards} {wechat}"
     return f"{commands} {gift_cards}"
 
 
@@ -81,7 +90,9 @@ def join(ctx: Context) -> str:
             card=phone_as_card_number(ctx.member.phone),
         )
     if ctx.message.channel == "wechat":
-        return gettext("To join, please text JOIN from your mobile phone.")
+        from app.bot.commands.wechat import join_by_phone
+
+        return join_by_phone(ctx)
     name = ctx.args.strip()
     if len(name) > MAX_NAME_CHARS:
         return gettext("That name is too long. Please send JOIN followed by a shorter name.")

@@ -1,9 +1,11 @@
-"""BIND <card> [PIN]: attach a physical card (a gift card, say) to the sender's membership."""
+"""BIND <card> [PIN]: attach a physical card (a gift card, say) to the sender's membership;
+from a WeChat openid not bound yet, BIND <phone> binds the openid (``commands.wechat``)."""
 
 from __future__ import annotations
 
 import datetime as dt
 
+from app.bot.commands.wechat import bind_phone
 from app.bot.registry import Context, command
 from app.bot.replies import last4
 from app.cards.models import Card
@@ -17,10 +19,16 @@ from app.ledger.balances import Balances, card_balances
 _ECHO_CHARS = 24
 
 
-@command("bind", keywords={"zh-Hans": ("绑定", "BD"), "zh-Hant": ("綁定",), "en": ("BIND",)})
+@command(
+    "bind",
+    keywords={"zh-Hans": ("绑定", "BD"), "zh-Hant": ("綁定",), "en": ("BIND",)},
+    strangers_on=("wechat",),
+)
 def bind(ctx: Context) -> str:
     member = ctx.member
-    assert member is not None
+    if member is None:
+        # An openid not bound yet: BIND <phone> proves the phone to bind this WeChat.
+        return bind_phone(ctx)
     readings = _readings(ctx.args)
     if not readings:
         return gettext(
