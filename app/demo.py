@@ -141,6 +141,13 @@ MEMBERS = (
 
 #: Anonymous gift cards in stock at SH01, found again by their demo barcode.
 GIFT_CARDS = ("DEMO-GIFT-001", "DEMO-GIFT-002", "DEMO-GIFT-003", "DEMO-GIFT-004", "DEMO-GIFT-005")
+#: Followers of the demo official account bound to demo members (the simulator's WeChat tab):
+#: openid, member phone. A fourth, unbound openid (``oDEMO-stranger``) shows the binding flow.
+WECHAT_FOLLOWERS = (
+    ("oDEMO-wang-xiaoming", "13800138000"),
+    ("oDEMO-chen-meiling", "13816667777"),
+    ("oDEMO-david-miller", "13917778888"),
+)
 #: Demo PIN of every card the demo gives a PIN (members "chose" it at the counter).
 DEMO_PIN = "246810"
 
@@ -170,7 +177,20 @@ def load_demo() -> DemoSummary:
     gift_cards = _gift_cards(stores, summary)
     _history(members, gift_cards, summary)
     _rules_history(members, summary)
+    _wechat_followers(members, summary)
     return summary
+
+
+def _wechat_followers(members: dict[str, Member], summary: DemoSummary) -> None:
+    """Bind the demo openids to their members, unless bound already (either side)."""
+    from app.members.wechat import bind_openid, member_for_openid, openid_for_member
+
+    for openid, phone in WECHAT_FOLLOWERS:
+        member = members.get(phone)
+        if member is None or member_for_openid(openid) or openid_for_member(member.id):
+            continue
+        bind_openid(openid, member, via="code")
+        summary.count("WeChat followers")
 
 
 def _stores(summary: DemoSummary) -> dict[str, Store]:

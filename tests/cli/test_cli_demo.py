@@ -66,6 +66,20 @@ def test_demo_loads_a_believable_chain_with_every_kind_of_card(runner):
     kinds = set(db.session.scalars(select(CardMedium.kind)))
     assert {"barcode", "ic_uid", "magstripe", "qr_token"} <= kinds
 
+    # Followers of the official account, in each language, answered as their members.
+    from app.members.wechat import member_for_openid
+
+    assert "3 WeChat followers" in output
+    followers = {
+        openid: member_for_openid(openid)
+        for openid in ("oDEMO-wang-xiaoming", "oDEMO-chen-meiling", "oDEMO-david-miller")
+    }
+    assert [(m.name, m.language) for m in followers.values() if m is not None] == [
+        ("王小明", "zh-Hans"),
+        ("陳美玲", "zh-Hant"),
+        ("David Miller", "en"),
+    ]
+
 
 def test_demo_again_adds_nothing_and_rotates_only_the_demo_key(runner):
     first_key = run_demo(runner).splitlines()[-1]
