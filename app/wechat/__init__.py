@@ -7,8 +7,18 @@ Twilio; sending lives in ``app.messaging`` (outbox, dispatcher, the WeChat provi
 
 from __future__ import annotations
 
+import click
 from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    """Nothing yet: the webhook, e-card page and CLI are wired here as they land."""
+    """The webhook (and its WeRoBot, built once from the settings) and ``laoyou wechat``."""
+    from app.wechat.simulator import simulate_command
+    from app.wechat.transport import EXTENSION, make_robot
+    from app.wechat.views import bp as webhook_bp
+
+    app.extensions[EXTENSION] = make_robot(app.config)
+    app.register_blueprint(webhook_bp)
+    group = click.Group("wechat", help="WeChat channel tools.")
+    group.add_command(simulate_command)
+    app.cli.add_command(group)
