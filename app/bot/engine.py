@@ -45,6 +45,7 @@ from app.bot.replies import (
 from app.db import db
 from app.i18n import in_language
 from app.members.services import member_profile
+from app.members.wechat import member_for_openid
 from app.optout.services import is_opted_out
 from app.phone import mask_phone
 
@@ -141,8 +142,17 @@ def _read(message: Message) -> tuple[str, Match | None]:
 
 def _sender(message: Message) -> Sender:
     """The sender's membership and opt-out, through the members' and opt-outs' services."""
-    # WeChat openids are bound to members by the WeChat issue; until then, strangers.
-    profile = member_profile(message.sender) if message.channel in _PHONE_CHANNELS else None
+    if message.channel in _PHONE_CHANNELS:
+        profile = member_profile(message.sender)
+    elif message.channel == "wechat":
+        # A bound openid speaks for its member; opt-outs stay the wechat channel's own.
+        member = member_for_openid(message.sender)
+        profile = member_profile(member.phone) if member is not None else None
+        opted_out = is_opted_out(message.channel, message.sender)
+        if profile is not None:
+            return Sender(profile.id, profile.language, profile.level, opted_out)
+    else:
+        profile = None
     if profile is None:
         return Sender(opted_out=is_opted_out(message.channel, message.sender))
     # A member's SMS opt-out flag is kept in step with the registry (app.optout).

@@ -31,6 +31,8 @@ from werobot.utils import get_signature
 #: A WeChat message is a few hundred bytes, a safe-mode one about twice that; far bigger
 #: is no WeChat message, refused unread.
 MAX_BODY_BYTES = 64 * 1024
+#: Levels of elements WeChat nests at most (<xml><SendPicsInfo><PicList><item><PicMd5Sum>).
+MAX_DEPTH = 5
 #: WeChat's ``echostr`` is a number of about 20 digits.
 MAX_ECHOSTR_CHARS = 256
 EXTENSION = "werobot"
@@ -98,7 +100,19 @@ def parse_xml(raw: bytes) -> dict[str, Any]:
         raise Refused(400, f"malformed XML: {exc}") from None
     if root.tag != "xml":
         raise Refused(400, f"root element <{root.tag[:40]}>, not <xml>")
+    if _deeper_than(root, MAX_DEPTH):
+        raise Refused(400, f"elements nested deeper than {MAX_DEPTH} levels")
     return _fields(root)
+
+
+def _deeper_than(root: Element, limit: int) -> bool:
+    stack = [(root, 1)]
+    while stack:
+        element, depth = stack.pop()
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in element)
+    return False
 
 
 def _fields(element: Element) -> dict[str, Any]:

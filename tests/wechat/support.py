@@ -77,10 +77,14 @@ def event_xml(
 
 def fields_xml(fields: dict[str, str]) -> str:
     inner = "".join(
-        f"<{name}>{value}</{name}>" if value.isdigit() else f"<{name}><![CDATA[{value}]]></{name}>"
+        f"<{name}>{value}</{name}>" if value.isdigit() else f"<{name}>{cdata(value)}</{name}>"
         for name, value in fields.items()
     )
     return f"<xml>{inner}</xml>"
+
+
+def cdata(value: str) -> str:
+    return "<![CDATA[" + value.replace("]]>", "]]]]><![CDATA[>") + "]]>"
 
 
 @dataclass
