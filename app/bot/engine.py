@@ -45,7 +45,7 @@ from app.bot.replies import (
 from app.db import db
 from app.i18n import in_language
 from app.members.services import member_profile
-from app.members.wechat import member_for_openid
+from app.members.wechat import profile_for_openid
 from app.optout.services import is_opted_out
 from app.phone import mask_phone
 
@@ -146,10 +146,9 @@ def _sender(message: Message) -> Sender:
         profile = member_profile(message.sender)
     elif message.channel == "wechat":
         # A bound openid speaks for its member; opt-outs stay the wechat channel's own.
-        member = member_for_openid(message.sender)
-        profile = member_profile(member.phone) if member is not None else None
-        opted_out = is_opted_out(message.channel, message.sender)
+        profile = profile_for_openid(message.sender)
         if profile is not None:
+            opted_out = is_opted_out(message.channel, message.sender)
             return Sender(profile.id, profile.language, profile.level, opted_out)
     else:
         profile = None

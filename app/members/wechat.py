@@ -6,10 +6,11 @@ flows that make them; these functions only read and write the binding rows.
 
 from __future__ import annotations
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 
 from app.db import db
-from app.members.models import Member, WechatBinding
+from app.members.models import Level, Member, WechatBinding
+from app.members.services import MemberProfile, level_name_sql
 
 
 def member_for_openid(openid: str) -> Member | None:
@@ -19,6 +20,23 @@ def member_for_openid(openid: str) -> Member | None:
         .join(WechatBinding, WechatBinding.member_id == Member.id)
         .where(WechatBinding.openid == openid)
     )
+
+
+_PROFILE_BY_OPENID = (
+    select(Member.id, Member.language, level_name_sql(Member.language))
+    .join(WechatBinding, WechatBinding.member_id == Member.id)
+    .outerjoin(Level, Level.id == Member.level_id)
+    .where(WechatBinding.openid == bindparam("openid"))
+)
+
+
+def profile_for_openid(openid: str) -> MemberProfile | None:
+    """``MemberProfile`` of the member this openid is bound to (one Core row, as
+    ``member_profile`` reads it for a phone); its ``sms_opt_out`` is left False: on WeChat
+    the opt-out registry's ``wechat`` channel decides."""
+    db.session.flush()  # a binding made earlier in this unit of work is found too
+    row = db.connection().execute(_PROFILE_BY_OPENID, {"openid": openid}).first()
+    return None if row is None else MemberProfile(row[0], row[1], row[2], False)
 
 
 def openid_for_member(member_id: int) -> str | None:
