@@ -46,7 +46,7 @@ from app.db import db
 from app.i18n import in_language
 from app.members.services import member_profile
 from app.members.wechat import profile_for_openid
-from app.optout.services import is_opted_out
+from app.optout.services import OPTED_OUT, is_opted_out, opted_out_params
 from app.phone import mask_phone
 
 log = logging.getLogger(__name__)
@@ -146,10 +146,8 @@ def _sender(message: Message) -> Sender:
         profile = member_profile(message.sender)
     elif message.channel == "wechat":
         # A bound openid speaks for its member; opt-outs stay the wechat channel's own.
-        profile = profile_for_openid(message.sender)
-        if profile is not None:
-            opted_out = is_opted_out(message.channel, message.sender)
-            return Sender(profile.id, profile.language, profile.level, opted_out)
+        params = opted_out_params(message.channel, message.sender)
+        profile = profile_for_openid(message.sender, opted_out=OPTED_OUT, params=params)
     else:
         profile = None
     if profile is None:

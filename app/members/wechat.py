@@ -6,7 +6,11 @@ flows that make them; these functions only read and write the binding rows.
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, delete, select
+import functools
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import ScalarSelect, Select, bindparam, delete, literal, select
 
 from app.db import db
 from app.members.models import Level, Member, WechatBinding
@@ -22,21 +26,34 @@ def member_for_openid(openid: str) -> Member | None:
     )
 
 
-_PROFILE_BY_OPENID = (
-    select(Member.id, Member.language, level_name_sql(Member.language))
-    .join(WechatBinding, WechatBinding.member_id == Member.id)
-    .outerjoin(Level, Level.id == Member.level_id)
-    .where(WechatBinding.openid == bindparam("openid"))
-)
+@functools.cache
+def _profile_by_openid(opted_out: ScalarSelect[bool] | None) -> Select[Any]:
+    flag = opted_out if opted_out is not None else literal(False)
+    return (
+        select(Member.id, Member.language, level_name_sql(Member.language), flag)
+        .join(WechatBinding, WechatBinding.member_id == Member.id)
+        .outerjoin(Level, Level.id == Member.level_id)
+        .where(WechatBinding.openid == bindparam("openid"))
+    )
 
 
-def profile_for_openid(openid: str) -> MemberProfile | None:
-    """``MemberProfile`` of the member this openid is bound to (one Core row, as
-    ``member_profile`` reads it for a phone); its ``sms_opt_out`` is left False: on WeChat
-    the opt-out registry's ``wechat`` channel decides."""
+def profile_for_openid(
+    openid: str,
+    *,
+    opted_out: ScalarSelect[bool] | None = None,
+    params: Mapping[str, Any] | None = None,
+) -> MemberProfile | None:
+    """``MemberProfile`` of the member this openid is bound to, in one Core row as
+    ``member_profile`` reads a phone's. On WeChat the opt-out registry decides, so its
+    ``sms_opt_out`` is ``opted_out``: a boolean scalar subquery (``app.optout``'s
+    ``OPTED_OUT``) riding along, with its ``params``; False without one."""
     db.session.flush()  # a binding made earlier in this unit of work is found too
-    row = db.connection().execute(_PROFILE_BY_OPENID, {"openid": openid}).first()
-    return None if row is None else MemberProfile(row[0], row[1], row[2], False)
+    row = (
+        db.connection()
+        .execute(_profile_by_openid(opted_out), {"openid": openid, **(params or {})})
+        .first()
+    )
+    return None if row is None else MemberProfile(row[0], row[1], row[2], bool(row[3]))
 
 
 def openid_for_member(member_id: int) -> str | None:
