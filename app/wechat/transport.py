@@ -158,8 +158,13 @@ def read_message(fields: dict[str, Any]) -> WeChatMessage | WeChatEvent:
         raise Refused(400, "no MsgType")
     if not fields.get("FromUserName") or not isinstance(fields["FromUserName"], str):
         raise Refused(400, "no FromUserName")
-    if msg_type.lower() == "event" and not isinstance(fields.get("Event"), str):
-        raise Refused(400, "an event without Event")
+    # Retries are told apart by these: an event by its sender, CreateTime and name, any
+    # other message by its MsgId. Without them a retry would act twice.
+    if msg_type.lower() == "event":
+        if not isinstance(fields.get("Event"), str) or not fields.get("CreateTime"):
+            raise Refused(400, "an event without Event or CreateTime")
+    elif not fields.get("MsgId") or not isinstance(fields["MsgId"], str):
+        raise Refused(400, "a message without MsgId")
     message = process_message(dict(fields))
     try:
         # werobot reads these with int() on first use: a non-number must fail here.

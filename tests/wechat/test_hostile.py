@@ -69,6 +69,10 @@ HOSTILE = {
     "no MsgType": _doc(MsgType="-"),
     "no FromUserName": _doc(FromUserName="-"),
     "an event without Event": _doc(MsgType="event", Content="-", MsgId="-"),
+    "an event without CreateTime": _doc(
+        MsgType="event", Event="subscribe", CreateTime="-", Content="-", MsgId="-"
+    ),
+    "a text without MsgId": _doc(MsgId="-"),
     "CreateTime no number": _doc(CreateTime="yesterday").replace(
         "<CreateTime><![CDATA[yesterday]]>", "<CreateTime>yesterday"
     ),
