@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from flask import Flask
+from flask import Flask, request
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from wechatpy.crypto import WeChatCrypto
@@ -413,3 +413,16 @@ def test_werobot_keeps_no_session_file(
     WeChatServer(client, "safe").text(OPENID, "帮助")
     assert robot().session_storage is None
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_webhook_opens_no_session_and_sets_no_cookie(
+    app: Flask, client: FlaskClient, make_store: Any
+) -> None:
+    make_store("SH01")
+    client.set_cookie("session", "not-even-a-valid-signature")
+    assert WeChatServer(client, "plain").text(OPENID, "帮助").content
+    args, wire = WeChatServer(client, "plain").query(text_xml(OPENID, "帮助", next_msg_id()))
+    response = _post(client, args, wire)
+    assert "Set-Cookie" not in response.headers
+    with app.test_request_context("/wechat", method="POST"):
+        assert app.session_interface.open_session(app, request) is None
