@@ -92,13 +92,14 @@ def test_hostile_xml_is_400_quickly_and_stores_nothing(
     else:
         args, _ = wechat.query(text_xml(OPENID, "积分", next_msg_id()))
         wire = body
-    started = time.perf_counter()
+    # CPU time, not the wall clock: the machine's other load must not fail the test.
+    started = time.process_time()
     response = client.post(
         "/wechat", query_string=args, data=wire.encode(), content_type="text/xml"
     )
-    elapsed = time.perf_counter() - started
+    elapsed = time.process_time() - started
     assert response.status_code == 400, response.get_data(as_text=True)
-    assert elapsed < 1.0
+    assert elapsed < 0.5
     text = response.get_data(as_text=True)
     assert "root:" not in text and "lollol" not in text
     assert _count() == 0
