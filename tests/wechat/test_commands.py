@@ -100,6 +100,10 @@ def test_a_stranger_gets_help_and_no_member_answer(plain: WeChatServer, member: 
     points = plain.text(STRANGER, "积分").content
     assert points and "1,280" not in points  # not the bound member's points
     assert plain.text(STRANGER, "hello there").content  # not understood: a pointer to HELP
+    # Joining from WeChat makes no member of an openid (it is no phone number).
+    members = db.session.scalar(select(func.count()).select_from(Member))
+    assert plain.text(STRANGER, "注册 张三").content
+    assert db.session.scalar(select(func.count()).select_from(Member)) == members
 
 
 def test_a_retry_with_the_same_msgid_gets_the_same_reply_and_does_nothing_twice(
