@@ -152,7 +152,8 @@ def _sender(message: Message) -> Sender:
         profile = None
     if profile is None:
         return Sender(opted_out=is_opted_out(message.channel, message.sender))
-    # A member's SMS opt-out flag is kept in step with the registry (app.optout).
+    # The profile's opt-out: on SMS the member's flag, kept in step with the registry
+    # (app.optout); on WeChat the registry's own wechat entry, read along.
     return Sender(profile.id, profile.language, profile.level, profile.sms_opt_out)
 
 

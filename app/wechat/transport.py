@@ -4,7 +4,7 @@ werobot (1.13) does the AES and turns the fields into its message objects; what 
 wrong stays out: its signature checks compare with ``==`` (here: ``hmac.compare_digest``),
 its decryption raises anything on a bad ciphertext (here: ``Refused(400)``), its XML parser
 meets the bytes unvetted (here: defusedxml first, no DTD or entity declaration at all), and
-its reply templates put text into CDATA unescaped (a ``]]>`` in a reply broke the XML).
+its reply templates put text into CDATA unescaped (a ``]]>`` in a reply would end it).
 """
 
 from __future__ import annotations
