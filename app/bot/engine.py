@@ -14,7 +14,7 @@ The filter chain, in order (each may answer instead of the command):
    a sentence that merely starts with STOP / 退订 is told the exact keyword.
 6. Member commands from a stranger → how to join (on WeChat: how to bind the openid).
 
-A WeChat sender is the member its openid is bound to (``members.wechat.openid_profile``);
+A WeChat sender is the member its openid is bound to (``members.wechat.profile_for_openid``);
 its opt-out is the registry's ``wechat`` channel. ``run_command`` answers a menu click as
 the named command, through the same filters.
 
@@ -50,8 +50,8 @@ from app.bot.replies import (
 from app.db import db
 from app.i18n import in_language
 from app.members.services import member_profile
-from app.members.wechat import openid_profile
-from app.optout.services import is_opted_out
+from app.members.wechat import profile_for_openid
+from app.optout.services import OPTED_OUT, is_opted_out, opted_out_params
 from app.phone import mask_phone
 
 log = logging.getLogger(__name__)
@@ -188,17 +188,18 @@ def _read(message: Message) -> tuple[str, Match | None]:
 
 def _sender(message: Message) -> Sender:
     """The sender's membership and opt-out, through the members' and opt-outs' services."""
-    if message.channel == "wechat":
-        # An openid's opt-out is the registry's (an unsubscribe event may precede binding).
-        found = openid_profile(message.sender)
-        opted_out = is_opted_out("wechat", message.sender)
-        if found is None:
-            return Sender(opted_out=opted_out)
-        return Sender(found.id, found.language, found.level, opted_out)
-    profile = member_profile(message.sender) if message.channel in _PHONE_CHANNELS else None
+    if message.channel in _PHONE_CHANNELS:
+        profile = member_profile(message.sender)
+    elif message.channel == "wechat":
+        # A bound openid speaks for its member; opt-outs stay the wechat channel's own.
+        params = opted_out_params(message.channel, message.sender)
+        profile = profile_for_openid(message.sender, opted_out=OPTED_OUT, params=params)
+    else:
+        profile = None
     if profile is None:
         return Sender(opted_out=is_opted_out(message.channel, message.sender))
-    # A member's SMS opt-out flag is kept in step with the registry (app.optout).
+    # The profile's opt-out: on SMS the member's flag, kept in step with the registry
+    # (app.optout); on WeChat the registry's own wechat entry, read along.
     return Sender(profile.id, profile.language, profile.level, profile.sms_opt_out)
 
 

@@ -9,13 +9,16 @@ which ``app.messaging`` turns into an SMS: members import nothing of messaging.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import hmac
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from flask import current_app
-from sqlalchemy import bindparam, delete, func, or_, select, update
+from sqlalchemy import ScalarSelect, Select, bindparam, delete, func, literal, or_, select, update
 
 from app import clock
 from app.db import db
@@ -68,27 +71,41 @@ def member_for_openid(openid: str) -> Member | None:
     )
 
 
+@functools.cache
+def _profile_by_openid(opted_out: ScalarSelect[bool] | None) -> Select[Any]:
+    flag = opted_out if opted_out is not None else literal(False)
+    return (
+        select(Member.id, Member.language, level_name_sql(Member.language), flag)
+        .join(WechatBinding, WechatBinding.member_id == Member.id)
+        .outerjoin(Level, Level.id == Member.level_id)
+        .where(WechatBinding.openid == bindparam("openid"))
+    )
+
+
+def profile_for_openid(
+    openid: str,
+    *,
+    opted_out: ScalarSelect[bool] | None = None,
+    params: Mapping[str, Any] | None = None,
+) -> MemberProfile | None:
+    """``MemberProfile`` of the member this openid is bound to, in one Core row as
+    ``member_profile`` reads a phone's. On WeChat the opt-out registry decides, so its
+    ``sms_opt_out`` is ``opted_out``: a boolean scalar subquery (``app.optout``'s
+    ``OPTED_OUT``) riding along, with its ``params``; False without one."""
+    db.session.flush()  # a binding made earlier in this unit of work is found too
+    row = (
+        db.connection()
+        .execute(_profile_by_openid(opted_out), {"openid": openid, **(params or {})})
+        .first()
+    )
+    return None if row is None else MemberProfile(row[0], row[1], row[2], bool(row[3]))
+
+
 def openid_for_member(member_id: int) -> str | None:
     """The openid bound to this member, if any (where their WeChat alerts go)."""
     return db.session.scalar(
         select(WechatBinding.openid).where(WechatBinding.member_id == member_id)
     )
-
-
-_OPENID_PROFILE = (
-    select(Member.id, Member.language, level_name_sql(Member.language), Member.wechat_opt_out)
-    .join(WechatBinding, WechatBinding.member_id == Member.id)
-    .outerjoin(Level, Level.id == Member.level_id)
-    .where(WechatBinding.openid == bindparam("openid"))
-)
-
-
-def openid_profile(openid: str) -> MemberProfile | None:
-    """``MemberProfile`` of the member this openid is bound to: one Core row, as
-    ``member_profile`` reads a phone's (its last field is the WeChat opt-out flag here)."""
-    db.session.flush()  # bound earlier in this unit of work: found too
-    row = db.connection().execute(_OPENID_PROFILE, {"openid": openid}).first()
-    return None if row is None else MemberProfile(row[0], row[1], row[2], bool(row[3]))
 
 
 def bind_openid(openid: str, member: Member, *, via: str) -> WechatBinding:

@@ -1,5 +1,6 @@
 """Try the service as any phone: a page (console provider only) and the code behind
-``laoyou sms simulate``. Both run the real engine in one unit of work.
+``laoyou sms simulate``. Both run the real engine in one unit of work. The page's WeChat
+tab types as any openid through ``app.wechat.simulator`` (WeChat's console provider only).
 
 The page is a plain form posting to itself; its CSRF token comes from Flask-WTF,
 checked here only (no app-wide CSRFProtect: the API and webhooks are not forms).
@@ -24,6 +25,7 @@ from app.messaging.inbound import receive
 from app.messaging.models import OutboxMessage
 from app.messaging.services import last_outbox_id, queued_after, queued_for
 from app.phone import parse_phone
+from app.wechat.simulator import simulate as simulate_wechat
 
 log = logging.getLogger("laoyou.sms")
 
@@ -94,10 +96,20 @@ def _console_only() -> None:
         abort(404)
 
 
+def _wechat_console() -> bool:
+    return bool(current_app.config["WECHAT_PROVIDER"] == "console")
+
+
 @bp.get("/simulator")
 def page() -> str:
     phone = request.args.get("phone", "+8613800138000")
-    return render_template("sms/simulator.html", phone=phone, csrf_token=generate_csrf())
+    return render_template(
+        "sms/simulator.html",
+        phone=phone,
+        openid=request.args.get("openid", "oSimulator0001"),
+        wechat=_wechat_console(),
+        csrf_token=generate_csrf(),
+    )
 
 
 @bp.get("/simulator/outbox")
@@ -109,13 +121,20 @@ def outbox() -> Response:
     return jsonify({"outbox": [outbox_view(row) for row in queued_for(e164)]})
 
 
-@bp.post("/simulator")
-def send() -> tuple[Response, int] | Response:
-    data = request.get_json(silent=True) or request.form
+def _csrf_refused(data: Any) -> tuple[Response, int] | None:
     try:
         validate_csrf(request.headers.get("X-CSRFToken") or data.get("csrf_token"))
     except (ValidationError, CSRFError):
         return jsonify({"error": {"code": "csrf", "message": "reload the page and try again"}}), 400
+    return None
+
+
+@bp.post("/simulator")
+def send() -> tuple[Response, int] | Response:
+    data = request.get_json(silent=True) or request.form
+    refused = _csrf_refused(data)
+    if refused is not None:
+        return refused
     exchange = simulate(str(data.get("phone", "")), str(data.get("text", "")))
     return jsonify(
         {
@@ -124,5 +143,35 @@ def send() -> tuple[Response, int] | Response:
             "silent": exchange.silent,
             "command": exchange.command,
             "outbox": exchange.outbox,
+        }
+    )
+
+
+@bp.get("/simulator/wechat/outbox")
+def wechat_outbox() -> Response:
+    if not _wechat_console():
+        abort(404)
+    openid = request.args.get("openid", "")
+    return jsonify({"outbox": [outbox_view(row) for row in queued_for(openid)] if openid else []})
+
+
+@bp.post("/simulator/wechat")
+def wechat_send() -> tuple[Response, int] | Response:
+    """The WeChat tab: ``{"openid": ..., "text": ...}`` as a follower's text message."""
+    if not _wechat_console():
+        abort(404)
+    data = request.get_json(silent=True) or request.form
+    refused = _csrf_refused(data)
+    if refused is not None:
+        return refused
+    exchange = simulate_wechat(str(data.get("openid", "")), str(data.get("text", "")))
+    return jsonify(
+        {
+            "openid": exchange.openid,
+            "reply": exchange.reply,
+            "silent": exchange.silent,
+            "command": exchange.command,
+            "outbox": [outbox_view(row) for row in exchange.outbox],
+            "queued": [outbox_view(row) for row in exchange.queued],
         }
     )

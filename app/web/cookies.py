@@ -15,11 +15,13 @@ from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 
 #: Paths served to machines, never to a browser with a session.
 MACHINE_PATHS = ("/api/", "/sms/twilio")
+#: The WeChat webhook, exactly: pages under ``/wechat/`` (the e-card) are a browser's.
+MACHINE_EXACT = frozenset({"/wechat"})
 
 
 class BrowserOnlySessionInterface(SecureCookieSessionInterface):
     def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
-        if request.path.startswith(MACHINE_PATHS):
+        if request.path.startswith(MACHINE_PATHS) or request.path in MACHINE_EXACT:
             return None  # Flask then uses a null session, which refuses writes
         return super().open_session(app, request)
 

@@ -11,8 +11,16 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
+    """The webhook (and its WeRoBot, built once from the settings), the e-card page and
+    ``laoyou wechat``."""
     from app.wechat.cli import wechat_group
     from app.wechat.ecard import bp as ecard_bp
+    from app.wechat.simulator import simulate_command
+    from app.wechat.transport import EXTENSION, make_robot
+    from app.wechat.views import bp as webhook_bp
 
+    app.extensions[EXTENSION] = make_robot(app.config)
+    app.register_blueprint(webhook_bp)
     app.register_blueprint(ecard_bp)
+    wechat_group.add_command(simulate_command)
     app.cli.add_command(wechat_group)

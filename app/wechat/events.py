@@ -14,7 +14,7 @@ from app.bot.commands.wechat import refusal
 from app.bot.engine import run_command
 from app.bot.message import Message, Reply
 from app.i18n import gettext, in_language
-from app.members.wechat import BindingRefused, openid_profile
+from app.members.wechat import BindingRefused, profile_for_openid
 from app.optout.services import opt_in, opt_out
 from app.wechat.binding import bind_by_scene
 from app.wechat.event import Event
@@ -57,13 +57,13 @@ def _message(event: Event) -> Message:
 
 
 def _language(openid: str) -> str:
-    profile = openid_profile(openid)
+    profile = profile_for_openid(openid)
     return profile.language if profile is not None else current_app.config["DEFAULT_LANGUAGE"]
 
 
 def _welcome(event: Event) -> Reply:
     language = _language(event.openid)
-    bound = openid_profile(event.openid) is not None
+    bound = profile_for_openid(event.openid) is not None
     with in_language(language):
         if bound:
             text = gettext(
