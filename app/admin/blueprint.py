@@ -40,6 +40,7 @@ admin_bp.add_url_rule("/audit", "audit", audit_views.audit_log)
 admin_bp.add_url_rule("/audit.csv", "audit_csv", audit_views.audit_csv)
 
 admin_bp.before_request(guard.before_admin_request)
+admin_bp.teardown_request(guard.forget_request_state)
 
 
 @admin_bp.app_template_global("admin_may")

@@ -137,8 +137,19 @@ def may(permission: str) -> bool:
     return staff is not None and has_permission(staff, permission)
 
 
+def forget_request_state(exc: BaseException | None = None) -> None:
+    """Drop what a request kept in ``g``: the user Flask-Login cached, the language, the CSRF token.
+
+    A request normally gets a new ``g``; a test's requests share the app context its
+    fixture pushed, and one client's sign-in must not leak into the next request.
+    """
+    for name in ("_login_user", "laoyou_language", "admin_permissions", "csrf_token"):
+        g.pop(name, None)
+
+
 def before_admin_request() -> Response | tuple[str, int] | None:
-    """Every /admin request: the language, the audit's actor, and CSRF on every POST."""
+    """Every /admin request: the language, the audit's actor; on a POST, no NUL and CSRF."""
+    forget_request_state()
     staff = current_staff()
     if staff is not None:
         g.laoyou_language = staff.language
@@ -148,6 +159,9 @@ def before_admin_request() -> Response | tuple[str, int] | None:
         chosen = session.get("admin_language")
         g.laoyou_language = chosen if chosen in STAFF_LANGUAGES else request_language()
     if request.method == "POST":
+        # PostgreSQL's text cannot hold a NUL: refused here, once, for every form.
+        if any("\x00" in k or "\x00" in v for k, v in request.form.items(multi=True)):
+            return render_template("admin/error.html", status=400, reason="nul"), 400
         try:
             validate_csrf(request.form.get("csrf_token"))
         except (ValidationError, CSRFError):

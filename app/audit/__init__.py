@@ -8,10 +8,15 @@ panel, an API key, or the CLI with the operating system's user.
 
 from __future__ import annotations
 
-from flask import Flask
+from flask import Flask, g
 
 
 def init_app(app: Flask) -> None:
     from app.audit.services import connect_signals
 
     connect_signals()
+
+    @app.teardown_request
+    def _forget_actor(exc: BaseException | None) -> None:
+        # The actor is the request's; a test's requests share one app context (and g).
+        g.pop("audit_actor", None)
