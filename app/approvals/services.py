@@ -59,7 +59,9 @@ def request_approval(
 def _pending(request_id: int) -> ApprovalRequest:
     # Locked: two admins approving at once post once; the second sees it decided.
     req = db.session.scalar(
-        select(ApprovalRequest).where(ApprovalRequest.id == request_id).with_for_update()
+        select(ApprovalRequest)
+        .where(ApprovalRequest.id == request_id)
+        .with_for_update(of=ApprovalRequest)
     )
     if req is None:
         raise NotFound(f"no approval request {request_id}")
@@ -74,7 +76,7 @@ def approve(request_id: int, approver: StaffUser) -> ApprovalRequest:
         raise SelfApproval("a request is approved by someone other than who asked")
     outcome = _handler(req.kind)(dict(req.payload), req.requested_by, approver)
     req.status = "approved"
-    req.decided_by_id = approver.id
+    req.decided_by = approver
     req.decided_at = utcnow()
     req.outcome = outcome
     db.session.flush()
@@ -92,7 +94,7 @@ def reject(request_id: int, approver: StaffUser, *, note: str = "") -> ApprovalR
     """Anyone who may approve may reject, the requester too (withdrawing it)."""
     req = _pending(request_id)
     req.status = "rejected"
-    req.decided_by_id = approver.id
+    req.decided_by = approver
     req.decided_at = utcnow()
     req.outcome = {"note": note.strip()[:500]} if note.strip() else {}
     db.session.flush()

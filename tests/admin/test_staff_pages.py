@@ -69,7 +69,9 @@ def test_reset_and_disable(app: Flask, signed_in: Any) -> None:
     clerk = signed_in("cashier", username="clerk")
 
     assert admin.post("/admin/staff/clerk/password", {"password": "short"}).status_code == 400
-    assert admin.post("/admin/staff/clerk/password", {"password": "given by boss"}).status_code == 302
+    assert (
+        admin.post("/admin/staff/clerk/password", {"password": "given by boss"}).status_code == 302
+    )
     assert clerk.get("/admin/").status_code == 302  # the reset ended her session
     assert clerk.sign_in(password="given by boss").status_code == 302
 

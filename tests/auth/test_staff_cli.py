@@ -35,7 +35,11 @@ def test_the_first_admin_with_the_password_on_stdin(runner: Any) -> None:
     with pytest.raises(SignInFailed):
         authenticate_staff("boss", "a long enough password\n")
     entry = db.session.scalars(select(AuditEntry)).one()
-    assert (entry.actor_kind, entry.actor, entry.action) == ("cli", getpass.getuser(), "staff.create")
+    assert (entry.actor_kind, entry.actor, entry.action) == (
+        "cli",
+        getpass.getuser(),
+        "staff.create",
+    )
     assert "password" not in str(entry.after)
 
 
@@ -49,8 +53,16 @@ def test_a_cashier_needs_a_store(runner: Any, sh01: None) -> None:
     assert db.session.scalar(select(func.count()).select_from(StaffUser)) == 0
 
     made = runner.invoke(
-        args=["staff", "create", "clerk", "--role", "cashier", "--store", "sh01",
-              "--password-stdin"],
+        args=[
+            "staff",
+            "create",
+            "clerk",
+            "--role",
+            "cashier",
+            "--store",
+            "sh01",
+            "--password-stdin",
+        ],
         input="cashier password\n",
     )
     assert made.exit_code == 0, made.output
@@ -69,7 +81,9 @@ def test_a_cashier_needs_a_store(runner: Any, sh01: None) -> None:
 def test_bad_input_is_refused_and_writes_nothing(
     runner: Any, sh01: None, args: list[str], stdin: str, message: str
 ) -> None:
-    result = runner.invoke(args=["staff", "create", "clerk", *args, "--password-stdin"], input=stdin)
+    result = runner.invoke(
+        args=["staff", "create", "clerk", *args, "--password-stdin"], input=stdin
+    )
 
     assert result.exit_code != 0
     assert message in result.output
@@ -88,9 +102,14 @@ def test_a_taken_username_is_refused(runner: Any) -> None:
 
 
 def test_list_and_disable(runner: Any, sh01: None) -> None:
-    for name, extra in (("boss", ["--role", "admin"]), ("clerk", ["--role", "cashier", "--store", "SH01"])):
-        runner.invoke(args=["staff", "create", name, *extra, "--password-stdin"],
-                      input="a long enough password\n")
+    for name, extra in (
+        ("boss", ["--role", "admin"]),
+        ("clerk", ["--role", "cashier", "--store", "SH01"]),
+    ):
+        runner.invoke(
+            args=["staff", "create", name, *extra, "--password-stdin"],
+            input="a long enough password\n",
+        )
 
     disabled = runner.invoke(args=["staff", "disable", "clerk"])
     listing = runner.invoke(args=["staff", "list"])
@@ -109,8 +128,10 @@ def test_list_and_disable(runner: Any, sh01: None) -> None:
 
 
 def test_the_last_admin_cannot_be_disabled(runner: Any) -> None:
-    runner.invoke(args=["staff", "create", "boss", "--role", "admin", "--password-stdin"],
-                  input="a long enough password\n")
+    runner.invoke(
+        args=["staff", "create", "boss", "--role", "admin", "--password-stdin"],
+        input="a long enough password\n",
+    )
 
     result = runner.invoke(args=["staff", "disable", "boss"])
 
