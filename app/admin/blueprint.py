@@ -7,10 +7,12 @@ from typing import Any
 from flask import Blueprint, render_template
 from flask_wtf.csrf import generate_csrf
 
-from app.admin import audit_views, guard, staff_views, views
+from app import clock
+from app.admin import audit_views, balance_views, guard, staff_views, views
 from app.admin.messages import language_labels, permission_labels, role_labels
 from app.db import db, finish_failed, utcnow
 from app.errors import LaoyouError
+from app.money import yuan
 
 admin_bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -39,6 +41,22 @@ admin_bp.add_url_rule(
 admin_bp.add_url_rule("/audit", "audit", audit_views.audit_log)
 admin_bp.add_url_rule("/audit.csv", "audit_csv", audit_views.audit_csv)
 
+admin_bp.add_url_rule("/adjust", "adjust_page", balance_views.adjust_page)
+admin_bp.add_url_rule("/adjust", "adjust_post", balance_views.adjust_post, methods=["POST"])
+admin_bp.add_url_rule("/approvals", "approvals_page", balance_views.approvals_page)
+admin_bp.add_url_rule(
+    "/approvals/<int:request_id>/approve",
+    "approval_approve",
+    balance_views.approval_approve,
+    methods=["POST"],
+)
+admin_bp.add_url_rule(
+    "/approvals/<int:request_id>/reject",
+    "approval_reject",
+    balance_views.approval_reject,
+    methods=["POST"],
+)
+
 admin_bp.before_request(guard.before_admin_request)
 admin_bp.teardown_request(guard.forget_request_state)
 
@@ -58,6 +76,8 @@ def _page_context() -> dict[str, Any]:
         "permission_labels": permission_labels(),
         "language_labels": language_labels(),
         "now_utc": utcnow,
+        "yuan": yuan,
+        "to_local": clock.to_local,
     }
 
 

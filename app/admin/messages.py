@@ -34,6 +34,14 @@ def error_text(exc: LaoyouError) -> str:
         return gettext("You asked for this change: another admin approves it.")
     if reason == "already_decided":
         return gettext("This request was already decided.")
+    if reason == "reason":
+        return gettext("An adjustment needs a reason.")
+    if reason == "insufficient_funds":
+        return gettext("The card does not hold that much.")
+    if reason == "card_not_active":
+        return gettext("The card is not active (lost, frozen, cancelled or expired).")
+    if reason == "amount_too_large":
+        return gettext("That amount is larger than one transaction may move.")
     return gettext("The request was refused: %(why)s", why=exc.message)
 
 

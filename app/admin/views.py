@@ -42,6 +42,8 @@ def rooms() -> list[dict[str, Any]]:
     """
     every = [
         ("admin.dashboard", gettext("Dashboard"), None),
+        ("admin.adjust_page", gettext("Adjust a balance"), "balances.adjust"),
+        ("admin.approvals_page", gettext("Approvals"), "balances.approve"),
         ("admin.staff_list", gettext("Staff"), "staff.manage"),
         ("admin.audit", gettext("Audit log"), "audit.view"),
     ]

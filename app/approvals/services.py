@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from flask import current_app
+from flask import Flask, current_app
 from sqlalchemy import select
 
 from app.approvals.models import ApprovalRequest
@@ -14,13 +14,14 @@ from app.auth.models import StaffUser
 from app.db import db, utcnow
 from app.errors import AlreadyDecided, InvalidRequest, NotFound, SelfApproval
 
-#: payload, requester, approver -> what was done (kept as the request's outcome).
+#: payload (with ``request_id`` added), requester, approver -> what was done (kept as the
+#: request's outcome).
 Handler = Callable[[dict[str, Any], StaffUser, StaffUser], dict[str, Any]]
 
 
-def register_kind(kind: str, handler: Handler) -> None:
+def register_kind(app: Flask, kind: str, handler: Handler) -> None:
     """Called from the owning package's ``init_app``."""
-    current_app.extensions.setdefault("laoyou.approval_kinds", {})[kind] = handler
+    app.extensions.setdefault("laoyou.approval_kinds", {})[kind] = handler
 
 
 def _handler(kind: str) -> Handler:
@@ -74,7 +75,8 @@ def approve(request_id: int, approver: StaffUser) -> ApprovalRequest:
     req = _pending(request_id)
     if req.requested_by_id == approver.id:
         raise SelfApproval("a request is approved by someone other than who asked")
-    outcome = _handler(req.kind)(dict(req.payload), req.requested_by, approver)
+    # The request's id comes along: the handler's idempotency key (posted once).
+    outcome = _handler(req.kind)({**req.payload, "request_id": req.id}, req.requested_by, approver)
     req.status = "approved"
     req.decided_by = approver
     req.decided_at = utcnow()

@@ -25,6 +25,10 @@ def _only_admin(ok: int) -> dict[str, int]:
     return {ANON: R, "admin": ok, "marketer": F, "store_manager": F, "cashier": F}
 
 
+def _adjusters(ok: int) -> dict[str, int]:
+    return {ANON: R, "admin": ok, "marketer": F, "store_manager": ok, "cashier": F}
+
+
 def _everyone(ok: int, anonymous: int = R) -> dict[str, int]:
     return {ANON: anonymous, **dict.fromkeys(ROLES, ok)}
 
@@ -54,6 +58,11 @@ TABLE: dict[tuple[str, str], tuple[str, dict[str, str], dict[str, int]]] = {
         {"perm:audit.view": "grant"},
         _only_admin(R),
     ),
+    ("admin.adjust_page", "GET"): ("/admin/adjust", {}, _adjusters(200)),
+    ("admin.adjust_post", "POST"): ("/admin/adjust", {"card": "nothing"}, _adjusters(400)),
+    ("admin.approvals_page", "GET"): ("/admin/approvals", {}, _only_admin(200)),
+    ("admin.approval_approve", "POST"): ("/admin/approvals/999999/approve", {}, _only_admin(404)),
+    ("admin.approval_reject", "POST"): ("/admin/approvals/999999/reject", {}, _only_admin(404)),
     ("admin.audit", "GET"): ("/admin/audit", {}, _only_admin(200)),
     ("admin.audit_csv", "GET"): ("/admin/audit.csv", {}, _only_admin(200)),
 }

@@ -34,7 +34,7 @@ def applied(app: Any) -> list[tuple[dict[str, Any], str, str]]:
         done.append((payload, requester.username, approver.username))
         return {"posted": len(done)}
 
-    register_kind("test_change", handler)
+    register_kind(app, "test_change", handler)
     return done
 
 
