@@ -34,6 +34,8 @@ def error_text(exc: LaoyouError) -> str:
         return gettext("You asked for this change: another admin approves it.")
     if reason == "already_decided":
         return gettext("This request was already decided.")
+    if reason == "nothing_to_adjust":
+        return gettext("Give points, an amount of stored value, or both.")
     if reason == "reason":
         return gettext("An adjustment needs a reason.")
     if reason == "insufficient_funds":

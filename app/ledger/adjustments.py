@@ -39,7 +39,9 @@ def check_adjustment(points: Any, amount_fen: Any, reason: Any) -> tuple[int, in
         if isinstance(value, bool) or not isinstance(value, int):
             raise InvalidRequest(f"{name} must be a whole number", field=name)
     if not points and not amount_fen:
-        raise InvalidRequest("adjust points or stored value", field="points")
+        raise InvalidRequest(
+            "adjust points or stored value", field="points", reason="nothing_to_adjust"
+        )
     if abs(points) > MAX_POINTS:
         raise InvalidRequest(f"at most {MAX_POINTS} points at once", field="points")
     _within_maximum(abs(amount_fen))

@@ -29,9 +29,7 @@ def chain(live_app: Flask) -> None:
             enroll({"phone": f"+86137000000{n}1", "home_store": "SH01", "name": f"会员{n}"})
         enroll({"phone": "+8613700000091", "home_store": "BJ01", "name": "北京会员"})
         create_staff("boss", PASSWORD, role="admin", display_name="王老板")
-        create_staff(
-            "clerk", PASSWORD, role="cashier", store_code="SH01", display_name="李收银"
-        )
+        create_staff("clerk", PASSWORD, role="cashier", store_code="SH01", display_name="李收银")
     db.session.remove()
 
 
