@@ -113,3 +113,45 @@ def test_a_wrong_password_says_so_on_the_page(
     assert page.get_by_role("alert").inner_text() == "用户名或密码错误。"
     assert page.locator("input[name=username]").input_value() == "boss"
     screenshot(page, f"admin-login-refused-{backend['name']}")
+
+
+def test_an_adjustment_above_the_threshold_is_approved_by_a_second_admin(
+    browser: Any, page: Any, live_server: str, live_app: Flask, chain: None, backend: Any
+) -> None:
+    from app.auth.services import create_staff
+    from app.cards.services import find_card
+    from app.ledger.balances import card_balances
+
+    with unit_of_work():
+        create_staff("boss2", PASSWORD, role="admin", display_name="赵经理")
+    db.session.remove()
+
+    sign_in(page, live_server, "boss")
+    page.wait_for_url(live_server + "/admin/")
+    page.get_by_role("navigation").get_by_role("link", name="调整余额").click()
+    page.fill("input[name=card]", "13700000001")
+    page.fill("input[name=amount_yuan]", "800")
+    page.fill("input[name=reason]", "开业储值补录")
+    page.get_by_role("button", name="调整").click()
+    assert "等待另一位管理员审批" in page.get_by_role("status").inner_text()
+    screenshot(page, f"admin-adjust-queued-{backend['name']}")
+
+    second = browser.new_context(locale="zh-CN", viewport={"width": 1024, "height": 768})
+    try:
+        other = second.new_page()
+        sign_in(other, live_server, "boss2")
+        other.wait_for_url(live_server + "/admin/")
+        other.get_by_role("navigation").get_by_role("link", name="审批").click()
+        row = other.locator("tr", has_text="开业储值补录")
+        assert "¥80000.00" not in row.inner_text() and "¥800.00" in row.inner_text()
+        screenshot(other, f"admin-approvals-{backend['name']}")
+        row.get_by_role("button", name="批准").click()
+        other.get_by_role("heading", name="已处理").wait_for()
+        assert "已批准" in other.locator("main").inner_text()
+    finally:
+        second.close()
+
+    card = find_card("+8613700000001")
+    assert card is not None
+    assert card_balances(card.id).stored_value_fen == 80_000
+    db.session.remove()
