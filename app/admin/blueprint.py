@@ -81,6 +81,11 @@ def _page_context() -> dict[str, Any]:
     }
 
 
+@admin_bp.errorhandler(404)
+def _not_found(exc: Exception) -> tuple[str, int]:
+    return render_template("admin/error.html", status=404, reason="not_found"), 404
+
+
 @admin_bp.errorhandler(LaoyouError)
 def _domain_error(exc: LaoyouError) -> tuple[str, int]:
     """A refusal a view did not handle itself: a page, not the API's JSON."""

@@ -119,7 +119,9 @@ def test_a_grant_opens_a_room_and_a_denial_closes_one(signed_in: Any) -> None:
 def test_unknown_staff_is_a_404_page(signed_in: Any) -> None:
     admin = signed_in("admin")
 
-    assert admin.get("/admin/staff/nobody").status_code == 404
+    page = admin.get("/admin/staff/nobody")
+    assert page.status_code == 404
+    assert "未找到" in page.text  # the panel's page, in the staff member's language
     assert admin.post("/admin/staff/nobody/disable").status_code == 404
 
 

@@ -62,7 +62,7 @@ def test_a_second_admin_approves_and_the_change_is_made_once(
 
     approve(req.id, people["boss"])
 
-    assert applied == [({"fen": 20_000}, "mgr", "boss")]
+    assert applied == [({"fen": 20_000, "request_id": req.id}, "mgr", "boss")]
     assert (req.status, req.decided_by.username, req.outcome) == ("approved", "boss", {"posted": 1})
     assert req.decided_at is not None
     with pytest.raises(AlreadyDecided):
@@ -81,7 +81,7 @@ def test_the_requester_cannot_approve_their_own(people: dict[str, Any], applied:
 
     assert applied == [] and req.status == "pending"
     approve(req.id, people["boss2"])
-    assert applied == [({"fen": 20_000}, "boss", "boss2")]
+    assert applied == [({"fen": 20_000, "request_id": req.id}, "boss", "boss2")]
 
 
 def test_a_rejected_request_is_never_applied(people: dict[str, Any], applied: list[Any]) -> None:
