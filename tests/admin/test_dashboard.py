@@ -35,8 +35,9 @@ def test_counts_for_the_chain_and_for_one_store(
         operations.recharge(card, get_store("SH01"), 10_000, key="yesterday", actor=None)
     with clock.frozen(NOW):
         operations.recharge(card, get_store("SH01"), 5_000, key="today-1", actor=None)
-        operations.checkout(card, get_store("SH01"), 1_000, "stored_value", key="today-2",
-                            actor=None)
+        operations.checkout(
+            card, get_store("SH01"), 1_000, "stored_value", key="today-2", actor=None
+        )
         operations.recharge(bj_card, get_store("BJ01"), 5_000, key="today-bj", actor=None)
         admin = signed_in("admin")
         manager = signed_in("store_manager", username="mgr", store="SH01")
