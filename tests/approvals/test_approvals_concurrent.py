@@ -27,12 +27,11 @@ def test_simultaneous_approvals_apply_once(live_app: Flask) -> None:
         return {}
 
     register_kind(live_app, "slow_change", handler)
-    with live_app.app_context():
-        with unit_of_work():
-            asker = create_staff("asker", "a long enough password", role="admin")
-            for name in ("boss1", "boss2"):
-                create_staff(name, "a long enough password", role="admin")
-            request_id = request_approval("slow_change", {}, asker).id
+    with live_app.app_context(), unit_of_work():
+        asker = create_staff("asker", "a long enough password", role="admin")
+        for name in ("boss1", "boss2"):
+            create_staff(name, "a long enough password", role="admin")
+        request_id = request_approval("slow_change", {}, asker).id
     outcomes: dict[str, str] = {}
 
     def decide(name: str) -> None:
