@@ -138,12 +138,18 @@ def may(permission: str) -> bool:
 
 
 def forget_request_state(exc: BaseException | None = None) -> None:
-    """Drop what a request kept in ``g``: the user Flask-Login cached, the language, the CSRF token.
+    """Drop what a request kept in ``g``: the user, the language and locale, the CSRF token.
 
     A request normally gets a new ``g``; a test's requests share the app context its
     fixture pushed, and one client's sign-in must not leak into the next request.
     """
-    for name in ("_login_user", "laoyou_language", "admin_permissions", "csrf_token"):
+    for name in (
+        "_login_user",
+        "laoyou_language",
+        "admin_permissions",
+        "csrf_token",
+        "_flask_babel",  # Flask-Babel's locale, chosen once per g
+    ):
         g.pop(name, None)
 
 

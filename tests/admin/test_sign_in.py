@@ -235,3 +235,29 @@ def test_an_absurd_password_is_refused_without_hashing_it(app: Flask, make_staff
     )
 
     assert answer.status_code == 401
+
+
+def test_before_signing_in_the_language_is_the_browsers_or_the_switch(app: Flask) -> None:
+    client = app.test_client()
+    assert "使用者名稱" in client.get("/admin/login", headers={"Accept-Language": "zh-TW"}).text
+    token = csrf_token(client.get("/admin/login").text)
+
+    client.post("/admin/language", data={"language": "en", "csrf_token": token, "next": "/x"})
+
+    page = client.get("/admin/login")
+    assert '<html lang="en">' in page.text
+    assert ">Username" in page.text
+    client.post("/admin/language", data={"language": "klingon", "csrf_token": token})
+    assert '<html lang="en">' in client.get("/admin/login").text
+
+
+def test_the_staff_members_language_wins_once_signed_in(app: Flask, make_staff: Any) -> None:
+    make_staff("lin", "marketer", language="zh-Hant", display_name="林")
+    lin = Staff(app.test_client(), "lin")
+    lin.client.get("/admin/login", headers={"Accept-Language": "en"})
+
+    lin.sign_in()
+
+    page = lin.get("/admin/", headers={"Accept-Language": "en"})
+    assert '<html lang="zh-Hant">' in page.text
+    assert "林，您好" in page.text and "會員卡" in page.text
