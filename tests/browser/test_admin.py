@@ -155,3 +155,23 @@ def test_an_adjustment_above_the_threshold_is_approved_by_a_second_admin(
     assert card is not None
     assert card_balances(card.id).stored_value_fen == 80_000
     db.session.remove()
+
+
+@pytest.mark.parametrize("path", ["/admin/", "/admin/staff/clerk", "/admin/audit", "/admin/adjust"])
+def test_pages_fit_a_tablet_without_sideways_scrolling(
+    browser: Any, live_server: str, chain: None, backend: Any, path: str
+) -> None:
+    tablet = browser.new_context(locale="zh-CN", viewport={"width": 768, "height": 1024})
+    try:
+        page = tablet.new_page()
+        sign_in(page, live_server, "boss")
+        page.wait_for_url(live_server + "/admin/")
+        page.goto(live_server + path)
+
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+
+        assert overflow <= 0
+        name = path.strip("/").replace("/", "-")
+        screenshot(page, f"admin-tablet-{name}-{backend['name']}")
+    finally:
+        tablet.close()
