@@ -97,7 +97,8 @@ def adjust_post() -> Response | tuple[str, int]:
             points=points,
             amount_fen=amount_fen,
             reason=form.get("reason", ""),
-            key=f"admin:adjust:{form.get('key', '')[:MAX_FIELD_CHARS]}",
+            # The form's one-time key: the same form sent twice posts once.
+            key=f"admin:adjust:{form.get('key', '')[:MAX_FIELD_CHARS] or uuid.uuid4().hex}",
             actor=f"staff:{staff.username}",
         )
     except LaoyouError as exc:

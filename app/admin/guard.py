@@ -63,7 +63,7 @@ def current_staff() -> StaffUser | None:
 
 def init_app(app: Flask) -> None:
     login_manager.init_app(app)
-    # The sign-in page is our own redirect in ``requires``; Flask-Login's would flash.
+    # A session cookie carried to another browser or address is no longer "fresh".
     login_manager.session_protection = "basic"
 
 
