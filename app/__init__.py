@@ -43,7 +43,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     logging.getLogger("alembic").setLevel(logging.WARNING)
 
     from app import (
+        admin,
         api,
+        approvals,
+        audit,
         auth,
         bot,
         campaigns,
@@ -71,8 +74,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     # Each package wires its own signal receivers, blueprints and CLI groups: nothing is
     # registered by being imported, so every process built here behaves the same.
     for package in (
+        audit,
         stores,
         auth,
+        approvals,
         members,
         cards,
         ledger,
@@ -83,6 +88,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         sms,
         wechat,
         home,
+        admin,
     ):
         package.init_app(app)
     cli.init_app(app)

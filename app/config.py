@@ -104,6 +104,11 @@ class Settings:
     #: Most one checkout, recharge or card load may move, in fen (default ¥100,000): above any
     #: one sale at a shop, salon or hotel counter, far below what a typo of extra zeros makes.
     MAX_TRANSACTION_FEN: int = 10_000_000
+    #: A manual adjustment of stored value above this (fen, either sign) waits for a second
+    #: admin's approval before it is posted (审批); at or below it is posted at once.
+    ADJUSTMENT_APPROVAL_FEN: int = 50_000
+    #: The same for points.
+    ADJUSTMENT_APPROVAL_POINTS: int = 5_000
     #: Where a sale may be refunded: ``store_of_sale`` (only by an API key of the store that
     #: made it) or ``chain`` (by any store's key).
     REFUND_SCOPE: str = "store_of_sale"
@@ -309,6 +314,9 @@ def _validate_money(settings: Settings) -> None:
         raise ConfigError(
             f"MAX_TRANSACTION_FEN must be between 1 and {MAX_TRANSACTION_FEN_CEILING} (fen)"
         )
+    for name in ("ADJUSTMENT_APPROVAL_FEN", "ADJUSTMENT_APPROVAL_POINTS"):
+        if getattr(settings, name) < 0:
+            raise ConfigError(f"{name} must be 0 or more (0: every adjustment is approved)")
     if settings.REFUND_SCOPE not in REFUND_SCOPES:
         raise ConfigError(f"REFUND_SCOPE must be one of {', '.join(REFUND_SCOPES)}")
 

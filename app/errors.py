@@ -144,3 +144,34 @@ class WechatRefused(LaoyouError):
 
     code = "wechat_refused"
     status = 502
+
+
+# --- staff accounts (the admin panel) ---
+
+
+class SignInFailed(LaoyouError):
+    """Wrong username or password, or a disabled account: the same answer for each."""
+
+    code = "sign_in_failed"
+    status = 401
+    persist = True
+
+
+class AccountLocked(LaoyouError):
+    """Too many failed sign-ins; ``details.locked_until`` says until when."""
+
+    code = "account_locked"
+    status = 423
+    persist = True
+
+
+class SelfApproval(LaoyouError):
+    """The staff member who asked for a change may not approve it too."""
+
+    code = "self_approval"
+    status = 403
+
+
+class AlreadyDecided(LaoyouError):
+    code = "already_decided"
+    status = 409

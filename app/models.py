@@ -4,6 +4,8 @@ from __future__ import annotations
 
 
 def import_all() -> None:
+    import app.approvals.models
+    import app.audit.models
     import app.auth.models
     import app.campaigns.models
     import app.cards.models

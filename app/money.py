@@ -8,3 +8,18 @@ def yuan(fen: int, *, grouped: bool = False) -> str:
     sign = "-" if fen < 0 else ""
     whole, cents = divmod(abs(fen), 100)
     return f"{sign}{whole:,}.{cents:02d}" if grouped else f"{sign}{whole}.{cents:02d}"
+
+
+def parse_yuan(text: str) -> int:
+    """``"-12.5"`` → ``-1250``: what a person types into a form, to fen, never through a float.
+
+    Raises ``ValueError`` for anything but an optional sign, digits and at most two decimals.
+    """
+    import re
+
+    match = re.fullmatch(r"\s*([+-]?)(\d{1,12})(?:\.(\d{1,2}))?\s*", text or "")
+    if match is None:
+        raise ValueError(f"not an amount of yuan: {text!r}")
+    sign, whole, cents = match.groups()
+    fen = int(whole) * 100 + int((cents or "0").ljust(2, "0"))
+    return -fen if sign == "-" else fen

@@ -12,7 +12,10 @@ _signals = Namespace()
 
 #: sender: the Member; kwargs: card (its first Card or None). Sent by cards.services.enroll.
 member_joined = _signals.signal("member-joined")
-#: sender: the Card; kwargs: action, from_state, to_state, new_card (replace only)
+#: sender: the Member; kwargs: action ("create" or "update"), before (dict | None: the
+#: profile before, None on create), after (dict). Sent by members.services (the audit log).
+member_changed = _signals.signal("member-changed")
+#: sender: the Card; kwargs: action, from_state, to_state, new_card (replace only), reason
 card_state_changed = _signals.signal("card-state-changed")
 
 #: sender: the ledger Transaction just posted (checkout, recharge, refund, redemption,

@@ -12,6 +12,7 @@ import datetime as dt
 from flask import Flask, Response, after_this_request, current_app, g, request
 from werkzeug.exceptions import UnsupportedMediaType
 
+from app.audit.services import set_actor
 from app.auth.models import ApiKey
 from app.auth.services import authenticate, record_key_use
 from app.db import utcnow
@@ -45,6 +46,7 @@ def require_api_key() -> ApiKey:
     key = authenticate(secret.strip())
     g.api_key = key
     g.store = key.store
+    set_actor("api_key", key.prefix)
     now = utcnow()
     if key.last_used_at is None or now - key.last_used_at >= LAST_USED_RESOLUTION:
         _touch_after_success(key.id, now)

@@ -10,7 +10,7 @@ from typing import Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import contains_eager
 
 from app.cards import ecard
@@ -256,7 +256,7 @@ def change_state(
     )
     db.session.flush()
     card_state_changed.send(
-        card, action=action, from_state=before, to_state=card.state, new_card=None
+        card, action=action, from_state=before, to_state=card.state, new_card=None, reason=reason
     )
     return card
 
@@ -297,7 +297,12 @@ def replace_card(card: Card, *, actor: str | None = None, reason: str | None = N
     )
     db.session.flush()
     card_state_changed.send(
-        card, action="replace", from_state=before, to_state=card.state, new_card=new
+        card,
+        action="replace",
+        from_state=before,
+        to_state=card.state,
+        new_card=new,
+        reason=reason,
     )
     return new
 
@@ -420,3 +425,11 @@ def verify_pin(card: Card, pin: str | None, *, now: dt.datetime | None = None) -
         card.pin_failures = 0
         card.pin_locked_until = None
         db.session.flush()
+
+
+def count_cards(store_ids: frozenset[int] | None = None) -> int:
+    """Cards not cancelled, or only those issued at one of ``store_ids``."""
+    query = select(func.count()).select_from(Card).where(Card.state != "cancelled")
+    if store_ids is not None:
+        query = query.where(Card.issued_store_id.in_(store_ids))
+    return db.session.scalar(query) or 0

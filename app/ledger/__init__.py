@@ -3,7 +3,8 @@
 ``init_app`` subscribes the ledger to other packages' events: a replaced card carries its
 balances and a card issued with a value gets it (``operations``); ``laoyou cards show`` and
 ``member show`` print the balances (``cli``); a new member earns the signup and referral
-gifts (``rules.referral``). Every process that builds the app gets them, API or not.
+gifts (``rules.referral``); an approved manual adjustment is posted (``adjustments``).
+Every process that builds the app gets them, API or not.
 """
 
 from __future__ import annotations
@@ -12,13 +13,15 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from app.ledger import operations
+    from app.approvals.services import register_kind
+    from app.ledger import adjustments, operations
     from app.ledger.cli import balances_line, ledger_group
     from app.ledger.rules import referral
     from app.ledger.rules.cli import levels_group, rules_group
     from app.signals import shown_in_cli
 
     operations.connect_signals()
+    register_kind(app, adjustments.APPROVAL_KIND, adjustments.apply_approved)
     referral.connect_signals()
     shown_in_cli.connect(balances_line, weak=False)
     app.cli.add_command(ledger_group)

@@ -151,3 +151,19 @@ def points_summary(member_id: int) -> tuple[Balances, tuple[int, dt.date] | None
         else:
             assets.append((asset, amount))
     return _from_rows(assets), expiry
+
+
+def count_transactions(
+    since: dt.datetime, until: dt.datetime, store_ids: frozenset[int] | None = None
+) -> int:
+    """Journal transactions posted in ``[since, until)``, or only at one of ``store_ids``."""
+    from app.ledger.models import Transaction
+
+    query = (
+        select(func.count())
+        .select_from(Transaction)
+        .where(Transaction.created_at >= since, Transaction.created_at < until)
+    )
+    if store_ids is not None:
+        query = query.where(Transaction.store_id.in_(store_ids))
+    return db.session.scalar(query) or 0

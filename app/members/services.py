@@ -26,6 +26,7 @@ from app.members.models import (
     level_name_sql,
 )
 from app.phone import normalise_phone, parse_phone
+from app.signals import member_changed
 from app.stores.models import Store
 from app.stores.services import get_store
 
@@ -68,12 +69,14 @@ def create_member(data: dict[str, Any], *, resolve: Resolver = member_by_phone) 
     db.session.add(member)
     with _phone_race(phone):
         db.session.flush()
+    member_changed.send(member, action="create", before=None, after=profile_fields(member))
     return member
 
 
 def update_member(
     member: Member, data: dict[str, Any], *, resolve: Resolver = member_by_phone
 ) -> Member:
+    before = profile_fields(member)
     phone = member.phone
     if "phone" in data:
         phone = parse_phone(str(data["phone"]))
@@ -86,7 +89,34 @@ def update_member(
             member.home_store = _home_store(str(data["home_store"]))
         _apply(member, data, creating=False, resolve=resolve)
         db.session.flush()
+    after = profile_fields(member)
+    if after != before:
+        changed = [k for k in after if after[k] != before.get(k)]
+        member_changed.send(
+            member,
+            action="update",
+            before={k: before.get(k) for k in changed},
+            after={k: after[k] for k in changed},
+        )
     return member
+
+
+def profile_fields(member: Member) -> dict[str, Any]:
+    """What a person would call the member's profile: the audit log keeps it before and after."""
+    return {
+        "phone": member.phone,
+        "name": member.name,
+        "gender": member.gender,
+        "birthday": birthday_text(member),
+        "language": member.language,
+        "home_store": member.home_store.code if member.home_store else None,
+        "region": member.region,
+        "occupation": member.occupation,
+        "income_band": member.income_band,
+        "tags": list(member.tags or []),
+        "answers": dict(member.answers or {}),
+        "referrer": member.referrer.phone if member.referrer else None,
+    }
 
 
 @contextmanager
@@ -455,3 +485,11 @@ def member_alert_switch(
         .where(AlertPreference.member_id == member_id, AlertPreference.alert_type == alert_type)
         .scalar_subquery()
     )
+
+
+def count_members(store_ids: frozenset[int] | None = None) -> int:
+    """Members in the programme, or only those whose home is one of ``store_ids``."""
+    query = select(func.count()).select_from(Member)
+    if store_ids is not None:
+        query = query.where(Member.home_store_id.in_(store_ids))
+    return db.session.scalar(query) or 0

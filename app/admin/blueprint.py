@@ -1,0 +1,93 @@
+"""The panel's URL table: every /admin page, its view and its methods, in one place."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, render_template
+from flask_wtf.csrf import generate_csrf
+
+from app import clock
+from app.admin import audit_views, balance_views, guard, staff_views, views
+from app.admin.messages import language_labels, permission_labels, role_labels
+from app.db import db, finish_failed, utcnow
+from app.errors import LaoyouError
+from app.money import yuan
+
+admin_bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+admin_bp.add_url_rule("/login", "login", views.login, methods=["GET", "POST"])
+admin_bp.add_url_rule("/logout", "logout", views.logout, methods=["POST"])
+admin_bp.add_url_rule("/language", "language", views.language, methods=["POST"])
+admin_bp.add_url_rule("/", "dashboard", views.dashboard)
+admin_bp.add_url_rule("/password", "password", views.password, methods=["GET", "POST"])
+
+admin_bp.add_url_rule("/staff", "staff_list", staff_views.staff_list)
+admin_bp.add_url_rule("/staff/new", "staff_new", staff_views.staff_new, methods=["GET", "POST"])
+admin_bp.add_url_rule("/staff/<username>", "staff_detail", staff_views.staff_detail)
+admin_bp.add_url_rule(
+    "/staff/<username>/password", "staff_reset", staff_views.staff_reset, methods=["POST"]
+)
+admin_bp.add_url_rule(
+    "/staff/<username>/disable", "staff_disable", staff_views.staff_disable, methods=["POST"]
+)
+admin_bp.add_url_rule(
+    "/staff/<username>/permissions",
+    "staff_permissions",
+    staff_views.staff_permissions,
+    methods=["POST"],
+)
+
+admin_bp.add_url_rule("/audit", "audit", audit_views.audit_log)
+admin_bp.add_url_rule("/audit.csv", "audit_csv", audit_views.audit_csv)
+
+admin_bp.add_url_rule("/adjust", "adjust_page", balance_views.adjust_page)
+admin_bp.add_url_rule("/adjust", "adjust_post", balance_views.adjust_post, methods=["POST"])
+admin_bp.add_url_rule("/approvals", "approvals_page", balance_views.approvals_page)
+admin_bp.add_url_rule(
+    "/approvals/<int:request_id>/approve",
+    "approval_approve",
+    balance_views.approval_approve,
+    methods=["POST"],
+)
+admin_bp.add_url_rule(
+    "/approvals/<int:request_id>/reject",
+    "approval_reject",
+    balance_views.approval_reject,
+    methods=["POST"],
+)
+
+admin_bp.before_request(guard.before_admin_request)
+admin_bp.teardown_request(guard.forget_request_state)
+
+
+@admin_bp.app_template_global("admin_may")
+def _may(permission: str) -> bool:
+    return guard.may(permission)
+
+
+@admin_bp.context_processor
+def _page_context() -> dict[str, Any]:
+    return {
+        "csrf_token": generate_csrf,
+        "staff": guard.current_staff(),
+        "rooms": views.rooms(),
+        "role_labels": role_labels(),
+        "permission_labels": permission_labels(),
+        "language_labels": language_labels(),
+        "now_utc": utcnow,
+        "yuan": yuan,
+        "to_local": clock.to_local,
+    }
+
+
+@admin_bp.errorhandler(404)
+def _not_found(exc: Exception) -> tuple[str, int]:
+    return render_template("admin/error.html", status=404, reason="not_found"), 404
+
+
+@admin_bp.errorhandler(LaoyouError)
+def _domain_error(exc: LaoyouError) -> tuple[str, int]:
+    """A refusal a view did not handle itself: a page, not the API's JSON."""
+    finish_failed(db.session(), exc)
+    return render_template("admin/error.html", status=exc.status, reason=exc.code), exc.status

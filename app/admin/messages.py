@@ -1,0 +1,79 @@
+"""The panel's words for the services' refusals, in the staff member's language."""
+
+from __future__ import annotations
+
+from app.errors import LaoyouError
+from app.i18n import gettext
+
+
+def error_text(exc: LaoyouError) -> str:
+    """A refusal as a sentence; the services' own messages are English, for the API and CLI."""
+    reason = exc.details.get("reason") or exc.code
+    if reason == "sign_in_failed":
+        return gettext("Wrong username or password.")
+    if reason == "account_locked":
+        return gettext(
+            "Too many failed sign-ins: this account is locked for 15 minutes. "
+            "Try again later, or ask an admin to reset the password."
+        )
+    if reason == "password_length":
+        return gettext("A password has 10 to 200 characters.")
+    if reason == "wrong_password":
+        return gettext("The current password is wrong.")
+    if reason == "username_format":
+        return gettext("A username has 2 to 64 letters, digits, dots, dashes or underscores.")
+    if reason == "username_taken":
+        return gettext("That username is taken.")
+    if reason == "store_required":
+        return gettext("A store manager or a cashier works at one store: choose it.")
+    if reason == "last_admin":
+        return gettext("The last active admin cannot be disabled.")
+    if reason == "not_found":
+        return gettext("Not found.")
+    if reason == "self_approval":
+        return gettext("You asked for this change: another admin approves it.")
+    if reason == "already_decided":
+        return gettext("This request was already decided.")
+    if reason == "nothing_to_adjust":
+        return gettext("Give points, an amount of stored value, or both.")
+    if reason == "reason":
+        return gettext("An adjustment needs a reason.")
+    if reason == "insufficient_funds":
+        return gettext("The card does not hold that much.")
+    if reason == "card_not_active":
+        return gettext("The card is not active (lost, frozen, cancelled or expired).")
+    if reason == "amount_too_large":
+        return gettext("That amount is larger than one transaction may move.")
+    return gettext("The request was refused: %(why)s", why=exc.message)
+
+
+def role_labels() -> dict[str, str]:
+    return {
+        "admin": gettext("Admin"),
+        "marketer": gettext("Marketer"),
+        "store_manager": gettext("Store manager"),
+        "cashier": gettext("Cashier"),
+    }
+
+
+def permission_labels() -> dict[str, str]:
+    return {
+        "rules.view": gettext("See the programme's rules"),
+        "rules.edit": gettext("Change the programme's rules"),
+        "members.view": gettext("See members"),
+        "members.edit": gettext("Change members"),
+        "cards.act": gettext("Card actions (lost, freeze, replace…)"),
+        "balances.adjust": gettext("Adjust balances"),
+        "balances.approve": gettext("Approve adjustments"),
+        "staff.manage": gettext("Manage staff and permissions"),
+        "audit.view": gettext("Read the audit log"),
+        "stores.manage": gettext("Manage stores"),
+        "api_keys.manage": gettext("Manage API keys"),
+        "campaigns.manage": gettext("Manage campaigns"),
+        "reports.view": gettext("See reports"),
+    }
+
+
+def language_labels() -> dict[str, str]:
+    """Each language in its own script, so anyone finds theirs whatever the page shows."""
+    return {"zh-Hans": "简体中文", "zh-Hant": "繁體中文", "en": "English"}

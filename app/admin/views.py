@@ -1,0 +1,138 @@
+"""Signing in and out, the language switch, the dashboard, one's own password."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from flask import redirect, render_template, request, session, url_for
+from flask_login import login_user, logout_user
+from werkzeug.wrappers import Response
+
+from app import clock
+from app.admin.guard import (
+    SignedIn,
+    current_staff,
+    may,
+    public,
+    safe_next,
+    signed_in,
+)
+from app.admin.messages import error_text
+from app.auth.models import STAFF_LANGUAGES
+from app.auth.permissions import store_scope
+from app.auth.services import authenticate_staff, change_password, set_language
+from app.cards.services import count_cards
+from app.db import db, finish_failed
+from app.errors import AccountLocked, InvalidRequest, SignInFailed
+from app.i18n import gettext
+from app.ledger.balances import count_transactions
+from app.members.services import count_members
+from app.stores.services import list_stores
+
+#: Longest username or password the sign-in form reads; anything longer is refused unread.
+MAX_FIELD_CHARS = 200
+
+
+def rooms() -> list[dict[str, Any]]:
+    """The panel's rooms the signed-in staff member may enter, for the navigation.
+
+    Each later room (rules, members, reports…) adds a line here with the permission its
+    views require, so a link is never shown to someone the page would refuse.
+    """
+    every = [
+        ("admin.dashboard", gettext("Dashboard"), None),
+        ("admin.adjust_page", gettext("Adjust a balance"), "balances.adjust"),
+        ("admin.approvals_page", gettext("Approvals"), "balances.approve"),
+        ("admin.staff_list", gettext("Staff"), "staff.manage"),
+        ("admin.audit", gettext("Audit log"), "audit.view"),
+    ]
+    if current_staff() is None:
+        return []
+    return [
+        {"endpoint": e, "label": label}
+        for e, label, permission in every
+        if permission is None or may(permission)
+    ]
+
+
+@public
+def login() -> Response | str | tuple[str, int]:
+    if current_staff() is not None and request.method == "GET":
+        return redirect(safe_next(request.args.get("next")))
+    next_path = request.values.get("next", "")
+    if request.method == "GET":
+        return render_template("admin/login.html", next=next_path, username="")
+    username = request.form.get("username", "")[:MAX_FIELD_CHARS]
+    password = request.form.get("password", "")
+    try:
+        staff = authenticate_staff(username, password[: MAX_FIELD_CHARS + 1])
+    except (SignInFailed, AccountLocked) as exc:
+        finish_failed(db.session(), exc)  # the failed-attempt count stays
+        status = exc.status
+        return (
+            render_template(
+                "admin/login.html", next=next_path, username=username, error=error_text(exc)
+            ),
+            status,
+        )
+    session.clear()  # a new session at sign-in: no fixation
+    login_user(SignedIn(staff))
+    return redirect(safe_next(next_path))
+
+
+@signed_in
+def logout() -> Response:
+    logout_user()
+    session.clear()
+    return redirect(url_for("admin.login"))
+
+
+@public
+def language() -> Response:
+    """The language switch: the signed-in staff member's own setting, else this browser's."""
+    chosen = request.form.get("language", "")
+    if chosen in STAFF_LANGUAGES:
+        staff = current_staff()
+        if staff is not None:
+            set_language(staff, chosen)
+        session["admin_language"] = chosen
+    return redirect(safe_next(request.form.get("next")))
+
+
+@signed_in
+def dashboard() -> str:
+    staff = current_staff()
+    assert staff is not None
+    scope = store_scope(staff)
+    today = clock.local_today()
+    start = dt.datetime.combine(today, dt.time(), tzinfo=clock.zone())
+    stores = [s for s in list_stores() if scope is None or s.id in scope]
+    return render_template(
+        "admin/dashboard.html",
+        members=count_members(scope),
+        cards=count_cards(scope),
+        transactions_today=count_transactions(start, start + dt.timedelta(days=1), scope),
+        stores=stores,
+        all_stores=scope is None,
+    )
+
+
+@signed_in
+def password() -> Response | str | tuple[str, int]:
+    staff = current_staff()
+    assert staff is not None
+    if request.method == "GET":
+        return render_template("admin/password.html")
+    new = request.form.get("new_password", "")
+    if new != request.form.get("confirm_password", ""):
+        return render_template(
+            "admin/password.html", error=gettext("The two new passwords differ.")
+        ), 400
+    try:
+        change_password(staff, request.form.get("old_password", ""), new)
+    except InvalidRequest as exc:
+        return render_template("admin/password.html", error=error_text(exc)), 400
+    # The change ended every session, this one too: sign this one in again.
+    login_user(SignedIn(staff))
+    return redirect(url_for("admin.dashboard", changed=1))

@@ -1,0 +1,129 @@
+"""Every /admin route × every role: the expected answer, from a table checked against the URL map.
+
+A new /admin route fails ``test_the_table_covers_every_admin_route`` until it is added to
+the table with its answers, and ``test_every_admin_view_declares_its_access`` until its view
+goes through ``app.admin.guard`` (``requires``, ``signed_in`` or ``public``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from tests.admin.conftest import ROLES, Staff, csrf_token
+
+ANON = "anonymous"
+#: A staff member every URL with <username> points at (a cashier of SH01).
+TARGET = "target1"
+
+R, F = 302, 403  # redirect; forbidden
+
+
+def _only_admin(ok: int) -> dict[str, int]:
+    return {ANON: R, "admin": ok, "marketer": F, "store_manager": F, "cashier": F}
+
+
+def _adjusters(ok: int) -> dict[str, int]:
+    return {ANON: R, "admin": ok, "marketer": F, "store_manager": ok, "cashier": F}
+
+
+def _everyone(ok: int, anonymous: int = R) -> dict[str, int]:
+    return {ANON: anonymous, **dict.fromkeys(ROLES, ok)}
+
+
+#: (endpoint, method) -> (path, form data, {who: status}). Signed-in staff on the sign-in
+#: page go on to the dashboard (302); an anonymous visitor elsewhere goes to the sign-in page.
+TABLE: dict[tuple[str, str], tuple[str, dict[str, str], dict[str, int]]] = {
+    ("admin.login", "GET"): ("/admin/login", {}, _everyone(R, anonymous=200)),
+    ("admin.login", "POST"): (
+        "/admin/login",
+        {"username": "nobody", "password": "wrong password"},
+        _everyone(401, anonymous=401),
+    ),
+    ("admin.logout", "POST"): ("/admin/logout", {}, _everyone(R)),
+    ("admin.language", "POST"): ("/admin/language", {"language": "en"}, _everyone(R, R)),
+    ("admin.dashboard", "GET"): ("/admin/", {}, _everyone(200)),
+    ("admin.password", "GET"): ("/admin/password", {}, _everyone(200)),
+    ("admin.password", "POST"): ("/admin/password", {"old_password": "x"}, _everyone(400)),
+    ("admin.staff_list", "GET"): ("/admin/staff", {}, _only_admin(200)),
+    ("admin.staff_new", "GET"): ("/admin/staff/new", {}, _only_admin(200)),
+    ("admin.staff_new", "POST"): ("/admin/staff/new", {"username": "x"}, _only_admin(400)),
+    ("admin.staff_detail", "GET"): (f"/admin/staff/{TARGET}", {}, _only_admin(200)),
+    ("admin.staff_reset", "POST"): (f"/admin/staff/{TARGET}/password", {}, _only_admin(400)),
+    ("admin.staff_disable", "POST"): (f"/admin/staff/{TARGET}/disable", {}, _only_admin(R)),
+    ("admin.staff_permissions", "POST"): (
+        f"/admin/staff/{TARGET}/permissions",
+        {"perm:audit.view": "grant"},
+        _only_admin(R),
+    ),
+    ("admin.adjust_page", "GET"): ("/admin/adjust", {}, _adjusters(200)),
+    ("admin.adjust_post", "POST"): ("/admin/adjust", {"card": "nothing"}, _adjusters(400)),
+    ("admin.approvals_page", "GET"): ("/admin/approvals", {}, _only_admin(200)),
+    ("admin.approval_approve", "POST"): ("/admin/approvals/999999/approve", {}, _only_admin(404)),
+    ("admin.approval_reject", "POST"): ("/admin/approvals/999999/reject", {}, _only_admin(404)),
+    ("admin.audit", "GET"): ("/admin/audit", {}, _only_admin(200)),
+    ("admin.audit_csv", "GET"): ("/admin/audit.csv", {}, _only_admin(200)),
+}
+
+
+def admin_routes(app: Flask) -> set[tuple[str, str]]:
+    return {
+        (rule.endpoint, method)
+        for rule in app.url_map.iter_rules()
+        if rule.rule.startswith("/admin")
+        for method in rule.methods or ()
+        if method not in ("HEAD", "OPTIONS")
+    }
+
+
+def test_the_table_covers_every_admin_route(app: Flask) -> None:
+    routes = admin_routes(app)
+    assert routes - TABLE.keys() == set(), "add each new /admin route to TABLE with its answers"
+    assert TABLE.keys() - routes == set(), "a route in TABLE no longer exists"
+
+
+def test_every_admin_view_declares_its_access(app: Flask) -> None:
+    undeclared = sorted(
+        endpoint
+        for endpoint, _method in admin_routes(app)
+        if not hasattr(app.view_functions[endpoint], "admin_access")
+    )
+    assert undeclared == []
+
+
+CASES = [
+    pytest.param(key, who, id=f"{key[1]} {key[0]} as {who}")
+    for key in TABLE
+    for who in (ANON, *ROLES)
+]
+
+
+@pytest.mark.parametrize(("key", "who"), CASES)
+def test_route_answers_each_role_as_the_table_says(
+    app: Flask, make_staff: Any, signed_in: Any, key: tuple[str, str], who: str
+) -> None:
+    make_staff(TARGET, "cashier")
+    path, data, expected = TABLE[key]
+    if who == ANON:
+        user = Staff(app.test_client(), "")
+        user.token = csrf_token(user.client.get("/admin/login").text)
+    else:
+        user = signed_in(who)
+    method = key[1]
+    response = user.get(path) if method == "GET" else user.post(path, data)
+
+    assert response.status_code == expected[who], response.text[:500]
+    if response.status_code == 403:
+        assert "Not allowed" in response.text or "无权访问" in response.text
+    if (
+        who == ANON
+        and response.status_code == 302
+        and key[0]
+        not in (
+            "admin.login",
+            "admin.language",
+        )
+    ):
+        assert response.headers["Location"].startswith("/admin/login?next=")
