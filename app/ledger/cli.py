@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import getpass
+import os
 import sys
 import uuid
+from pathlib import Path
 from typing import Any
 
 import click
@@ -162,6 +164,51 @@ def return_command(card_ref: str, reason: str, key: str | None) -> None:
         f"points {result.points_moved or result.points_forfeited} {where}; "
         f"visits forfeited {result.visits_forfeited}"
     )
+
+
+@click.command("import")
+@click.argument("path", metavar="FILE.csv", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Check and report every row; write nothing.")
+def import_command(path: Path, dry_run: bool) -> None:
+    """Import members, their cards and opening balances from a CSV file (UTF-8 or GBK).
+
+    Importing the same file again changes nothing. Exit 1 when any row was refused (the
+    others are imported).
+    """
+    from app.ledger.member_csv import import_members
+
+    try:
+        source = path.open("rb")
+    except OSError as exc:
+        raise click.ClickException(f"cannot read {path}: {exc.strerror}") from exc
+    with source, cli_unit_of_work():
+        report = import_members(source, actor=cli_actor(), dry_run=dry_run)
+    for refusal in report.refusals:
+        who = " ".join(p for p in (refusal.phone, refusal.card_number) if p)
+        click.echo(f"line {refusal.line}{f' ({who})' if who else ''}: {refusal.message}")
+    if report.refused > len(report.refusals):
+        click.echo(f"... and {report.refused - len(report.refusals)} more refused rows")
+    click.echo(("dry run, nothing written: " if dry_run else "") + report.summary())
+    if report.refused:
+        sys.exit(1)
+
+
+@click.command("export")
+@click.argument("path", metavar="FILE.csv", type=click.Path(dir_okay=False, path_type=Path))
+def export_command(path: Path) -> None:
+    """Export every member with their cards and balances as CSV (UTF-8 with BOM, for Excel),
+    in the format import reads. The file must not exist yet; only its owner may read it."""
+    from app.ledger.member_csv import export_members
+
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise click.UsageError(f"{path} already exists; choose another file") from None
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {path}: {exc.strerror}") from exc
+    with open(fd, "w", encoding="utf-8-sig", newline="") as out, cli_unit_of_work():
+        rows, members = export_members(out)
+    click.echo(f"exported {members} members in {rows} rows to {path}")
 
 
 def balances_line(subject: Card | Member, **_: Any) -> str:
