@@ -155,7 +155,8 @@ class Row:
     valid_from: dt.date | None
     valid_until: dt.date | None
     points: int
-    points_expire_on: dt.date | None
+    #: (last day or None for never, points) per lot to open; empty without points.
+    points_lots: tuple[tuple[dt.date | None, int], ...]
     paid_fen: int
     bonus_fen: int
     visits: int
@@ -354,7 +355,7 @@ def validate_row(line: int, cells: dict[str, str]) -> Row:
     bonus = _int(cells, "stored_value_bonus_fen", low=0, high=maximum)
     points = _int(cells, "points", low=0, high=MAX_POINTS)
     visits = _int(cells, "visits", low=0, high=MAX_COUNT)
-    expires = _date(cells, "points_expire_on")
+    points_lots = _points_lots(cells.get("points_expire_on", ""), points)
     valid_from, valid_until = _date(cells, "valid_from"), _date(cells, "valid_until")
     if bonus > max(total, 0):
         raise InvalidRequest("stored_value_bonus_fen is part of stored_value_fen: not more")
@@ -362,10 +363,6 @@ def validate_row(line: int, cells: dict[str, str]) -> Row:
         raise InvalidRequest("a negative stored_value_fen needs a credit_limit_fen that covers it")
     if credit and card_type != "stored_value":
         raise InvalidRequest("only stored_value cards have a credit_limit_fen")
-    if expires is not None and not points:
-        raise InvalidRequest("points_expire_on without points")
-    if expires is not None and expires < _today():
-        raise InvalidRequest(f"points_expire_on {expires.isoformat()} has passed")
     if number is None and (points or total or visits or credit or valid_from or valid_until):
         raise InvalidRequest("balances and card details need a card_number")
     if card_type == "period" and valid_until is None:
@@ -383,11 +380,57 @@ def validate_row(line: int, cells: dict[str, str]) -> Row:
         valid_from=valid_from,
         valid_until=valid_until,
         points=points,
-        points_expire_on=expires,
+        points_lots=points_lots,
         paid_fen=total - bonus,
         bonus_fen=bonus,
         visits=visits,
     )
+
+
+def _points_lots(text: str, points: int) -> tuple[tuple[dt.date | None, int], ...]:
+    """``points_expire_on`` read: empty (never), one day for all the points, or, for points
+    that expire on several days, ``DAY:POINTS`` items joined by ``;`` (``never:POINTS``
+    for points that never expire) adding up to ``points``."""
+    text = text.strip()
+    if not points:
+        if text:
+            raise InvalidRequest("points_expire_on without points")
+        return ()
+    if ":" not in text:
+        day = _date({"points_expire_on": text}, "points_expire_on")
+        return ((_not_passed(day), points),)
+    items: list[tuple[dt.date | None, int]] = []
+    for item in text.split(";"):
+        when, _, amount = item.partition(":")
+        when = when.strip()
+        day = None if when == "never" else _date({"points_expire_on": when}, "points_expire_on")
+        try:
+            n = int(amount)
+        except ValueError:
+            raise InvalidRequest("points_expire_on items are DAY:POINTS joined by ;") from None
+        if n <= 0:
+            raise InvalidRequest("points_expire_on items are DAY:POINTS joined by ;")
+        items.append((_not_passed(day), n))
+    if sum(n for _, n in items) != points or len(items) > 100:
+        raise InvalidRequest("the points of points_expire_on must add up to points")
+    return tuple(items)
+
+
+def _not_passed(day: dt.date | None) -> dt.date | None:
+    if day is not None and day < _today():
+        raise InvalidRequest(f"points_expire_on {day.isoformat()} has passed")
+    return day
+
+
+def _expiry_cell(by_day: list[tuple[dt.date | None, int]]) -> str | None:
+    """``points_expire_on`` as written: see :func:`_points_lots`."""
+    by_day = sorted(by_day, key=lambda item: (item[0] is None, item[0] or dt.date.max))
+    if len(by_day) == 1:
+        day = by_day[0][0]
+        return day.isoformat() if day is not None else None
+    if not by_day:
+        return None
+    return ";".join(f"{day.isoformat() if day is not None else 'never'}:{n}" for day, n in by_day)
 
 
 def _today() -> dt.date:
@@ -552,7 +595,7 @@ def _opening(row: Row, card: Card, actor: str, *, fresh: bool, report: ImportRep
         "op": OPENING,
         "card": card.number,
         "points": row.points,
-        "points_expire_on": row.points_expire_on,
+        "points_lots": [[day, amount] for day, amount in row.points_lots],
         "paid_fen": row.paid_fen,
         "bonus_fen": row.bonus_fen,
         "visits": row.visits,
@@ -579,10 +622,8 @@ def _opening(row: Row, card: Card, actor: str, *, fresh: bool, report: ImportRep
             "new cards only"
         )
     entries: list[Entry] = []
-    if row.points:
-        entries += journal.from_issued(
-            "points", row.points, card.id, expires_on=row.points_expire_on
-        )
+    for day, amount in row.points_lots:
+        entries += journal.from_issued("points", amount, card.id, expires_on=day)
     if row.paid_fen > 0:
         entries += journal.from_issued("stored_value_paid", row.paid_fen, card.id)
     elif row.paid_fen < 0:
@@ -679,11 +720,12 @@ def _card_cells(card: Card) -> dict[str, Any]:
             select(Account.asset, Account.balance).where(Account.card_id == card.id)
         ).all()
     )
-    expires = db.session.scalar(
-        select(func.min(PointsLot.expires_on))
+    by_day = db.session.execute(
+        select(PointsLot.expires_on, func.sum(PointsLot.remaining))
         .join(Account, Account.id == PointsLot.account_id)
         .where(Account.card_id == card.id, PointsLot.remaining > 0)
-    )
+        .group_by(PointsLot.expires_on)
+    ).all()
     paid, bonus = int(held.get("stored_value_paid", 0)), int(held.get("stored_value_bonus", 0))
     points = int(held.get("points", 0))
     return {
@@ -693,7 +735,7 @@ def _card_cells(card: Card) -> dict[str, Any]:
         "valid_from": card.valid_from,
         "valid_until": card.valid_until,
         "points": points or None,
-        "points_expire_on": expires if points else None,
+        "points_expire_on": _expiry_cell([(day, int(n)) for day, n in by_day]),
         "stored_value_fen": (paid + bonus) or None,
         "stored_value_bonus_fen": bonus or None,
         "visits": int(held.get("visits", 0)) or None,

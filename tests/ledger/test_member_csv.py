@@ -178,6 +178,10 @@ def test_dry_run_reports_and_writes_nothing(shop: None) -> None:
         ("13700137000,,,,,,SH01,,6200009,,,,-100,,", "needs a credit_limit_fen"),
         ("13700137000,,,,,,SH01,,6200009,,10,2020-01-01,,,", "has passed"),
         ("13700137000,,,,,,SH01,,6200009,,,2030-01-01,,,", "points_expire_on without points"),
+        ("13700137000,,,,,,SH01,,6200009,,50,2030-01-01:20;never:20,,,", "must add up to points"),
+        ("13700137000,,,,,,SH01,,6200009,,50,2030-01-01:x;never:20,,,", "DAY:POINTS"),
+        ("13700137000,,,,,,SH01,,6200009,,50,2030-01-01:0;never:50,,,", "DAY:POINTS"),
+        ("13700137000,,,,,,SH01,,6200009,,50,2020-01-01:30;never:20,,,", "has passed"),
         ("13700137000,,,,,,SH01,,,,10,,,,", "need a card_number"),
         ("13700137000,,,,,,SH01,,6200009,,,,,,99999", "visits must be between 0"),
         ("13700137000,Bad\x00Name,,,,,SH01,,,,,,,,", "name holds a control character"),
@@ -225,6 +229,20 @@ def test_cards_already_in_laoyou(shop: None, make_member: Any) -> None:
     member = find_member_by_phone("13700137000")
     assert gift.member_id == member.id  # an anonymous card is bound
     assert loaded.member_id is None  # its row was refused whole
+
+
+def test_points_expiring_on_several_days(shop: None) -> None:
+    header = FILE.splitlines()[0]
+    report = run(
+        f"{header}\n13700137000,,,,,,SH01,,6200020,points,500,2027-06-30:300;never:200,,,\n"
+    )
+    assert report.refusals == []
+    card = find_card("6200020")
+    assert sorted(lots(card.id), key=str) == [
+        (200, 200, None),
+        (300, 300, dt.date(2027, 6, 30)),
+    ]
+    assert "2027-06-30:300;never:200" in export_text()
 
 
 def test_gbk_file_from_chinese_excel(shop: None) -> None:
@@ -295,6 +313,8 @@ def test_export_then_import_into_an_empty_database_round_trips(
     recharge(card, store, 50000, key="r", actor="t")  # +50 yuan bonus
     checkout(card, store, 12345, "stored_value", key="c", actor="t")
     adjust(card, points=-3, reason="r", actor="s", key="a")
+    header = FILE.splitlines()[0]
+    run(f"{header}\n13600136000,,,,,,SH01,,6200020,points,500,2027-06-30:300;never:200,,,\n")
     odd = make_member("13700137000", name="-negative @at", home_store="SH02")
     overdraft = issue_card("stored_value", member=odd, store=store, credit_limit_fen=5000)
     checkout(overdraft, store, 1234, "stored_value", key="o", actor="t")
@@ -313,7 +333,8 @@ def test_export_then_import_into_an_empty_database_round_trips(
     assert export_text() == first
     assert run_check().problems == []
     assert card_balances(find_card("13700137000").id).stored_value_fen == -1234
-    assert len(first.splitlines()) == 6
+    assert len(first.splitlines()) == 7
+    assert "2027-06-30:300;never:200" in first
 
 
 def test_cli_import_and_export(runner: Any, shop: None, tmp_path: Path) -> None:
