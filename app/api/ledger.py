@@ -23,7 +23,7 @@ from app.cards.services import resolve_card, resolve_member
 from app.db import db
 from app.errors import Forbidden
 from app.ledger import operations
-from app.ledger.adjustments import MAX_REASON_CHARS, return_card
+from app.ledger.adjustments import MAX_REASON_CHARS, REASON_PATTERN, return_card
 from app.ledger.models import Account, Line, Transaction
 from app.ledger.redemption import services as redemption
 from app.limits import MAX_AMOUNT_FEN, MAX_COUNT, MAX_ID, MAX_ITEMS, MAX_POINTS
@@ -198,8 +198,15 @@ class RefundResultSchema(Schema):
 class ReturnSchema(Schema):
     reason = fields.String(
         required=True,
-        validate=validate.Length(min=1, max=MAX_REASON_CHARS),
-        metadata=_doc("Why the member returns the card (one line of printable text)."),
+        validate=[
+            validate.Length(min=1, max=MAX_REASON_CHARS),
+            validate.Regexp(REASON_PATTERN, error="a reason is one line of text"),
+        ],
+        metadata=_doc(
+            "Why the member returns the card: one line of text (no control character), "
+            "not only white space.",
+            pattern=REASON_PATTERN,
+        ),
     )
     station = fields.String(validate=validate.Length(max=64), load_default=None)
     external_ref = fields.String(validate=validate.Length(max=128), load_default=None)

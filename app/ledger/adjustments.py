@@ -26,6 +26,7 @@ docs/architecture.md, "Manual adjustments and card returns"):
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,6 +45,12 @@ from app.limits import MAX_POINTS
 
 #: A reason is what staff typed: kept whole in the transaction's details and the card event.
 MAX_REASON_CHARS = 200
+#: No control character (C0, DEL, C1) and no line or paragraph separator: one line.
+_NOT_IN_A_LINE = "\x00-\x1f\x7f-\x9f\u2028\u2029"
+#: White space ``str.strip`` drops that is not already excluded above.
+_SPACES = " \xa0\u1680\u2000-\u200a\u202f\u205f\u3000"
+#: A reason: one line with something in it besides white space (the API documents it).
+REASON_PATTERN = f"^[^{_NOT_IN_A_LINE}]*[^{_NOT_IN_A_LINE}{_SPACES}][^{_NOT_IN_A_LINE}]*$"
 #: ``actor`` names who asked: ``staff:<username>``, ``cli:<os user>``, ``apikey:<id>``.
 MAX_ACTOR_CHARS = 64
 
@@ -74,14 +81,14 @@ class ReturnResult:
 
 
 def clean_reason(reason: Any) -> str:
-    """The reason as stored: required, one line of printable text, at most 200 characters."""
+    """The reason as stored: required, one line of text, at most 200 characters."""
     text = reason.strip() if isinstance(reason, str) else ""
     if not text:
         raise InvalidRequest("a reason is required", field="reason")
     if len(text) > MAX_REASON_CHARS:
         raise InvalidRequest(f"a reason is at most {MAX_REASON_CHARS} characters", field="reason")
-    if any(not ch.isprintable() for ch in text):
-        raise InvalidRequest("a reason is one line of printable text", field="reason")
+    if not re.fullmatch(REASON_PATTERN, text):
+        raise InvalidRequest("a reason is one line of text", field="reason")
     return text
 
 
