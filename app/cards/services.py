@@ -273,6 +273,8 @@ def change_state(
         return replace_card(card, actor=actor, reason=reason)
     before = card.state
     card.state = next_state(action, before)
+    if card.state == "cancelled" and card.is_primary:
+        _pass_primary_on(card)
     db.session.add(
         CardEvent(
             card_id=card.id,
@@ -288,6 +290,22 @@ def change_state(
         card, action=action, from_state=before, to_state=card.state, new_card=None
     )
     return card
+
+
+def _pass_primary_on(card: Card) -> None:
+    """A cancelled (or returned) primary card hands the role on, so the member's phone still
+    finds a working card: to their first other active card, else any other not cancelled."""
+    others = db.session.scalars(
+        select(Card)
+        .where(Card.member_id == card.member_id, Card.id != card.id, Card.state != "cancelled")
+        .order_by(Card.id)
+    ).all()
+    successor = next((c for c in others if c.state == "active"), others[0] if others else None)
+    if successor is None:
+        return
+    card.is_primary = False
+    db.session.flush()  # the old flag goes first, as in replace_card
+    successor.is_primary = True
 
 
 def replace_card(card: Card, *, actor: str | None = None, reason: str | None = None) -> Card:

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from app import clock
 from app.cards.models import CardEvent
-from app.cards.services import issue_card, member_cards
+from app.cards.services import find_card, issue_card, member_cards
 from app.db import db
 from app.errors import (
     AmountTooLarge,
@@ -229,6 +229,9 @@ def test_return_refunds_paid_value_forfeits_bonus_and_moves_points(member_card: 
     assert card_balances(other.id).points == 110
     assert lots(other.id)[0][2] == dt.date(2027, 12, 31)  # the points keep their expiry
     assert member_balances(member.id).points == 110
+    # The member's phone now finds the card that took the points.
+    assert (card.is_primary, other.is_primary) == (False, True)
+    assert find_card(member.phone).id == other.id
     assert _system_lines(result.transaction_id) == {
         (system_account_id("issued", "stored_value_paid"), "stored_value_paid"): 40000,
         (system_account_id("breakage", "stored_value_bonus"), "stored_value_bonus"): 4000,
@@ -240,6 +243,34 @@ def test_return_refunds_paid_value_forfeits_bonus_and_moves_points(member_card: 
     txn = db.session.get(Transaction, result.transaction_id)
     assert (txn.kind, txn.amount_fen, txn.store_id) == ("return", 40000, store.id)
     assert run_check().problems == []
+
+
+def test_cancelling_a_primary_card_prefers_an_active_successor(member_card: Any) -> None:
+    from app.cards.services import change_state
+
+    member, card = member_card()
+    frozen = issue_card("points", member=member, store=get_store("SH01"))
+    change_state(frozen, "freeze")
+    active = issue_card("points", member=member, store=get_store("SH01"))
+    change_state(card, "cancel")
+    assert [c.is_primary for c in (card, frozen, active)] == [False, False, True]
+    change_state(active, "cancel")
+    assert [c.is_primary for c in (card, frozen, active)] == [False, True, False]
+    change_state(frozen, "cancel")  # the last card: it stays the primary one
+    assert [c.is_primary for c in (card, frozen, active)] == [False, True, False]
+
+
+def test_an_anonymous_gift_card_is_returned(make_card: Any) -> None:
+    card = make_card("gift")
+    load_value(card, 20000, idempotency_key="l", actor="t")
+    checkout(card, get_store("SH01"), 5000, "stored_value", key="c", actor="t")
+    result = return_card(card, reason="unused", actor="staff:li", key="k")
+    assert (result.refunded_fen, result.bonus_forfeited_fen, result.points_moved_to) == (
+        15000,
+        0,
+        None,
+    )
+    assert card.state == "cancelled"
 
 
 def test_return_of_a_members_only_card_forfeits_points_and_visits(member_card: Any) -> None:
