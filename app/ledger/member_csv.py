@@ -588,7 +588,7 @@ def _card(row: Row, member: Member, actor: str, report: ImportReport) -> tuple[C
 
 def _opening(row: Row, card: Card, actor: str, *, fresh: bool, report: ImportReport) -> bool:
     """Post the row's balances as the card's opening transaction; True when posted now."""
-    from app.ledger.operations import CARD_ASSETS
+    from app.ledger.operations import CARD_ASSETS, _announce, _balances_after
 
     key = f"{OPENING}:{card.number}"
     request = {
@@ -641,7 +641,7 @@ def _opening(row: Row, card: Card, actor: str, *, fresh: bool, report: ImportRep
     if row.visits:
         entries += journal.from_issued("visits", row.visits, card.id)
     locked = journal.lock_card_accounts([card.id], CARD_ASSETS)
-    journal.post(
+    posting = journal.post(
         OPENING,
         key,
         entries,
@@ -660,6 +660,15 @@ def _opening(row: Row, card: Card, actor: str, *, fresh: bool, report: ImportRep
         accounts=locked,
         key_checked=True,
         req_hash=req_hash,
+    )
+    # Announced as every posting is (messaging alerts no opening: the member was not there).
+    _announce(
+        posting,
+        card=card,
+        balances=_balances_after(card.id, locked, posting),
+        amount_fen=0,
+        points_delta=row.points,
+        store=None,
     )
     report.openings_posted += 1
     return True
