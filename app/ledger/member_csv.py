@@ -62,6 +62,7 @@ COLUMNS = (
     "level",
     "card_number",
     "card_type",
+    "card_state",
     "credit_limit_fen",
     "valid_from",
     "valid_until",
@@ -104,6 +105,8 @@ LANGUAGE_ALIASES = {
     "en-gb": "en",
 }
 OPENING = "opening"
+#: A card's state in the file, and how a newly issued card gets there.
+STATE_ACTIONS = {"active": "", "lost": "report-lost", "frozen": "freeze", "expired": "expire"}
 
 
 class FileRefused(InvalidRequest):
@@ -151,6 +154,8 @@ class Row:
     level: str | None
     card_number: str | None
     card_type: str | None
+    #: None: as it is (active for a new card).
+    card_state: str | None
     credit_limit_fen: int
     valid_from: dt.date | None
     valid_until: dt.date | None
@@ -280,11 +285,36 @@ def _date(cells: dict[str, str], name: str) -> dt.date | None:
         raise InvalidRequest(f"{name} must be a date YYYY-MM-DD, not {text[:20]!r}") from None
 
 
-def validate_row(line: int, cells: dict[str, str]) -> Row:
+@dataclass
+class Lookups:
+    """Stores and levels as one import finds them: looked up once per file, not per row."""
+
+    stores: dict[str, bool] = field(default_factory=dict)
+    levels: dict[str, int | None] = field(default_factory=dict)
+
+    def store_exists(self, code: str) -> bool:
+        from app.stores.services import get_store
+
+        if code not in self.stores:
+            try:
+                get_store(code)
+                self.stores[code] = True
+            except LaoyouError:
+                self.stores[code] = False
+        return self.stores[code]
+
+    def level(self, name: str) -> Level | None:
+        if name not in self.levels:
+            found = _level(name)
+            self.levels[name] = found.id if found is not None else None
+        level_id = self.levels[name]
+        return db.session.get(Level, level_id) if level_id is not None else None
+
+
+def validate_row(line: int, cells: dict[str, str], lookups: Lookups | None = None) -> Row:
     """A row checked cell by cell (stores and levels looked up, nothing written)."""
     from app.members.services import LANGUAGES
     from app.phone import parse_phone
-    from app.stores.services import get_store
 
     if "__width__" in cells:
         raise InvalidRequest(
@@ -300,10 +330,9 @@ def validate_row(line: int, cells: dict[str, str]) -> Row:
     store = cells.get("home_store", "")
     if not store:
         raise InvalidRequest("home_store is required")
-    try:
-        get_store(store)
-    except LaoyouError:
-        raise InvalidRequest(f"no store with code {store!r}") from None
+    lookups = lookups or Lookups()
+    if not lookups.store_exists(store):
+        raise InvalidRequest(f"no store with code {store!r}")
     member["home_store"] = store
     if cells.get("name"):
         if len(cells["name"]) > 120:
@@ -332,7 +361,7 @@ def validate_row(line: int, cells: dict[str, str]) -> Row:
         )
         _check_birthday(member)
     level = cells.get("level") or None
-    if level is not None and _level(level) is None:
+    if level is not None and lookups.level(level) is None:
         raise InvalidRequest(f"no level named {level!r}")
 
     number = cells.get("card_number") or None
@@ -349,6 +378,15 @@ def validate_row(line: int, cells: dict[str, str]) -> Row:
             raise InvalidRequest(f"card_type must be one of {', '.join(CARD_TYPES)}")
     elif card_type is not None:
         raise InvalidRequest("card_type without card_number")
+    card_state = cells.get("card_state", "").lower() or None
+    if card_state is not None:
+        if number is None:
+            raise InvalidRequest("card_state without card_number")
+        if card_state not in STATE_ACTIONS:
+            raise InvalidRequest(
+                f"card_state must be one of {', '.join(STATE_ACTIONS)} (cancelled cards "
+                "are not imported)"
+            )
     maximum = current_app.config["MAX_TRANSACTION_FEN"]
     credit = _int(cells, "credit_limit_fen", low=0, high=MAX_CREDIT_LIMIT_FEN)
     total = _int(cells, "stored_value_fen", low=-MAX_CREDIT_LIMIT_FEN, high=maximum)
@@ -376,6 +414,7 @@ def validate_row(line: int, cells: dict[str, str]) -> Row:
         level=level,
         card_number=number,
         card_type=card_type,
+        card_state=card_state,
         credit_limit_fen=credit,
         valid_from=valid_from,
         valid_until=valid_until,
@@ -470,11 +509,12 @@ def import_members(source: IO[bytes], *, actor: str, dry_run: bool = False) -> I
     Raises ``FileRefused`` when the file as a whole cannot be read (nothing written).
     """
     report = ImportReport(dry_run=dry_run)
+    lookups = Lookups()
     encoding = detect_encoding(source)
     refused_lines: set[int] = set()
     for line, cells in _records(source, encoding):
         try:
-            validate_row(line, cells)
+            validate_row(line, cells, lookups)
         except LaoyouError as exc:
             _refuse(report, line, cells, exc.message)
             refused_lines.add(line)
@@ -483,10 +523,10 @@ def import_members(source: IO[bytes], *, actor: str, dry_run: bool = False) -> I
         for line, cells in _records(source, encoding):
             if line in refused_lines:
                 continue
-            row = validate_row(line, cells)
+            row = validate_row(line, cells, lookups)
             try:
                 with db.session.begin_nested():
-                    changed = _apply(row, actor, report)
+                    changed = _apply(row, actor, report, lookups)
             except LaoyouError as exc:
                 _refuse(report, line, cells, exc.message)
                 continue
@@ -497,6 +537,7 @@ def import_members(source: IO[bytes], *, actor: str, dry_run: bool = False) -> I
     finally:
         if outer is not None:
             outer.rollback()
+    report.refusals.sort(key=lambda refusal: refusal.line)
     return report
 
 
@@ -508,7 +549,7 @@ def _refuse(report: ImportReport, line: int, cells: dict[str, str], message: str
         )
 
 
-def _apply(row: Row, actor: str, report: ImportReport) -> bool:
+def _apply(row: Row, actor: str, report: ImportReport, lookups: Lookups) -> bool:
     """Make or update the member, issue or bind the card, post the opening; True when
     anything changed."""
     from app.members.services import create_member, find_member_by_phone, update_member
@@ -526,7 +567,7 @@ def _apply(row: Row, actor: str, report: ImportReport) -> bool:
     if row.level is not None:
         from app.ledger.rules.levels import set_level
 
-        level = _level(row.level)
+        level = lookups.level(row.level)
         assert level is not None  # validated
         changed = set_level(member, level, reason="manual") is not None or changed
     if row.card_number is None:
@@ -534,6 +575,15 @@ def _apply(row: Row, actor: str, report: ImportReport) -> bool:
     card, card_changed, issued = _card(row, member, actor, report)
     if row.has_balances:
         changed = _opening(row, card, actor, fresh=issued, report=report) or changed
+    if row.card_state is not None and row.card_state != card.state:
+        if not issued:
+            raise InvalidRequest(
+                f"card {card.number} is {card.state} in Laoyou, the file says "
+                f"{row.card_state}: change a card's state at the counter or in the panel"
+            )
+        from app.cards.services import change_state
+
+        change_state(card, STATE_ACTIONS[row.card_state], actor=actor, reason="member import")
     return changed or card_changed
 
 
@@ -740,6 +790,7 @@ def _card_cells(card: Card) -> dict[str, Any]:
     return {
         "card_number": card.number,
         "card_type": card.type,
+        "card_state": card.state,
         "credit_limit_fen": card.credit_limit_fen or None,
         "valid_from": card.valid_from,
         "valid_until": card.valid_until,

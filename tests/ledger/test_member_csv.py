@@ -245,6 +245,34 @@ def test_points_expiring_on_several_days(shop: None) -> None:
     assert "2027-06-30:300;never:200" in export_text()
 
 
+def test_card_states(shop: None) -> None:
+    text = (
+        "phone,home_store,card_number,card_type,card_state,stored_value_fen\n"
+        "13700137000,SH01,6200030,stored_value,frozen,1000\n"
+        "13700137000,SH01,6200031,points,lost,\n"
+        "13700137000,SH01,6200032,points,cancelled,\n"
+        "13700137000,SH01,6200033,points,broken,\n"
+        "13700137000,SH01,,,active,\n"
+    )
+    report = run(text)
+    assert [(r.line, r.message.split(" (")[0]) for r in report.refusals] == [
+        (4, "card_state must be one of active, lost, frozen, expired"),
+        (5, "card_state must be one of active, lost, frozen, expired"),
+        (6, "card_state without card_number"),
+    ]
+    frozen = db.session.scalar(select(Card).where(Card.number == "6200030"))
+    lost = db.session.scalar(select(Card).where(Card.number == "6200031"))
+    assert (frozen.state, lost.state) == ("frozen", "lost")
+    assert card_balances(frozen.id).stored_value_fen == 1000
+    assert run(text).skipped == 2
+    changed = run(text.replace("frozen,1000", "active,1000"))
+    assert changed.refused == 4
+    assert {r.line: r.message for r in changed.refusals}[2] == (
+        "card 6200030 is frozen in Laoyou, the file says active: change a card's state at "
+        "the counter or in the panel"
+    )
+
+
 def test_gbk_file_from_chinese_excel(shop: None) -> None:
     report = run(FILE, encoding="gbk")
     assert (report.imported, report.refused) == (4, 0)
@@ -319,6 +347,7 @@ def test_export_then_import_into_an_empty_database_round_trips(
     overdraft = issue_card("stored_value", member=odd, store=store, credit_limit_fen=5000)
     checkout(overdraft, store, 1234, "stored_value", key="o", actor="t")
     change_state(member_cards(odd)[0], "cancel")  # a cancelled card is not exported
+    change_state(find_card("6200003"), "freeze")
     first = export_text()
 
     _wipe()
@@ -335,6 +364,7 @@ def test_export_then_import_into_an_empty_database_round_trips(
     assert card_balances(find_card("13700137000").id).stored_value_fen == -1234
     assert len(first.splitlines()) == 7
     assert "2027-06-30:300;never:200" in first
+    assert db.session.scalar(select(Card.state).where(Card.number == "6200003")) == "frozen"
 
 
 def test_cli_import_and_export(runner: Any, shop: None, tmp_path: Path) -> None:
