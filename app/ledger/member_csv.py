@@ -60,6 +60,7 @@ COLUMNS = (
     "language",
     "home_store",
     "level",
+    "growth",
     "card_number",
     "card_type",
     "card_state",
@@ -152,6 +153,8 @@ class Row:
     phone: str
     member: dict[str, Any]
     level: str | None
+    #: None: left alone.
+    growth: int | None
     card_number: str | None
     card_type: str | None
     #: None: as it is (active for a new card).
@@ -412,6 +415,7 @@ def validate_row(line: int, cells: dict[str, str], lookups: Lookups | None = Non
         phone=phone,
         member=member,
         level=level,
+        growth=_int(cells, "growth", low=0, high=MAX_POINTS) if cells.get("growth") else None,
         card_number=number,
         card_type=card_type,
         card_state=card_state,
@@ -570,6 +574,10 @@ def _apply(row: Row, actor: str, report: ImportReport, lookups: Lookups) -> bool
         level = lookups.level(row.level)
         assert level is not None  # validated
         changed = set_level(member, level, reason="manual") is not None or changed
+    if row.growth is not None:
+        from app.ledger.rules.levels import set_opening_growth
+
+        changed = set_opening_growth(member, row.growth) or changed
     if row.card_number is None:
         return changed
     card, card_changed, issued = _card(row, member, actor, report)
@@ -736,6 +744,7 @@ def export_members(out: IO[str]) -> tuple[int, int]:
     """Write every member with their working cards and balances in the import's format;
     returns (rows, members). Members are read in batches of 500."""
     from app.cards.services import member_cards
+    from app.ledger.rules.levels import growth_of
     from app.members.services import birthday_text
 
     writer = csv.writer(out, lineterminator="\r\n")
@@ -764,6 +773,7 @@ def export_members(out: IO[str]) -> tuple[int, int]:
                 "language": member.language,
                 "home_store": member.home_store.code,
                 "level": member.level.name if member.level is not None else None,
+                "growth": growth_of(member) or None,
             }
             cards = [c for c in member_cards(member) if c.state != "cancelled"]
             for cells in [_card_cells(c) for c in cards] or [{}]:

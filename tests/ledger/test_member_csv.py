@@ -273,6 +273,22 @@ def test_card_states(shop: None) -> None:
     )
 
 
+def test_growth_is_carried_once(shop: None) -> None:
+    from app.ledger.rules.levels import growth_of
+
+    text = "phone,home_store,level,growth\n13700137000,SH01,Silver,4321\n"
+    assert run(text).imported == 1
+    member = find_member_by_phone("13700137000")
+    assert (growth_of(member), member.level.name) == (4321, "Silver")  # no upgrade to Gold
+    assert run(text).skipped == 1
+    changed = run(text.replace("4321", "5000"))
+    assert changed.refusals[0].message == (
+        "the member already has growth 4321 in Laoyou; the file says 5000"
+    )
+    assert growth_of(member) == 4321
+    assert run_check().problems == []
+
+
 def test_gbk_file_from_chinese_excel(shop: None) -> None:
     report = run(FILE, encoding="gbk")
     assert (report.imported, report.refused) == (4, 0)
@@ -364,6 +380,7 @@ def test_export_then_import_into_an_empty_database_round_trips(
     assert card_balances(find_card("13700137000").id).stored_value_fen == -1234
     assert len(first.splitlines()) == 7
     assert "2027-06-30:300;never:200" in first
+    assert ",Silver,117," in first  # the growth of 117.28 yuan charged (Silver: 5% off)
     assert db.session.scalar(select(Card.state).where(Card.number == "6200003")) == "frozen"
 
 
