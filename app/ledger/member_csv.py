@@ -34,6 +34,7 @@ import codecs
 import csv
 import datetime as dt
 import io
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
@@ -58,6 +59,11 @@ COLUMNS = (
     "birthday",
     "birthday_calendar",
     "language",
+    "region",
+    "occupation",
+    "income_band",
+    "tags",
+    "answers",
     "home_store",
     "level",
     "growth",
@@ -337,10 +343,21 @@ def validate_row(line: int, cells: dict[str, str], lookups: Lookups | None = Non
     if not lookups.store_exists(store):
         raise InvalidRequest(f"no store with code {store!r}")
     member["home_store"] = store
-    if cells.get("name"):
-        if len(cells["name"]) > 120:
-            raise InvalidRequest("name is at most 120 characters")
-        member["name"] = cells["name"]
+    for name, longest in (("name", 120), ("region", 64), ("occupation", 64), ("income_band", 32)):
+        if cells.get(name):
+            if len(cells[name]) > longest:
+                raise InvalidRequest(f"{name} is at most {longest} characters")
+            member[name] = cells[name]
+    if cells.get("tags"):
+        member["tags"] = [t.strip() for t in cells["tags"].split(";") if t.strip()]
+    if cells.get("answers"):
+        try:
+            answers = json.loads(cells["answers"])
+        except ValueError:
+            raise InvalidRequest("answers must be a JSON object") from None
+        if not isinstance(answers, dict):
+            raise InvalidRequest("answers must be a JSON object")
+        member["answers"] = answers
     if cells.get("gender"):
         gender = GENDER_ALIASES.get(cells["gender"].lower(), cells["gender"].lower())
         if gender not in GENDERS:
@@ -606,6 +623,11 @@ def _profile(member: Member) -> tuple[Any, ...]:
         member.birthday_day,
         member.birthday_calendar,
         member.lunar_leap_month,
+        member.region,
+        member.occupation,
+        member.income_band,
+        tuple(member.tags or ()),
+        json.dumps(member.answers or {}, sort_keys=True),
     )
 
 
@@ -771,6 +793,15 @@ def export_members(out: IO[str]) -> tuple[int, int]:
                 "birthday": birthday_text(member),
                 "birthday_calendar": calendar if member.birthday_year is not None else None,
                 "language": member.language,
+                "region": member.region,
+                "occupation": member.occupation,
+                "income_band": member.income_band,
+                "tags": ";".join(member.tags or ()),
+                "answers": (
+                    json.dumps(member.answers, ensure_ascii=False, sort_keys=True)
+                    if member.answers
+                    else None
+                ),
                 "home_store": member.home_store.code,
                 "level": member.level.name if member.level is not None else None,
                 "growth": growth_of(member) or None,

@@ -289,6 +289,30 @@ def test_growth_is_carried_once(shop: None) -> None:
     assert run_check().problems == []
 
 
+def test_profile_details_tags_and_answers(shop: None) -> None:
+    from app.members.services import define_question
+
+    define_question("dish", "Favourite dish", "text")
+    text = (
+        "phone,home_store,region,occupation,income_band,tags,answers\n"
+        '13700137000,SH01,华东,厨师,B,wine; tea,"{""dish"": ""饺子""}"\n'
+        '13700137001,SH01,,,,,"{""shoe"": 42}"\n'
+        "13700137002,SH01,,,,,[1]\n"
+        '13700137003,SH01,,,,,"{""dish"": "\n'
+    )
+    report = run(text)
+    assert [(r.line, r.message) for r in report.refusals] == [
+        (3, "unknown question(s): shoe"),
+        (4, "answers must be a JSON object"),
+        (5, "answers must be a JSON object"),
+    ]
+    member = find_member_by_phone("13700137000")
+    assert (member.region, member.occupation, member.income_band) == ("华东", "厨师", "B")
+    assert (member.tags, member.answers) == (["tea", "wine"], {"dish": "饺子"})
+    assert run(text).skipped == 1
+    assert ',华东,厨师,B,tea;wine,"{""dish"": ""饺子""}",' in export_text()
+
+
 def test_gbk_file_from_chinese_excel(shop: None) -> None:
     report = run(FILE, encoding="gbk")
     assert (report.imported, report.refused) == (4, 0)
@@ -359,7 +383,11 @@ def test_export_then_import_into_an_empty_database_round_trips(
     adjust(card, points=-3, reason="r", actor="s", key="a")
     header = FILE.splitlines()[0]
     run(f"{header}\n13600136000,,,,,,SH01,,6200020,points,500,2027-06-30:300;never:200,,,\n")
+    from app.members.services import define_question, update_member
+
+    define_question("dish", "Favourite dish", "text")
     odd = make_member("13700137000", name="-negative @at", home_store="SH02")
+    update_member(odd, {"tags": ["+vip", "tea"], "region": "华北", "answers": {"dish": "面"}})
     overdraft = issue_card("stored_value", member=odd, store=store, credit_limit_fen=5000)
     checkout(overdraft, store, 1234, "stored_value", key="o", actor="t")
     change_state(member_cards(odd)[0], "cancel")  # a cancelled card is not exported
@@ -372,6 +400,7 @@ def test_export_then_import_into_an_empty_database_round_trips(
     create_store("SH01", "Store SH01", "East")
     create_store("SH02", "Store SH02", "North")
     import_rules(RULES)
+    define_question("dish", "Favourite dish", "text")
     report = run(first)
 
     assert report.refusals == []
