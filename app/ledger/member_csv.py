@@ -208,7 +208,8 @@ def _lines(text: IO[str]) -> Iterator[str]:
     """The file's lines, none longer than MAX_LINE_CHARS (a longer one refuses the file)."""
     number = 0
     while True:
-        line = text.readline(MAX_LINE_CHARS + 1)
+        # Room for the longest line and its CRLF: a line is never split in two.
+        line = text.readline(MAX_LINE_CHARS + 2)
         if not line:
             return
         number += 1

@@ -449,6 +449,22 @@ def test_cli_import_and_export(runner: Any, shop: None, tmp_path: Path) -> None:
     assert refused.exit_code == 1 and "unknown column(s): shoe_size" in refused.output
 
 
+def test_the_longest_line_and_too_many_rows(shop: None, monkeypatch: Any) -> None:
+    from app.ledger import member_csv
+
+    tags = "长" * (MAX_LINE_CHARS - len("13700137000,SH01,"))
+    longest = f"phone,home_store,tags\r\n13700137000,SH01,{tags}\r\n13700137001,NOPE,x\r\n"
+    report = run(longest)
+    assert (report.imported, report.refused) == (1, 1)
+    assert report.refusals[0].line == 3  # the longest line is one line, CRLF and all
+    assert find_member_by_phone("13700137000").tags == [tags]
+    monkeypatch.setattr(member_csv, "MAX_ROWS", 2)
+    with pytest.raises(FileRefused) as refused, db.session.begin_nested():
+        run("phone,home_store\n13700137005,SH01\n13700137006,SH01\n13700137007,SH01\n")
+    assert refused.value.message == "more than 2 rows: split the file"
+    assert find_member_by_phone("13700137005") is None
+
+
 def test_cards_table_untouched_by_a_refused_file(shop: None) -> None:
     with pytest.raises(FileRefused), db.session.begin_nested():
         run(b"phone,home_store\n" + b"1" * (MAX_LINE_CHARS + 10))
