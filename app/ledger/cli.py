@@ -152,16 +152,16 @@ def return_command(card_ref: str, reason: str, key: str | None) -> None:
         card = resolve_card(card_ref)
         result = return_card(card, reason=reason, actor=cli_actor(), key=key or uuid.uuid4().hex)
         number = card.number
-    where = (
-        f"moved to card {result.points_moved_to}"
+    points = (
+        f"points {result.points_moved} moved to card {result.points_moved_to}"
         if result.points_moved_to
-        else f"{result.points_forfeited} forfeited"
+        else f"points forfeited {result.points_forfeited}"
     )
     click.echo(
         f"card {number} {'was already returned' if result.replayed else 'returned'} "
         f"(transaction {result.transaction_id}): refund {yuan(result.refunded_fen)} yuan; "
         f"bonus forfeited {yuan(result.bonus_forfeited_fen)} yuan; "
-        f"points {result.points_moved or result.points_forfeited} {where}; "
+        f"{points}; "
         f"visits forfeited {result.visits_forfeited}"
     )
 

@@ -546,10 +546,13 @@ def import_members(source: IO[bytes], *, actor: str, dry_run: bool = False) -> I
             if line in refused_lines:
                 continue
             row = validate_row(line, cells, lookups)
+            made = (report.members_created, report.cards_issued, report.openings_posted)
             try:
                 with db.session.begin_nested():
                     changed = _apply(row, actor, report, lookups)
             except LaoyouError as exc:
+                # The savepoint took back what the row made: so do the counts.
+                report.members_created, report.cards_issued, report.openings_posted = made
                 _refuse(report, line, cells, exc.message)
                 continue
             if changed:

@@ -316,7 +316,7 @@ def test_cli_cards_return(runner: Any, member_card: Any) -> None:
     result = runner.invoke(args=["cards", "return", card.number, "--reason", "不用了"])
     assert result.exit_code == 0, result.output
     assert f"card {card.number} returned" in result.output
-    assert "refund 12.34 yuan" in result.output
+    assert "refund 12.34 yuan; bonus forfeited 0.00 yuan; points forfeited 0;" in result.output
     twice = runner.invoke(args=["cards", "return", card.number, "--reason", "不用了"])
     assert twice.exit_code == 1 and "the card is cancelled" in twice.output
 

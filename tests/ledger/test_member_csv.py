@@ -226,6 +226,8 @@ def test_cards_already_in_laoyou(shop: None, make_member: Any) -> None:
         ),
         (5, f"card {gift.number} is a gift card, the file says stored_value"),
     ]
+    # Refused rows count nothing they made before the refusal (their savepoint undid it).
+    assert (report.imported, report.members_created, report.cards_issued) == (1, 1, 0)
     member = find_member_by_phone("13700137000")
     assert gift.member_id == member.id  # an anonymous card is bound
     assert loaded.member_id is None  # its row was refused whole
