@@ -125,6 +125,13 @@ class AmountTooLarge(LaoyouError):
     status = 400
 
 
+class CardOverdrawn(LaoyouError):
+    """A card returned (退卡) while it owes money: the debt is settled before the return."""
+
+    code = "card_overdrawn"
+    status = 409
+
+
 class RefundOtherStore(LaoyouError):
     """``REFUND_SCOPE=store_of_sale``: a sale is refunded only by the store that made it."""
 

@@ -19,8 +19,9 @@ member_changed = _signals.signal("member-changed")
 card_state_changed = _signals.signal("card-state-changed")
 
 #: sender: the ledger Transaction just posted (checkout, recharge, refund, redemption,
-#: expiry, transfer, adjustment); kwargs: kind (str), card (Card), member (Member | None),
-#: amount_fen (int: money charged, recharged or refunded; 0 when none), points_delta (int),
+#: expiry, transfer, adjustment, return, opening); kwargs: kind (str), card (Card),
+#: member (Member | None), amount_fen (int: money charged, recharged or refunded; 0 when
+#: none), points_delta (int),
 #: visits_delta (int: count-card visits moved, negative when used),
 #: balances (app.ledger.balances.Balances after), store (Store | None). Receivers run in
 #: the posting's transaction: alerts written to the outbox commit with the posting.

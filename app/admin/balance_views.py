@@ -95,7 +95,7 @@ def adjust_post() -> Response | tuple[str, int]:
         result = adjust(
             card,
             points=points,
-            amount_fen=amount_fen,
+            stored_value_fen=amount_fen,
             reason=form.get("reason", ""),
             # The form's one-time key: the same form sent twice posts once.
             key=f"admin:adjust:{form.get('key', '')[:MAX_FIELD_CHARS] or uuid.uuid4().hex}",

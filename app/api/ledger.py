@@ -1,4 +1,4 @@
-"""The ledger's REST endpoints: checkout, recharge, refund and a member's statement.
+"""The ledger's REST endpoints: checkout, recharge, refund, a card's return, a statement.
 
 Every posting endpoint needs an ``Idempotency-Key`` header (see
 ``app.api.idempotency``); the same key and body again returns the first
@@ -23,6 +23,7 @@ from app.cards.services import resolve_card, resolve_member
 from app.db import db
 from app.errors import Forbidden
 from app.ledger import operations
+from app.ledger.adjustments import MAX_REASON_CHARS, REASON_PATTERN, return_card
 from app.ledger.models import Account, Line, Transaction
 from app.ledger.redemption import services as redemption
 from app.limits import MAX_AMOUNT_FEN, MAX_COUNT, MAX_ID, MAX_ITEMS, MAX_POINTS
@@ -194,6 +195,47 @@ class RefundResultSchema(Schema):
     )
 
 
+class ReturnSchema(Schema):
+    reason = fields.String(
+        required=True,
+        validate=[
+            validate.Length(min=1, max=MAX_REASON_CHARS),
+            validate.Regexp(REASON_PATTERN, error="a reason is one line of text"),
+        ],
+        metadata=_doc(
+            "Why the member returns the card: one line of text (no control character), "
+            "not only white space.",
+            pattern=REASON_PATTERN,
+        ),
+    )
+    station = fields.String(validate=validate.Length(max=64), load_default=None)
+    external_ref = fields.String(validate=validate.Length(max=128), load_default=None)
+
+
+class ReturnResultSchema(Schema):
+    transaction_id = fields.Integer(required=True, metadata=_doc("The return's own id."))
+    card = fields.String(required=True, metadata=_doc("The returned card's number."))
+    state = fields.String(required=True, metadata=_doc("The card's state now: cancelled."))
+    refunded_fen = fields.Integer(
+        required=True, metadata=_doc("The paid stored value to give back to the member, in fen.")
+    )
+    bonus_forfeited_fen = fields.Integer(
+        required=True, metadata=_doc("Recharge bonus value left on the card, forfeited.")
+    )
+    points_moved = fields.Integer(
+        required=True, metadata=_doc("Points moved to the member's other card.")
+    )
+    points_moved_to = fields.String(
+        required=True,
+        allow_none=True,
+        metadata=_doc("The card number the points went to; null when none moved."),
+    )
+    points_forfeited = fields.Integer(
+        required=True, metadata=_doc("Points forfeited: the member holds no other card.")
+    )
+    visits_forfeited = fields.Integer(required=True)
+
+
 class StatementQuerySchema(Schema):
     page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100000))
     per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
@@ -343,6 +385,47 @@ def refund(data: dict[str, Any], transaction_id: int) -> dict[str, Any]:
         "points_returned": result.points_returned,
         "balances": result.balances.as_dict(),
         "coupons_returned": list(result.coupons_returned),
+    }
+
+
+@blp.route("/cards/<number>/return", methods=["POST"])
+@idempotent
+@blp.doc(**IDEMPOTENT)
+@blp.arguments(ReturnSchema)
+@blp.response(201, ReturnResultSchema)
+@blp.errors(400, 404, 409, 415)
+def return_a_card(data: dict[str, Any], number: str) -> dict[str, Any]:
+    """Return a card (退卡): refund the stored value the member paid, and cancel the card.
+
+    The answer says what to pay back (``refunded_fen``: the paid stored value; the
+    recharge bonus given on top is forfeited, ``bonus_forfeited_fen``) and where the
+    points went: to the member's other working card (their primary card first,
+    ``points_moved_to``), or forfeited when they hold no other card. Remaining visits are
+    forfeited. 404 ``not_found`` (no such card, or one replaced); 409 ``card_not_active``
+    (already cancelled), ``card_overdrawn``
+    (the card owes money: settle it first), ``illegal_transition``,
+    ``idempotency_conflict``; 400 ``invalid_request`` (a missing or multi-line reason).
+    """
+    card = resolve_card(number)
+    result = return_card(
+        card,
+        reason=data["reason"],
+        actor=current_actor(),
+        key=journal_key(),
+        store=g.store,
+        station=data["station"],
+        external_ref=data["external_ref"],
+    )
+    return {
+        "transaction_id": result.transaction_id,
+        "card": card.number,
+        "state": card.state,
+        "refunded_fen": result.refunded_fen,
+        "bonus_forfeited_fen": result.bonus_forfeited_fen,
+        "points_moved": result.points_moved,
+        "points_moved_to": result.points_moved_to,
+        "points_forfeited": result.points_forfeited,
+        "visits_forfeited": result.visits_forfeited,
     }
 
 

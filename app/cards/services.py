@@ -64,7 +64,10 @@ def issue_card(
     credit_limit_fen: int = 0,
     rechargeable: bool | None = None,
     actor: str | None = None,
+    number: str | None = None,
 ) -> Card:
+    """Issue one card; ``number`` keeps a number the card already had in another system
+    (a member import), else a new one is generated."""
     if card_type not in CARD_TYPES:
         raise InvalidRequest(f"card type must be one of {', '.join(CARD_TYPES)}", field="type")
     if credit_limit_fen < 0:
@@ -90,7 +93,7 @@ def issue_card(
     if valid_from and valid_until and valid_until < valid_from:
         raise InvalidRequest("valid_until is before valid_from", field="valid_until")
     card = Card(
-        number=_unused_number(),
+        number=_unused_number() if number is None else _free_number(number),
         type=card_type,
         state="active",
         member=member,
@@ -133,6 +136,32 @@ def _has_primary(member: Member) -> bool:
     return bool(
         db.session.scalar(select(Card.id).where(Card.member_id == member.id, Card.is_primary))
     )
+
+
+#: A number kept from another system: digits only (so it reads like ours everywhere).
+MIN_KEPT_NUMBER_DIGITS, MAX_KEPT_NUMBER_DIGITS = 4, 19
+
+
+def check_card_number(number: str) -> str:
+    """A kept card number as stored, or ``InvalidRequest``."""
+    number = (number or "").strip()
+    if not (
+        number.isascii()
+        and number.isdigit()
+        and MIN_KEPT_NUMBER_DIGITS <= len(number) <= MAX_KEPT_NUMBER_DIGITS
+    ):
+        raise InvalidRequest(
+            f"a card number is {MIN_KEPT_NUMBER_DIGITS} to {MAX_KEPT_NUMBER_DIGITS} digits",
+            field="card_number",
+        )
+    return number
+
+
+def _free_number(number: str) -> str:
+    number = check_card_number(number)
+    if db.session.scalar(select(Card.id).where(Card.number == number)):
+        raise InvalidRequest(f"card number {number} is already in use", field="card_number")
+    return number
 
 
 def _unused_number() -> str:
@@ -244,6 +273,8 @@ def change_state(
         return replace_card(card, actor=actor, reason=reason)
     before = card.state
     card.state = next_state(action, before)
+    if card.state == "cancelled" and card.is_primary:
+        _pass_primary_on(card)
     db.session.add(
         CardEvent(
             card_id=card.id,
@@ -259,6 +290,22 @@ def change_state(
         card, action=action, from_state=before, to_state=card.state, new_card=None, reason=reason
     )
     return card
+
+
+def _pass_primary_on(card: Card) -> None:
+    """A cancelled (or returned) primary card hands the role on, so the member's phone still
+    finds a working card: to their first other active card, else any other not cancelled."""
+    others = db.session.scalars(
+        select(Card)
+        .where(Card.member_id == card.member_id, Card.id != card.id, Card.state != "cancelled")
+        .order_by(Card.id)
+    ).all()
+    successor = next((c for c in others if c.state == "active"), others[0] if others else None)
+    if successor is None:
+        return
+    card.is_primary = False
+    db.session.flush()  # the old flag goes first, as in replace_card
+    successor.is_primary = True
 
 
 def replace_card(card: Card, *, actor: str | None = None, reason: str | None = None) -> Card:

@@ -221,6 +221,12 @@ def _apply_birthday(member: Member, data: dict[str, Any]) -> None:
     member.birthday_calendar, member.lunar_leap_month = calendar, leap
 
 
+def check_birthday(data: dict[str, Any]) -> None:
+    """Refuse a birthday (``birthday``, ``birthday_calendar``, ``lunar_leap_month``) as
+    ``create_member`` would, without a member: a member import checks every row first."""
+    _apply_birthday(Member(), data)
+
+
 def _birthday_text(member: Member) -> str | None:
     if member.birthday_year is None:
         return None

@@ -148,7 +148,16 @@ def test_above_the_threshold_a_second_admin_approves(signed_in: Any, card: Any) 
     assert card_balances(card.id).stored_value_fen == 50_000
     (txn,) = _adjustments()
     assert txn.actor == "staff:boss"
-    assert txn.details == {"reason": "开业充值补录", "requested_by": "boss", "approved_by": "boss2"}
+    assert txn.details == {
+        "reason": "开业充值补录",
+        "points": 0,
+        "stored_value_fen": 50000,
+        # Value given by hand is bonus value: a return later refunds only money paid in.
+        "stored_value_paid_fen": 0,
+        "stored_value_bonus_fen": 50000,
+        "requested_by": "boss",
+        "approved_by": "boss2",
+    }
     twice = boss2.post(f"/admin/approvals/{req.id}/approve")
     assert twice.status_code == 409
     assert card_balances(card.id).stored_value_fen == 50_000

@@ -358,6 +358,20 @@ def test_every_ledger_answer_matches_the_document(
     check(api.post(refund, headers={"Idempotency-Key": "x"}, data="hi", content_type="text/plain"))
     oversized(refund)
 
+    spare = issue_card("stored_value", member=_member, store=get_store("SH01"))
+    give_back = f"/api/v1/cards/{spare.number}/return"
+    check(post(api, give_back, {"reason": ""}, "ret-1"))  # 400
+    check(post(api, "/api/v1/cards/8800000000000000/return", {"reason": "r"}, "ret-2"))  # 404
+    check(client.post(give_back, json={"reason": "r"}))  # 401
+    check(
+        api.post(give_back, headers={"Idempotency-Key": "x"}, data="hi", content_type="text/plain")
+    )
+    oversized(give_back)
+    returned = check(post(api, give_back, {"reason": "moved away"}, "ret-3"))
+    assert returned.status_code == 201
+    again = check(post(api, give_back, {"reason": "moved away"}, "ret-4"))
+    assert (again.status_code, again.json["error"]["code"]) == (409, "card_not_active")
+
     statement = f"/api/v1/members/{card.number}/transactions"
     check(api.get(statement))
     check(api.get(statement + "?page=0"))

@@ -36,6 +36,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from app import clock
 from app.db import UtcDateTime, db, utcnow
 from app.db.prepared import Prepared
+from app.errors import InvalidRequest
 from app.ledger.rules.models import GrowthEntry, LevelChangeRecord, LevelRule, MemberGrowth
 from app.members.models import Level, Member
 from app.signals import level_changed
@@ -118,6 +119,28 @@ def set_level(member: Member, level: Level, *, reason: str = "manual") -> LevelC
     if member.level_id == level.id:
         return None
     return _change(member, level, reason, transaction_id=None, growth=growth_of(member))
+
+
+def set_opening_growth(member: Member, growth: int) -> bool:
+    """A member's growth as a member import brings it from another system: written once, as
+    an ``adjust`` entry, while the member has no growth history; True when written. The
+    same figure again changes nothing; another figure once growth exists is refused (it
+    would not be an opening). The level is left alone (the import sets it by hand)."""
+    if growth < 0:
+        raise ValueError("growth is never negative")
+    current = _locked_growth(member.id)
+    if current == growth:
+        return False
+    if db.session.scalar(
+        select(func.count(GrowthEntry.id)).where(GrowthEntry.member_id == member.id)
+    ):
+        raise InvalidRequest(
+            f"the member already has growth {current} in Laoyou; the file says {growth}"
+        )
+    _add_growth(member.id, growth)
+    db.session.add(GrowthEntry(member_id=member.id, delta=growth, reason="adjust", at=utcnow()))
+    db.session.flush()
+    return True
 
 
 def level_history(member: Member) -> list[LevelChangeRecord]:
