@@ -113,8 +113,9 @@ class Member(Base):
     #: Per-channel opt-outs; checked when a message is sent, not when it is queued.
     sms_opt_out: Mapped[bool] = mapped_column(default=False)
     wechat_opt_out: Mapped[bool] = mapped_column(default=False)
-    #: Where alerts go for a member bound on WeChat: ``wechat``, ``sms`` or ``both``; None
-    #: means the default (WeChat when bound, since template messages cost the shop nothing).
+    #: Where alerts go for a member bound on WeChat: ``wechat``, ``sms`` or ``both``. Binding
+    #: sets ``wechat`` when unset (template messages cost the shop nothing) and unbinding
+    #: clears ``wechat``/``both``; None: never bound, alerts by SMS.
     alert_channel: Mapped[str | None] = mapped_column(String(8))
 
     home_store: Mapped[Store] = relationship(lazy="joined")

@@ -113,14 +113,28 @@ def bind_openid(openid: str, member: Member, *, via: str) -> WechatBinding:
     that neither is bound to someone else."""
     binding = WechatBinding(openid=openid, member_id=member.id, via=via)
     db.session.add(binding)
+    if member.alert_channel is None:
+        # Bound: alerts go to WeChat by default (see ``alert_addresses``).
+        member.alert_channel = "wechat"
     db.session.flush()
     return binding
 
 
 def unbind_openid(openid: str) -> bool:
-    """Remove this openid's binding; False when it had none."""
-    result = db.session.execute(delete(WechatBinding).where(WechatBinding.openid == openid))
-    return bool(getattr(result, "rowcount", 0))
+    """Remove this openid's binding; False when it had none. Alerts go by SMS again."""
+    member_id = db.session.scalar(
+        select(WechatBinding.member_id).where(WechatBinding.openid == openid)
+    )
+    if member_id is None:
+        return False
+    db.session.execute(delete(WechatBinding).where(WechatBinding.openid == openid))
+    db.session.execute(
+        update(Member)
+        .where(Member.id == member_id, Member.alert_channel.in_(("wechat", "both")))
+        .values(alert_channel=None)
+        .execution_options(synchronize_session="fetch")
+    )
+    return True
 
 
 def set_alert_channel(member: Member, channel: str) -> None:
@@ -138,12 +152,16 @@ def alert_addresses(member: Member) -> list[tuple[str, str]]:
 
     WeChat alone by default once bound (template messages cost the shop nothing), SMS
     until then; a member's choice of ``sms`` or ``both`` is kept, and a choice of WeChat
-    falls back to SMS while no openid is bound.
+    falls back to SMS while no openid is bound. Binding sets the choice to ``wechat``
+    and unbinding clears it, so a member never bound (nearly every alert on the ledger's
+    hot path) costs no read here.
     """
+    choice = member.alert_channel
+    if choice is None or choice == "sms":
+        return [("sms", member.phone)]
     openid = openid_for_member(member.id)
     if openid is None:
         return [("sms", member.phone)]
-    choice = member.alert_channel or "wechat"
     routes = []
     if choice in ("wechat", "both"):
         routes.append(("wechat", openid))

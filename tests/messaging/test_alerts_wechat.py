@@ -116,3 +116,38 @@ def test_a_wechat_choice_falls_back_to_sms_once_unbound(member: Any) -> None:
     assert unbind_openid(OPENID)
     txn = _checkout(member)
     assert _rows() == [("sms", member.phone, f"alert:transaction:{txn}")]
+
+
+def test_an_unbound_members_alert_reads_no_binding(app: Any, member: Any) -> None:
+    """The ledger's hot path: a member never bound costs no WeChat lookup."""
+    from sqlalchemy import event
+
+    seen: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        seen.append(statement)
+
+    db.session.flush()
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        _checkout(member)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    assert seen and not [s for s in seen if "wechat_binding" in s]
+    assert member.alert_channel is None
+
+
+def test_binding_chooses_wechat_and_unbinding_clears_it_but_keeps_sms(
+    make_member: Callable[..., Any],
+) -> None:
+    member = make_member("+8613800138001")
+    bind_openid(OPENID, member, via="code")
+    assert member.alert_channel == "wechat"
+    assert unbind_openid(OPENID)
+    db.session.refresh(member)
+    assert member.alert_channel is None
+    bind_openid(OPENID, member, via="code")
+    assert _text(member, "提醒 短信") == "提醒将以短信发送。"
+    assert unbind_openid(OPENID) and not unbind_openid(OPENID)
+    db.session.refresh(member)
+    assert member.alert_channel == "sms"
