@@ -411,3 +411,42 @@ def print_figures(prefix: str, figures: dict[str, float], insert_rps: float | No
     print(f"figure {prefix}_db_cpu_ms {figures['db_cpu_ms']:.2f} ms")
     if insert_rps is not None:
         print(f"figure {prefix}_ratio {figures['rps'] / insert_rps:.3f} ratio")
+
+
+def measure_as_asked(
+    args: Any,
+    targets: list[tuple[str, str]],
+    env: dict[str, str],
+    batch: Callable[[str, str, int], list[Request]],
+) -> Measured:
+    """``measure`` with the load the command line asked for (the benchmarks' shared flags)."""
+    return measure(
+        targets,
+        env,
+        batch,
+        clients=args.clients,
+        requests=args.requests,
+        seconds=args.seconds,
+        warmup=args.warmup,
+        rounds=args.rounds,
+        workers=args.workers,
+        threads=args.threads,
+    )
+
+
+def print_header(
+    args: Any, results: dict[str, dict[str, float]], what: str, ratio: float, p99_ms: float
+) -> None:
+    """The run's setup and whether the webhook met its target (``ratio`` of the insert
+    baseline's rate, p99 under ``p99_ms``)."""
+    lao, ins = results["laoyou"], results["insert"]
+    ok = lao["rps"] >= ratio * ins["rps"] and lao["p99_ms"] < p99_ms
+    print(
+        f"# {args.clients} connections, gunicorn {args.workers}x{args.threads} gthread, "
+        "PostgreSQL; "
+        + ", ".join(f"requests {name} {figures['n']:.0f}" for name, figures in results.items())
+    )
+    print(
+        f"# {what}; target (>= {ratio:.0%} of the insert baseline, p99 < {p99_ms:.0f} ms): "
+        + ("met" if ok else "NOT met")
+    )

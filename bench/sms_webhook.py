@@ -42,8 +42,9 @@ from bench._webhook import (
     baseline_requests,
     conninfo,
     laoyou_env,
-    measure,
+    measure_as_asked,
     print_figures,
+    print_header,
     setup,
     teardown,
     teardown_quietly,
@@ -141,17 +142,11 @@ def main() -> int:
             targets.append(("plumbing", "bench.sms_webhook:plumbing_app()"))
             targets.append(("noledger", "bench.sms_webhook:noledger_app()"))
         run_id = uuid.uuid4().hex[:8]
-        measured = measure(
+        measured = measure_as_asked(
+            args,
             targets,
             env_common,
             lambda name, tag, count: baseline_requests(f"{run_id}{name}{tag}", count),
-            clients=args.clients,
-            requests=args.requests,
-            seconds=args.seconds,
-            warmup=args.warmup,
-            rounds=args.rounds,
-            workers=args.workers,
-            threads=args.threads,
         )
         check_laoyou(measured.samples["laoyou"])
         results = measured.results
@@ -160,16 +155,8 @@ def main() -> int:
         teardown(schema)
 
     lao, bare, ins = results["laoyou"], results["bare"], results["insert"]
-    ok = lao["rps"] >= 0.4 * ins["rps"] and lao["p99_ms"] < 75
-    print(
-        f"# {args.clients} connections, gunicorn {args.workers}x{args.threads} gthread, "
-        "PostgreSQL; "
-        + ", ".join(f"requests {name} {figures['n']:.0f}" for name, figures in results.items())
-    )
-    print(
-        f"# one JF request: {statements} SQL statements in one transaction; "
-        f"target (>= 40% of the insert baseline, p99 < 75 ms): {'met' if ok else 'NOT met'}"
-    )
+    what = f"one JF request: {statements} SQL statements in one transaction"
+    print_header(args, results, what, 0.4, 75)
     # CPU per request: the app's gunicorn workers, and PostgreSQL (every backend on the
     # host, so other activity on a shared machine shows up here too).
     label = {

@@ -40,8 +40,9 @@ from bench._webhook import (
     baseline_requests,
     conninfo,
     laoyou_env,
-    measure,
+    measure_as_asked,
     print_figures,
+    print_header,
     setup,
     teardown,
     teardown_quietly,
@@ -160,17 +161,11 @@ def main() -> int:
                 return wechat_requests(f"{run_id}{tag}", count)
             return baseline_requests(f"{run_id}{name}{tag}", count)
 
-        measured = measure(
+        measured = measure_as_asked(
+            args,
             [*BASELINES, ("laoyou", "app.wsgi:app")],
             env,
             batch,
-            clients=args.clients,
-            requests=args.requests,
-            seconds=args.seconds,
-            warmup=args.warmup,
-            rounds=args.rounds,
-            workers=args.workers,
-            threads=args.threads,
         )
         check_laoyou(measured.samples["laoyou"])
         results = measured.results
@@ -179,16 +174,7 @@ def main() -> int:
         teardown(schema)
 
     lao, bare, ins = results["laoyou"], results["bare"], results["insert"]
-    ok = lao["rps"] >= 0.35 * ins["rps"] and lao["p99_ms"] < 100
-    print(
-        f"# {args.clients} connections, gunicorn {args.workers}x{args.threads} gthread, "
-        "PostgreSQL; "
-        + ", ".join(f"requests {name} {figures['n']:.0f}" for name, figures in results.items())
-    )
-    print(
-        "# one safe-mode 积分: decrypt, engine, encrypt; "
-        f"target (>= 35% of the insert baseline, p99 < 100 ms): {'met' if ok else 'NOT met'}"
-    )
+    print_header(args, results, "one safe-mode 积分: decrypt, engine, encrypt", 0.35, 100)
     print_figures("wechat_baseline_bare", bare, None)
     print_figures("wechat_baseline_insert", ins, None)
     print_figures("wechat_webhook", lao, ins["rps"])
