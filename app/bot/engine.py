@@ -67,14 +67,9 @@ def handle_message(message: Message) -> Reply:
 
     if match is not None and name == OPT_OUT:
         return _run(message, sender, language, match)
-    if sender.opted_out and name != OPT_IN:
-        return Reply("", language, "opted_out", silent=True)
-
-    verdict = limiter_for().check(f"{message.channel}:{message.sender}")
-    if verdict is Verdict.SILENCE:
-        return Reply("", language, "rate_limited", silent=True)
-    if verdict is Verdict.WARN:
-        return _say(slow_down, language, "rate_limited")
+    held = _gate(message, sender, language, name)
+    if held is not None:
+        return held
 
     problem = texts.problem(raw)
     if problem is not None:
@@ -96,6 +91,17 @@ def run_command(message: Message, name: str) -> Reply:
     command = current_registry().commands[name]
     sender = _sender(message)
     language = sender.language or current_app.config["DEFAULT_LANGUAGE"]
+    held = _gate(message, sender, language, name)
+    if held is not None:
+        return held
+    if _needs_member(command, message, sender):
+        return _join_first(message, language)
+    return _run(message, sender, language, Match(command, "", (), ""))
+
+
+def _gate(message: Message, sender: Sender, language: str, name: str | None) -> Reply | None:
+    """Silence for an opted-out sender (but for opting in), then the rate limit: one
+    warning per window, then silence. None: the message may be answered."""
     if sender.opted_out and name != OPT_IN:
         return Reply("", language, "opted_out", silent=True)
     verdict = limiter_for().check(f"{message.channel}:{message.sender}")
@@ -103,9 +109,7 @@ def run_command(message: Message, name: str) -> Reply:
         return Reply("", language, "rate_limited", silent=True)
     if verdict is Verdict.WARN:
         return _say(slow_down, language, "rate_limited")
-    if _needs_member(command, message, sender):
-        return _join_first(message, language)
-    return _run(message, sender, language, Match(command, "", (), ""))
+    return None
 
 
 def _needs_member(command: Command, message: Message, sender: Sender) -> bool:
