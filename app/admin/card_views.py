@@ -12,7 +12,8 @@ import csv
 import io
 from typing import Any
 
-from flask import Response, abort, redirect, render_template, request, url_for
+from flask import abort, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response
 
 from app.admin.guard import current_staff, forbidden, requires
 from app.admin.member_views import CARD_ACTIONS

@@ -13,7 +13,8 @@ import base64
 import io
 from typing import Any
 
-from flask import Response, current_app, render_template, request
+from flask import current_app, render_template, request
+from werkzeug.wrappers import Response
 
 from app import clock
 from app.admin.guard import current_staff, forbidden, requires
@@ -77,6 +78,7 @@ def members_import() -> tuple[str, int]:
         return _confirm(staff.username, actor)
     upload = request.files.get("file")
     data = upload.read() if upload is not None else b""
+    filename = ((upload.filename if upload is not None else "") or "")[:200]
     if not data:
         return _page(400, error=gettext("Choose a CSV file to check."))
     key = clean_key(request.form.get("key"))
@@ -86,12 +88,8 @@ def members_import() -> tuple[str, int]:
         report = import_members(io.BytesIO(data), actor=actor, dry_run=True)
     except LaoyouError as exc:
         return _page(400, error=error_text(exc))
-    settle(key, {"file": base64.b64encode(data).decode("ascii"), "name": upload.filename})
-    return _page(
-        report=_report(report),
-        checked=key,
-        filename=(upload.filename or "")[:200] if upload is not None else "",
-    )
+    settle(key, {"file": base64.b64encode(data).decode("ascii"), "name": filename})
+    return _page(report=_report(report), checked=key, filename=filename)
 
 
 def _confirm(username: str, actor: str) -> tuple[str, int]:
