@@ -45,7 +45,12 @@ def error_text(exc: LaoyouError) -> str:
     if reason == "amount_too_large":
         return gettext("That amount is larger than one transaction may move.")
     if reason == "illegal_transition":
-        return gettext("The card cannot do that in its state now (%(state)s).", state=card_state_labels().get(str(exc.details.get("state")), str(exc.details.get("state"))))
+        return gettext(
+            "The card cannot do that in its state now (%(state)s).",
+            state=card_state_labels().get(
+                str(exc.details.get("state")), str(exc.details.get("state"))
+            ),
+        )
     if reason == "card_overdrawn":
         return gettext("The card is overdrawn: settle the debt before returning it.")
     if reason == "duplicate_member":
@@ -55,7 +60,9 @@ def error_text(exc: LaoyouError) -> str:
     if exc.details.get("field") == "birthday":
         return gettext("The birthday is not a date (YYYY-MM-DD), or is in the future.")
     if exc.details.get("field") == "answers":
-        return gettext("An answer to the questionnaire is missing or not of its kind: %(why)s", why=exc.message)
+        return gettext(
+            "An answer to the questionnaire is missing or not of its kind: %(why)s", why=exc.message
+        )
     return gettext("The request was refused: %(why)s", why=exc.message)
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from flask import g
 from marshmallow import Schema, fields, validate
+
 from app.api.auth import current_actor
 from app.api.base import Blueprint
 from app.api.document_rules import document_rules
@@ -20,10 +21,10 @@ from app.cards.services import resolve_card, resolve_member
 from app.errors import Forbidden
 from app.ledger import operations
 from app.ledger.adjustments import MAX_REASON_CHARS, REASON_PATTERN, return_card
-from app.ledger.statement import member_statement
-from app.stores.models import Store
 from app.ledger.redemption import services as redemption
+from app.ledger.statement import member_statement
 from app.limits import MAX_AMOUNT_FEN, MAX_COUNT, MAX_ID, MAX_ITEMS, MAX_POINTS
+from app.stores.models import Store
 
 blp = Blueprint(
     "ledger",

@@ -430,7 +430,11 @@ def return_card(
         "card",
         card.number,
         before={"state": state_before},
-        after={"state": card.state, "transaction": posting.id, **(posting.transaction.details or {})},
+        after={
+            "state": card.state,
+            "transaction": posting.id,
+            **(posting.transaction.details or {}),
+        },
     )
     _announce(
         posting,

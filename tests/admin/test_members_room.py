@@ -111,9 +111,7 @@ def test_a_store_manager_sees_only_their_stores_members(
 
     listed = manager.get("/admin/members")
     by_phone = manager.get("/admin/members", query_string={"q": elsewhere.phone})
-    by_card = manager.get(
-        "/admin/members", query_string={"q": member_cards(elsewhere)[0].number}
-    )
+    by_card = manager.get("/admin/members", query_string={"q": member_cards(elsewhere)[0].number})
     page = manager.get(f"/admin/members/{elsewhere.id}")
 
     assert f"/admin/members/{member.id}" in listed.text
@@ -428,9 +426,12 @@ def test_an_action_the_state_does_not_allow_is_refused(signed_in: Any, member: A
     assert answer.status_code == 409
     assert "不能做此操作" in answer.text
     assert unknown.status_code == 400
-    assert db.session.scalar(
-        select(func.count()).select_from(AuditEntry).where(AuditEntry.action.like("card.%"))
-    ) == 0
+    assert (
+        db.session.scalar(
+            select(func.count()).select_from(AuditEntry).where(AuditEntry.action.like("card.%"))
+        )
+        == 0
+    )
 
 
 def test_an_unknown_card_is_404_and_another_stores_card_403(
@@ -594,7 +595,7 @@ def test_import_checks_first_then_imports_with_balances_once(
     ("data", "status"),
     [
         (b"", 400),
-        ("phone,colour\n1,2\n".encode(), 400),
+        (b"phone,colour\n1,2\n", 400),
         ("\ufeffphone,home_store\n".encode("utf-16"), 400),
         (b"\xff\xfe\xfa garbage \x00\x01", 400),
     ],
@@ -611,7 +612,7 @@ def test_a_file_that_cannot_be_read_is_refused_whole(
 def test_a_nul_in_a_row_refuses_that_row(signed_in: Any, make_store: Any) -> None:
     make_store("SH01")
     admin = signed_in("admin")
-    answer = _upload(admin, "phone,name,home_store\n13700001111,a\x00b,SH01\n".encode())
+    answer = _upload(admin, b"phone,name,home_store\n13700001111,a\x00b,SH01\n")
     assert answer.status_code == 200
     assert 'id="refused">1<' in answer.text
 
@@ -635,9 +636,7 @@ def test_confirming_without_a_check_imports_nothing(signed_in: Any) -> None:
     assert "导入前请重新检查文件" in answer.text
 
 
-def test_another_staff_members_check_cannot_be_confirmed(
-    signed_in: Any, make_store: Any
-) -> None:
+def test_another_staff_members_check_cannot_be_confirmed(signed_in: Any, make_store: Any) -> None:
     make_store("SH01")
     boss = signed_in("admin", username="boss")
     checked = _upload(boss, MEMBERS_CSV.encode())
@@ -650,9 +649,7 @@ def test_another_staff_members_check_cannot_be_confirmed(
     assert find_member_by_phone("13700001111") is None
 
 
-def test_export_downloads_every_member_as_csv(
-    signed_in: Any, member: Any, elsewhere: Any
-) -> None:
+def test_export_downloads_every_member_as_csv(signed_in: Any, member: Any, elsewhere: Any) -> None:
     marketer = signed_in("marketer")
 
     answer = marketer.get("/admin/members/export.csv")

@@ -12,7 +12,8 @@ from app.db import db, unit_of_work
 from tests.browser.conftest import screenshot
 from tests.browser.test_admin import PASSWORD, chain, sign_in  # noqa: F401
 
-pytestmark = pytest.mark.concurrent
+# The chain of test_admin (two stores, members, an admin and a cashier) for every test.
+pytestmark = [pytest.mark.concurrent, pytest.mark.usefixtures("chain")]
 
 
 def _member_id(phone: str) -> int:
@@ -26,7 +27,7 @@ def _member_id(phone: str) -> int:
 
 
 def test_an_admin_replaces_a_card_with_a_reason(
-    page: Any, live_server: str, live_app: Flask, chain: None, backend: Any
+    page: Any, live_server: str, live_app: Flask, backend: Any
 ) -> None:
     from app.cards.services import find_card, get_card
     from app.ledger.operations import recharge
@@ -66,7 +67,7 @@ def test_an_admin_replaces_a_card_with_a_reason(
 
 
 def test_members_imported_from_csv_with_balances_show_in_the_panel(
-    page: Any, live_server: str, chain: None, backend: Any
+    page: Any, live_server: str, backend: Any
 ) -> None:
     data = (
         "phone,name,home_store,card_number,card_type,points,points_expire_on,stored_value_fen\n"
@@ -108,7 +109,7 @@ def test_members_imported_from_csv_with_balances_show_in_the_panel(
 
 
 def test_a_store_manager_cannot_see_another_stores_members(
-    page: Any, live_server: str, chain: None, backend: Any
+    page: Any, live_server: str, backend: Any
 ) -> None:
     from app.auth.services import create_staff
 
@@ -136,9 +137,7 @@ def test_a_store_manager_cannot_see_another_stores_members(
     assert "北京会员" not in page.locator("main").inner_text()
 
 
-def test_the_member_page_in_three_languages(
-    page: Any, live_server: str, chain: None, backend: Any
-) -> None:
+def test_the_member_page_in_three_languages(page: Any, live_server: str, backend: Any) -> None:
     member = _member_id("+8613700000011")
     sign_in(page, live_server, "boss")
     page.wait_for_url(live_server + "/admin/")
