@@ -70,6 +70,17 @@ def test_search_finds_a_member_by_phone_in_any_format_card_number_or_name(
     assert "李四" not in page.text
 
 
+def test_search_by_the_current_e_card_code(signed_in: Any, member: Any) -> None:
+    from app.cards.ecard import code_for
+
+    admin = signed_in("admin")
+    code = code_for(member_cards(member)[0].id)
+
+    page = admin.get("/admin/members", query_string={"q": code})
+
+    assert f"/admin/members/{member.id}" in page.text
+
+
 def test_search_by_a_card_medium_and_by_a_replaced_cards_old_number(
     signed_in: Any, member: Any
 ) -> None:
