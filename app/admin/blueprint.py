@@ -30,6 +30,7 @@ from app.admin.messages import (
 )
 from app.db import db, finish_failed, utcnow
 from app.errors import LaoyouError
+from app.limits import MAX_ID
 from app.money import yuan
 
 admin_bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -76,9 +77,9 @@ admin_bp.add_url_rule(
 )
 
 admin_bp.add_url_rule("/members", "member_search", member_views.member_search)
-admin_bp.add_url_rule("/members/<int:member_id>", "member_page", member_views.member_page)
+admin_bp.add_url_rule(f"/members/<int(max={MAX_ID}):member_id>", "member_page", member_views.member_page)
 admin_bp.add_url_rule(
-    "/members/<int:member_id>/edit",
+    f"/members/<int(max={MAX_ID}):member_id>/edit",
     "member_edit",
     member_views.member_edit,
     methods=["GET", "POST"],

@@ -40,7 +40,8 @@ def _audit(action: str) -> list[AuditEntry]:
 
 
 @pytest.fixture
-def member(make_member: Any) -> Any:
+def member(make_member: Any, make_store: Any) -> Any:
+    make_store("SH01")
     return make_member("+8613800138000", name="王小明", home_store="SH01")
 
 
@@ -82,12 +83,12 @@ def test_search_by_the_current_e_card_code(signed_in: Any, member: Any) -> None:
 
 
 def test_search_by_a_card_medium_and_by_a_replaced_cards_old_number(
-    signed_in: Any, member: Any
+    signed_in: Any, member: Any, make_card: Any
 ) -> None:
     from app.cards.services import add_medium, replace_card
 
-    card = member_cards(member)[0]
-    add_medium(card, "ic_uid", "04A1B2C3D4")
+    card, spare = member_cards(member)[0], make_card("points", member=member)
+    add_medium(spare, "ic_uid", "04A1B2C3D4")
     old = card.number
     replace_card(card, actor="test", reason="worn")
     db.session.flush()
@@ -630,8 +631,21 @@ def test_a_nul_in_a_row_refuses_that_row(signed_in: Any, make_store: Any) -> Non
 
 def test_an_oversized_upload_is_a_413_page(app: Any, signed_in: Any) -> None:
     admin = signed_in("admin")
-    big = b"phone,home_store\n" + b"13700001111,SH01\n" * (app.config["MAX_CONTENT_LENGTH"] // 17)
-    answer = _upload(admin, big)
+    page = admin.get("/admin/members/import")
+    rows = b"13700001111,SH01\r\n" * (app.config["MAX_CONTENT_LENGTH"] // 18 + 1)
+    body = (
+        b"--b\r\nContent-Disposition: form-data; name=\"csrf_token\"\r\n\r\n"
+        + csrf_token(page.text).encode()
+        + b"\r\n--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"m.csv\"\r\n"
+        b"Content-Type: text/csv\r\n\r\nphone,home_store\r\n" + rows + b"\r\n--b--\r\n"
+    )
+
+    # The body as bytes in memory (a dict with a file of this size would go through a
+    # temporary file of the test client's).
+    answer = admin.client.post(
+        "/admin/members/import", data=body, content_type="multipart/form-data; boundary=b"
+    )
+
     assert answer.status_code == 413
     assert "表单或文件太大" in answer.text
 
@@ -669,7 +683,8 @@ def test_export_downloads_every_member_as_csv(signed_in: Any, member: Any, elsew
     assert answer.mimetype == "text/csv"
     assert answer.text.startswith("\ufeffphone,")
     rows = list(csv.DictReader(io.StringIO(answer.text.lstrip("\ufeff"))))
-    assert {r["phone"] for r in rows} == {member.phone, elsewhere.phone}
+    # A cell starting with + is quoted so a spreadsheet does not run it (import unquotes).
+    assert {r["phone"] for r in rows} == {"'" + member.phone, "'" + elsewhere.phone}
 
 
 def test_a_store_manager_cannot_import_or_export(signed_in: Any) -> None:
