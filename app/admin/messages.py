@@ -117,6 +117,11 @@ def card_action_labels() -> dict[str, str]:
         "replace": gettext("Replace"),
         "cancel": gettext("Cancel"),
         "return": gettext("Return and refund"),
+        # Card events the panel does not offer, for a card's history.
+        "issue": gettext("Issued"),
+        "bind": gettext("Bound to the member"),
+        "expire": gettext("Expired"),
+        "renew": gettext("Renewed"),
     }
 
 
