@@ -77,7 +77,9 @@ admin_bp.add_url_rule(
 )
 
 admin_bp.add_url_rule("/members", "member_search", member_views.member_search)
-admin_bp.add_url_rule(f"/members/<int(max={MAX_ID}):member_id>", "member_page", member_views.member_page)
+admin_bp.add_url_rule(
+    f"/members/<int(max={MAX_ID}):member_id>", "member_page", member_views.member_page
+)
 admin_bp.add_url_rule(
     f"/members/<int(max={MAX_ID}):member_id>/edit",
     "member_edit",

@@ -634,9 +634,9 @@ def test_an_oversized_upload_is_a_413_page(app: Any, signed_in: Any) -> None:
     page = admin.get("/admin/members/import")
     rows = b"13700001111,SH01\r\n" * (app.config["MAX_CONTENT_LENGTH"] // 18 + 1)
     body = (
-        b"--b\r\nContent-Disposition: form-data; name=\"csrf_token\"\r\n\r\n"
+        b'--b\r\nContent-Disposition: form-data; name="csrf_token"\r\n\r\n'
         + csrf_token(page.text).encode()
-        + b"\r\n--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"m.csv\"\r\n"
+        + b'\r\n--b\r\nContent-Disposition: form-data; name="file"; filename="m.csv"\r\n'
         b"Content-Type: text/csv\r\n\r\nphone,home_store\r\n" + rows + b"\r\n--b--\r\n"
     )
 
