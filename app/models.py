@@ -4,6 +4,7 @@ from __future__ import annotations
 
 
 def import_all() -> None:
+    import app.admin.models
     import app.approvals.models
     import app.audit.models
     import app.auth.models

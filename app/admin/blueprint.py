@@ -8,10 +8,29 @@ from flask import Blueprint, render_template
 from flask_wtf.csrf import generate_csrf
 
 from app import clock
-from app.admin import audit_views, balance_views, guard, staff_views, views
-from app.admin.messages import language_labels, permission_labels, role_labels
+from app.admin import (
+    audit_views,
+    balance_views,
+    card_views,
+    guard,
+    member_views,
+    staff_views,
+    transfer_views,
+    views,
+)
+from app.admin.messages import (
+    card_action_labels,
+    card_state_labels,
+    card_type_labels,
+    gender_labels,
+    language_labels,
+    permission_labels,
+    role_labels,
+    transaction_kind_labels,
+)
 from app.db import db, finish_failed, utcnow
 from app.errors import LaoyouError
+from app.limits import MAX_ID
 from app.money import yuan
 
 admin_bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -57,6 +76,27 @@ admin_bp.add_url_rule(
     methods=["POST"],
 )
 
+admin_bp.add_url_rule("/members", "member_search", member_views.member_search)
+admin_bp.add_url_rule(
+    f"/members/<int(max={MAX_ID}):member_id>", "member_page", member_views.member_page
+)
+admin_bp.add_url_rule(
+    f"/members/<int(max={MAX_ID}):member_id>/edit",
+    "member_edit",
+    member_views.member_edit,
+    methods=["GET", "POST"],
+)
+admin_bp.add_url_rule(
+    "/members/import", "members_import", transfer_views.members_import, methods=["GET", "POST"]
+)
+admin_bp.add_url_rule("/members/export.csv", "members_export", transfer_views.members_export)
+admin_bp.add_url_rule(
+    "/cards/<number>/action", "card_action", card_views.card_action, methods=["POST"]
+)
+admin_bp.add_url_rule(
+    "/cards/issue", "cards_issue", card_views.cards_issue, methods=["GET", "POST"]
+)
+
 admin_bp.before_request(guard.before_admin_request)
 admin_bp.teardown_request(guard.forget_request_state)
 
@@ -75,6 +115,11 @@ def _page_context() -> dict[str, Any]:
         "role_labels": role_labels(),
         "permission_labels": permission_labels(),
         "language_labels": language_labels(),
+        "card_state_labels": card_state_labels(),
+        "card_action_labels": card_action_labels(),
+        "card_type_labels": card_type_labels(),
+        "transaction_kind_labels": transaction_kind_labels(),
+        "gender_labels": gender_labels(),
         "now_utc": utcnow,
         "yuan": yuan,
         "to_local": clock.to_local,
@@ -84,6 +129,12 @@ def _page_context() -> dict[str, Any]:
 @admin_bp.errorhandler(404)
 def _not_found(exc: Exception) -> tuple[str, int]:
     return render_template("admin/error.html", status=404, reason="not_found"), 404
+
+
+@admin_bp.errorhandler(413)
+def _too_large(exc: Exception) -> tuple[str, int]:
+    """A form or a file over ``MAX_CONTENT_LENGTH``: a page, before anything is read."""
+    return render_template("admin/error.html", status=413, reason="too_large"), 413
 
 
 @admin_bp.errorhandler(LaoyouError)

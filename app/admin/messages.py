@@ -44,6 +44,25 @@ def error_text(exc: LaoyouError) -> str:
         return gettext("The card is not active (lost, frozen, cancelled or expired).")
     if reason == "amount_too_large":
         return gettext("That amount is larger than one transaction may move.")
+    if reason == "illegal_transition":
+        return gettext(
+            "The card cannot do that in its state now (%(state)s).",
+            state=card_state_labels().get(
+                str(exc.details.get("state")), str(exc.details.get("state"))
+            ),
+        )
+    if reason == "card_overdrawn":
+        return gettext("The card is overdrawn: settle the debt before returning it.")
+    if reason == "duplicate_member":
+        return gettext("Another member has that phone number.")
+    if exc.details.get("field") == "phone":
+        return gettext("That is not a phone number.")
+    if exc.details.get("field") == "birthday":
+        return gettext("The birthday is not a date (YYYY-MM-DD), or is in the future.")
+    if exc.details.get("field") == "answers":
+        return gettext(
+            "An answer to the questionnaire is missing or not of its kind: %(why)s", why=exc.message
+        )
     return gettext("The request was refused: %(why)s", why=exc.message)
 
 
@@ -77,3 +96,65 @@ def permission_labels() -> dict[str, str]:
 def language_labels() -> dict[str, str]:
     """Each language in its own script, so anyone finds theirs whatever the page shows."""
     return {"zh-Hans": "简体中文", "zh-Hant": "繁體中文", "en": "English"}
+
+
+def card_state_labels() -> dict[str, str]:
+    return {
+        "active": gettext("Active"),
+        "lost": gettext("Reported lost"),
+        "frozen": gettext("Frozen"),
+        "cancelled": gettext("Cancelled"),
+        "expired": gettext("Expired"),
+    }
+
+
+def card_action_labels() -> dict[str, str]:
+    return {
+        "report-lost": gettext("Report lost"),
+        "found": gettext("Found"),
+        "freeze": gettext("Freeze"),
+        "unfreeze": gettext("Unfreeze"),
+        "replace": gettext("Replace"),
+        "cancel": gettext("Cancel"),
+        "return": gettext("Return and refund"),
+        # Card events the panel does not offer, for a card's history.
+        "issue": gettext("Issued"),
+        "bind": gettext("Bound to the member"),
+        "expire": gettext("Expired"),
+        "renew": gettext("Renewed"),
+    }
+
+
+def card_type_labels() -> dict[str, str]:
+    return {
+        "points": gettext("Points card"),
+        "stored_value": gettext("Stored value card"),
+        "count": gettext("Count card"),
+        "period": gettext("Period card"),
+        "gift": gettext("Gift card"),
+    }
+
+
+def transaction_kind_labels() -> dict[str, str]:
+    return {
+        "checkout": gettext("Checkout"),
+        "recharge": gettext("Recharge"),
+        "refund": gettext("Refund"),
+        "adjustment": gettext("Adjustment"),
+        "opening": gettext("Opening balance"),
+        "return": gettext("Card returned"),
+        "redemption": gettext("Redemption"),
+        "load": gettext("Value loaded"),
+        "expiry": gettext("Points expired"),
+        "gift": gettext("Gift"),
+        "transfer": gettext("Transfer"),
+    }
+
+
+def gender_labels() -> dict[str, str]:
+    return {
+        "female": gettext("Female"),
+        "male": gettext("Male"),
+        "other": gettext("Other"),
+        "unknown": gettext("Not given"),
+    }

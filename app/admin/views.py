@@ -42,6 +42,7 @@ def rooms() -> list[dict[str, Any]]:
     """
     every = [
         ("admin.dashboard", gettext("Dashboard"), None),
+        ("admin.member_search", gettext("Members"), "members.view"),
         ("admin.adjust_page", gettext("Adjust a balance"), "balances.adjust"),
         ("admin.approvals_page", gettext("Approvals"), "balances.approve"),
         ("admin.staff_list", gettext("Staff"), "staff.manage"),

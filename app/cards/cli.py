@@ -4,22 +4,19 @@
 from __future__ import annotations
 
 import csv
-import secrets
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import click
 from flask.cli import with_appcontext
 
+from app.cards.batches import MAX_BATCH, MONEY_TYPES, Batch, issue_batch
 from app.cards.models import CARD_TYPES, Card
 from app.cards.services import (
     PERIODS,
-    add_medium,
     card_history,
     find_card,
     get_card,
-    issue_card,
     member_cards,
     resolve_member,
 )
@@ -28,12 +25,8 @@ from app.db import db
 from app.errors import NotFound
 from app.members.services import birthday_text
 from app.money import yuan
-from app.signals import card_issued_with_value, shown_in_cli
+from app.signals import shown_in_cli
 
-#: Largest batch in one command (and one transaction).
-MAX_BATCH = 10_000
-#: Card types whose value is money; the others carry points, visits or a period.
-MONEY_TYPES = ("gift", "stored_value")
 ACTOR = "cli"
 
 
@@ -102,7 +95,7 @@ def issue(
         raise click.UsageError(f"directory {out.parent} does not exist")
     if pins is None:
         pins = card_type == "gift"
-    batch = Batch(card_type, period, value_fen, visits, pins, qr)
+    batch = Batch(card_type, period, value_fen, visits, pins, qr, actor=ACTOR)
 
     # "x": never overwrite an earlier batch's file (its PINs would be lost for good).
     try:
@@ -117,8 +110,7 @@ def issue(
             batch.store = _store(store_code)
             writer = csv.DictWriter(fh, fieldnames=batch.columns())
             writer.writeheader()
-            for _ in range(count):
-                writer.writerow(batch.issue_one())
+            writer.writerows(issue_batch(batch, count))
     except BaseException:
         out.unlink(missing_ok=True)
         raise
@@ -126,57 +118,6 @@ def issue(
     value = f", {yuan(value_fen)} yuan each" if value_fen else ""
     value += f", {visits} visits each" if visits else ""
     click.echo(f"issued {what}{value}; written to {out}")
-
-
-@dataclass
-class Batch:
-    """One ``cards issue`` run: what every card gets, and its CSV row."""
-
-    card_type: str
-    period: str | None
-    value_fen: int
-    visits: int
-    pins: bool
-    qr: bool
-    store: Any = None
-
-    def columns(self) -> list[str]:
-        columns = ["number", "type", "state", "value_fen"]
-        columns += ["visits"] if self.card_type == "count" else []
-        columns += ["valid_from", "valid_until"] if self.card_type == "period" else []
-        columns += ["pin"] if self.pins else []
-        columns += ["qr_token"] if self.qr else []
-        return columns
-
-    def issue_one(self) -> dict[str, Any]:
-        pin = f"{secrets.randbelow(10**6):06d}" if self.pins else None
-        card = issue_card(
-            self.card_type, store=self.store, period=self.period, pin=pin, actor=ACTOR
-        )
-        row: dict[str, Any] = {
-            "number": card.number,
-            "type": card.type,
-            "state": card.state,
-            "value_fen": self.value_fen,
-        }
-        if self.card_type == "count":
-            row["visits"] = self.visits
-        if self.card_type == "period":
-            row["valid_from"] = card.valid_from.isoformat() if card.valid_from else ""
-            row["valid_until"] = card.valid_until.isoformat() if card.valid_until else ""
-        if pin is not None:
-            row["pin"] = pin
-        if self.qr:
-            row["qr_token"] = add_medium(card, "qr_token", secrets.token_urlsafe(18)).value
-        if self.value_fen or self.visits:
-            card_issued_with_value.send(
-                card,
-                value_fen=self.value_fen,
-                visits=self.visits,
-                idempotency_key=f"cards-issue:{card.number}",
-                actor=ACTOR,
-            )
-        return row
 
 
 def _store(code: str | None) -> Any:

@@ -423,7 +423,19 @@ def return_card(
     )
     if posting.replayed:
         return _return_result(posting.transaction, replayed=True)
+    state_before = card.state
     change_state(card, "cancel", actor=actor, reason=reason)
+    record(
+        "card.return",
+        "card",
+        card.number,
+        before={"state": state_before},
+        after={
+            "state": card.state,
+            "transaction": posting.id,
+            **(posting.transaction.details or {}),
+        },
+    )
     _announce(
         posting,
         card=card,

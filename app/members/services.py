@@ -361,12 +361,17 @@ def set_sms_opt_out(phone: str, opted_out: bool) -> None:
 
 
 def search_members(
-    query: str = "", *, page: int = 1, per_page: int = 20
+    query: str = "",
+    *,
+    page: int = 1,
+    per_page: int = 20,
+    store_ids: frozenset[int] | None = None,
 ) -> tuple[list[Member], int]:
     """One page of members, newest first, and the total.
 
     ``query`` is a phone (any format; exact match), or text found in the name
-    or phone; empty lists everyone.
+    or phone; empty lists everyone. ``store_ids`` keeps only members whose home is
+    one of those stores (a store's staff see their own store's members).
     """
     condition = None
     query = (query or "").strip()
@@ -382,6 +387,8 @@ def search_members(
                 pattern, escape="\\"
             )
     base = select(Member) if condition is None else select(Member).where(condition)
+    if store_ids is not None:
+        base = base.where(Member.home_store_id.in_(store_ids))
     total = db.session.scalar(select(func.count()).select_from(base.subquery())) or 0
     members = db.session.scalars(
         base.order_by(Member.joined_at.desc(), Member.id.desc())

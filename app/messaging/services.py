@@ -21,6 +21,7 @@ from app.messaging.models import (
     KINDS,
     OUTBOX_CHANNELS,
     STATUS_RANK,
+    InboundMessage,
     OutboxMessage,
     ProgrammeAlertSetting,
 )
@@ -150,6 +151,28 @@ def queued_for(address: str, limit: int = 20) -> list[OutboxMessage]:
             .limit(limit)
         )
     )
+
+
+def messages_with(
+    addresses: list[str], *, limit: int = 20
+) -> tuple[list[OutboxMessage], list[InboundMessage]]:
+    """The newest messages sent to and received from these addresses (a member's phone
+    and openid): what the panel's member page shows, newest first."""
+    if not addresses:
+        return [], []
+    sent = db.session.scalars(
+        select(OutboxMessage)
+        .where(OutboxMessage.address.in_(addresses))
+        .order_by(OutboxMessage.id.desc())
+        .limit(limit)
+    )
+    received = db.session.scalars(
+        select(InboundMessage)
+        .where(InboundMessage.sender.in_(addresses))
+        .order_by(InboundMessage.id.desc())
+        .limit(limit)
+    )
+    return list(sent), list(received)
 
 
 def last_outbox_id() -> int:

@@ -29,6 +29,19 @@ def _adjusters(ok: int) -> dict[str, int]:
     return {ANON: R, "admin": ok, "marketer": F, "store_manager": ok, "cashier": F}
 
 
+def _card_actors(ok: int) -> dict[str, int]:
+    return {ANON: R, "admin": ok, "marketer": F, "store_manager": ok, "cashier": ok}
+
+
+def _member_editors(ok: int) -> dict[str, int]:
+    return {ANON: R, "admin": ok, "marketer": F, "store_manager": ok, "cashier": F}
+
+
+def _chain_viewers(ok: int) -> dict[str, int]:
+    """members.view for the whole chain: admin and marketer, not a store's staff."""
+    return {ANON: R, "admin": ok, "marketer": ok, "store_manager": F, "cashier": F}
+
+
 def _everyone(ok: int, anonymous: int = R) -> dict[str, int]:
     return {ANON: anonymous, **dict.fromkeys(ROLES, ok)}
 
@@ -65,6 +78,22 @@ TABLE: dict[tuple[str, str], tuple[str, dict[str, str], dict[str, int]]] = {
     ("admin.approval_reject", "POST"): ("/admin/approvals/999999/reject", {}, _only_admin(404)),
     ("admin.audit", "GET"): ("/admin/audit", {}, _only_admin(200)),
     ("admin.audit_csv", "GET"): ("/admin/audit.csv", {}, _only_admin(200)),
+    ("admin.member_search", "GET"): ("/admin/members?q=138", {}, _everyone(200)),
+    # An unknown member is 404 for those who may look, 403 for the others.
+    ("admin.member_page", "GET"): ("/admin/members/999999", {}, _everyone(404)),
+    ("admin.member_edit", "GET"): ("/admin/members/999999/edit", {}, _member_editors(404)),
+    ("admin.member_edit", "POST"): ("/admin/members/999999/edit", {}, _member_editors(404)),
+    ("admin.card_action", "POST"): (
+        "/admin/cards/999999999/action",
+        {"action": "freeze", "reason": "x"},
+        _card_actors(404),
+    ),
+    # Batch issue, import and export span the chain: a store's staff are refused.
+    ("admin.cards_issue", "GET"): ("/admin/cards/issue", {}, _only_admin(200)),
+    ("admin.cards_issue", "POST"): ("/admin/cards/issue", {"count": "0"}, _only_admin(400)),
+    ("admin.members_import", "GET"): ("/admin/members/import", {}, _only_admin(200)),
+    ("admin.members_import", "POST"): ("/admin/members/import", {}, _only_admin(400)),
+    ("admin.members_export", "GET"): ("/admin/members/export.csv", {}, _chain_viewers(200)),
 }
 
 
