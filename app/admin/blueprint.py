@@ -8,7 +8,7 @@ from flask import Blueprint, render_template
 from flask_wtf.csrf import generate_csrf
 
 from app import clock
-from app.admin import audit_views, balance_views, guard, staff_views, views
+from app.admin import audit_views, balance_views, guard, staff_views, text_views, views
 from app.admin.messages import language_labels, permission_labels, role_labels
 from app.db import db, finish_failed, utcnow
 from app.errors import LaoyouError
@@ -55,6 +55,14 @@ admin_bp.add_url_rule(
     "approval_reject",
     balance_views.approval_reject,
     methods=["POST"],
+)
+
+admin_bp.add_url_rule("/texts", "texts", text_views.texts_list)
+admin_bp.add_url_rule("/texts/<key>", "text_detail", text_views.text_detail)
+admin_bp.add_url_rule("/texts/<key>", "text_save", text_views.text_save, methods=["POST"])
+admin_bp.add_url_rule("/texts/<key>/reset", "text_reset", text_views.text_reset, methods=["POST"])
+admin_bp.add_url_rule(
+    "/texts/<key>/preview", "text_preview", text_views.text_preview, methods=["POST"]
 )
 
 admin_bp.before_request(guard.before_admin_request)

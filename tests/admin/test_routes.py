@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 from flask import Flask
 
+from app.messaging.alerts import TRANSACTION_TEXTS
+from app.texts.services import msgid_key
 from tests.admin.conftest import ROLES, Staff, csrf_token
 
 ANON = "anonymous"
@@ -29,9 +31,16 @@ def _adjusters(ok: int) -> dict[str, int]:
     return {ANON: R, "admin": ok, "marketer": F, "store_manager": ok, "cashier": F}
 
 
+def _rule_readers(ok: int) -> dict[str, int]:
+    return {ANON: R, "admin": ok, "marketer": ok, "store_manager": ok, "cashier": F}
+
+
 def _everyone(ok: int, anonymous: int = R) -> dict[str, int]:
     return {ANON: anonymous, **dict.fromkeys(ROLES, ok)}
 
+
+#: The checkout alert's key, for the message-text pages.
+TEXT = msgid_key(TRANSACTION_TEXTS["checkout"])
 
 #: (endpoint, method) -> (path, form data, {who: status}). Signed-in staff on the sign-in
 #: page go on to the dashboard (302); an anonymous visitor elsewhere goes to the sign-in page.
@@ -65,6 +74,23 @@ TABLE: dict[tuple[str, str], tuple[str, dict[str, str], dict[str, int]]] = {
     ("admin.approval_reject", "POST"): ("/admin/approvals/999999/reject", {}, _only_admin(404)),
     ("admin.audit", "GET"): ("/admin/audit", {}, _only_admin(200)),
     ("admin.audit_csv", "GET"): ("/admin/audit.csv", {}, _only_admin(200)),
+    ("admin.texts", "GET"): ("/admin/texts", {}, _rule_readers(200)),
+    ("admin.text_detail", "GET"): (f"/admin/texts/{TEXT}", {}, _rule_readers(200)),
+    ("admin.text_save", "POST"): (
+        f"/admin/texts/{TEXT}",
+        {"language": "en", "text": "no placeholders"},
+        _only_admin(400),
+    ),
+    ("admin.text_reset", "POST"): (
+        f"/admin/texts/{TEXT}/reset",
+        {"language": "en"},
+        _only_admin(R),
+    ),
+    ("admin.text_preview", "POST"): (
+        f"/admin/texts/{TEXT}/preview",
+        {"language": "en", "text": "no placeholders"},
+        _only_admin(400),
+    ),
 }
 
 
