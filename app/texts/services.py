@@ -109,7 +109,12 @@ def entries() -> tuple[Entry, ...]:
         Entry(msgid_key(msgid), msgid, _group(where[0].split(":")[0]), tuple(where))
         for msgid, where in found.items()
     ]
-    return tuple(sorted(listed, key=lambda e: (GROUPS.index(e.group), e.locations[0])))
+    return tuple(sorted(listed, key=_order))
+
+
+def _order(e: Entry) -> tuple[int, str, int]:
+    path, _, line = e.locations[0].rpartition(":")
+    return GROUPS.index(e.group), path, int(line)
 
 
 def entry(key: str) -> Entry:
