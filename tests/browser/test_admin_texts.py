@@ -83,7 +83,8 @@ def test_a_changed_checkout_alert_is_previewed_then_queued_at_the_next_checkout(
     )
     assert problem.is_hidden()
     assert preview.inner_text() == (
-        "【老友】尾号8888的卡在静安店消费128.00元（12-07 14:30），余额372.00元，积分+128，共1024分。"
+        "【老友】尾号8888的卡在静安店消费128.00元（12-07 14:30），"
+        "余额372.00元，积分+128，共1024分。"
     )
     screenshot(page, f"admin-text-preview-{backend['name']}")
     section.get_by_role("button", name="保存").click()
