@@ -195,6 +195,11 @@ def overrides(language: str) -> Mapping[str, str]:
     return cache.by_language.get(language, {})
 
 
+def preload() -> None:
+    """Read the overrides now, as a process that has answered a message has them."""
+    overrides(LANGUAGES[0])
+
+
 def invalidate() -> None:
     current_app.extensions.pop(_CACHE, None)
 

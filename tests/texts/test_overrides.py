@@ -275,3 +275,20 @@ def test_overrides_are_read_again_once_the_cache_is_old(
     _checkout(api, card, "fresh")
 
     assert _alerts()[-1].startswith("Laoyou: card ")
+
+
+def test_bot_replies_read_the_overrides_once_not_per_message(
+    make_member: Callable[..., Any], statements: list[str]
+) -> None:
+    make_member("+8613800138000")
+    services.invalidate()  # a process that has not answered anyone yet
+    statements.clear()
+
+    first = _ask("JF")
+    cold = [s for s in statements if "message_text" in s]
+    statements.clear()
+    again = [_ask("JF"), _ask("JF")]
+
+    assert len(cold) == 1
+    assert not [s for s in statements if "message_text" in s]
+    assert again == [first, first]
