@@ -36,6 +36,9 @@ CACHE_SECONDS = 5.0
 MAX_TEXT_CHARS = 1000
 #: Packages whose texts staff read, not members: they are not offered here.
 _STAFF_PACKAGES = ("admin", "auth", "audit", "approvals")
+#: Texts read from the catalogue directly, not through ``app.i18n.render``: the WeChat
+#: menu's labels, pushed to WeChat by a command, not sent as messages.
+_NOT_RENDERED = ("wechat/menus.py",)
 _PLACEHOLDER = re.compile(r"%\((\w+)\)")
 _CACHE = "laoyou.texts.cache"
 
@@ -102,7 +105,12 @@ def entries() -> tuple[Entry, ...]:
     for path, line, msgid, _comments, _context in extract_from_dir(
         str(root), method_map=[("**.py", "python")]
     ):
-        if not isinstance(msgid, str) or not msgid or path.split("/")[0] in _STAFF_PACKAGES:
+        if (
+            not isinstance(msgid, str)
+            or not msgid
+            or path.split("/")[0] in _STAFF_PACKAGES
+            or path in _NOT_RENDERED
+        ):
             continue
         found.setdefault(msgid, []).append(f"{path}:{line}")
     listed = [

@@ -74,6 +74,7 @@ def test_the_list_holds_alerts_bot_replies_and_other_texts_but_no_panel_words() 
     assert by_msgid[POINTS].group == "replies"
     assert {e.group for e in entries()} == {"alerts", "replies", "others"}
     assert "Dashboard" not in by_msgid and "Wrong username or password." not in by_msgid
+    assert not [e for e in entries() if any("menus.py" in where for where in e.locations)]
 
 
 @pytest.mark.parametrize("language", ["zh-Hans", "zh-Hant", "en"])
