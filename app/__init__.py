@@ -61,6 +61,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         models,
         sms,
         stores,
+        texts,
         wechat,
     )
     from app.db import db
@@ -76,6 +77,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     for package in (
         audit,
         stores,
+        texts,
         auth,
         approvals,
         members,

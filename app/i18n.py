@@ -5,7 +5,8 @@ Our language tags (BCP 47, as members see them) map to Babel's locale names.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
@@ -24,6 +25,12 @@ LOCALES = {"zh-Hans": "zh_Hans", "zh-Hant": "zh_Hant", "en": "en"}
 _PARSED = {name: Locale.parse(name) for name in LOCALES.values()}
 
 babel = Babel()
+log = logging.getLogger("laoyou.i18n")
+
+#: ``app.extensions`` key of a function language -> {msgid: the shop's own text}, installed
+#: by ``app.texts`` (this module imports no package, so the source is handed to it).
+OVERRIDES_EXTENSION = "laoyou.text_overrides"
+OverrideSource = Callable[[str], Mapping[str, str]]
 
 
 def babel_locale(language: str) -> str:
@@ -72,8 +79,8 @@ def check_catalogs() -> None:
             )
 
 
-#: The catalogue of the innermost ``in_language`` block, for ``gettext``.
-_CATALOGUE: ContextVar[Any] = ContextVar("laoyou_catalogue", default=None)
+#: The language and catalogue of the innermost ``in_language`` block, for ``gettext``.
+_CATALOGUE: ContextVar[tuple[str, Any] | None] = ContextVar("laoyou_catalogue", default=None)
 
 
 @contextmanager
@@ -88,7 +95,7 @@ def in_language(language: str) -> Iterator[None]:
     if not has_app_context():
         yield
         return
-    token = _CATALOGUE.set(catalogue(language))
+    token = _CATALOGUE.set((language, catalogue(language)))
     try:
         yield
     finally:
@@ -116,8 +123,25 @@ def gettext(string: str, **variables: Any) -> str:
     four look-ups in the app context, here it is at hand. Outside ``in_language`` this
     is Flask-Babel's own.
     """
-    catalogue = _CATALOGUE.get()
-    if catalogue is None:
+    current = _CATALOGUE.get()
+    if current is None:
         return str(flask_babel.gettext(string, **variables))
-    text = catalogue.ugettext(string)
+    return render(current[0], string, variables, current[1])
+
+
+def render(language: str, msgid: str, variables: Mapping[str, Any], found: Any = None) -> str:
+    """``msgid`` in ``language``: the shop's own text if it has one, else the catalogue's.
+
+    An override that fails to render (saved before a placeholder check, or a row edited
+    by hand) is logged and the catalogue's text is used: a member still gets the alert.
+    """
+    source: OverrideSource | None = current_app.extensions.get(OVERRIDES_EXTENSION)
+    if source is not None:
+        override = source(language).get(msgid)
+        if override is not None:
+            try:
+                return override % variables if variables else override
+            except (KeyError, ValueError, TypeError):
+                log.exception("the %s override of %r does not render", language, msgid)
+    text = (found if found is not None else catalogue(language)).ugettext(msgid)
     return text % variables if variables else text

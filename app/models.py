@@ -17,4 +17,5 @@ def import_all() -> None:
     import app.messaging.models
     import app.optout.models
     import app.stores.models
+    import app.texts.models
     import app.wechat.models  # noqa: F401

@@ -15,6 +15,7 @@ from app.admin import (
     guard,
     member_views,
     staff_views,
+    text_views,
     transfer_views,
     views,
 )
@@ -95,6 +96,13 @@ admin_bp.add_url_rule(
 )
 admin_bp.add_url_rule(
     "/cards/issue", "cards_issue", card_views.cards_issue, methods=["GET", "POST"]
+)
+admin_bp.add_url_rule("/texts", "texts", text_views.texts_list)
+admin_bp.add_url_rule("/texts/<key>", "text_detail", text_views.text_detail)
+admin_bp.add_url_rule("/texts/<key>", "text_save", text_views.text_save, methods=["POST"])
+admin_bp.add_url_rule("/texts/<key>/reset", "text_reset", text_views.text_reset, methods=["POST"])
+admin_bp.add_url_rule(
+    "/texts/<key>/preview", "text_preview", text_views.text_preview, methods=["POST"]
 )
 
 admin_bp.before_request(guard.before_admin_request)

@@ -47,6 +47,7 @@ def rooms() -> list[dict[str, Any]]:
         ("admin.approvals_page", gettext("Approvals"), "balances.approve"),
         ("admin.staff_list", gettext("Staff"), "staff.manage"),
         ("admin.audit", gettext("Audit log"), "audit.view"),
+        ("admin.texts", gettext("Message texts"), "rules.view"),
     ]
     if current_staff() is None:
         return []

@@ -14,7 +14,7 @@ from typing import Any
 from flask import current_app
 
 from app import clock
-from app.i18n import catalogue, gettext, in_language
+from app.i18n import gettext, in_language, render
 from app.members.wechat import alert_addresses
 from app.messaging.services import enqueue
 from app.money import yuan
@@ -68,9 +68,8 @@ def transaction_text(kind: str, *, language: str | None = None, **values: Any) -
     msgid = TRANSACTION_TEXTS.get(kind, TRANSACTION_TEXTS["refund"])
     if language is None:
         return str(gettext(msgid, **values))
-    # What flask_babel.gettext does, with the member's catalogue in hand: entering
-    # in_language on every alert cost more than the rest of the receiver.
-    return str(catalogue(language).ugettext(msgid) % values)
+    # Not in_language: entering it on every alert cost more than the rest of the receiver.
+    return render(language, msgid, values)
 
 
 def on_transaction_posted(transaction: Any, **kw: Any) -> None:

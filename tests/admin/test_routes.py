@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 from flask import Flask
 
+from app.messaging.alerts import TRANSACTION_TEXTS
+from app.texts.services import msgid_key
 from tests.admin.conftest import ROLES, Staff, csrf_token
 
 ANON = "anonymous"
@@ -42,9 +44,16 @@ def _chain_viewers(ok: int) -> dict[str, int]:
     return {ANON: R, "admin": ok, "marketer": ok, "store_manager": F, "cashier": F}
 
 
+def _rule_readers(ok: int) -> dict[str, int]:
+    return {ANON: R, "admin": ok, "marketer": ok, "store_manager": ok, "cashier": F}
+
+
 def _everyone(ok: int, anonymous: int = R) -> dict[str, int]:
     return {ANON: anonymous, **dict.fromkeys(ROLES, ok)}
 
+
+#: The checkout alert's key, for the message-text pages.
+TEXT = msgid_key(TRANSACTION_TEXTS["checkout"])
 
 #: (endpoint, method) -> (path, form data, {who: status}). Signed-in staff on the sign-in
 #: page go on to the dashboard (302); an anonymous visitor elsewhere goes to the sign-in page.
@@ -94,6 +103,23 @@ TABLE: dict[tuple[str, str], tuple[str, dict[str, str], dict[str, int]]] = {
     ("admin.members_import", "GET"): ("/admin/members/import", {}, _only_admin(200)),
     ("admin.members_import", "POST"): ("/admin/members/import", {}, _only_admin(400)),
     ("admin.members_export", "GET"): ("/admin/members/export.csv", {}, _chain_viewers(200)),
+    ("admin.texts", "GET"): ("/admin/texts", {}, _rule_readers(200)),
+    ("admin.text_detail", "GET"): (f"/admin/texts/{TEXT}", {}, _rule_readers(200)),
+    ("admin.text_save", "POST"): (
+        f"/admin/texts/{TEXT}",
+        {"language": "en", "text": "no placeholders"},
+        _only_admin(400),
+    ),
+    ("admin.text_reset", "POST"): (
+        f"/admin/texts/{TEXT}/reset",
+        {"language": "en"},
+        _only_admin(R),
+    ),
+    ("admin.text_preview", "POST"): (
+        f"/admin/texts/{TEXT}/preview",
+        {"language": "en", "text": "no placeholders"},
+        _only_admin(400),
+    ),
 }
 
 

@@ -18,6 +18,7 @@ from sqlalchemy import event
 from app.cards.services import member_cards
 from app.clock import frozen
 from app.db import db
+from app.texts.services import preload as preload_texts
 from tests.bot.support import give_points
 from tests.sms.support import inbound_params, post_signed, twilio_settings
 
@@ -36,6 +37,9 @@ def _statements_of(app: Flask, send: Callable[[], Any]) -> tuple[Any, list[str]]
     """``send()``'s result and its SQL, but the savepoints of the outer transaction."""
     with app.app_context():
         engine = db.engine
+        # The shop's own texts are read once per CACHE_SECONDS in a process, not per
+        # message (tests/texts/test_overrides.py pins that read): a warm process's cost.
+        preload_texts()
     seen: list[str] = []
 
     def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
