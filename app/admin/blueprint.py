@@ -8,7 +8,7 @@ from flask import Blueprint, render_template
 from flask_wtf.csrf import generate_csrf
 
 from app import clock
-from app.admin import audit_views, balance_views, guard, staff_views, views
+from app.admin import audit_views, balance_views, guard, rules_views, staff_views, views
 from app.admin.messages import language_labels, permission_labels, role_labels
 from app.db import db, finish_failed, utcnow
 from app.errors import LaoyouError
@@ -55,6 +55,21 @@ admin_bp.add_url_rule(
     "approval_reject",
     balance_views.approval_reject,
     methods=["POST"],
+)
+
+admin_bp.add_url_rule("/rules", "rules", rules_views.overview)
+admin_bp.add_url_rule("/rules/rules.json", "rules_export", rules_views.export_json)
+admin_bp.add_url_rule("/rules/alerts", "rules_alerts", rules_views.alerts_page)
+admin_bp.add_url_rule(
+    "/rules/alerts", "rules_alerts_post", rules_views.alerts_post, methods=["POST"]
+)
+admin_bp.add_url_rule("/rules/json/<name>", "rules_json", rules_views.json_page)
+admin_bp.add_url_rule(
+    "/rules/json/<name>", "rules_json_post", rules_views.json_post, methods=["POST"]
+)
+admin_bp.add_url_rule("/rules/<slug>", "rules_section", rules_views.section_page)
+admin_bp.add_url_rule(
+    "/rules/<slug>", "rules_section_post", rules_views.section_post, methods=["POST"]
 )
 
 admin_bp.before_request(guard.before_admin_request)

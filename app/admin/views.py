@@ -44,6 +44,7 @@ def rooms() -> list[dict[str, Any]]:
         ("admin.dashboard", gettext("Dashboard"), None),
         ("admin.adjust_page", gettext("Adjust a balance"), "balances.adjust"),
         ("admin.approvals_page", gettext("Approvals"), "balances.approve"),
+        ("admin.rules", gettext("Rules"), "rules.view"),
         ("admin.staff_list", gettext("Staff"), "staff.manage"),
         ("admin.audit", gettext("Audit log"), "audit.view"),
     ]

@@ -29,6 +29,10 @@ def _adjusters(ok: int) -> dict[str, int]:
     return {ANON: R, "admin": ok, "marketer": F, "store_manager": ok, "cashier": F}
 
 
+def _rules_viewers(ok: int) -> dict[str, int]:
+    return {ANON: R, "admin": ok, "marketer": ok, "store_manager": ok, "cashier": F}
+
+
 def _everyone(ok: int, anonymous: int = R) -> dict[str, int]:
     return {ANON: anonymous, **dict.fromkeys(ROLES, ok)}
 
@@ -65,6 +69,26 @@ TABLE: dict[tuple[str, str], tuple[str, dict[str, str], dict[str, int]]] = {
     ("admin.approval_reject", "POST"): ("/admin/approvals/999999/reject", {}, _only_admin(404)),
     ("admin.audit", "GET"): ("/admin/audit", {}, _only_admin(200)),
     ("admin.audit_csv", "GET"): ("/admin/audit.csv", {}, _only_admin(200)),
+    ("admin.rules", "GET"): ("/admin/rules", {}, _rules_viewers(200)),
+    ("admin.rules_export", "GET"): ("/admin/rules/rules.json", {}, _rules_viewers(200)),
+    ("admin.rules_alerts", "GET"): ("/admin/rules/alerts", {}, _rules_viewers(200)),
+    ("admin.rules_alerts_post", "POST"): (
+        "/admin/rules/alerts",
+        {"alert:transaction": "on"},
+        _only_admin(R),
+    ),
+    ("admin.rules_json", "GET"): ("/admin/rules/json/levels", {}, _rules_viewers(200)),
+    ("admin.rules_json_post", "POST"): (
+        "/admin/rules/json/levels",
+        {"document": "not json"},
+        _only_admin(400),
+    ),
+    ("admin.rules_section", "GET"): ("/admin/rules/levels", {}, _rules_viewers(200)),
+    ("admin.rules_section_post", "POST"): (
+        "/admin/rules/levels",
+        {"rows": "1", "0.name": "x", "0.rank": "not a number"},
+        _only_admin(400),
+    ),
 }
 
 

@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import delete, select, update
 
+from app.audit.services import record
 from app.cards.models import CARD_TYPES
 from app.db import db
 from app.errors import InvalidRequest
@@ -34,6 +35,7 @@ from app.ledger.rules.models import (
     ProgramRules,
     RechargePlan,
 )
+from app.limits import MAX_ID
 from app.members.models import LEVEL_NAME_COLUMNS, Level
 from app.stores.models import Store
 
@@ -66,9 +68,10 @@ class _Reader:
             return default
         if isinstance(raw, bool) or not isinstance(raw, int):
             raise _bad(self._where(key), "must be a whole number")
-        if raw < low or (high is not None and raw > high):
-            limit = f"from {low} to {high}" if high is not None else f"{low} or more"
-            raise _bad(self._where(key), f"must be {limit}")
+        # No field has a use for more than a 32-bit integer; the columns of some hold no more.
+        high = MAX_ID if high is None else high
+        if raw < low or raw > high:
+            raise _bad(self._where(key), f"must be from {low} to {high}")
         return raw
 
     def bp(self, key: str, default: Any = _MISSING, *, low: int = 0, high: int = MAX_BP) -> Any:
@@ -414,6 +417,46 @@ def import_rules(document: Any) -> dict[str, int]:
         "gifts": len(parsed["gifts"]),
         "coupon_types": len(parsed["coupon_types"]),
     }
+
+
+def rules_revision() -> str | None:
+    """The revision of the rules in force (None before the first import): a form that was
+    opened on another revision would overwrite a change made since."""
+    program = db.session.get(ProgramRules, 1)
+    return program.revision if program is not None else None
+
+
+def replace_rules(
+    document: Any, *, action: str = "rules.import", object_id: str = "document"
+) -> dict[str, int]:
+    """``import_rules``, audited: the parts of the export that changed, before and after.
+
+    Every way of changing the rules (``laoyou rules import``, the panel's forms and
+    section editors) comes through here, so each change is in the audit log once.
+    """
+    before = export_rules()
+    counts = import_rules(document)
+    after = export_rules()
+    old, new = _changes(before, after)
+    record(action, "rules", object_id, before=old, after=new)
+    return counts
+
+
+def _changes(before: dict[str, Any], after: dict[str, Any]) -> tuple[dict[str, Any], ...]:
+    """The sections that differ, and inside an object section only the fields that differ."""
+    old: dict[str, Any] = {}
+    new: dict[str, Any] = {}
+    for key in sorted(set(before) | set(after)):
+        a, b = before.get(key), after.get(key)
+        if a == b:
+            continue
+        if isinstance(a, dict) and isinstance(b, dict):
+            fields = [k for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+            old[key] = {k: a.get(k) for k in fields}
+            new[key] = {k: b.get(k) for k in fields}
+        else:
+            old[key], new[key] = a, b
+    return old, new
 
 
 def _level_names(names: _Reader) -> dict[str, str | None]:
