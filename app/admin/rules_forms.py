@@ -131,7 +131,12 @@ def sections(
                 "times the usual points they earn, and the growth that reaches and keeps it."
             ),
             (
-                Field("name", gettext("Name (in rules and reports)"), max_len=64),
+                Field(
+                    "name",
+                    gettext("Name (in rules and reports)"),
+                    hint=gettext("Members' levels are found by it: rename in the languages"),
+                    max_len=64,
+                ),
                 Field("names.zh-Hans", gettext("Name in Simplified Chinese"), optional=True),
                 Field("names.zh-Hant", gettext("Name in Traditional Chinese"), optional=True),
                 Field("names.en", gettext("Name in English"), optional=True),
@@ -435,9 +440,6 @@ def section_value(document: dict[str, Any], section: Section) -> Any:
         value = value.get(key) if isinstance(value, dict) else None
     if value is None:
         return [] if section.many else {}
-    if not section.many and section.fields:
-        # An object section that shares its object with others shows only its own fields.
-        return value
     return value
 
 
@@ -497,8 +499,8 @@ def shown(f: Field, value: Any) -> Any:
 
 
 def _decimal_text(value: Decimal) -> str:
-    text = format(value.normalize(), "f")
-    return text
+    """``Decimal("1.50")`` as ``1.5`` and ``Decimal("1E+2")`` as ``100``."""
+    return format(value.normalize(), "f")
 
 
 def rows_shown(section: Section, value: Any) -> list[dict[str, Any]]:
@@ -514,7 +516,8 @@ def rows_shown(section: Section, value: Any) -> list[dict[str, Any]]:
 
 _WHOLE = re.compile(r"[+-]?\d{1,15}")
 _DECIMAL = re.compile(r"[+-]?\d{1,15}(?:\.\d{1,8})?")
-_LIST_SPLIT = re.compile(r"[,，、;；\s]+")
+#: Between names in a list: commas (either width), the enumeration comma, semicolons.
+_LIST_SPLIT = re.compile(r"[,，、;；]+")
 
 
 def _scaled(name: str, text: str, scale: int, message: str) -> int:
@@ -553,10 +556,10 @@ def read_value(f: Field, name: str, form: MultiDict[str, str]) -> Any:
             return parse_yuan(text)
         except ValueError:
             raise FormError(name, gettext("Enter an amount in yuan, such as 500 or 99.50.")) from None
+    words = [w.strip() for w in _LIST_SPLIT.split(text) if w.strip()][:MAX_ROWS]
     if f.kind == "words":
-        return [w for w in _LIST_SPLIT.split(text) if w][:MAX_ROWS]
+        return words
     if f.kind == "numbers":
-        words = [w for w in _LIST_SPLIT.split(text) if w][:MAX_ROWS]
         if not all(len(w) <= MAX_NUMBER_CHARS and _WHOLE.fullmatch(w) for w in words):
             raise FormError(name, gettext("Enter whole numbers separated by commas."))
         return [int(w) for w in words]

@@ -522,3 +522,11 @@ def test_the_cli_import_is_audited_as_the_cli(
     bad.write_text('{"levels": [{"name": "x"}]}', encoding="utf-8")
     assert runner.invoke(args=["rules", "import", str(bad)]).exit_code == 1
     assert len(audit("rules.import")) == 1
+
+
+def test_the_cli_alert_switch_is_audited_as_the_cli(app: Flask, runner: Any) -> None:
+    assert runner.invoke(args=["alerts", "disable", "level"]).exit_code == 0
+    assert runner.invoke(args=["alerts", "disable", "level"]).exit_code == 0  # no change
+
+    [entry] = audit("alerts.programme")
+    assert (entry.actor_kind, entry.object_id, entry.after) == ("cli", "level", {"enabled": False})
