@@ -675,6 +675,28 @@ def refusal_text(message: str, path: str) -> str:
         (r"repeats (.+)", lambda m: gettext("repeats %(value)s", value=m[1])),
         (r"is before starts_on", lambda m: gettext("ends before it starts")),
         (r"is not a known field", lambda m: gettext("is not a known field")),
+        (r"is held by level (.+)", lambda m: gettext("is held by level %(name)s", name=m[1])),
+        (
+            r"needs bonus_fen or bonus_bp",
+            lambda m: gettext("needs a bonus in yuan or in percent"),
+        ),
+        (
+            r"applies to a fixed bonus_fen only",
+            lambda m: gettext("applies only to a bonus in yuan"),
+        ),
+        (
+            r"needs weekdays, month_days or a date range",
+            lambda m: gettext("needs weekdays, days of the month or dates"),
+        ),
+        (r"is required for a voucher", lambda m: gettext("is required for a voucher")),
+        (
+            r"is required for a coupon \(below 10000\)",
+            lambda m: gettext("is required for a coupon (below 100)"),
+        ),
+        (
+            r"is required when mode is months",
+            lambda m: gettext("is required when points expire after months"),
+        ),
     ]
     for pattern, text in patterns:
         match = re.fullmatch(pattern, why)

@@ -530,3 +530,19 @@ def test_the_cli_alert_switch_is_audited_as_the_cli(app: Flask, runner: Any) -> 
 
     [entry] = audit("alerts.programme")
     assert (entry.actor_kind, entry.object_id, entry.after) == ("cli", "level", {"enabled": False})
+
+
+def test_a_plan_without_a_bonus_is_refused_in_the_staff_members_language(
+    example: dict[str, Any], signed_in: Any
+) -> None:
+    admin = signed_in("admin")  # zh-Hans
+    form = page_form(admin, "/admin/rules/recharge-plans")
+    n = new_row(form)
+    form.update({f"{n}.name": ["空方案"], f"{n}.min_amount_fen": ["100"]})
+
+    answer = admin.post("/admin/rules/recharge-plans", form)
+
+    assert answer.status_code == 400
+    assert "未保存。第 4 行: 需要填写赠送金额或赠送百分比" in answer.text
+    assert 'value="空方案"' in answer.text
+    assert export_rules() == example
