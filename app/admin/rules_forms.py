@@ -22,6 +22,7 @@ from app.cards.models import CARD_TYPES
 from app.i18n import gettext
 from app.ledger.redemption.models import COUPON_KINDS
 from app.ledger.rules.models import (
+    CATEGORY_KINDS,
     DISCOUNT_STACKINGS,
     EXPIRY_MODES,
     GROWTH_SOURCES,
@@ -212,6 +213,32 @@ def sections(
             ),
             many=True,
             item=gettext("New category rate"),
+        ),
+        Section(
+            "categories",
+            ("categories",),
+            gettext("Product and service categories"),
+            gettext(
+                "The categories the tills send with each line (美容类, 健身类, 酒水…), with "
+                "their names; once there are some, the rules may name only these."
+            ),
+            (
+                Field("code", gettext("Category, as the till sends it"), max_len=64),
+                Field(
+                    "kind",
+                    gettext("Kind"),
+                    "choice",
+                    _labelled(
+                        CATEGORY_KINDS,
+                        {"product": gettext("Products"), "service": gettext("Services")},
+                    ),
+                ),
+                Field("names.zh-Hans", gettext("Name in Simplified Chinese"), optional=True),
+                Field("names.zh-Hant", gettext("Name in Traditional Chinese"), optional=True),
+                Field("names.en", gettext("Name in English"), optional=True),
+            ),
+            many=True,
+            item=gettext("New category"),
         ),
         Section(
             "member-days",
@@ -675,6 +702,12 @@ def refusal_text(message: str, path: str) -> str:
         (r"repeats (.+)", lambda m: gettext("repeats %(value)s", value=m[1])),
         (r"is before starts_on", lambda m: gettext("ends before it starts")),
         (r"is not a known field", lambda m: gettext("is not a known field")),
+        (
+            r"names no category \((.+)\): add it to categories first",
+            lambda m: gettext(
+                "names no category %(name)s: add it to the categories first", name=m[1]
+            ),
+        ),
         (r"is held by level (.+)", lambda m: gettext("is held by level %(name)s", name=m[1])),
         (
             r"needs bonus_fen or bonus_bp",

@@ -47,6 +47,7 @@ DOCUMENT_SECTIONS = (
     "recharge_plans",
     "points_expiry",
     "redemption",
+    "categories",
 )
 
 

@@ -546,3 +546,43 @@ def test_a_plan_without_a_bonus_is_refused_in_the_staff_members_language(
     assert "未保存。第 4 行: 需要填写赠送金额或赠送百分比" in answer.text
     assert 'value="空方案"' in answer.text
     assert export_rules() == example
+
+
+def test_categories_listed_then_a_rate_must_name_one(
+    example: dict[str, Any], signed_in: Any
+) -> None:
+    admin = signed_in("admin", language="en")
+    form = page_form(admin, "/admin/rules/categories")
+    for code, kind, zh in (
+        ("seasonal", "product", "时令菜"),
+        ("gift_card", "product", "礼品卡"),
+        ("tobacco", "product", "烟草"),
+        ("美容类", "service", "美容类"),
+    ):
+        n = new_row(form)
+        form.update(
+            {
+                f"{n}.code": [code],
+                f"{n}.kind": [kind],
+                f"{n}.names.zh-Hans": [zh],
+                "rows": [str(n + 2)],
+                f"{n + 1}.new": ["1"],
+            }
+        )
+        del form[f"{n}.new"]
+    assert admin.post("/admin/rules/categories", form).status_code == 302
+    assert [c["code"] for c in export_rules()["categories"]] == [
+        "gift_card",
+        "seasonal",
+        "tobacco",
+        "美容类",
+    ]
+
+    form = page_form(admin, "/admin/rules/category-rates")
+    n = new_row(form)
+    form.update({f"{n}.category": ["美容"], f"{n}.multiplier_bp": ["2"]})
+    answer = admin.post("/admin/rules/category-rates", form)
+
+    assert answer.status_code == 400
+    assert "Row 2 · Category: names no category &#39;美容&#39;" in answer.text
+    assert len(export_rules()["earning"]["categories"]) == 1
