@@ -31,7 +31,7 @@ from app.ledger.rules.models import (
 from app.money import parse_yuan, yuan
 
 #: Rows one list form may post: far more than any programme has, few enough to read at once.
-MAX_ROWS = 200
+MAX_ROWS = 1000
 #: Characters of a number typed into a form; longer is not a number anyone meant.
 MAX_NUMBER_CHARS = 24
 
@@ -614,13 +614,13 @@ def read_form(section: Section, form: MultiDict[str, str]) -> Posted:
             if value is not None or not f.optional:
                 _put(item, f.key, value)
         return Posted(_without_none(item, section), [0])
-    try:
-        count = min(int(form.get("rows", "0")), MAX_ROWS)
-    except ValueError:
-        count = 0
+    # A form without its row count would read as no rows and delete the section.
+    count_text = form.get("rows", "")
+    if not count_text.isascii() or not count_text.isdigit() or int(count_text) > MAX_ROWS:
+        raise FormError("rows", gettext("This form is incomplete: reload the page and try again."))
     items: list[dict[str, Any]] = []
     rows: list[int] = []
-    for n in range(max(count, 0)):
+    for n in range(int(count_text)):
         if form.get(f"{n}.remove") == "on":
             continue
         typed = [

@@ -160,10 +160,8 @@ def _posted_rows(section: Section, form: MultiDict[str, str]) -> tuple[list[dict
 
     if not section.many:
         return [row("")], [False]
-    try:
-        count = max(min(int(form.get("rows", "0")), MAX_ROWS), 0)
-    except ValueError:
-        count = 0
+    text = form.get("rows", "")
+    count = int(text) if text.isascii() and text.isdigit() and int(text) <= MAX_ROWS else 0
     return [row(f"{n}.") for n in range(count)], [
         form.get(f"{n}.new") == "1" for n in range(count)
     ]
@@ -196,7 +194,7 @@ def _label(section: Section, name: str | None) -> str:
     """The input a refusal points at as people read it: "Row 2 · Price paid (%)"."""
     if not name:
         return ""
-    row, key = name.split(".", 1) if section.many else ("", name)
+    row, _, key = name.partition(".") if section.many else ("", "", name)
     field = next((f for f in section.fields if f.key == key), None)
     where = gettext("Row %(n)s", n=int(row) + 1) if row.isdigit() else ""
     return " · ".join(part for part in (where, field.label if field else "") if part)

@@ -586,3 +586,21 @@ def test_categories_listed_then_a_rate_must_name_one(
     assert answer.status_code == 400
     assert "Row 2 · Category: names no category &#39;美容&#39;" in answer.text
     assert len(export_rules()["earning"]["categories"]) == 1
+
+
+@pytest.mark.parametrize("rows", [None, "", "x", "-1", "１", "100000"])
+def test_a_list_form_without_its_row_count_deletes_nothing(
+    example: dict[str, Any], signed_in: Any, rows: str | None
+) -> None:
+    admin = signed_in("admin", language="en")
+    form = page_form(admin, "/admin/rules/gifts")
+    if rows is None:
+        del form["rows"]
+    else:
+        form["rows"] = [rows]
+
+    answer = admin.post("/admin/rules/gifts", form)
+
+    assert answer.status_code == 400
+    assert "This form is incomplete" in answer.text
+    assert export_rules() == example
