@@ -244,9 +244,7 @@ def sections(
             "member-days",
             ("earning", "special_periods"),
             gettext("Member days and holidays"),
-            gettext(
-                "Days that earn more points: weekdays, days of the month or a range of dates."
-            ),
+            gettext("Days that earn more points: weekdays, days of the month or a range of dates."),
             (
                 Field("name", gettext("Name")),
                 Field("multiplier_bp", gettext("Points (times)"), "times", hint=times_hint),
@@ -301,7 +299,9 @@ def sections(
                 Field("name", gettext("Name")),
                 Field("min_amount_fen", gettext("From a recharge of (yuan)"), "yuan"),
                 Field("bonus_fen", gettext("Bonus (yuan)"), "yuan", optional=True),
-                Field("bonus_bp", gettext("Bonus (percent of the recharge)"), "percent", optional=True),
+                Field(
+                    "bonus_bp", gettext("Bonus (percent of the recharge)"), "percent", optional=True
+                ),
                 Field("repeat", gettext("For every such amount"), "flag"),
                 Field("levels", gettext("Levels (none: all)"), "multi", level_choices),
                 Field("card_types", gettext("Card types (none: all)"), "multi", card_types),
@@ -442,7 +442,10 @@ def sections(
                     "choice",
                     _labelled(
                         COUPON_KINDS,
-                        {"coupon": gettext("Coupon (percentage off)"), "voucher": gettext("Voucher")},
+                        {
+                            "coupon": gettext("Coupon (percentage off)"),
+                            "voucher": gettext("Voucher"),
+                        },
                     ),
                 ),
                 Field("value_fen", gettext("Voucher value (yuan)"), "yuan", optional=True),
@@ -582,7 +585,9 @@ def read_value(f: Field, name: str, form: MultiDict[str, str]) -> Any:
         try:
             return parse_yuan(text)
         except ValueError:
-            raise FormError(name, gettext("Enter an amount in yuan, such as 500 or 99.50.")) from None
+            raise FormError(
+                name, gettext("Enter an amount in yuan, such as 500 or 99.50.")
+            ) from None
     words = [w.strip() for w in _LIST_SPLIT.split(text) if w.strip()][:MAX_ROWS]
     if f.kind == "words":
         return words

@@ -142,7 +142,9 @@ def _render_section(
     )
 
 
-def _posted_rows(section: Section, form: MultiDict[str, str]) -> tuple[list[dict[str, Any]], list[bool]]:
+def _posted_rows(
+    section: Section, form: MultiDict[str, str]
+) -> tuple[list[dict[str, Any]], list[bool]]:
     """What the person typed, shown again beside a refusal (nothing of it was saved)."""
 
     def row(prefix: str) -> dict[str, Any]:
@@ -162,9 +164,7 @@ def _posted_rows(section: Section, form: MultiDict[str, str]) -> tuple[list[dict
         return [row("")], [False]
     text = form.get("rows", "")
     count = int(text) if text.isascii() and text.isdigit() and int(text) <= MAX_ROWS else 0
-    return [row(f"{n}.") for n in range(count)], [
-        form.get(f"{n}.new") == "1" for n in range(count)
-    ]
+    return [row(f"{n}.") for n in range(count)], [form.get(f"{n}.new") == "1" for n in range(count)]
 
 
 @requires("rules.edit")

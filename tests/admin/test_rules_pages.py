@@ -166,9 +166,9 @@ def test_a_viewer_reads_the_forms_without_a_save_button(
     assert page.status_code == 200
     assert 'value="银卡"' in page.text and " disabled" in page.text
     assert "<button>Save</button>" not in page.text
-    assert "<button>Save</button>" in signed_in("admin", language="en").get(
-        "/admin/rules/levels"
-    ).text
+    assert (
+        "<button>Save</button>" in signed_in("admin", language="en").get("/admin/rules/levels").text
+    )
 
 
 def test_a_level_gets_its_english_name_and_a_new_discount_audited(
@@ -239,7 +239,11 @@ def test_a_new_level_from_the_blank_row(example: dict[str, Any], signed_in: Any)
 @pytest.mark.parametrize(
     ("key", "value", "message"),
     [
-        ("name", "银" * 65, "Row 2 · Name (in rules and reports): must be text of 1 to 64 characters"),
+        (
+            "name",
+            "银" * 65,
+            "Row 2 · Name (in rules and reports): must be text of 1 to 64 characters",
+        ),
         ("names.en", "S" * 65, "Row 2 · Name in English: must be text of 1 to 64 characters"),
         ("name", "   ", "Row 2 · Name (in rules and reports): is required"),
         ("rank", "99999999999999999999999999", "Enter a whole number."),
@@ -408,9 +412,7 @@ def test_a_changed_store_rate_applies_at_the_next_api_checkout(
     assert checkout("after") == 300
 
 
-def test_the_json_editor_checks_as_the_import_does(
-    example: dict[str, Any], signed_in: Any
-) -> None:
+def test_the_json_editor_checks_as_the_import_does(example: dict[str, Any], signed_in: Any) -> None:
     admin = signed_in("admin", username="boss", language="en")
     form = page_form(admin, "/admin/rules/json/redemption")
     shown = json.loads(form["document"][0])
@@ -432,9 +434,7 @@ def test_the_json_editor_checks_as_the_import_does(
     assert rules_audits() == 0
 
     shown["max_offset_bp"] = 3000
-    answer = admin.post(
-        "/admin/rules/json/redemption", {**form, "document": json.dumps(shown)}
-    )
+    answer = admin.post("/admin/rules/json/redemption", {**form, "document": json.dumps(shown)})
     assert answer.status_code == 302
     assert export_rules()["redemption"]["max_offset_bp"] == 3000
     entry = audit("rules.update")[-1]
@@ -497,9 +497,7 @@ def test_the_alert_switches_are_saved_and_audited(
     assert programme_alerts()["transaction"] is True
 
 
-def test_the_export_download_is_the_cli_export(
-    example: dict[str, Any], signed_in: Any
-) -> None:
+def test_the_export_download_is_the_cli_export(example: dict[str, Any], signed_in: Any) -> None:
     answer = signed_in("marketer").get("/admin/rules/rules.json")
     assert answer.status_code == 200
     assert "attachment" in answer.headers["Content-Disposition"]

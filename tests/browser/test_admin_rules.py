@@ -33,7 +33,13 @@ def shop(live_app: Flask) -> dict[str, str]:
                 "version": 1,
                 "levels": [
                     {"name": "普通会员", "rank": 1, "names": {"en": "Member"}},
-                    {"name": "金卡", "rank": 2, "discount_bp": 9000, "names": {"en": "Gold"}},
+                    {
+                        "name": "金卡",
+                        "rank": 2,
+                        "discount_bp": 9000,
+                        "upgrade_threshold": 100000,
+                        "names": {"en": "Gold"},
+                    },
                 ],
                 "recharge_plans": [
                     {"name": "充500送50", "min_amount_fen": 50000, "bonus_fen": 5000}
