@@ -164,7 +164,14 @@ def _posted_rows(
         return [row("")], [False]
     text = form.get("rows", "")
     count = int(text) if text.isascii() and text.isdigit() and int(text) <= MAX_ROWS else 0
-    return [row(f"{n}.") for n in range(count)], [form.get(f"{n}.new") == "1" for n in range(count)]
+    # The blank row for a new item comes back blank: the page adds its own again.
+    shown = [
+        n
+        for n in range(count)
+        if form.get(f"{n}.new") != "1"
+        or any(form.get(f"{n}.{f.key}", "").strip() for f in section.fields if f.kind != "flag")
+    ]
+    return [row(f"{n}.") for n in shown], [form.get(f"{n}.new") == "1" for n in shown]
 
 
 @requires("rules.edit")
