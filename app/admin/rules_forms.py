@@ -246,7 +246,7 @@ def sections(
             gettext("Member days and holidays"),
             gettext("Days that earn more points: weekdays, days of the month or a range of dates."),
             (
-                Field("name", gettext("Name")),
+                Field("name", gettext("Name shown")),
                 Field("multiplier_bp", gettext("Points (times)"), "times", hint=times_hint),
                 Field("weekdays", gettext("Weekdays"), "multi", _weekdays),
                 Field(
@@ -296,7 +296,7 @@ def sections(
                 "card types only if you choose them; the plan giving the most wins."
             ),
             (
-                Field("name", gettext("Name")),
+                Field("name", gettext("Name shown")),
                 Field("min_amount_fen", gettext("From a recharge of (yuan)"), "yuan"),
                 Field("bonus_fen", gettext("Bonus (yuan)"), "yuan", optional=True),
                 Field(
@@ -418,7 +418,7 @@ def sections(
             ),
             (
                 Field("code", gettext("Code"), max_len=32),
-                Field("name", gettext("Name"), max_len=120),
+                Field("name", gettext("Name shown"), max_len=120),
                 Field("points_cost", gettext("Points"), "int"),
                 Field("stock", gettext("Stock (empty: unlimited)"), "int", optional=True),
                 Field("active", gettext("Offered"), "flag"),
@@ -435,7 +435,7 @@ def sections(
             ),
             (
                 Field("code", gettext("Code"), max_len=32),
-                Field("name", gettext("Name"), max_len=120),
+                Field("name", gettext("Name shown"), max_len=120),
                 Field(
                     "kind",
                     gettext("Kind"),
