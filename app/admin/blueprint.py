@@ -14,6 +14,7 @@ from app.admin import (
     card_views,
     guard,
     member_views,
+    rules_views,
     staff_views,
     text_views,
     transfer_views,
@@ -103,6 +104,20 @@ admin_bp.add_url_rule("/texts/<key>", "text_save", text_views.text_save, methods
 admin_bp.add_url_rule("/texts/<key>/reset", "text_reset", text_views.text_reset, methods=["POST"])
 admin_bp.add_url_rule(
     "/texts/<key>/preview", "text_preview", text_views.text_preview, methods=["POST"]
+)
+admin_bp.add_url_rule("/rules", "rules", rules_views.overview)
+admin_bp.add_url_rule("/rules/rules.json", "rules_export", rules_views.export_json)
+admin_bp.add_url_rule("/rules/alerts", "rules_alerts", rules_views.alerts_page)
+admin_bp.add_url_rule(
+    "/rules/alerts", "rules_alerts_post", rules_views.alerts_post, methods=["POST"]
+)
+admin_bp.add_url_rule("/rules/json/<name>", "rules_json", rules_views.json_page)
+admin_bp.add_url_rule(
+    "/rules/json/<name>", "rules_json_post", rules_views.json_post, methods=["POST"]
+)
+admin_bp.add_url_rule("/rules/<slug>", "rules_section", rules_views.section_page)
+admin_bp.add_url_rule(
+    "/rules/<slug>", "rules_section_post", rules_views.section_post, methods=["POST"]
 )
 
 admin_bp.before_request(guard.before_admin_request)

@@ -45,6 +45,7 @@ def rooms() -> list[dict[str, Any]]:
         ("admin.member_search", gettext("Members"), "members.view"),
         ("admin.adjust_page", gettext("Adjust a balance"), "balances.adjust"),
         ("admin.approvals_page", gettext("Approvals"), "balances.approve"),
+        ("admin.rules", gettext("Rules"), "rules.view"),
         ("admin.staff_list", gettext("Staff"), "staff.manage"),
         ("admin.audit", gettext("Audit log"), "audit.view"),
         ("admin.texts", gettext("Message texts"), "rules.view"),

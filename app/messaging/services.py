@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, cast
 from sqlalchemy import Table, and_, bindparam, func, literal, select, true
 from sqlalchemy.dialects import postgresql, sqlite
 
+from app.audit.services import record
 from app.db import db, utcnow
 from app.errors import InvalidRequest
 from app.members.services import check_alert_type, member_alert_switch
@@ -193,12 +194,21 @@ def set_programme_alert(alert_type: str, enabled: bool) -> None:
     """The admin switches an alert type for the whole programme."""
     check_alert_type(alert_type)
     row = db.session.get(ProgrammeAlertSetting, alert_type)
+    was = True if row is None else row.enabled
     if row is None:
         db.session.add(ProgrammeAlertSetting(alert_type=alert_type, enabled=enabled))
     else:
         row.enabled = enabled
         row.changed_at = utcnow()
     db.session.flush()
+    if was != enabled:
+        record(
+            "alerts.programme",
+            "alert_type",
+            alert_type,
+            before={"enabled": was},
+            after={"enabled": enabled},
+        )
 
 
 def programme_alerts() -> dict[str, bool]:

@@ -44,7 +44,7 @@ def _chain_viewers(ok: int) -> dict[str, int]:
     return {ANON: R, "admin": ok, "marketer": ok, "store_manager": F, "cashier": F}
 
 
-def _rule_readers(ok: int) -> dict[str, int]:
+def _rules_viewers(ok: int) -> dict[str, int]:
     return {ANON: R, "admin": ok, "marketer": ok, "store_manager": ok, "cashier": F}
 
 
@@ -103,8 +103,8 @@ TABLE: dict[tuple[str, str], tuple[str, dict[str, str], dict[str, int]]] = {
     ("admin.members_import", "GET"): ("/admin/members/import", {}, _only_admin(200)),
     ("admin.members_import", "POST"): ("/admin/members/import", {}, _only_admin(400)),
     ("admin.members_export", "GET"): ("/admin/members/export.csv", {}, _chain_viewers(200)),
-    ("admin.texts", "GET"): ("/admin/texts", {}, _rule_readers(200)),
-    ("admin.text_detail", "GET"): (f"/admin/texts/{TEXT}", {}, _rule_readers(200)),
+    ("admin.texts", "GET"): ("/admin/texts", {}, _rules_viewers(200)),
+    ("admin.text_detail", "GET"): (f"/admin/texts/{TEXT}", {}, _rules_viewers(200)),
     ("admin.text_save", "POST"): (
         f"/admin/texts/{TEXT}",
         {"language": "en", "text": "no placeholders"},
@@ -118,6 +118,24 @@ TABLE: dict[tuple[str, str], tuple[str, dict[str, str], dict[str, int]]] = {
     ("admin.text_preview", "POST"): (
         f"/admin/texts/{TEXT}/preview",
         {"language": "en", "text": "no placeholders"},
+    ("admin.rules", "GET"): ("/admin/rules", {}, _rules_viewers(200)),
+    ("admin.rules_export", "GET"): ("/admin/rules/rules.json", {}, _rules_viewers(200)),
+    ("admin.rules_alerts", "GET"): ("/admin/rules/alerts", {}, _rules_viewers(200)),
+    ("admin.rules_alerts_post", "POST"): (
+        "/admin/rules/alerts",
+        {"alert:transaction": "on"},
+        _only_admin(R),
+    ),
+    ("admin.rules_json", "GET"): ("/admin/rules/json/levels", {}, _rules_viewers(200)),
+    ("admin.rules_json_post", "POST"): (
+        "/admin/rules/json/levels",
+        {"document": "not json"},
+        _only_admin(400),
+    ),
+    ("admin.rules_section", "GET"): ("/admin/rules/levels", {}, _rules_viewers(200)),
+    ("admin.rules_section_post", "POST"): (
+        "/admin/rules/levels",
+        {"rows": "1", "0.name": "x", "0.rank": "not a number"},
         _only_admin(400),
     ),
 }

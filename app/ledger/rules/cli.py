@@ -13,7 +13,7 @@ from app import clock
 from app.cli.support import cli_unit_of_work
 from app.errors import InvalidRequest
 from app.ledger.rules.engine import current_rules
-from app.ledger.rules.io import export_rules, import_rules
+from app.ledger.rules.io import export_rules, replace_rules
 from app.ledger.rules.levels import review_levels
 from app.paths import example_rules
 
@@ -76,7 +76,7 @@ def import_command(file: Any) -> None:
         raise click.ClickException(f"{file.name} is not JSON: {exc}") from exc
     with cli_unit_of_work():
         try:
-            counts = import_rules(document)
+            counts = replace_rules(document)
         except InvalidRequest as exc:
             raise click.ClickException(f"rules not imported: {exc.message}") from exc
     click.echo(

@@ -1,8 +1,8 @@
 """The rules as one JSON document: ``laoyou rules import FILE`` and ``laoyou rules export``.
 
 The document (see ``docs/rules.example.json``) has the sections ``earning``,
-``discounts``, ``levels``, ``growth``, ``recharge_plans``, ``points_expiry``
-and ``redemption``. Importing it replaces the rules: a section or field left
+``discounts``, ``levels``, ``growth``, ``recharge_plans``, ``points_expiry``,
+``redemption`` and ``categories``. Importing it replaces the rules: a section or field left
 out takes its default (no multipliers, no plans, points never expire). Levels,
 gifts and coupon types are matched by name / code and updated in place; gifts
 and coupon types missing from the document are deactivated (redemptions and
@@ -19,21 +19,26 @@ from typing import Any
 
 from sqlalchemy import delete, select, update
 
+from app.audit.services import record
 from app.cards.models import CARD_TYPES
 from app.db import db
 from app.errors import InvalidRequest
 from app.ledger.redemption.models import COUPON_KINDS, CouponType, Gift
 from app.ledger.rules.models import (
+    CATEGORY_KINDS,
+    CATEGORY_NAME_COLUMNS,
     DISCOUNT_STACKINGS,
     EXPIRY_MODES,
     GROWTH_SOURCES,
     MULTIPLIER_COMBINATIONS,
     CardDiscount,
+    Category,
     EarningRule,
     LevelRule,
     ProgramRules,
     RechargePlan,
 )
+from app.limits import MAX_ID
 from app.members.models import LEVEL_NAME_COLUMNS, Level
 from app.stores.models import Store
 
@@ -66,9 +71,10 @@ class _Reader:
             return default
         if isinstance(raw, bool) or not isinstance(raw, int):
             raise _bad(self._where(key), "must be a whole number")
-        if raw < low or (high is not None and raw > high):
-            limit = f"from {low} to {high}" if high is not None else f"{low} or more"
-            raise _bad(self._where(key), f"must be {limit}")
+        # No field has a use for more than a 32-bit integer; the columns of some hold no more.
+        high = MAX_ID if high is None else high
+        if raw < low or raw > high:
+            raise _bad(self._where(key), f"must be from {low} to {high}")
         return raw
 
     def bp(self, key: str, default: Any = _MISSING, *, low: int = 0, high: int = MAX_BP) -> Any:
@@ -355,7 +361,22 @@ def parse_rules(document: Any) -> dict[str, Any]:
     _unique(coupon_types, "code", "redemption.coupon_types")
     redemption.done()
     out["gifts"], out["coupon_types"] = gifts, coupon_types
+
+    product_categories = []
+    for item in doc.items("categories"):
+        product_categories.append(
+            {
+                "code": item.text("code", max_len=64),
+                "kind": item.choice("kind", CATEGORY_KINDS, "product"),
+                **_names(item.section("names"), CATEGORY_NAME_COLUMNS),
+            }
+        )
+        item.done()
+    _unique(product_categories, "code", "categories")
+    out["categories"] = product_categories
     doc.done()
+    if product_categories:
+        _check_categories({c["code"] for c in product_categories}, categories, program)
 
     known = set(db.session.scalars(select(Store.code)))
     for n, row in enumerate(stores):
@@ -367,6 +388,26 @@ def parse_rules(document: Any) -> dict[str, Any]:
             )
     _check_ranks(levels)
     return out
+
+
+def _check_categories(
+    codes: set[str], rules: list[dict[str, Any]], program: dict[str, Any]
+) -> None:
+    """With a list of categories, the rules may name only those (a typo would never apply)."""
+
+    def unknown(path: str, name: str) -> InvalidRequest:
+        return _bad(path, f"names no category ({name!r}): add it to categories first")
+
+    for n, row in enumerate(rules):
+        if row["category"] not in codes:
+            raise unknown(f"earning.categories[{n}].category", row["category"])
+    for path, key in (
+        ("earning.excluded_categories", "points_excluded_categories"),
+        ("discounts.excluded_categories", "discount_excluded_categories"),
+    ):
+        for name in program[key]:
+            if name not in codes:
+                raise unknown(path, name)
 
 
 def _check_ranks(levels: list[dict[str, Any]]) -> None:
@@ -405,6 +446,8 @@ def import_rules(document: Any) -> dict[str, int]:
     _import_levels(parsed["levels"])
     _upsert(Gift, parsed["gifts"])
     _upsert(CouponType, parsed["coupon_types"])
+    session.execute(delete(Category))
+    session.add_all(Category(**row) for row in parsed["categories"])
     session.flush()
     return {
         "earning_rules": len(parsed["earning_rules"]),
@@ -413,12 +456,57 @@ def import_rules(document: Any) -> dict[str, int]:
         "levels": len(parsed["levels"]),
         "gifts": len(parsed["gifts"]),
         "coupon_types": len(parsed["coupon_types"]),
+        "categories": len(parsed["categories"]),
     }
+
+
+def rules_revision() -> str | None:
+    """The revision of the rules in force (None before the first import): a form that was
+    opened on another revision would overwrite a change made since."""
+    program = db.session.get(ProgramRules, 1)
+    return program.revision if program is not None else None
+
+
+def replace_rules(
+    document: Any, *, action: str = "rules.import", object_id: str = "document"
+) -> dict[str, int]:
+    """``import_rules``, audited: the parts of the export that changed, before and after.
+
+    Every way of changing the rules (``laoyou rules import``, the panel's forms and
+    section editors) comes through here, so each change is in the audit log once.
+    """
+    before = export_rules()
+    counts = import_rules(document)
+    after = export_rules()
+    old, new = _changes(before, after)
+    record(action, "rules", object_id, before=old, after=new)
+    return counts
+
+
+def _changes(before: dict[str, Any], after: dict[str, Any]) -> tuple[dict[str, Any], ...]:
+    """The sections that differ, and inside an object section only the fields that differ."""
+    old: dict[str, Any] = {}
+    new: dict[str, Any] = {}
+    for key in sorted(set(before) | set(after)):
+        a, b = before.get(key), after.get(key)
+        if a == b:
+            continue
+        if isinstance(a, dict) and isinstance(b, dict):
+            fields = [k for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+            old[key] = {k: a.get(k) for k in fields}
+            new[key] = {k: b.get(k) for k in fields}
+        else:
+            old[key], new[key] = a, b
+    return old, new
 
 
 def _level_names(names: _Reader) -> dict[str, str | None]:
     """A level's optional ``names`` per language: a language left out reads the one name."""
-    out = {column: names.text(tag, None, max_len=64) for tag, column in LEVEL_NAME_COLUMNS.items()}
+    return _names(names, LEVEL_NAME_COLUMNS)
+
+
+def _names(names: _Reader, columns: dict[str, str]) -> dict[str, str | None]:
+    out = {column: names.text(tag, None, max_len=64) for tag, column in columns.items()}
     names.done()
     return out
 
@@ -593,6 +681,18 @@ def export_rules() -> dict[str, Any]:
                 for c in session.scalars(select(CouponType).order_by(CouponType.code))
             ],
         },
+        "categories": [
+            {
+                "code": c.code,
+                "kind": c.kind,
+                "names": {
+                    tag: getattr(c, column)
+                    for tag, column in CATEGORY_NAME_COLUMNS.items()
+                    if getattr(c, column)
+                },
+            }
+            for c in session.scalars(select(Category).order_by(Category.code))
+        ],
     }
 
 

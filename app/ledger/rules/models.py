@@ -21,6 +21,9 @@ GROWTH_SOURCES = ("spend", "points")
 EARNING_RULE_KINDS = ("store", "category", "period")
 GROWTH_REASONS = ("earn", "refund", "downgrade", "adjust")
 LEVEL_CHANGE_REASONS = ("upgrade", "downgrade", "refund", "manual")
+CATEGORY_KINDS = ("product", "service")
+#: A language's column of ``Category``'s names (as ``Level``'s).
+CATEGORY_NAME_COLUMNS = {"zh-Hans": "name_zh_hans", "zh-Hant": "name_zh_hant", "en": "name_en"}
 
 
 class ProgramRules(Base):
@@ -136,6 +139,25 @@ class RechargePlan(Base):
     card_types: Mapped[list[str]] = mapped_column(JSON, default=list)
     starts_on: Mapped[dt.date | None]
     ends_on: Mapped[dt.date | None]
+
+
+class Category(Base):
+    """A product or service category (美容类, 健身类, 酒水…), named as the till names a line's.
+
+    The list is optional: with none, the rules may name any category a till sends; with
+    some, earning rates and exclusions may name only those, so a typo cannot make a rule
+    that never applies.
+    """
+
+    __tablename__ = "product_category"
+    __table_args__ = (CheckConstraint(f"kind IN {CATEGORY_KINDS}", name="kind"),)
+
+    #: The category as a checkout's line carries it.
+    code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(12))
+    name_zh_hans: Mapped[str | None] = mapped_column(String(64))
+    name_zh_hant: Mapped[str | None] = mapped_column(String(64))
+    name_en: Mapped[str | None] = mapped_column(String(64))
 
 
 class LevelRule(Base):

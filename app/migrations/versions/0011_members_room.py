@@ -4,7 +4,7 @@ A card action, a batch issue or an import sent twice (a double click, a reload) 
 once: each acting form carries a key claimed by its first request.
 
 Revision ID: 0011_members_room
-Revises: 0009_staff_audit
+Revises: 0010_rules_room
 Create Date: 2026-12-07 09:10:00.000000
 """
 
@@ -14,7 +14,7 @@ import app.db
 
 
 revision = '0011_members_room'
-down_revision = '0009_staff_audit'
+down_revision = '0010_rules_room'
 branch_labels = None
 depends_on = None
 

@@ -41,6 +41,7 @@ def test_example_imports_and_exports_unchanged(doc: dict[str, Any]) -> None:
         "levels": 3,
         "gifts": 2,
         "coupon_types": 2,
+        "categories": 0,
     }
     exported = export_rules()
     again = copy.deepcopy(exported)
@@ -180,3 +181,35 @@ def test_cli_refuses_a_bad_document_and_keeps_the_old_rules(
     result = runner.invoke(args=["rules", "import", str(broken)])
     assert result.exit_code == 1
     assert "is not JSON" in result.output
+
+
+def test_a_list_of_categories_is_what_the_rules_may_name(doc: dict[str, Any]) -> None:
+    doc["categories"] = [
+        {"code": "seasonal", "kind": "product", "names": {"zh-Hans": "时令菜", "en": "Seasonal"}},
+        {"code": "gift_card", "kind": "product"},
+        {"code": "tobacco"},
+        {"code": "美容类", "kind": "service", "names": {"zh-Hant": "美容類"}},
+    ]
+    assert import_rules(copy.deepcopy(doc))["categories"] == 4
+    exported = export_rules()["categories"]
+    assert exported[0] == {"code": "gift_card", "kind": "product", "names": {}}
+    assert {c["code"]: c for c in exported}["美容类"] == {
+        "code": "美容类",
+        "kind": "service",
+        "names": {"zh-Hant": "美容類"},
+    }
+    assert {c["code"]: c["kind"] for c in exported}["tobacco"] == "product"
+
+    doc["earning"]["categories"][0]["category"] = "seasonel"
+    with pytest.raises(InvalidRequest, match="names no category") as err:
+        import_rules(copy.deepcopy(doc))
+    assert err.value.details["field"] == "earning.categories[0].category"
+    doc["earning"]["categories"][0]["category"] = "seasonal"
+    doc["discounts"]["excluded_categories"].append("酒水")
+    with pytest.raises(InvalidRequest) as err:
+        import_rules(copy.deepcopy(doc))
+    assert err.value.details["field"] == "discounts.excluded_categories"
+    doc["categories"][1]["kind"] = "gadget"
+    with pytest.raises(InvalidRequest, match=r"categories\[1\]\.kind must be one of"):
+        import_rules(doc)
+    assert len(export_rules()["categories"]) == 4

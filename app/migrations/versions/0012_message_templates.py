@@ -1,6 +1,6 @@
 """message templates: the shop's own wording of members' texts, per language
 
-Revision ID: 0013_message_templates
+Revision ID: 0012_message_templates
 Revises: 0011_members_room
 Create Date: 2026-12-07 09:30:00.000000
 """
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 import app.db
 
 
-revision = '0013_message_templates'
+revision = '0012_message_templates'
 down_revision = '0011_members_room'
 branch_labels = None
 depends_on = None
