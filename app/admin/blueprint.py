@@ -8,7 +8,7 @@ from flask import Blueprint, render_template
 from flask_wtf.csrf import generate_csrf
 
 from app import clock
-from app.admin import audit_views, balance_views, guard, staff_views, views
+from app.admin import audit_views, balance_views, guard, setup_views, staff_views, views
 from app.admin.messages import language_labels, permission_labels, role_labels
 from app.db import db, finish_failed, utcnow
 from app.errors import LaoyouError
@@ -55,6 +55,25 @@ admin_bp.add_url_rule(
     "approval_reject",
     balance_views.approval_reject,
     methods=["POST"],
+)
+
+admin_bp.add_url_rule("/stores", "stores", setup_views.stores)
+admin_bp.add_url_rule("/stores", "store_create", setup_views.store_create, methods=["POST"])
+admin_bp.add_url_rule(
+    "/stores/<code>", "store_edit", setup_views.store_edit, methods=["GET", "POST"]
+)
+admin_bp.add_url_rule("/api-keys", "api_keys", setup_views.api_keys)
+admin_bp.add_url_rule("/api-keys", "api_key_create", setup_views.api_key_create, methods=["POST"])
+admin_bp.add_url_rule(
+    "/api-keys/<int:key_id>/revoke",
+    "api_key_revoke",
+    setup_views.api_key_revoke,
+    methods=["GET", "POST"],
+)
+admin_bp.add_url_rule("/questions", "questions", setup_views.questions)
+admin_bp.add_url_rule("/questions", "question_add", setup_views.question_add, methods=["POST"])
+admin_bp.add_url_rule(
+    "/questions/<key>/retire", "question_retire", setup_views.question_retire, methods=["POST"]
 )
 
 admin_bp.before_request(guard.before_admin_request)

@@ -45,6 +45,9 @@ def rooms() -> list[dict[str, Any]]:
         ("admin.adjust_page", gettext("Adjust a balance"), "balances.adjust"),
         ("admin.approvals_page", gettext("Approvals"), "balances.approve"),
         ("admin.staff_list", gettext("Staff"), "staff.manage"),
+        ("admin.stores", gettext("Stores"), "stores.manage"),
+        ("admin.api_keys", gettext("API keys"), "api_keys.manage"),
+        ("admin.questions", gettext("Questionnaire"), "rules.view"),
         ("admin.audit", gettext("Audit log"), "audit.view"),
     ]
     if current_staff() is None:

@@ -65,6 +65,21 @@ TABLE: dict[tuple[str, str], tuple[str, dict[str, str], dict[str, int]]] = {
     ("admin.approval_reject", "POST"): ("/admin/approvals/999999/reject", {}, _only_admin(404)),
     ("admin.audit", "GET"): ("/admin/audit", {}, _only_admin(200)),
     ("admin.audit_csv", "GET"): ("/admin/audit.csv", {}, _only_admin(200)),
+    ("admin.stores", "GET"): ("/admin/stores", {}, _only_admin(200)),
+    ("admin.store_create", "POST"): ("/admin/stores", {"code": ""}, _only_admin(400)),
+    ("admin.store_edit", "GET"): ("/admin/stores/SH01", {}, _only_admin(200)),
+    ("admin.store_edit", "POST"): ("/admin/stores/SH01", {"name": ""}, _only_admin(400)),
+    ("admin.api_keys", "GET"): ("/admin/api-keys", {}, _only_admin(200)),
+    ("admin.api_key_create", "POST"): ("/admin/api-keys", {"store": "NOPE"}, _only_admin(400)),
+    ("admin.api_key_revoke", "GET"): ("/admin/api-keys/999999/revoke", {}, _only_admin(404)),
+    ("admin.api_key_revoke", "POST"): ("/admin/api-keys/999999/revoke", {}, _only_admin(404)),
+    ("admin.questions", "GET"): (
+        "/admin/questions",
+        {},
+        {ANON: R, "admin": 200, "marketer": 200, "store_manager": 200, "cashier": F},
+    ),
+    ("admin.question_add", "POST"): ("/admin/questions", {"key": ""}, _only_admin(400)),
+    ("admin.question_retire", "POST"): ("/admin/questions/nope/retire", {}, _only_admin(404)),
 }
 
 
