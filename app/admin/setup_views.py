@@ -9,7 +9,9 @@ change the questions every store's members answer).
 
 from __future__ import annotations
 
-from flask import abort, make_response, redirect, render_template, request, url_for
+import secrets
+
+from flask import abort, make_response, redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response
 
 from app.admin.guard import current_staff, forbidden, requires
@@ -120,6 +122,11 @@ def _keys_page(
     *, error: str | None = None, created: ApiKey | None = None, secret: str | None = None
 ) -> Response:
     scope = _scope()
+    # The form's one-time token: the page that shows a secret cannot redirect (the secret
+    # would have to travel in a URL or a cookie), so a reload re-sends the form; the token,
+    # spent by the first send, keeps that from making a second key.
+    form_once = secrets.token_urlsafe(16)
+    session[_KEY_FORM] = form_once
     response = make_response(
         render_template(
             "admin/api_keys.html",
@@ -129,11 +136,15 @@ def _keys_page(
             created=created,
             secret=secret,
             done=request.args.get("done"),
+            form_once=form_once,
         )
     )
     # The page that shows a secret must not be kept by the browser or a proxy.
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+_KEY_FORM = "admin_api_key_form"
 
 
 @requires("api_keys.manage")
@@ -144,6 +155,13 @@ def api_keys() -> Response:
 @requires("api_keys.manage")
 def api_key_create() -> Response:
     """The secret is in this one answer's page, and nowhere else (no redirect, no session)."""
+    expected = session.pop(_KEY_FORM, None)
+    if not expected or not secrets.compare_digest(expected, _field("once")):
+        response = _keys_page(
+            error=gettext("This form was sent already: any key it made is in the list below.")
+        )
+        response.status_code = 409
+        return response
     store = _store_in_scope(_field("store"))
     if store is None:
         response = _keys_page(error=gettext("Choose one of the stores listed."))

@@ -70,7 +70,7 @@ TABLE: dict[tuple[str, str], tuple[str, dict[str, str], dict[str, int]]] = {
     ("admin.store_edit", "GET"): ("/admin/stores/SH01", {}, _only_admin(200)),
     ("admin.store_edit", "POST"): ("/admin/stores/SH01", {"name": ""}, _only_admin(400)),
     ("admin.api_keys", "GET"): ("/admin/api-keys", {}, _only_admin(200)),
-    ("admin.api_key_create", "POST"): ("/admin/api-keys", {"store": "NOPE"}, _only_admin(400)),
+    ("admin.api_key_create", "POST"): ("/admin/api-keys", {"store": "NOPE"}, _only_admin(409)),
     ("admin.api_key_revoke", "GET"): ("/admin/api-keys/999999/revoke", {}, _only_admin(404)),
     ("admin.api_key_revoke", "POST"): ("/admin/api-keys/999999/revoke", {}, _only_admin(404)),
     ("admin.questions", "GET"): (

@@ -38,6 +38,14 @@ def _secret(html: str) -> str:
     return match.group(1)
 
 
+def _new_key(staff: Staff, form: dict[str, str]) -> Any:
+    """Send the new-key form as the page gives it, with its one-time token."""
+    page = staff.get("/admin/api-keys").text
+    match = re.search(r'name="once" value="([^"]+)"', page)
+    assert match, "the page has no new-key form"
+    return staff.post("/admin/api-keys", {"once": match.group(1), **form})
+
+
 def _manager_with(signed_in: Any, *permissions: str) -> Staff:
     """A store manager of SH01 granted ``permissions`` on top of the role's."""
     manager = signed_in("store_manager", username="manager1", store="SH01")
@@ -176,7 +184,7 @@ def test_a_new_key_is_shown_once_and_works_against_the_api(
     admin = signed_in("admin", username="boss")
     caplog.set_level(logging.DEBUG)
 
-    created = admin.post("/admin/api-keys", {"store": "SH01", "label": "前台收银"})
+    created = _new_key(admin, {"store": "SH01", "label": "前台收银"})
 
     assert created.status_code == 200
     assert created.headers["Cache-Control"] == "no-store"
@@ -195,12 +203,28 @@ def test_a_new_key_is_shown_once_and_works_against_the_api(
     assert secret not in caplog.text
 
 
+def test_the_same_form_sent_twice_makes_one_key(signed_in: Any, make_store: Any) -> None:
+    make_store("SH01")
+    admin = signed_in("admin")
+    page = admin.get("/admin/api-keys").text
+    match = re.search(r'name="once" value="([^"]+)"', page)
+    assert match
+    form = {"once": match.group(1), "store": "SH01"}
+
+    first = admin.post("/admin/api-keys", form)
+    again = admin.post("/admin/api-keys", form)  # a reload of the page that showed the key
+
+    assert first.status_code == 200 and _secret(first.text)
+    assert again.status_code == 409 and 'id="new-secret"' not in again.text
+    assert _count(ApiKey) == 1
+
+
 def test_the_listing_shows_prefix_store_label_and_use(
     app: Flask, signed_in: Any, make_store: Any
 ) -> None:
     make_store("SH01")
     admin = signed_in("admin")
-    secret = _secret(admin.post("/admin/api-keys", {"store": "SH01", "label": "POS-A"}).text)
+    secret = _secret(_new_key(admin, {"store": "SH01", "label": "POS-A"}).text)
     app.test_client().get("/api/v1/stores", headers={"Authorization": f"Bearer {secret}"})
 
     listing = admin.get("/admin/api-keys").text
@@ -216,7 +240,7 @@ def test_revoking_asks_first_then_the_api_refuses_the_key(
 ) -> None:
     make_store("SH01")
     admin = signed_in("admin", username="boss")
-    secret = _secret(admin.post("/admin/api-keys", {"store": "SH01"}).text)
+    secret = _secret(_new_key(admin, {"store": "SH01"}).text)
     key = db.session.scalar(select(ApiKey).where(ApiKey.prefix == secret[:12]))
     assert key is not None
 
@@ -251,7 +275,7 @@ def test_bad_key_input_is_refused_and_makes_no_key(
     make_store("SH01")
     admin = signed_in("admin", language="en")
 
-    answer = admin.post("/admin/api-keys", form)
+    answer = _new_key(admin, form)
 
     assert answer.status_code == 400 and says in answer.text
     assert _count(ApiKey) == 0 and _audit("api_key.create") == []
@@ -262,15 +286,15 @@ def test_a_store_manager_granted_keys_works_only_with_their_store(
 ) -> None:
     make_store("SH02")
     admin = signed_in("admin")
-    other = _secret(admin.post("/admin/api-keys", {"store": "SH02", "label": "theirs"}).text)
+    other = _secret(_new_key(admin, {"store": "SH02", "label": "theirs"}).text)
     other_key = db.session.scalar(select(ApiKey).where(ApiKey.prefix == other[:12]))
     assert other_key is not None
     manager = _manager_with(signed_in, "api_keys.manage")
 
     listing = manager.get("/admin/api-keys").text
-    for_other = manager.post("/admin/api-keys", {"store": "SH02"})
+    for_other = _new_key(manager, {"store": "SH02"})
     revoke_other = manager.post(f"/admin/api-keys/{other_key.id}/revoke", {"confirm": "yes"})
-    own = manager.post("/admin/api-keys", {"store": "SH01"})
+    own = _new_key(manager, {"store": "SH01"})
 
     assert "theirs" not in listing and 'value="SH02"' not in listing
     assert for_other.status_code == 400
