@@ -15,6 +15,7 @@ from app.admin import (
     guard,
     member_views,
     rules_views,
+    setup_views,
     staff_views,
     text_views,
     transfer_views,
@@ -118,6 +119,24 @@ admin_bp.add_url_rule(
 admin_bp.add_url_rule("/rules/<slug>", "rules_section", rules_views.section_page)
 admin_bp.add_url_rule(
     "/rules/<slug>", "rules_section_post", rules_views.section_post, methods=["POST"]
+)
+admin_bp.add_url_rule("/stores", "stores", setup_views.stores)
+admin_bp.add_url_rule("/stores", "store_create", setup_views.store_create, methods=["POST"])
+admin_bp.add_url_rule(
+    "/stores/<code>", "store_edit", setup_views.store_edit, methods=["GET", "POST"]
+)
+admin_bp.add_url_rule("/api-keys", "api_keys", setup_views.api_keys)
+admin_bp.add_url_rule("/api-keys", "api_key_create", setup_views.api_key_create, methods=["POST"])
+admin_bp.add_url_rule(
+    "/api-keys/<int:key_id>/revoke",
+    "api_key_revoke",
+    setup_views.api_key_revoke,
+    methods=["GET", "POST"],
+)
+admin_bp.add_url_rule("/questions", "questions", setup_views.questions)
+admin_bp.add_url_rule("/questions", "question_add", setup_views.question_add, methods=["POST"])
+admin_bp.add_url_rule(
+    "/questions/<key>/retire", "question_retire", setup_views.question_retire, methods=["POST"]
 )
 
 admin_bp.before_request(guard.before_admin_request)

@@ -63,7 +63,44 @@ def error_text(exc: LaoyouError) -> str:
         return gettext(
             "An answer to the questionnaire is missing or not of its kind: %(why)s", why=exc.message
         )
+    text = _setup_text(reason)
+    if text is not None:
+        return text
     return gettext("The request was refused: %(why)s", why=exc.message)
+
+
+def _setup_text(reason: str) -> str | None:
+    """Stores, API keys and the questionnaire (the set-up pages)."""
+    texts = {
+        "store_code": lambda: gettext(
+            "A store code has up to 32 letters, digits, dashes or underscores."
+        ),
+        "store_exists": lambda: gettext("A store with that code exists already."),
+        "store_name": lambda: gettext("A store needs a name."),
+        "store_name_length": lambda: gettext("A store name has at most 120 characters."),
+        "store_region": lambda: gettext("A store needs a region."),
+        "store_region_length": lambda: gettext("A region has at most 64 characters."),
+        "key_label_length": lambda: gettext("A key's label has at most 120 characters."),
+        "question_key": lambda: gettext(
+            "A question key has up to 64 letters, digits or underscores (a-z, 0-9, _)."
+        ),
+        "question_type": lambda: gettext("Choose one of the question types listed."),
+        "question_label": lambda: gettext("A question needs a label of at most 200 characters."),
+        "question_choices_size": lambda: gettext(
+            "At most 50 choices, each of at most 100 characters."
+        ),
+        "question_choices_twice": lambda: gettext("A choice is listed twice."),
+        "question_choices": lambda: gettext(
+            "A choice question needs at least two choices, one a line."
+        ),
+        "question_no_choices": lambda: gettext("Only a choice question takes choices."),
+        "question_type_change": lambda: gettext(
+            "That key belongs to a question of another type: answers given stay readable "
+            "only if you use a new key."
+        ),
+    }
+    text = texts.get(reason)
+    return text() if text is not None else None
 
 
 def role_labels() -> dict[str, str]:

@@ -47,6 +47,9 @@ def rooms() -> list[dict[str, Any]]:
         ("admin.approvals_page", gettext("Approvals"), "balances.approve"),
         ("admin.rules", gettext("Rules"), "rules.view"),
         ("admin.staff_list", gettext("Staff"), "staff.manage"),
+        ("admin.stores", gettext("Stores"), "stores.manage"),
+        ("admin.api_keys", gettext("API keys"), "api_keys.manage"),
+        ("admin.questions", gettext("Questionnaire"), "rules.view"),
         ("admin.audit", gettext("Audit log"), "audit.view"),
         ("admin.texts", gettext("Message texts"), "rules.view"),
     ]

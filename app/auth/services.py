@@ -44,8 +44,19 @@ def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
+#: The width of ``api_key.label``: a longer label is refused, not cut.
+MAX_KEY_LABEL_CHARS = 120
+
+
 def create_api_key(store: Store, label: str | None = None) -> tuple[ApiKey, str]:
     """Return the row and the secret; the secret is never stored or shown again."""
+    label = (label or "").strip() or None
+    if label is not None and len(label) > MAX_KEY_LABEL_CHARS:
+        raise InvalidRequest(
+            f"a key's label has at most {MAX_KEY_LABEL_CHARS} characters",
+            field="label",
+            reason="key_label_length",
+        )
     secret = KEY_PREFIX + secrets.token_urlsafe(32)
     key = ApiKey(store=store, prefix=secret[:12], key_sha256=_digest(secret), label=label)
     db.session.add(key)
@@ -74,6 +85,11 @@ def revoke_api_key(prefix: str) -> ApiKey:
     key = db.session.scalar(select(ApiKey).where(ApiKey.prefix == prefix))
     if key is None:
         raise NotFound(f"no API key starts with {prefix!r}")
+    return revoke_key(key)
+
+
+def revoke_key(key: ApiKey) -> ApiKey:
+    """Revoke one key (the panel names it by id: two keys may share a prefix)."""
     if key.revoked_at is None:
         key.revoked_at = utcnow()
         record(
@@ -87,8 +103,12 @@ def revoke_api_key(prefix: str) -> ApiKey:
     return key
 
 
-def list_api_keys() -> list[ApiKey]:
-    return list(db.session.scalars(select(ApiKey).order_by(ApiKey.id)))
+def list_api_keys(store_ids: frozenset[int] | None = None) -> list[ApiKey]:
+    """Every key, or only those of ``store_ids`` (a store manager's scope)."""
+    query = select(ApiKey).order_by(ApiKey.id)
+    if store_ids is not None:
+        query = query.where(ApiKey.store_id.in_(store_ids))
+    return list(db.session.scalars(query))
 
 
 def get_api_key(key_id: int) -> ApiKey | None:

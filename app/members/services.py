@@ -13,6 +13,7 @@ from lunardate import LunarDate
 from sqlalchemy import ColumnElement, ScalarSelect, bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 
+from app.audit.services import record
 from app.db import db, utcnow
 from app.errors import DuplicateMember, InvalidRequest, NotFound
 from app.members.models import (
@@ -398,6 +399,13 @@ def search_members(
     return list(members), total
 
 
+#: Limits of a questionnaire field: the label's column width, and what a form can sensibly show.
+MAX_QUESTION_KEY_CHARS = 64
+MAX_QUESTION_LABEL_CHARS = 200
+MAX_CHOICES = 50
+MAX_CHOICE_CHARS = 100
+
+
 def define_question(
     key: str, label: str, type_: str, *, choices: list[str] | None = None, required: bool = False
 ) -> Question:
@@ -408,29 +416,86 @@ def define_question(
     from app.members.models import QUESTION_TYPES
 
     key = key.strip()
-    if not key or len(key) > 64 or not key.replace("_", "").isalnum() or not key.isascii():
-        raise InvalidRequest("a question key is letters, digits and _", field="key")
+    if (
+        not key
+        or len(key) > MAX_QUESTION_KEY_CHARS
+        or not key.replace("_", "").isalnum()
+        or not key.isascii()
+    ):
+        raise InvalidRequest(
+            "a question key is letters, digits and _", field="key", reason="question_key"
+        )
     if type_ not in QUESTION_TYPES:
-        raise InvalidRequest(f"type must be one of {', '.join(QUESTION_TYPES)}", field="type")
-    if not label.strip():
-        raise InvalidRequest("a question needs a label", field="label")
+        raise InvalidRequest(
+            f"type must be one of {', '.join(QUESTION_TYPES)}",
+            field="type",
+            reason="question_type",
+        )
+    label = label.strip()
+    if not label or len(label) > MAX_QUESTION_LABEL_CHARS:
+        raise InvalidRequest(
+            f"a question needs a label of at most {MAX_QUESTION_LABEL_CHARS} characters",
+            field="label",
+            reason="question_label",
+        )
     choices = [c.strip() for c in choices or [] if c.strip()]
+    if len(choices) > MAX_CHOICES or any(len(c) > MAX_CHOICE_CHARS for c in choices):
+        raise InvalidRequest(
+            f"at most {MAX_CHOICES} choices of at most {MAX_CHOICE_CHARS} characters",
+            field="choices",
+            reason="question_choices_size",
+        )
+    if len(set(choices)) != len(choices):
+        raise InvalidRequest(
+            "a choice is listed twice", field="choices", reason="question_choices_twice"
+        )
     if type_ in ("choice", "multi_choice") and len(choices) < 2:
-        raise InvalidRequest("a choice question needs at least two choices", field="choices")
+        raise InvalidRequest(
+            "a choice question needs at least two choices",
+            field="choices",
+            reason="question_choices",
+        )
     if type_ not in ("choice", "multi_choice") and choices:
-        raise InvalidRequest("only choice questions take choices", field="choices")
+        raise InvalidRequest(
+            "only choice questions take choices", field="choices", reason="question_no_choices"
+        )
     question = db.session.scalar(select(Question).where(Question.key == key))
+    before: dict[str, Any] = {}
     if question is None:
         question = Question(key=key, type=type_)
         db.session.add(question)
     elif question.type != type_:
         raise InvalidRequest(
-            f"question {key} is a {question.type} question; use a new key", field="type"
+            f"question {key} is a {question.type} question; use a new key",
+            field="type",
+            reason="question_type_change",
         )
-    question.label, question.choices = label.strip(), choices
+    else:
+        before = _question_fields(question)
+    question.label, question.choices = label, choices
     question.required, question.active = required, True
     db.session.flush()
+    after = _question_fields(question)
+    changed = [k for k in after if before.get(k) != after[k]]
+    if changed:
+        record(
+            "question.define",
+            "question",
+            key,
+            before={k: before[k] for k in changed if k in before} or None,
+            after={k: after[k] for k in changed},
+        )
     return question
+
+
+def _question_fields(question: Question) -> dict[str, Any]:
+    return {
+        "label": question.label,
+        "type": question.type,
+        "choices": list(question.choices or []),
+        "required": question.required,
+        "active": question.active,
+    }
 
 
 def retire_question(key: str) -> Question:
@@ -438,7 +503,15 @@ def retire_question(key: str) -> Question:
     question = db.session.scalar(select(Question).where(Question.key == key.strip()))
     if question is None:
         raise NotFound(f"no question {key!r}", field="key")
-    question.active = False
+    if question.active:
+        question.active = False
+        record(
+            "question.retire",
+            "question",
+            question.key,
+            before={"active": True},
+            after={"active": False},
+        )
     db.session.flush()
     return question
 

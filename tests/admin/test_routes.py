@@ -118,6 +118,8 @@ TABLE: dict[tuple[str, str], tuple[str, dict[str, str], dict[str, int]]] = {
     ("admin.text_preview", "POST"): (
         f"/admin/texts/{TEXT}/preview",
         {"language": "en", "text": "no placeholders"},
+        _only_admin(400),
+    ),
     ("admin.rules", "GET"): ("/admin/rules", {}, _rules_viewers(200)),
     ("admin.rules_export", "GET"): ("/admin/rules/rules.json", {}, _rules_viewers(200)),
     ("admin.rules_alerts", "GET"): ("/admin/rules/alerts", {}, _rules_viewers(200)),
@@ -138,6 +140,21 @@ TABLE: dict[tuple[str, str], tuple[str, dict[str, str], dict[str, int]]] = {
         {"rows": "1", "0.name": "x", "0.rank": "not a number"},
         _only_admin(400),
     ),
+    ("admin.stores", "GET"): ("/admin/stores", {}, _only_admin(200)),
+    ("admin.store_create", "POST"): ("/admin/stores", {"code": ""}, _only_admin(400)),
+    ("admin.store_edit", "GET"): ("/admin/stores/SH01", {}, _only_admin(200)),
+    ("admin.store_edit", "POST"): ("/admin/stores/SH01", {"name": ""}, _only_admin(400)),
+    ("admin.api_keys", "GET"): ("/admin/api-keys", {}, _only_admin(200)),
+    ("admin.api_key_create", "POST"): ("/admin/api-keys", {"store": "NOPE"}, _only_admin(409)),
+    ("admin.api_key_revoke", "GET"): ("/admin/api-keys/999999/revoke", {}, _only_admin(404)),
+    ("admin.api_key_revoke", "POST"): ("/admin/api-keys/999999/revoke", {}, _only_admin(404)),
+    ("admin.questions", "GET"): (
+        "/admin/questions",
+        {},
+        {ANON: R, "admin": 200, "marketer": 200, "store_manager": 200, "cashier": F},
+    ),
+    ("admin.question_add", "POST"): ("/admin/questions", {"key": ""}, _only_admin(400)),
+    ("admin.question_retire", "POST"): ("/admin/questions/nope/retire", {}, _only_admin(404)),
 }
 
 

@@ -62,3 +62,13 @@ def test_store_list_when_empty_says_how_to_add_one(runner):
 
     assert result.exit_code == 0
     assert "laoyou store create" in result.output
+
+
+def test_a_store_made_on_the_command_line_is_audited_as_the_cli(runner):
+    from app.audit.models import AuditEntry
+
+    runner.invoke(args=["store", "create", "hz01", "--name", "杭州西湖店", "--region", "华东"])
+
+    entry = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "store.create")).one()
+    assert (entry.actor_kind, entry.object_id) == ("cli", "HZ01")
+    assert entry.after == {"name": "杭州西湖店", "region": "华东"}
