@@ -42,7 +42,7 @@ def test_an_admin_replaces_a_card_with_a_reason(
 
     sign_in(page, live_server, "boss")
     page.wait_for_url(live_server + "/admin/")
-    page.get_by_role("navigation").get_by_role("link", name="会员").click()
+    page.get_by_role("navigation").get_by_role("link", name="会员", exact=True).click()
     page.fill("input[name=q]", "137 0000 0001")
     page.get_by_role("button", name="搜索").click()
     page.get_by_role("link", name="会员0").click()
@@ -120,7 +120,7 @@ def test_a_store_manager_cannot_see_another_stores_members(
 
     sign_in(page, live_server, "shmgr")
     page.wait_for_url(live_server + "/admin/")
-    page.get_by_role("navigation").get_by_role("link", name="会员").click()
+    page.get_by_role("navigation").get_by_role("link", name="会员", exact=True).click()
     page.wait_for_url("**/admin/members")
     assert page.locator("#found-count").inner_text() == "共 3 位会员"
     assert "北京会员" not in page.locator("main").inner_text()
