@@ -118,6 +118,18 @@ def _signed(value: Any, field: str, maximum: int) -> int:
     return value
 
 
+def _amounts(points: Any, stored_value_fen: Any) -> tuple[int, int]:
+    """An adjustment's points and fen, each a whole number within one posting's maximum,
+    not both zero; ``InvalidRequest`` / ``AmountTooLarge`` naming the field otherwise."""
+    points = _signed(points, "points", MAX_POINTS)
+    fen = _signed(stored_value_fen, "stored_value_fen", current_app.config["MAX_TRANSACTION_FEN"])
+    if not points and not fen:
+        raise InvalidRequest(
+            "an adjustment moves points or stored value", field="points", reason="nothing_to_adjust"
+        )
+    return points, fen
+
+
 def _not_cancelled(card: Card) -> None:
     if card.state == "cancelled":
         raise CardNotActive("the card is cancelled", state=card.state)
@@ -149,12 +161,7 @@ def adjust(
     """
     from app.ledger.rules import engine as rules
 
-    points = _signed(points, "points", MAX_POINTS)
-    fen = _signed(stored_value_fen, "stored_value_fen", current_app.config["MAX_TRANSACTION_FEN"])
-    if not points and not fen:
-        raise InvalidRequest(
-            "an adjustment moves points or stored value", field="points", reason="nothing_to_adjust"
-        )
+    points, fen = _amounts(points, stored_value_fen)
     reason = clean_reason(reason)
     actor = _clean_actor(actor)
     request = {
@@ -253,12 +260,7 @@ def adjustment_request(
     card: Card, points: int, stored_value_fen: int, reason: str
 ) -> dict[str, Any]:
     """What an approval request keeps until it is approved: checked now, posted later."""
-    points = _signed(points, "points", MAX_POINTS)
-    fen = _signed(stored_value_fen, "stored_value_fen", current_app.config["MAX_TRANSACTION_FEN"])
-    if not points and not fen:
-        raise InvalidRequest(
-            "an adjustment moves points or stored value", field="points", reason="nothing_to_adjust"
-        )
+    points, fen = _amounts(points, stored_value_fen)
     _not_cancelled(card)
     return {
         "card": card.number,
