@@ -379,6 +379,22 @@ def sections(
             item=gettext("New card discount"),
         ),
         Section(
+            "overdraft",
+            ("overdraft_limits",),
+            gettext("Overdraft per card type"),
+            gettext(
+                "How far below zero a card's stored value may go (透支额度), for every card "
+                "of the type that has no limit of its own; only stored value cards can be "
+                "overdrawn. A change applies at the next checkout."
+            ),
+            (
+                Field("card_type", gettext("Card type"), "choice", card_types),
+                Field("credit_limit_fen", gettext("Overdraft limit (yuan)"), "yuan"),
+            ),
+            many=True,
+            item=gettext("New overdraft limit"),
+        ),
+        Section(
             "growth",
             ("growth",),
             gettext("Growth and level review"),
@@ -727,6 +743,10 @@ def refusal_text(message: str, path: str) -> str:
             lambda m: gettext("needs weekdays, days of the month or dates"),
         ),
         (r"is required for a voucher", lambda m: gettext("is required for a voucher")),
+        (
+            r"must be 0: only stored_value overdraws",
+            lambda m: gettext("must be 0: only a stored value card can be overdrawn"),
+        ),
         (
             r"is required for a coupon \(below 10000\)",
             lambda m: gettext("is required for a coupon (below 100)"),
