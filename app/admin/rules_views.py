@@ -201,7 +201,9 @@ def section_post(slug: str) -> Response | tuple[str, int]:
         path = str(exc.details.get("field", ""))
         bad = input_for(section, posted, path) if posted is not None else None
         label = _label(section, bad)
-        why = refusal_text(exc.message, path)
+        key = (bad or "").partition(".")[2] if section.many else (bad or "")
+        kind = next((f.kind for f in section.fields if f.key == key), "")
+        why = refusal_text(exc.message, path, kind)
         return _refused(section, f"{label}: {why}" if label else why, bad)
     return redirect(url_for("admin.rules_section", slug=slug, saved=1))
 
