@@ -158,3 +158,38 @@ def test_bad_overdraft_rules_are_refused_and_change_nothing(
         import_rules(document)
     assert info.value.details["field"] == field
     assert export_rules()["overdraft_limits"] == stored_value(700)
+
+
+def test_the_api_shows_the_limit_in_force_and_checks_out_to_it(
+    api: Any, card: Any, make_card: Any
+) -> None:
+    own = make_card("stored_value", store=get_store("SH01"), credit_limit_fen=3000)
+    assert api.get(f"/api/v1/cards/{card.number}").json["card"]["credit_limit_fen"] == 0
+    set_overdraft(stored_value(10000))
+    assert api.get(f"/api/v1/cards/{card.number}").json["card"]["credit_limit_fen"] == 10000
+    assert api.get(f"/api/v1/cards/{own.number}").json["card"]["credit_limit_fen"] == 3000
+
+    def pay(amount_fen: int, key: str) -> Any:
+        body = {"card": card.number, "store": "SH01", "amount_fen": amount_fen}
+        with frozen(THURSDAY):
+            return api.post(
+                "/api/v1/checkout",
+                json={**body, "pay_with": "stored_value"},
+                headers={"Idempotency-Key": key},
+            )
+
+    refused_answer = pay(15001, "k1")
+    assert refused_answer.status_code == 409, refused_answer.json
+    assert refused_answer.json["error"]["code"] == "insufficient_funds"
+    answer = pay(15000, "k2")
+    assert answer.status_code == 201, answer.json
+    assert answer.json["balances"]["stored_value_fen"] == -10000
+
+
+def test_a_card_issued_by_the_api_without_a_limit_follows_the_rule(api: Any, card: Any) -> None:
+    set_overdraft(stored_value(20000))
+    issued = api.post("/api/v1/cards", json={"type": "stored_value"})
+    assert issued.status_code == 201
+    assert issued.json["card"]["credit_limit_fen"] == 20000
+    zero = api.post("/api/v1/cards", json={"type": "stored_value", "credit_limit_fen": 0})
+    assert zero.json["card"]["credit_limit_fen"] == 0
