@@ -112,6 +112,12 @@ admin_bp.add_url_rule("/rules/alerts", "rules_alerts", rules_views.alerts_page)
 admin_bp.add_url_rule(
     "/rules/alerts", "rules_alerts_post", rules_views.alerts_post, methods=["POST"]
 )
+admin_bp.add_url_rule(
+    "/rules/alerts/quiet-hours",
+    "rules_quiet_hours_post",
+    rules_views.quiet_hours_post,
+    methods=["POST"],
+)
 admin_bp.add_url_rule("/rules/json/<name>", "rules_json", rules_views.json_page)
 admin_bp.add_url_rule(
     "/rules/json/<name>", "rules_json_post", rules_views.json_post, methods=["POST"]

@@ -10,9 +10,16 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
+    from app.ledger.rules.io import RulesPart, register_part
     from app.messaging import alerts, codes
     from app.messaging.cli import alerts_group, outbox_group
     from app.messaging.dispatcher import run_in_app_context
+    from app.messaging.services import (
+        check_quiet_hours,
+        forget_quiet_hours,
+        saved_quiet_hours,
+        set_quiet_hours,
+    )
 
     alerts.connect()
     codes.connect()
@@ -20,3 +27,14 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(alerts_group)
     # ``laoyou run --with-dispatcher`` runs this loop; the CLI imports no package.
     app.extensions["laoyou.outbox_loop"] = run_in_app_context
+    # The quiet hours travel in `laoyou rules export` / `import`, written by our service.
+    register_part(
+        app,
+        "quiet_hours",
+        RulesPart(
+            export=saved_quiet_hours,
+            check=check_quiet_hours,
+            apply=lambda hours: set_quiet_hours(hours, audited=False),
+            reset=forget_quiet_hours,
+        ),
+    )

@@ -128,6 +128,11 @@ TABLE: dict[tuple[str, str], tuple[str, dict[str, str], dict[str, int]]] = {
         {"alert:transaction": "on"},
         _only_admin(R),
     ),
+    ("admin.rules_quiet_hours_post", "POST"): (
+        "/admin/rules/alerts/quiet-hours",
+        {"start": "9pm", "end": "09:00"},
+        _only_admin(400),
+    ),
     ("admin.rules_json", "GET"): ("/admin/rules/json/levels", {}, _rules_viewers(200)),
     ("admin.rules_json_post", "POST"): (
         "/admin/rules/json/levels",
