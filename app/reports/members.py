@@ -73,7 +73,8 @@ def report(session: Session, params: ReportParams) -> Report:
             .join(members, members.c.id == Member.id)
             .group_by(key)
         )
-        return [(k, int(n)) for k, n in session.execute(query.order_by(key if order is None else order))]
+        ordered = query.order_by(key if order is None else order)
+        return [(k, int(n)) for k, n in session.execute(ordered)]
 
     level_name = level_name_sql(literal(params.language))
     by_level = session.execute(
