@@ -175,7 +175,7 @@ def report_page(name: str) -> Any:
         )
     if wanted == "csv":
         return _csv(spec, filters.params)
-    report = spec.function(db.session(), filters.params)
+    report = spec.run(db.session(), filters.params)
     page = filters.params.page or 1
     pages = max(1, -(-report.total_rows // filters.params.page_size))
     return render_template(
@@ -202,7 +202,7 @@ def _csv(spec: ReportSpec, params: ReportParams) -> Response:
         language=params.language,
         days=params.days,
     )
-    report = spec.function(db.session(), every)
+    report = spec.run(db.session(), every)
     filename = f"{spec.name}-{params.date_from:%Y%m%d}-{params.date_to:%Y%m%d}.csv"
     return Response(
         stream_with_context(csv_chunks(report)),

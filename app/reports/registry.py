@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy.orm import Session
+
+from app.i18n import in_language
 from app.reports import (
     balances,
     birthdays,
@@ -19,7 +22,7 @@ from app.reports import (
     new_members,
     top_spenders,
 )
-from app.reports.base import ReportFunction
+from app.reports.base import Report, ReportFunction, ReportParams
 
 #: Filters a report may read: ``dates`` (from / to), ``store`` (a store or a region),
 #: ``days`` (its own number of days, see ``ReportParams.days``).
@@ -46,6 +49,11 @@ class ReportSpec:
     def __post_init__(self) -> None:
         if not self.filters <= FILTERS:
             raise ValueError(f"unknown filters {sorted(self.filters - FILTERS)}")
+
+    def run(self, session: Session, params: ReportParams) -> Report:
+        """The report with its labels in ``params.language`` (a page, a CSV, a script)."""
+        with in_language(params.language):
+            return self.function(session, params)
 
 
 def _spec(
