@@ -40,6 +40,16 @@ def reports_chain(live_app: Flask) -> None:
         build(make_store, make_member)
         create_staff("boss", PASSWORD, role="admin", display_name="王老板")
     db.session.remove()
+    # And one recharge today, for the dashboard.
+    from app.cards.services import find_card
+    from app.ledger.operations import recharge
+    from app.stores.services import get_store
+
+    with unit_of_work():
+        card = find_card("+8613800000002")  # B of shop.py
+        assert card is not None
+        recharge(card, get_store("SH01"), 20000, key="browser-today", actor="test")
+    db.session.remove()
 
 
 def _open(page: Any, base: str, title: str, dates: tuple[str, str]) -> None:
@@ -56,6 +66,9 @@ def test_two_reports_draw_their_charts_and_a_csv_downloads(
 ) -> None:
     sign_in(page, live_server, "boss")
     page.wait_for_url(live_server + "/admin/")
+    recharges = page.locator("#today-recharges").inner_text().split()
+    assert recharges == ["充值", "1", "充值", "200.00", "元"]
+    screenshot(page, f"report-dashboard-{backend['name']}")
     page.get_by_role("navigation").get_by_role("link", name="报表", exact=True).click()
     page.wait_for_url("**/admin/reports")
 
