@@ -16,7 +16,6 @@ from app import clock
 from app.ledger import operations
 from app.ledger.models import Transaction
 from app.members.models import Member
-from app.money import yuan
 from tests.reports.shop import CST, INJECTION, at, build
 
 MARCH = "from=2026-03-01&to=2026-03-31"
@@ -268,6 +267,8 @@ def test_the_dashboard_shows_today_for_the_staff_members_scope(shop: Any, signed
             actor="test",
             points_offset=100,
         )
+    # 10.00 less 1.00 of points is 9.00 paid, which earns 9 points.
+    assert (offset.charged_fen, offset.points_earned) == (900, 9)
     admin = signed_in("admin")
     manager = signed_in("store_manager", store="SH01")
     with clock.frozen(dt.datetime(2026, 3, 10, 20, 0, tzinfo=CST)):
@@ -275,16 +276,16 @@ def test_the_dashboard_shows_today_for_the_staff_members_scope(shop: Any, signed
         own = manager.get("/admin/").text
 
     # The chain on March 10th: C's 300.00 at SH02 and A's sale at SH01.
-    assert tile(chain, "today-sales").startswith(f"2 | 实付 {yuan(30000 + offset.charged_fen)} 元")
-    assert tile(chain, "today-points-issued").startswith(f"{300 + offset.points_earned} |")
+    assert tile(chain, "today-sales").startswith("2 | 实付 309.00 元")
+    assert tile(chain, "today-points-issued").startswith("309 |")
     assert tile(chain, "today-points-redeemed").startswith("100 |")
     assert tile(chain, "today-recharges").startswith("0 | 充值 0.00 元")
     assert tile(chain, "today-new-members").startswith("0")
     assert 'href="/admin/reports/new-members?from=2026-03-10&amp;to=2026-03-10"' in chain
     # SH01's manager: only A's sale.
-    assert tile(own, "today-sales").startswith(f"1 | 实付 {yuan(offset.charged_fen)} 元")
+    assert tile(own, "today-sales").startswith("1 | 实付 9.00 元")
     assert tile(own, "today-points-redeemed").startswith("100 |")
-    assert tile(own, "today-points-issued").startswith(f"{offset.points_earned} |")
+    assert tile(own, "today-points-issued").startswith("9 |")
 
 
 def test_the_dashboard_counts_recharges_refunds_and_new_members(shop: Any, signed_in: Any) -> None:
