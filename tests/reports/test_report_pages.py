@@ -107,6 +107,23 @@ def test_csv_opens_in_excel_with_chinese_headers_and_yuan(shop: Any, signed_in: 
     assert len(rows) == 4
 
 
+@pytest.mark.parametrize(
+    ("language", "header", "calendar"),
+    [
+        ("en", ["Birthday this time", "Name", "Phone"], "Lunar"),
+        ("zh-Hant", ["本次生日", "姓名", "手機號碼"], "農曆"),
+    ],
+)
+def test_csv_headers_and_words_in_the_staff_members_language(
+    shop: Any, signed_in: Any, language: str, header: list[str], calendar: str
+) -> None:
+    staff = signed_in("admin", username=f"boss-{language.lower()}", language=language)
+    rows = excel_rows(staff.get(f"/admin/reports/birthdays?format=csv&{MARCH}"))
+
+    assert rows[0][:3] == header
+    assert rows[1][1] == "李雷" and rows[1][4] == calendar
+
+
 def test_csv_cells_cannot_run_as_formulas(shop: Any, signed_in: Any) -> None:
     rows = excel_rows(signed_in("admin").get(f"/admin/reports/new-members?format=csv&{MARCH}"))
 
