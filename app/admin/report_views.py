@@ -31,6 +31,8 @@ MAX_RANGE_DAYS = 366
 MAX_DAYS = 3650
 #: Pages beyond this are refused (a number nobody pages to).
 MAX_PAGE = 100_000
+#: Dates a report reads (the lunar tables' years; the year 1 or 9999 would overflow).
+EARLIEST, LATEST = dt.date(1900, 1, 1), dt.date(2099, 12, 31)
 #: The longest filter value read; longer is refused.
 MAX_ARG_CHARS = 64
 
@@ -70,9 +72,12 @@ def _date(name: str, default: dt.date) -> dt.date:
     try:
         if len(text) != 10:
             raise ValueError(text)
-        return dt.date.fromisoformat(text)
+        day = dt.date.fromisoformat(text)
     except ValueError:
         raise BadFilter(gettext("A date must be written YYYY-MM-DD, e.g. 2026-03-01.")) from None
+    if not EARLIEST <= day <= LATEST:
+        raise BadFilter(gettext("A date must fall between 1900 and 2099."))
+    return day
 
 
 def _whole(name: str, default: int | None, maximum: int) -> int | None:
