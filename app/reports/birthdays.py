@@ -23,9 +23,6 @@ from app.members.models import Level, Member, level_name_sql
 from app.reports.base import Column, Report, ReportParams
 from app.reports.common import days, in_scope, page_of, store_labels
 
-#: lunardate's tables cover these solar years.
-LUNAR_YEARS = range(1900, 2100)
-
 
 def _candidates(params: ReportParams) -> tuple[set[int], set[int]]:
     """``month * 100 + day`` of solar and of lunar birthdays that may fall in the range."""
@@ -35,11 +32,13 @@ def _candidates(params: ReportParams) -> tuple[set[int], set[int]]:
         solar.add(day.month * 100 + day.day)
         if day.month == 2 and day.day == 28:
             solar.add(229)  # kept on Feb 28 in a common year
-        if day.year in LUNAR_YEARS:
+        try:
             found = LunarDate.from_solar_date(day.year, day.month, day.day)
-            lunar.add(found.month * 100 + found.day)
-            if found.day == 29:
-                lunar.add(found.month * 100 + 30)  # day 30 kept on day 29
+        except ValueError:
+            continue  # outside lunardate's tables (before 1900-01-31, after 2099)
+        lunar.add(found.month * 100 + found.day)
+        if found.day == 29:
+            lunar.add(found.month * 100 + 30)  # day 30 kept on day 29
     return solar, lunar
 
 

@@ -222,6 +222,17 @@ def test_bad_filters_are_400_with_a_reason(
     assert before == 200
 
 
+@pytest.mark.parametrize("name", ["birthdays", "member-trend", "top-spenders", "expiries"])
+def test_the_edges_of_the_calendar_are_pages_not_errors(
+    shop: Any, signed_in: Any, name: str
+) -> None:
+    admin = signed_in("admin")
+
+    for dates in ("from=1900-01-01&to=1900-01-31", "from=2099-12-01&to=2099-12-31"):
+        assert admin.get(f"/admin/reports/{name}?{dates}").status_code == 200
+        assert admin.get(f"/admin/reports/{name}?{dates}&format=csv").status_code == 200
+
+
 def test_a_nul_in_a_filter_is_refused(shop: Any, signed_in: Any) -> None:
     response = signed_in("admin").get("/admin/reports/members?store=SH%0001")
 
