@@ -59,6 +59,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         members,
         messaging,
         models,
+        reports,
         sms,
         stores,
         texts,
@@ -90,6 +91,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         sms,
         wechat,
         home,
+        reports,
         admin,
     ):
         package.init_app(app)

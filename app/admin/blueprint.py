@@ -14,6 +14,7 @@ from app.admin import (
     card_views,
     guard,
     member_views,
+    report_views,
     rules_views,
     setup_views,
     staff_views,
@@ -144,6 +145,8 @@ admin_bp.add_url_rule("/questions", "question_add", setup_views.question_add, me
 admin_bp.add_url_rule(
     "/questions/<key>/retire", "question_retire", setup_views.question_retire, methods=["POST"]
 )
+admin_bp.add_url_rule("/reports", "reports", report_views.reports_index)
+admin_bp.add_url_rule("/reports/<name>", "report", report_views.report_page)
 
 admin_bp.before_request(guard.before_admin_request)
 admin_bp.teardown_request(guard.forget_request_state)

@@ -48,6 +48,11 @@ def _rules_viewers(ok: int) -> dict[str, int]:
     return {ANON: R, "admin": ok, "marketer": ok, "store_manager": ok, "cashier": F}
 
 
+def _report_viewers(ok: int) -> dict[str, int]:
+    """reports.view: admin, marketer and store manager (their own store), not a cashier."""
+    return {ANON: R, "admin": ok, "marketer": ok, "store_manager": ok, "cashier": F}
+
+
 def _everyone(ok: int, anonymous: int = R) -> dict[str, int]:
     return {ANON: anonymous, **dict.fromkeys(ROLES, ok)}
 
@@ -160,6 +165,8 @@ TABLE: dict[tuple[str, str], tuple[str, dict[str, str], dict[str, int]]] = {
     ),
     ("admin.question_add", "POST"): ("/admin/questions", {"key": ""}, _only_admin(400)),
     ("admin.question_retire", "POST"): ("/admin/questions/nope/retire", {}, _only_admin(404)),
+    ("admin.reports", "GET"): ("/admin/reports", {}, _report_viewers(200)),
+    ("admin.report", "GET"): ("/admin/reports/members", {}, _report_viewers(200)),
 }
 
 
