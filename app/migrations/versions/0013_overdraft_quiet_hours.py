@@ -7,7 +7,7 @@ existed), so they become NULL and follow the rule from now on; a card with a lim
 0 keeps it. ``quiet_hours_setting`` is the one row of quiet hours saved in the panel (no
 row: the service's QUIET_HOURS_* settings).
 
-Revision ID: 0013a_overdraft_quiet_hours
+Revision ID: 0013_overdraft_quiet_hours
 Revises: 0012_message_templates
 Create Date: 2026-12-07 10:45:00.000000
 """
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 import app.db
 
 
-revision = '0013a_overdraft_quiet_hours'
+revision = '0013_overdraft_quiet_hours'
 down_revision = '0012_message_templates'
 branch_labels = None
 depends_on = None

@@ -1,15 +1,15 @@
 """report indexes: a month of the journal, and of new members, without reading them all
 
-Revision ID: 0014a_report_indexes
-Revises: 0012_message_templates
+Revision ID: 0014_report_indexes
+Revises: 0013_overdraft_quiet_hours
 Create Date: 2026-12-07 11:00:00.000000
 """
 
 from alembic import op
 
 
-revision = '0014a_report_indexes'
-down_revision = '0012_message_templates'
+revision = '0014_report_indexes'
+down_revision = '0013_overdraft_quiet_hours'
 branch_labels = None
 depends_on = None
 
