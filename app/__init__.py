@@ -59,6 +59,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         members,
         messaging,
         models,
+        ops,
         sms,
         stores,
         texts,
@@ -91,6 +92,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         wechat,
         home,
         admin,
+        ops,
     ):
         package.init_app(app)
     cli.init_app(app)
