@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+from flask.cli import with_appcontext
 
 from app.ops.backup import BackupError, backup, database_url, describe, restore
 
@@ -17,6 +18,7 @@ from app.ops.backup import BackupError, backup, database_url, describe, restore
     type=click.Path(dir_okay=False, path_type=Path),
     help="The backup file to write (replaced only when the new copy is complete).",
 )
+@with_appcontext
 def backup_command(out: Path) -> None:
     """Copy the database to one file while the service runs (SQLite online backup; pg_dump)."""
     try:
@@ -33,6 +35,7 @@ def backup_command(out: Path) -> None:
     is_flag=True,
     help="Replace a database that already has tables (otherwise refused).",
 )
+@with_appcontext
 def restore_command(source: Path, force: bool) -> None:
     """Replace the database with a backup from 'laoyou backup'; then migrate it if older.
 
