@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 
-from sqlalchemy import text
+import psycopg
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.db import db
@@ -13,15 +14,23 @@ log = logging.getLogger(__name__)
 
 
 def database_reachable() -> bool:
-    """``SELECT 1`` on the request's own session (so the pool's pre-ping applies).
+    """``SELECT 1`` on a pooled connection (the pool's pre-ping applies), outside any
+    transaction: on SQLite every transaction of the app begins by taking the write lock
+    (``BEGIN IMMEDIATE``), and a health check must not queue behind a long write and then
+    call a busy database unreachable.
 
     A failure is logged by its kind and first line only: the caller answers a load
     balancer, which needs no stack trace and must never see the DSN.
     """
     try:
-        db.session.execute(text("SELECT 1"))
-    except SQLAlchemyError as exc:
-        db.session.rollback()  # the request's commit then has nothing to do
+        with db.engine.connect() as connection:
+            cursor = connection.connection.cursor()
+            try:
+                cursor.execute("SELECT 1")
+                cursor.fetchone()
+            finally:
+                cursor.close()
+    except (SQLAlchemyError, sqlite3.Error, psycopg.Error) as exc:
         reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
         log.warning(
             "health check: database unreachable (%s: %s)",
