@@ -73,7 +73,8 @@ class _State:
 
 
 def install(app: Flask) -> None:
-    multi = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+    # The library's own test (``prometheus_client.values``), made when it was imported.
+    multi = "PROMETHEUS_MULTIPROC_DIR" in os.environ or "prometheus_multiproc_dir" in os.environ
     # Multi-process mode keeps the figures in files, not in a registry: the per-app
     # registry of one process would count only that process.
     registry = None if multi else CollectorRegistry()

@@ -9,6 +9,8 @@ and journal lines.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -285,3 +287,34 @@ def test_a_backup_of_one_schema_is_not_restored_into_another(
 
     assert result.exit_code == 1
     assert f"holds schema ops_{os.getpid()}" in result.output
+
+
+def test_the_console_script_backs_up_and_restores(tmp_path: Path) -> None:
+    """The installed ``laoyou`` (Flask's group, not the test runner): what cron runs."""
+    script = Path(sys.executable).with_name("laoyou")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FLASK_", "LAOYOU_"))}
+    env.update(
+        LAOYOU_ENV="development",
+        SECRET_KEY="console-script-test-secret-key-0000000",
+        FLASK_SKIP_DOTENV="1",
+    )
+
+    def laoyou(database: str, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(script), *args],
+            env={**env, "DATABASE_URL": f"sqlite:///{tmp_path / database}"},
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    assert laoyou("live.sqlite3", "db", "upgrade").returncode == 0
+    backup = laoyou("live.sqlite3", "backup", "--out", str(tmp_path / "nightly.backup"))
+    assert backup.returncode == 0, backup.stderr
+    restore = laoyou("new.sqlite3", "restore", str(tmp_path / "nightly.backup"))
+    assert restore.returncode == 0, restore.stderr
+    assert "(current)" in restore.stdout
+    again = laoyou("new.sqlite3", "restore", str(tmp_path / "nightly.backup"))
+    assert again.returncode == 1
+    assert "already has tables" in again.stderr
