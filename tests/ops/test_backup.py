@@ -53,13 +53,11 @@ class Databases:
                 conn.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
                 conn.execute(f"CREATE DATABASE {database}")
             self.pg_databases.append(database)
-            url = (
-                make_url(PG_URL)
-                .set(database=database)
-                .update_query_dict({"options": f"-csearch_path={self.schema}"})
-                .render_as_string(hide_password=False)
-            )
-            if with_schema:
+            pg_url = make_url(PG_URL).set(database=database)
+            if self.schema != "public":
+                pg_url = pg_url.update_query_dict({"options": f"-csearch_path={self.schema}"})
+            url = pg_url.render_as_string(hide_password=False)
+            if with_schema and self.schema != "public":
                 with psycopg.connect(_pg_conninfo(url), autocommit=True) as conn:
                     conn.execute(f"CREATE SCHEMA {self.schema}")
         app = create_app(
@@ -318,3 +316,25 @@ def test_the_console_script_backs_up_and_restores(tmp_path: Path) -> None:
     again = laoyou("new.sqlite3", "restore", str(tmp_path / "nightly.backup"))
     assert again.returncode == 1
     assert "already has tables" in again.stderr
+
+
+@pytest.mark.postgresql_only
+def test_a_database_in_the_public_schema_round_trips_and_can_be_replaced(
+    databases: Databases, tmp_path: Path
+) -> None:
+    """The usual production layout: the whole database dumped, no ``--schema``."""
+    databases.schema = "public"
+    live = databases.new("public_live")
+    assert cli(live)("db", "upgrade").exit_code == 0
+    assert cli(live)("demo").exit_code == 0
+    out = tmp_path / "laoyou.backup"
+    assert cli(live)("backup", "--out", str(out)).exit_code == 0
+
+    fresh = databases.new("public_fresh")
+    first = cli(fresh)("restore", str(out))
+    again = cli(fresh)("restore", str(out), "--force")  # over itself: --clean drops first
+
+    assert first.exit_code == 0, first.output
+    assert again.exit_code == 0, again.output
+    assert cli(fresh)("ledger", "check").exit_code == 0
+    assert balances(fresh) == balances(live)
