@@ -59,6 +59,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         members,
         messaging,
         models,
+        ops,
         reports,
         sms,
         stores,
@@ -93,6 +94,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         home,
         reports,
         admin,
+        ops,
     ):
         package.init_app(app)
     cli.init_app(app)

@@ -134,6 +134,12 @@ class Settings:
     #: claim in one statement (``app.messaging.inbound``). Off: every message is claimed
     #: before the engine runs, then its reply stored (the plain path; the same replies).
     INBOUND_REPLY_FIRST: bool = True
+    #: ``GET /metrics`` answers a request carrying ``Authorization: Bearer <this>``; empty:
+    #: only a scraper on this machine, not through a proxy. 16+ characters when set.
+    METRICS_TOKEN: str = ""
+    #: Where ``laoyou backup`` / ``restore`` find pg_dump and pg_restore (empty: on PATH),
+    #: e.g. /usr/lib/postgresql/16/bin when the server is newer than the default client.
+    PG_BIN_DIR: str = ""
     #: Extra settings from tests or other packages that need no validation here.
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -202,6 +208,12 @@ class Settings:
             raise ConfigError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
         if self.MAX_CONTENT_LENGTH < 1024:
             raise ConfigError("MAX_CONTENT_LENGTH must be at least 1024 (bytes)")
+        token = self.METRICS_TOKEN
+        if token and (
+            len(token) < 16 or not (token.isascii() and token.isprintable()) or " " in token
+        ):
+            # It travels in a header, and is guessed by no one.
+            raise ConfigError("METRICS_TOKEN must be 16+ printable ASCII characters, no spaces")
         _validate_messaging(self)
         _validate_bot(self)
         _validate_money(self)

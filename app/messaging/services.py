@@ -24,6 +24,7 @@ from app.messaging.models import (
     KINDS,
     OUTBOX_CHANNELS,
     STATUS_RANK,
+    STATUSES,
     InboundMessage,
     OutboxMessage,
     ProgrammeAlertSetting,
@@ -191,6 +192,44 @@ def queued_after(outbox_id: int) -> list[OutboxMessage]:
             select(OutboxMessage).where(OutboxMessage.id > outbox_id).order_by(OutboxMessage.id)
         )
     )
+
+
+def outbox_depth() -> dict[str, int]:
+    """How many outbox rows are in each status (every status named, 0 included): /metrics."""
+    counts = dict.fromkeys(STATUSES, 0)
+    for status, count in db.session.execute(
+        select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
+    ):
+        counts[status] = count
+    return counts
+
+
+def oldest_due_at(now: dt.datetime) -> dt.datetime | None:
+    """Since when the longest-waiting unsent message has been due (None: nothing is due).
+
+    Due means what the dispatcher would claim now: queued and past its next attempt, or
+    claimed by a dispatcher whose lease ran out before the provider answered. Both read
+    the dispatcher's index (status, next_attempt_at) or a handful of ``sending`` rows.
+    """
+    queued = db.session.scalar(
+        select(func.min(OutboxMessage.next_attempt_at)).where(
+            OutboxMessage.status == "queued", OutboxMessage.next_attempt_at <= now
+        )
+    )
+    abandoned = db.session.scalar(
+        select(func.min(OutboxMessage.lease_until)).where(
+            OutboxMessage.status == "sending",
+            OutboxMessage.provider_id.is_(None),
+            OutboxMessage.lease_until < now,
+        )
+    )
+    moments = [_aware(m) for m in (queued, abandoned) if m is not None]
+    return min(moments) if moments else None
+
+
+def _aware(moment: dt.datetime) -> dt.datetime:
+    # An aggregate's result skips the column type: SQLite hands back a naive UTC datetime.
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
 
 
 def set_programme_alert(alert_type: str, enabled: bool) -> None:
