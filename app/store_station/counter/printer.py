@@ -112,6 +112,23 @@ def receipt_bytes(receipt: Receipt, paper: int = 80, *, reprint: bool = False) -
     return bytes(printer.output)
 
 
+def _network_printer(host: str, port: int, timeout_s: float) -> Any:
+    """escpos's ``Network``, except that a failed connect closes its socket (escpos drops
+    it open, a ResourceWarning each time a switched-off printer is tried)."""
+    from escpos.exceptions import DeviceNotFoundError
+    from escpos.printer import Network
+
+    class ClosingNetwork(Network):  # type: ignore[misc]
+        def open(self, raise_not_found: bool = True) -> None:
+            try:
+                self.device = socket.create_connection((self.host, self.port), self.timeout)
+            except OSError as exc:
+                self.device = None
+                raise DeviceNotFoundError(f"Could not open socket for {self.host}:\n{exc}") from exc
+
+    return ClosingNetwork(host, port=port, timeout=timeout_s)
+
+
 class ReceiptArchive:
     """The last ``keep`` receipts, in memory and (with ``path``) in a JSON-lines file that
     survives a restart of the station; each remembers whether it printed."""
@@ -227,9 +244,7 @@ class ReceiptPrinter:
     def _escpos_printer(self) -> Any:
         url = self.url
         if url.scheme == "tcp":
-            from escpos.printer import Network
-
-            return Network(url.target, port=url.port, timeout=self.timeout_s)
+            return _network_printer(url.target, url.port, self.timeout_s)
         if url.scheme == "usb":
             from escpos.printer import Usb
 
