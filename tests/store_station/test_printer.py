@@ -89,7 +89,7 @@ def test_a_checkout_prints_gb18030_a_qr_the_drawer_kick_and_a_cut(
     assert KICK in data  # paid partly in cash: the drawer opens
     # The QR code, printed by the printer itself: GS ( k … with the bind URL as its data.
     assert QR in data and BIND_URL.encode() in data.split(QR, 4)[4]
-    assert data.rstrip(b"\x00").endswith(CUT + b"\x00")
+    assert data.endswith(CUT + b"\x00")  # GS V 0: the full cut, last
     assert data.index(CUT) > data.index(QR)
 
 
@@ -265,7 +265,11 @@ def test_recharge_refund_and_end_of_day_receipts(station_app: Flask) -> None:
     with station_app.app_context(), in_language("zh-Hant"):
         recharge_text = text(layout(recharge, 58))
         day_text = text(layout(day, 80))
-    assert "充值" in recharge_text and "500.00" in recharge_text and "50.00" in recharge_text
+    assert recharge_text.splitlines()[1].strip() == "儲值小票"
+    assert [line for line in recharge_text.splitlines() if line.startswith(("儲值 ", "贈送"))] == [
+        "儲值" + " " * 22 + "500.00",
+        "贈送" + " " * 23 + "50.00",
+    ]
     assert "錢箱應有現金" in day_text and "4567.00" in day_text
     assert "銷售（87 筆）" in day_text and "12345.00" in day_text
 

@@ -120,11 +120,12 @@ def _network_printer(host: str, port: int, timeout_s: float) -> Any:
 
     class ClosingNetwork(Network):  # type: ignore[misc]
         def open(self, raise_not_found: bool = True) -> None:
+            self.device = None
             try:
-                self.device = socket.create_connection((self.host, self.port), self.timeout)
+                connection = socket.create_connection((self.host, self.port), self.timeout)
             except OSError as exc:
-                self.device = None
                 raise DeviceNotFoundError(f"Could not open socket for {self.host}:\n{exc}") from exc
+            self.device = connection
 
     return ClosingNetwork(host, port=port, timeout=timeout_s)
 
