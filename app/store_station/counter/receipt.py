@@ -105,7 +105,7 @@ class Receipt:
 
 
 @dataclass(frozen=True)
-class Line:
+class PrintLine:
     text: str
     align: str = "left"  #: "left" or "center"
     bold: bool = False
@@ -114,7 +114,7 @@ class Line:
 @dataclass
 class Layout:
     columns: int
-    lines: list[Line] = field(default_factory=list)
+    lines: list[PrintLine] = field(default_factory=list)
 
 
 def clean(text: str) -> str:
@@ -194,10 +194,10 @@ def layout(receipt: Receipt, paper: int = 80, *, reprint: bool = False) -> Layou
         raise ValueError(f"paper must be 58 or 80 mm, not {paper!r}")
     cols = COLUMNS[paper]
     out = Layout(cols)
-    rule = Line("-" * cols)
+    rule = PrintLine("-" * cols)
 
     def add(*texts: str, align: str = "left", bold: bool = False) -> None:
-        out.lines.extend(Line(t, align, bold) for t in texts)
+        out.lines.extend(PrintLine(t, align, bold) for t in texts)
 
     def kv(label: str, value: str, bold: bool = False) -> None:
         add(*pair(label, value, cols), bold=bold)
@@ -254,7 +254,7 @@ def layout(receipt: Receipt, paper: int = 80, *, reprint: bool = False) -> Layou
     return out
 
 
-def _balances(receipt: Receipt, out: Layout, kv: Any, rule: Line) -> None:
+def _balances(receipt: Receipt, out: Layout, kv: Any, rule: PrintLine) -> None:
     shown = [
         receipt.points_earned,
         receipt.points_after is not None,
