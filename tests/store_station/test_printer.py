@@ -284,3 +284,44 @@ def test_a_receipt_rendered_to_a_picture(station_app: Flask) -> None:
     with Image.open(path) as image:
         assert image.width == 48 * 12 + 24
         assert image.height > len(laid_out.lines) * 26
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"amount_fen": 12.5},  # a float on a money path
+        {"discount_fen": True},
+        {"amount_fen": 10**12},  # absurd
+        {"kind": "gift"},
+        {"store": "店" * 201},
+        {"qr_payload": "x" * 1001},
+        {"member_name": None},
+        {"items": ({"name": "x", "amount_fen": 1},)},  # not an Item
+    ],
+)
+def test_a_bad_receipt_is_refused_before_anything_prints(changes: dict[str, object]) -> None:
+    with pytest.raises(ValueError):
+        checkout(**changes)
+
+
+def test_bad_items_and_payments_are_refused() -> None:
+    with pytest.raises(ValueError, match="quantity"):
+        Item("咖啡", 100, quantity=0)
+    with pytest.raises(ValueError, match="amount_fen"):
+        Payment("cash", 99.99)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="points_issued"):
+        DaySummary(points_issued=1.5)  # type: ignore[arg-type]
+
+
+def test_a_serial_printer_gets_the_same_bytes(tmp_path: Path, station_app: Flask) -> None:
+    from tests.store_station.test_serial_devices import Pty
+
+    pty = Pty(tmp_path / "ttyPrinter")
+    try:
+        printer = ReceiptPrinter(f"serial:{pty.link}", paper=58)
+        with station_app.app_context():
+            sent = printer.print_receipt(checkout())
+        assert pty.read(len(sent)) == sent
+        assert printer.status().state == "ok"
+    finally:
+        pty.close()
