@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import threading
@@ -64,11 +65,49 @@ def _listening(port: int) -> bool:
 @dataclass
 class Pcscd:
     port: int  #: vpcd's first slot: VirtualCard(port=…) inserts a card there
+    conf: Path
+    run: Path
+    log: Path
     reader: str = "Virtual PCD 00 00"
-    log: Path = field(default_factory=Path)
+
+    def launch(self) -> None:
+        """Start pcscd in the background of a shell that returns at once: pcscd is nobody's
+        child here, and --auto-exit ends it a minute after its last client is gone."""
+        inner = (
+            f"mount --bind '{self.run}' /run/pcscd && "
+            f"exec pcscd --foreground --auto-exit --config '{self.conf}'"
+        )
+        subprocess.run(
+            ["sh", "-c", f'unshare --mount sh -c "{inner}" >>"{self.log}" 2>&1 &'],
+            check=True,
+            timeout=10,
+        )
+        deadline = time.monotonic() + 10
+        while not ((self.run / "pcscd.comm").exists() and _listening(self.port)):
+            if time.monotonic() > deadline:
+                need(f"pcscd did not start: {self.log.read_text(errors='replace')[-500:]}")
+            time.sleep(0.05)
+
+    def restart(self) -> None:
+        """Stop pcscd (as an upgrade or a crash would) and start it again."""
+        pid = int((self.run / "pcscd.pid").read_bytes().strip(b"\0\n"))
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        while (self.run / "pcscd.comm").exists() or _listening(self.port):
+            assert time.monotonic() < deadline, "pcscd did not stop"
+            time.sleep(0.05)
+        self.launch()
+        _hold_a_context()
 
 
 _CONTEXT: list[object] = []
+
+
+def _hold_a_context() -> None:
+    """A context held for the whole session, so pcscd never sees itself idle meanwhile."""
+    from smartcard.scard import SCARD_SCOPE_USER, SCardEstablishContext
+
+    _CONTEXT.append(SCardEstablishContext(SCARD_SCOPE_USER))
 
 
 @pytest.fixture(scope="session")
@@ -82,42 +121,24 @@ def pcscd(tmp_path_factory: pytest.TempPathFactory) -> Pcscd:
     if shutil.which("unshare") is None or os.geteuid() != 0:
         need("a private pcscd needs root and unshare (util-linux)")
     base = tmp_path_factory.mktemp("pcscd")
-    conf, run = base / "reader.conf.d", base / "run"
-    conf.mkdir()
-    run.mkdir()
-    port = _free_port_pair()
-    (conf / "vpcd").write_text(
+    service = Pcscd(_free_port_pair(), base / "reader.conf.d", base / "run", base / "pcscd.log")
+    service.conf.mkdir()
+    service.run.mkdir()
+    (service.conf / "vpcd").write_text(
         'FRIENDLYNAME "Virtual PCD"\n'
-        f"DEVICENAME   /dev/null:0x{port:X}\n"
+        f"DEVICENAME   /dev/null:0x{service.port:X}\n"
         f"LIBPATH      {VPCD_DRIVER}\n"
-        f"CHANNELID    0x{port:X}\n"
+        f"CHANNELID    0x{service.port:X}\n"
     )
     Path("/run/pcscd").mkdir(parents=True, exist_ok=True)
-    log = base / "pcscd.log"
-    # Started in the background of a shell that returns at once: pcscd is nobody's child
-    # here, and --auto-exit ends it a minute after its last client (this process) is gone.
-    # It is not stopped at the end of the session: pyscard's card monitor (a thread a
-    # process, never stopped) releases its context when the interpreter exits, and
-    # complains when pcscd is gone by then.
-    inner = (
-        f"mount --bind '{run}' /run/pcscd && exec pcscd --foreground --auto-exit --config '{conf}'"
-    )
-    subprocess.run(
-        ["sh", "-c", f'unshare --mount sh -c "{inner}" >"{log}" 2>&1 &'], check=True, timeout=10
-    )
-    socket_path = run / "pcscd.comm"
-    deadline = time.monotonic() + 10
-    while not (socket_path.exists() and _listening(port)):
-        if time.monotonic() > deadline:
-            need(f"pcscd did not start: {log.read_text(errors='replace')[-500:]}")
-        time.sleep(0.05)
+    service.launch()
     # libpcsclite reads this once, at the first PC/SC call of the process.
-    os.environ["PCSCLITE_CSOCK_NAME"] = str(socket_path)
-    from smartcard.scard import SCARD_SCOPE_USER, SCardEstablishContext
-
-    # A context held for the whole session, so pcscd never sees itself idle meanwhile.
-    _CONTEXT.append(SCardEstablishContext(SCARD_SCOPE_USER))
-    return Pcscd(port=port, log=log)
+    os.environ["PCSCLITE_CSOCK_NAME"] = str(service.run / "pcscd.comm")
+    _hold_a_context()
+    # pcscd is not stopped at the end of the session: pyscard's card monitor (a thread a
+    # process) releases its context when the interpreter exits, and complains when pcscd
+    # is gone by then. --auto-exit ends it a minute later.
+    return service
 
 
 @dataclass

@@ -6,6 +6,7 @@ import os
 import queue
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -112,3 +113,26 @@ def test_reader_none_is_off(station_app: Flask) -> None:
         status = NoCardReader().status()
     assert (status.state, status.message) == ("off", "Not configured")
     assert "--reader pcsc" in status.advice
+
+
+def test_cards_are_seen_again_after_pcscd_restarts(pcscd: Pcscd) -> None:
+    """pcscd stopped and started (an upgrade, a crash): the reader picks it up again."""
+    found: queue.Queue[Event] = queue.Queue()
+    reader = PcscCardReader(check_s=0.1)
+    reader.start(found.put)
+    try:
+        pcscd.restart()
+        time.sleep(0.5)  # the watcher notices and starts pyscard's monitor again
+        assert reader.status().state == "ok"
+        card = VirtualCard(UID, port=pcscd.port)
+        card.insert()
+        try:
+            inserted = next_event(found)
+        finally:
+            card.remove()
+        assert inserted == CardInserted(
+            pcscd.reader, UID.hex().upper(), CONTACTLESS_ATR.hex().upper()
+        )
+        assert next_event(found) == CardRemoved(pcscd.reader)
+    finally:
+        reader.stop()
