@@ -147,6 +147,7 @@ class Listener:
 
     port: int
     received: list[bytes] = field(default_factory=list)
+    connections: int = 0
     arrived: threading.Event = field(default_factory=threading.Event)
 
     def wait(self, count: int = 1, timeout_s: float = 5.0) -> bytes:
@@ -171,6 +172,7 @@ def listen(port: int = 0) -> tuple[Listener, socket.socket]:
                 conn, _ = server.accept()
             except OSError:
                 return
+            listener.connections += 1
             with conn:
                 data = bytearray()
                 while chunk := conn.recv(65536):

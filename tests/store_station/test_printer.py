@@ -6,6 +6,7 @@ import dataclasses
 import json
 import re
 import socket
+import time
 from pathlib import Path
 
 import pytest
@@ -325,3 +326,24 @@ def test_a_serial_printer_gets_the_same_bytes(tmp_path: Path, station_app: Flask
         assert printer.status().state == "ok"
     finally:
         pty.close()
+
+
+def test_the_status_probes_the_printer_at_most_every_few_seconds(printer_port: Listener) -> None:
+    printer = ReceiptPrinter(f"tcp://127.0.0.1:{printer_port.port}", probe_every_s=60)
+    assert [printer.status().state for _ in range(5)] == ["ok"] * 5
+    time.sleep(0.3)  # the listener counts a connection once it accepted it
+    assert printer_port.connections == 1
+    printer.probe_every_s = 0
+    printer.status()
+    time.sleep(0.3)
+    assert printer_port.connections == 2
+
+
+def test_a_usb_printer_that_is_not_there(station_app: Flask) -> None:
+    printer = ReceiptPrinter("usb:0416:5011")  # no such device on this machine
+    with station_app.app_context(), in_language("en"):
+        with pytest.raises(PrinterOffline, match="usb:0416:5011"):
+            printer.print_receipt(checkout())
+        status = printer.status()
+    assert (status.state, status.code) == ("missing", "printer.unreachable")
+    assert status.message == "The receipt printer at usb:0416:5011 does not answer."

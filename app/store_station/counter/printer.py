@@ -19,6 +19,7 @@ import os
 import re
 import socket
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
@@ -188,6 +189,7 @@ class ReceiptPrinter:
         paper: int = 80,
         archive: ReceiptArchive | None = None,
         timeout_s: float = 5.0,
+        probe_every_s: float = 3.0,
     ) -> None:
         if paper not in COLUMNS:
             raise ValueError(f"--paper must be 58 or 80, not {paper!r}")
@@ -195,8 +197,10 @@ class ReceiptPrinter:
         self.paper = paper
         self.archive = archive or ReceiptArchive()
         self.timeout_s = timeout_s
+        self.probe_every_s = probe_every_s
         self.last_error = ""
         self._lock = threading.Lock()
+        self._probed: tuple[float, str] | None = None  #: (when, what the probe found)
 
     def print_receipt(self, receipt: Receipt) -> bytes:
         """Archive the receipt, then print it; ``PrinterOffline`` when it did not print."""
@@ -224,8 +228,10 @@ class ReceiptPrinter:
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 log.warning("receipt %s not printed on %s: %s", receipt.number, self.url, exc)
                 self.archive.mark(serial, False)
+                self._probed = None
                 raise PrinterOffline(str(self.url), self.last_error, receipt.number) from exc
             self.last_error = ""
+            self._probed = (time.monotonic(), "")
             self.archive.mark(serial, True)
         return data
 
@@ -275,9 +281,23 @@ class ReceiptPrinter:
             return f"{type(exc).__name__}: {exc}"
         return ""
 
+    def _problem(self) -> str:
+        """The probe's finding, looked at most every ``probe_every_s`` (the page polls the
+        status; a network printer serves one connection at a time) and never mid-print."""
+        now = time.monotonic()
+        if self._probed is not None and now - self._probed[0] < self.probe_every_s:
+            return self._probed[1]
+        if not self._lock.acquire(blocking=False):
+            return self._probed[1] if self._probed else ""  # printing: it is there
+        try:
+            self._probed = (now, self.probe())
+        finally:
+            self._lock.release()
+        return self._probed[1]
+
     def status(self) -> st.DeviceStatus:
         where = str(self.url)
-        problem = self.probe()
+        problem = self._problem()
         if problem:
             return st.status("printer", st.MISSING, "printer.unreachable", where, problem)
         if self.last_error:
