@@ -99,6 +99,9 @@ def test_every_device_at_work(tmp_path: Path, printer_port: Listener, station_ap
         }
         assert devices.show_due(1000, 500)
         assert pole.read(2).startswith(b"\x0c\x1b")
+        pole.read(100, timeout_s=0.3)
+        assert devices.clear_display()
+        assert pole.read(1) == b"\x0c"
         with station_app.app_context(), in_language("en"):
             printed = devices.print_receipt(SALE)
             assert printer_port.wait() == printed

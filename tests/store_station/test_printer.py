@@ -235,7 +235,7 @@ def test_bad_printer_urls_are_refused_with_the_forms_that_work(url: str) -> None
         parse_printer_url(url)
 
 
-def test_recharge_refund_and_end_of_day_receipts(station_app: Flask) -> None:
+def test_recharge_refund_and_end_of_day_receipts(tmp_path: Path, station_app: Flask) -> None:
     recharge = Receipt(
         "recharge",
         "老友咖啡",
@@ -263,6 +263,10 @@ def test_recharge_refund_and_end_of_day_receipts(station_app: Flask) -> None:
             cash_expected_fen=456700,
         ),
     )
+    archive = ReceiptArchive(path=tmp_path / "r.jsonl")
+    archive.add(day)
+    archive.add(recharge)
+    assert ReceiptArchive(path=tmp_path / "r.jsonl").unprinted() == [day, recharge]
     with station_app.app_context(), in_language("zh-Hant"):
         recharge_text = text(layout(recharge, 58))
         day_text = text(layout(day, 80))
@@ -272,6 +276,11 @@ def test_recharge_refund_and_end_of_day_receipts(station_app: Flask) -> None:
         "贈送" + " " * 23 + "50.00",
     ]
     assert "錢箱應有現金" in day_text and "4567.00" in day_text
+    refund = checkout(kind="refund", payments=(Payment("stored_value", 7920),), items=())
+    with station_app.app_context(), in_language("zh-Hans"):
+        refund_lines = text(layout(refund, 58)).splitlines()
+    assert refund_lines[1].strip() == "退款小票"
+    assert "退款" + " " * 23 + "88.00" in refund_lines
     assert "銷售（87 筆）" in day_text and "12345.00" in day_text
 
 
