@@ -119,6 +119,12 @@ def catalogue(language: str) -> Any:
     return found
 
 
+def N_(msgid: str) -> str:
+    """Marks a msgid for extraction where it cannot be translated yet: a service's refusal
+    is English for the CLI and the API, and the panel translates the same msgid later."""
+    return msgid
+
+
 def gettext(string: str, **variables: Any) -> str:
     """Flask-Babel's ``gettext``, from the catalogue ``in_language`` entered.
 
