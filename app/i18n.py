@@ -59,8 +59,11 @@ def request_language() -> str:
 
 def init_app(app: Flask) -> None:
     check_catalogs()
+    # The catalogues' absolute path: an app rooted elsewhere (the store station's) finds them.
     babel.init_app(
-        app, locale_selector=_select_locale, default_translation_directories="translations"
+        app,
+        locale_selector=_select_locale,
+        default_translation_directories=str(catalogs.TRANSLATIONS),
     )
 
 
