@@ -49,3 +49,8 @@ store_columns = _signals.signal("store-columns")
 #: code), minutes (int: how long it works). Sent by app.members.wechat; app.messaging
 #: queues the SMS in the same transaction (members do not import messaging).
 phone_code_issued = _signals.signal("phone-code-issued")
+#: sender: the nightly ledger check's report (``app.ledger.check.CheckReport``) when it
+#: found problems; kwargs: run_key (str: the job run's key, one alert per run), problems
+#: (int). Messaging queues an SMS to each of ``ADMIN_ALERT_PHONES`` in the job's
+#: transaction (the ledger does not import messaging).
+ledger_check_failed = _signals.signal("ledger-check-failed")

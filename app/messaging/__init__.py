@@ -10,9 +10,11 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from app.messaging import alerts, codes
+    from app.jobs import register_job
+    from app.messaging import alerts, codes, jobs
     from app.messaging.cli import alerts_group, outbox_group
     from app.messaging.dispatcher import run_in_app_context
+    from app.signals import ledger_check_failed
 
     alerts.connect()
     codes.connect()
@@ -20,3 +22,6 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(alerts_group)
     # ``laoyou run --with-dispatcher`` runs this loop; the CLI imports no package.
     app.extensions["laoyou.outbox_loop"] = run_in_app_context
+    ledger_check_failed.connect(jobs.on_ledger_check_failed, weak=False)
+    for job in jobs.JOBS:
+        register_job(app, job)
