@@ -257,7 +257,7 @@ def _validate_jobs(settings: Settings) -> None:
             parsed = phonenumbers.parse(phone, settings.DEFAULT_PHONE_REGION)
         except phonenumbers.NumberParseException:
             parsed = None
-        if parsed is None or not phonenumbers.is_possible_number(parsed):
+        if parsed is None or not phonenumbers.is_valid_number(parsed):
             raise ConfigError(f"ADMIN_ALERT_PHONES: {phone!r} is not a phone number")
 
 

@@ -56,7 +56,9 @@ def build_scheduler(app: Flask, *, blocking: bool) -> BaseScheduler:
             if schedule.kind == "off":
                 log.info("job %s is off (%s=off)", name, job.setting)
                 continue
-            options: dict[str, Any] = {}
+            # Explicit on each job (the defaults above apply only once a scheduler starts).
+            options: dict[str, Any] = {"coalesce": True, "max_instances": 1}
+            options["misfire_grace_time"] = grace
             if schedule.kind == "every":
                 options["misfire_grace_time"] = min(grace, schedule.every_minutes * 60)
             else:
