@@ -13,6 +13,7 @@ from app.admin import (
     balance_views,
     card_views,
     guard,
+    job_views,
     member_views,
     rules_views,
     setup_views,
@@ -138,6 +139,9 @@ admin_bp.add_url_rule("/questions", "question_add", setup_views.question_add, me
 admin_bp.add_url_rule(
     "/questions/<key>/retire", "question_retire", setup_views.question_retire, methods=["POST"]
 )
+
+admin_bp.add_url_rule("/jobs", "jobs", job_views.jobs_page)
+admin_bp.add_url_rule("/jobs/<name>/run", "job_run", job_views.job_run, methods=["POST"])
 
 admin_bp.before_request(guard.before_admin_request)
 admin_bp.teardown_request(guard.forget_request_state)
