@@ -122,6 +122,11 @@ def N_(msgid: str) -> str:
     return msgid
 
 
+#: The description of the scheduler's own job (``run_history_purge``): ``scheduler/`` is
+#: outside the catalogs' extraction (``app`` and ``templates``), so its msgid lives here.
+RUN_HISTORY_PURGE = N_("Delete recorded job runs older than JOB_RUNS_KEEP_DAYS")
+
+
 def register_job(app: Flask, job: Job) -> None:
     """Called from the owning package's ``init_app``; a name is registered once."""
     if not _NAME.match(job.name):

@@ -15,7 +15,7 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     import scheduler.models  # noqa: F401  (the job_run table, in Base's metadata)
-    from app.jobs import N_, Job, register_job
+    from app.jobs import RUN_HISTORY_PURGE, Job, register_job
     from scheduler import process, services
     from scheduler.cli import jobs_group, scheduler_command
 
@@ -24,7 +24,7 @@ def init_app(app: Flask) -> None:
         Job(
             "run_history_purge",
             services.purge_runs,
-            N_("Delete recorded job runs older than JOB_RUNS_KEEP_DAYS"),
+            RUN_HISTORY_PURGE,
             at="04:20",
         ),
     )
