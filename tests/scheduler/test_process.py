@@ -113,3 +113,33 @@ def test_job_settings_are_read_from_the_environment(monkeypatch: pytest.MonkeyPa
     flask_config = Settings.from_env().as_flask_config()
     assert flask_config["JOB_POINTS_EXPIRY_AT"] == "01:45"
     assert "JOB_NOT_A_SETTING" not in flask_config
+
+
+def test_laoyou_run_with_scheduler_starts_it_in_the_serving_process(
+    backend: dict[str, Any],
+) -> None:
+    """``laoyou run --with-scheduler`` calls what the scheduler handed over (every job off
+    here, so nothing fires into the test database)."""
+    names = [
+        "POINTS_EXPIRY",
+        "POINTS_EXPIRING_REMINDERS",
+        "LEVEL_REVIEW",
+        "LEDGER_CHECK",
+        "IDEMPOTENCY_PURGE",
+        "INBOUND_PURGE",
+        "RUN_HISTORY_PURGE",
+    ]
+    settings = {f"JOB_{n}_AT": "off" for n in names} | {"JOB_OUTBOX_SWEEP_EVERY": "off"}
+    application = create_app(settings_for(backend, **settings))
+    started = application.extensions["laoyou.scheduler_start"](application)
+    try:
+        assert isinstance(started, BackgroundScheduler) and started.running
+        assert started.get_jobs() == []
+    finally:
+        started.shutdown(wait=True)
+
+
+def test_the_run_command_offers_with_scheduler() -> None:
+    from app.cli.run import run_command
+
+    assert "--with-scheduler" in [opt for p in run_command.params for opt in p.opts]
