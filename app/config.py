@@ -142,6 +142,8 @@ class Settings:
     JOB_RUNS_KEEP_DAYS: int = 90
     #: Days ahead the points-expiring reminder job looks.
     POINTS_EXPIRING_REMINDER_DAYS: int = 30
+    #: Days ahead the period-card reminder job looks (a card's ``valid_until``).
+    CARD_EXPIRY_REMINDER_DAYS: int = 7
     #: Inbound messages (the deduplication record of every SMS / WeChat message) and the
     #: API's Idempotency-Key records are purged after this many days.
     PURGE_INBOUND_AFTER_DAYS: int = 90
@@ -243,14 +245,14 @@ def _validate_jobs(settings: Settings) -> None:
     for name in (
         "SCHEDULER_MISFIRE_GRACE_SECONDS",
         "JOB_RUNS_KEEP_DAYS",
-        "POINTS_EXPIRING_REMINDER_DAYS",
         "PURGE_INBOUND_AFTER_DAYS",
         "PURGE_IDEMPOTENCY_AFTER_DAYS",
     ):
         if not 1 <= getattr(settings, name) <= 100_000:
             raise ConfigError(f"{name} must be between 1 and 100000")
-    if settings.POINTS_EXPIRING_REMINDER_DAYS > 366:
-        raise ConfigError("POINTS_EXPIRING_REMINDER_DAYS must be between 1 and 366")
+    for name in ("POINTS_EXPIRING_REMINDER_DAYS", "CARD_EXPIRY_REMINDER_DAYS"):
+        if not 1 <= getattr(settings, name) <= 366:
+            raise ConfigError(f"{name} must be between 1 and 366")
     phones = [p.strip() for p in settings.ADMIN_ALERT_PHONES.split(",") if p.strip()]
     for phone in phones:
         try:

@@ -38,6 +38,7 @@ def test_the_blocking_scheduler_has_every_job_with_its_options(app: Flask) -> No
     assert str(scheduler.timezone) == "Asia/Shanghai"
     jobs = {job.id: job for job in scheduler.get_jobs()}
     assert sorted(jobs) == [
+        "card_validity_reminders",
         "idempotency_purge",
         "ledger_check",
         "level_review",
@@ -128,6 +129,7 @@ def test_laoyou_run_with_scheduler_starts_it_in_the_serving_process(
         "IDEMPOTENCY_PURGE",
         "INBOUND_PURGE",
         "RUN_HISTORY_PURGE",
+        "CARD_VALIDITY_REMINDERS",
     ]
     settings = {f"JOB_{n}_AT": "off" for n in names} | {"JOB_OUTBOX_SWEEP_EVERY": "off"}
     application = create_app(settings_for(backend, **settings))

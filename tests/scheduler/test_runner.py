@@ -44,6 +44,7 @@ def test_every_package_job_is_registered_with_its_schedule(app: Flask) -> None:
         "inbound_purge": "daily 04:00",
         "outbox_sweep": "every 5 min",
         "run_history_purge": "daily 04:20",
+        "card_validity_reminders": "daily 10:05",
     }
 
 
@@ -58,6 +59,7 @@ def test_every_package_job_is_registered_with_its_schedule(app: Flask) -> None:
         "inbound_purge",
         "outbox_sweep",
         "run_history_purge",
+        "card_validity_reminders",
     ],
 )
 def test_each_job_twice_for_one_day_runs_once(app: Flask, name: str) -> None:
@@ -105,6 +107,37 @@ def test_points_expiring_reminders_twice_queue_one_message(app: Flask, points_ca
         select(OutboxMessage).where(OutboxMessage.alert_type == "points_expiring")
     )
     assert row.address == card.member.phone and "120" in row.body
+
+
+def test_period_card_reminders_once_per_card_and_last_day(
+    app: Flask, make_member: Any, make_card: Any
+) -> None:
+    member = make_member(language="en")
+    ending = make_card(
+        "period",
+        member=member,
+        valid_from=dt.date(2026, 12, 1),
+        valid_until=DAY + dt.timedelta(days=5),
+    )
+    make_card("period", member=make_member(), valid_from=DAY, valid_until=dt.date(2027, 1, 6))
+    lost = make_card("period", member=make_member(), valid_from=DAY, valid_until=DAY)
+    lost.state = "lost"
+    make_card("period", valid_from=DAY, valid_until=DAY)  # anonymous: no one to remind
+    db.session.flush()
+    assert run_now("card_validity_reminders", as_of=DAY, trigger="cli").counts == {
+        "cards": 1,
+        "days_ahead": 7,
+    }
+    again = run_now("card_validity_reminders", as_of=DAY + dt.timedelta(days=1), trigger="cli")
+    assert again.counts["cards"] == 1  # the same card, a new day: no second message
+    (row,) = db.session.scalars(
+        select(OutboxMessage).where(OutboxMessage.dedupe_key.like("alert:card_expiring:%"))
+    )
+    assert row.address == member.phone and row.kind == "alert"
+    assert row.body == (
+        f"Card *{ending.number[-4:]} is valid until 2026-12-12. "
+        "Renew it at any of our stores to keep its benefits."
+    )
 
 
 def test_the_purges_delete_only_what_is_older_than_the_setting(app: Flask, make_store: Any) -> None:
