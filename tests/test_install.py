@@ -102,6 +102,13 @@ def test_a_wheel_built_from_the_sdist_speaks_chinese_and_runs_the_demo(tmp_path:
     )
     served = run(fresh, "-c", fetch, cwd=elsewhere, env=env)
     assert served.startswith("200 200 b'/*!\\n * Chart.js v4"), served
+    # The scheduler ships beside app (a top-level package) and runs the packages' jobs.
+    shipped = run(
+        fresh, "-c", "import scheduler; print(scheduler.__file__)", cwd=elsewhere, env=env
+    )
+    assert shipped.startswith(purelib)
+    checked = run(laoyou, "jobs", "run", "ledger_check", cwd=elsewhere, env=env)
+    assert ": ok: accounts " in checked, checked
 
 
 def test_a_missing_catalog_stops_the_start(

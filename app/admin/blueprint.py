@@ -13,6 +13,7 @@ from app.admin import (
     balance_views,
     card_views,
     guard,
+    job_views,
     member_views,
     report_views,
     rules_views,
@@ -147,6 +148,9 @@ admin_bp.add_url_rule(
 )
 admin_bp.add_url_rule("/reports", "reports", report_views.reports_index)
 admin_bp.add_url_rule("/reports/<name>", "report", report_views.report_page)
+
+admin_bp.add_url_rule("/jobs", "jobs", job_views.jobs_page)
+admin_bp.add_url_rule("/jobs/<name>/run", "job_run", job_views.job_run, methods=["POST"])
 
 admin_bp.before_request(guard.before_admin_request)
 admin_bp.teardown_request(guard.forget_request_state)

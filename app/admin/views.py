@@ -55,6 +55,7 @@ def rooms() -> list[dict[str, Any]]:
         ("admin.questions", gettext("Questionnaire"), "rules.view"),
         ("admin.audit", gettext("Audit log"), "audit.view"),
         ("admin.texts", gettext("Message texts"), "rules.view"),
+        ("admin.jobs", gettext("Scheduled jobs"), "jobs.view"),
     ]
     if current_staff() is None:
         return []

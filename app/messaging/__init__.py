@@ -10,8 +10,9 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
+    from app.jobs import register_job
     from app.ledger.rules.io import RulesPart, register_part
-    from app.messaging import alerts, codes
+    from app.messaging import alerts, codes, jobs
     from app.messaging.cli import alerts_group, outbox_group
     from app.messaging.dispatcher import run_in_app_context
     from app.messaging.services import (
@@ -20,6 +21,7 @@ def init_app(app: Flask) -> None:
         saved_quiet_hours,
         set_quiet_hours,
     )
+    from app.signals import ledger_check_failed
 
     alerts.connect()
     codes.connect()
@@ -38,3 +40,6 @@ def init_app(app: Flask) -> None:
             reset=forget_quiet_hours,
         ),
     )
+    ledger_check_failed.connect(jobs.on_ledger_check_failed, weak=False)
+    for job in jobs.JOBS:
+        register_job(app, job)

@@ -11,7 +11,7 @@ import re
 import uuid
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Table, and_, bindparam, func, literal, select, true
+from sqlalchemy import Table, and_, bindparam, delete, func, literal, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.audit.services import record
@@ -398,3 +398,36 @@ def record_delivery_status(
             row.last_error = f"provider error {error_code}"[:300]
     db.session.flush()
     return row
+
+
+# --- housekeeping (the messaging jobs) --------------------------------------------------
+
+
+def purge_inbound(before: dt.datetime) -> int:
+    """Delete inbound messages received before ``before``; returns how many. Flushes.
+
+    A row exists to make a provider's retry of the same message a replay (Twilio and
+    WeChat retry within minutes) and to show a member's recent messages in the panel;
+    after ``PURGE_INBOUND_AFTER_DAYS`` it only keeps members' words longer than needed.
+    """
+    result = db.session.execute(delete(InboundMessage).where(InboundMessage.received_at < before))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def requeue_abandoned(now: dt.datetime) -> int:
+    """Messages a dispatcher claimed and then died with (``sending``, no provider id, lease
+    over) go back to ``queued``, due now; returns how many. Flushes.
+
+    A running dispatcher re-claims such rows itself; the sweep makes them show as waiting
+    (the panel, the reports) when none runs, and logs that they were stuck.
+    """
+    result = db.session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.status == "sending",
+            OutboxMessage.provider_id.is_(None),
+            OutboxMessage.lease_until < now,
+        )
+        .values(status="queued", lease_until=None, next_attempt_at=now, updated_at=now)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -92,6 +92,8 @@ TABLE: dict[tuple[str, str], tuple[str, dict[str, str], dict[str, int]]] = {
     ("admin.approval_reject", "POST"): ("/admin/approvals/999999/reject", {}, _only_admin(404)),
     ("admin.audit", "GET"): ("/admin/audit", {}, _only_admin(200)),
     ("admin.audit_csv", "GET"): ("/admin/audit.csv", {}, _only_admin(200)),
+    ("admin.jobs", "GET"): ("/admin/jobs", {}, _only_admin(200)),
+    ("admin.job_run", "POST"): ("/admin/jobs/outbox_sweep/run", {}, _only_admin(R)),
     ("admin.member_search", "GET"): ("/admin/members?q=138", {}, _everyone(200)),
     # An unknown member is 404 for those who may look, 403 for the others.
     ("admin.member_page", "GET"): ("/admin/members/999999", {}, _everyone(404)),
