@@ -35,6 +35,7 @@ from typing import Any, Protocol
 from flask import Flask, current_app
 
 from app.config import ConfigError
+from app.i18n import N_
 
 #: ``(as_of, run_key) -> counts``: the local day the run is for, and its key (job and
 #: scheduled time), which a job may use as an idempotency key for what it writes.
@@ -115,11 +116,6 @@ def _minutes(setting: str, text: str) -> int:
     if not text.isdigit() or not 1 <= int(text) <= MAX_EVERY_MINUTES:
         raise ConfigError(f"{setting} must be minutes from 1 to {MAX_EVERY_MINUTES} or off")
     return int(text)
-
-
-def N_(msgid: str) -> str:
-    """Marks a job's description for the catalogs (pybabel extracts N_ by default)."""
-    return msgid
 
 
 #: The description of the scheduler's own job (``run_history_purge``): ``scheduler/`` is

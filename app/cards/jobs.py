@@ -7,7 +7,8 @@ import datetime as dt
 from flask import current_app
 
 from app.cards.validity import remind_validity_ending
-from app.jobs import N_, Job
+from app.i18n import N_
+from app.jobs import Job
 
 
 def card_validity_reminders(as_of: dt.date, run_key: str) -> dict[str, int]:

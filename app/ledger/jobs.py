@@ -15,7 +15,8 @@ from flask import current_app
 
 from app import clock
 from app.audit.services import Actor, record
-from app.jobs import N_, Job
+from app.i18n import N_
+from app.jobs import Job
 from app.ledger.check import run_check
 from app.ledger.expiry import expire_lots, remind_expiring
 from app.ledger.housekeeping import purge_idempotency_records

@@ -10,8 +10,8 @@ from typing import Any
 from flask import current_app
 
 from app import clock
-from app.i18n import gettext, in_language
-from app.jobs import N_, Job
+from app.i18n import N_, gettext, in_language
+from app.jobs import Job
 from app.messaging.services import enqueue, purge_inbound, requeue_abandoned
 from app.phone import mask_phone, normalise_phone
 

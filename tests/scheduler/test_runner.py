@@ -60,6 +60,7 @@ def test_every_package_job_is_registered_with_its_schedule(app: Flask) -> None:
         "outbox_sweep",
         "run_history_purge",
         "card_validity_reminders",
+        "form_key_purge",
     ],
 )
 def test_each_job_twice_for_one_day_runs_once(app: Flask, name: str) -> None:
@@ -306,3 +307,22 @@ def test_run_rows_carry_host_and_times(app: Flask, test_job: Any) -> None:
     assert row.scheduled_for == dt.datetime(2026, 12, 7, 3, 0, tzinfo=SHANGHAI)
     assert row.started_at == dt.datetime(2026, 12, 7, 3, 0, 5, tzinfo=SHANGHAI)
     assert ":" in row.host
+
+
+def test_form_key_purge_keeps_two_days_of_keys(app: Flask) -> None:
+    from app.admin.models import FormKey
+
+    made = dt.datetime(2026, 12, 4, 15, 0, tzinfo=dt.UTC)  # 23:00 on 12-04 in Shanghai
+    fresh = dt.datetime(2026, 12, 4, 16, 30, tzinfo=dt.UTC)  # 00:30 on 12-05
+    db.session.add_all(
+        [
+            FormKey(key="a" * 32, staff_username="boss", action="card.freeze", created_at=made),
+            FormKey(key="b" * 32, staff_username="boss", action="card.freeze", created_at=fresh),
+        ]
+    )
+    db.session.commit()
+
+    result = run_now("form_key_purge", as_of=dt.date(2026, 12, 7), trigger="cli")
+
+    assert result.outcome == "ok"
+    assert [k.key for k in db.session.scalars(select(FormKey))] == ["b" * 32]
