@@ -156,3 +156,20 @@ def test_the_overdraft_json_editor_checks_as_the_import(
     assert "overdraft_limits[0].credit_limit_fen must be 0" in answer.text
     assert export_rules() == example
     assert signed_in("store_manager").post("/admin/rules/overdraft", {}).status_code == 403
+
+
+def test_the_member_page_shows_the_limit_in_force(
+    example: dict[str, Any], signed_in: Any, make_member: Any
+) -> None:
+    from app.cards.services import member_cards
+
+    member = make_member("13800138077", card_type="stored_value", home_store="SH01")
+    assert member_cards(member)[0].credit_limit_fen is None
+    admin = signed_in("admin", language="en")
+    page = admin.get(f"/admin/members/{member.id}")
+    assert "Overdraft limit" not in page.text
+    form = page_form(admin, "/admin/rules/overdraft")
+    form[f"{row_of(form, 'card_type', 'stored_value')}.credit_limit_fen"] = ["250"]
+    assert admin.post("/admin/rules/overdraft", form).status_code == 302
+    page = admin.get(f"/admin/members/{member.id}")
+    assert "Overdraft limit ¥250.00 (the rule for its card type)" in page.text

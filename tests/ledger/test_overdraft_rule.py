@@ -7,18 +7,21 @@ rules' limit for its type, read at each checkout: a changed rule applies to the 
 from __future__ import annotations
 
 import copy
+import csv
+import io
 from typing import Any
 
 import pytest
 from ledger_support import THURSDAY, refused
 
-from app.cards.services import replace_card
+from app.cards.services import find_card, replace_card
 from app.clock import frozen
 from app.db import db
 from app.errors import InsufficientFunds, InvalidRequest
 from app.ledger.adjustments import adjust
 from app.ledger.balances import card_balances
 from app.ledger.check import run_check
+from app.ledger.member_csv import export_members, import_members
 from app.ledger.operations import checkout, recharge
 from app.ledger.rules.engine import credit_limit
 from app.ledger.rules.io import export_rules, import_rules, replace_rules
@@ -193,3 +196,31 @@ def test_a_card_issued_by_the_api_without_a_limit_follows_the_rule(api: Any, car
     assert issued.json["card"]["credit_limit_fen"] == 20000
     zero = api.post("/api/v1/cards", json={"type": "stored_value", "credit_limit_fen": 0})
     assert zero.json["card"]["credit_limit_fen"] == 0
+
+
+def test_an_imported_card_follows_the_rule_unless_its_row_sets_a_limit(ledger_rules: Any) -> None:
+    set_overdraft(stored_value(10000))
+    text = (
+        "phone,home_store,card_number,card_type,credit_limit_fen,stored_value_fen\n"
+        "13800138001,SH01,6200101,stored_value,,5000\n"
+        "13800138002,SH01,6200102,stored_value,0,5000\n"
+        "13800138003,SH01,6200103,stored_value,2500,-2500\n"
+    )
+    report = import_members(io.BytesIO(text.encode()), actor="cli:test")
+    assert report.refusals == []
+    follows, none, own = (find_card(n) for n in ("6200101", "6200102", "6200103"))
+    assert (follows.credit_limit_fen, none.credit_limit_fen, own.credit_limit_fen) == (
+        None,
+        0,
+        2500,
+    )
+    assert [credit_limit(c) for c in (follows, none, own)] == [10000, 0, 2500]
+    out = io.StringIO()
+    export_members(out)
+    # The export writes the card's own limit only: an empty cell follows the rule again.
+    cells = {
+        row["card_number"]: row["credit_limit_fen"]
+        for row in csv.DictReader(io.StringIO(out.getvalue().lstrip("\ufeff")))
+    }
+    assert cells == {"6200101": "", "6200102": "0", "6200103": "2500"}
+    assert buy(follows, 15000, "f1").balances.stored_value_fen == -10000
