@@ -19,6 +19,7 @@ from app.admin import (
     rules_views,
     setup_views,
     staff_views,
+    system_views,
     text_views,
     transfer_views,
     views,
@@ -150,6 +151,7 @@ admin_bp.add_url_rule("/reports", "reports", report_views.reports_index)
 admin_bp.add_url_rule("/reports/<name>", "report", report_views.report_page)
 
 admin_bp.add_url_rule("/jobs", "jobs", job_views.jobs_page)
+admin_bp.add_url_rule("/system", "system", system_views.system)
 admin_bp.add_url_rule("/jobs/<name>/run", "job_run", job_views.job_run, methods=["POST"])
 
 admin_bp.before_request(guard.before_admin_request)

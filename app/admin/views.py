@@ -56,6 +56,7 @@ def rooms() -> list[dict[str, Any]]:
         ("admin.audit", gettext("Audit log"), "audit.view"),
         ("admin.texts", gettext("Message texts"), "rules.view"),
         ("admin.jobs", gettext("Scheduled jobs"), "jobs.view"),
+        ("admin.system", gettext("System"), "audit.view"),
     ]
     if current_staff() is None:
         return []

@@ -48,7 +48,7 @@ JobRunsSource = Callable[[], Iterable[JobRun]]
 
 #: ``app.extensions`` keys: this package's state, and the scheduler's job-runs source.
 STATE = "laoyou.ops.metrics"
-JOB_RUNS = "laoyou.job_runs"
+JOB_RUNS = "laoyou.ops.job_runs_source"
 #: Where the endpoint's name waits in the WSGI environ for the wrapper to read it.
 ENDPOINT_KEY = "laoyou.endpoint"
 UNMATCHED = "unmatched"

@@ -93,6 +93,7 @@ TABLE: dict[tuple[str, str], tuple[str, dict[str, str], dict[str, int]]] = {
     ("admin.audit", "GET"): ("/admin/audit", {}, _only_admin(200)),
     ("admin.audit_csv", "GET"): ("/admin/audit.csv", {}, _only_admin(200)),
     ("admin.jobs", "GET"): ("/admin/jobs", {}, _only_admin(200)),
+    ("admin.system", "GET"): ("/admin/system", {}, _only_admin(200)),
     ("admin.job_run", "POST"): ("/admin/jobs/outbox_sweep/run", {}, _only_admin(R)),
     ("admin.member_search", "GET"): ("/admin/members?q=138", {}, _everyone(200)),
     # An unknown member is 404 for those who may look, 403 for the others.

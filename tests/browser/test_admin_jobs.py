@@ -55,3 +55,24 @@ def test_an_admin_runs_the_ledger_check_now_and_sees_the_run(
     assert "管理后台" in runs.first.inner_text()
     assert "成功" in page.locator('tr[data-job="ledger_check"]').inner_text()
     screenshot(page, f"admin-jobs-{backend['name']}")
+
+
+def test_the_system_page_shows_the_run_beside_the_latest_changes(
+    page: Any, live_server: str, admin: None, backend: Any
+) -> None:
+    page.goto(live_server + "/admin/login")
+    page.fill("input[name=username]", "boss")
+    page.fill("input[name=password]", PASSWORD)
+    page.locator("form.stack button").click()
+    page.wait_for_url(live_server + "/admin/")
+    page.goto(live_server + "/admin/jobs")
+    page.locator('tr[data-job="ledger_check"]').get_by_role("button", name="立即运行").click()
+    page.wait_for_url("**/admin/jobs?ran=ledger_check")
+
+    page.get_by_role("navigation").get_by_role("link", name="系统").click()
+    page.wait_for_url("**/admin/system")
+
+    assert page.locator("#database").inner_text() == "正常"
+    assert "ledger_check" in page.locator("#runs tbody").inner_text()
+    assert "job.run" in page.locator("#changes tbody").inner_text()  # the run now, audited
+    screenshot(page, f"admin-system-{backend['name']}")
