@@ -1,0 +1,114 @@
+"""``points``: points issued, redeemed and expired per day (the points-change report).
+
+Read from the journal's lines on the points asset's system accounts, which see every
+change of members' points from the other side:
+
+- ``issued`` (counterparty of every points credit): a line below zero is points
+  issued (earned on a purchase, a signup or referral gift, a manual credit); above
+  zero is points taken back (a refund's clawback, a manual debit).
+- ``spent``: above zero is points redeemed (a gift, a coupon, a checkout's offset or
+  payment); below zero is points given back (a refund of a purchase paid with points).
+- ``breakage``: points expired (and those a returned card forfeits).
+
+Net is what members hold more at the end of the day than at its start. A day is the
+shop's local day; every day of the range has a row, quiet days at zero. With a store
+filter only postings made at those stores count: expiry belongs to no store.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Executable, and_, case, func, select
+from sqlalchemy.orm import Session
+
+from app.ledger.models import Line, Transaction, system_account_id
+from app.reports import ledger_sql as sql
+from app.reports.base import Chart, Column, Report, ReportParams
+
+NAME = "points"
+ISSUED = system_account_id("issued", "points")
+SPENT = system_account_id("spent", "points")
+BREAKAGE = system_account_id("breakage", "points")
+FIGURES = ("issued", "taken_back", "redeemed", "returned", "expired")
+
+
+def _when(condition: Any, value: Any) -> Any:
+    return func.coalesce(func.sum(case((condition, value), else_=0)), 0)
+
+
+def queries(params: ReportParams, dialect: str) -> dict[str, Executable]:
+    where = sql.transactions_in(params)
+    days = sql.day_table(params)
+    # The lines of the range's transactions lie between the first and the last of their
+    # transaction ids: a range of ix_ledger_line_transaction_id however big the journal.
+    first = select(func.min(Transaction.id)).where(*where).scalar_subquery()
+    last = select(func.max(Transaction.id)).where(*where).scalar_subquery()
+    account, amount = Line.account_id, Line.amount
+    per_day = (
+        select(
+            days.c.day,
+            _when((account == ISSUED) & (amount < 0), -amount).label("issued"),
+            _when((account == ISSUED) & (amount > 0), amount).label("taken_back"),
+            _when((account == SPENT) & (amount > 0), amount).label("redeemed"),
+            _when((account == SPENT) & (amount < 0), -amount).label("returned"),
+            _when(account == BREAKAGE, amount).label("expired"),
+        )
+        .select_from(Line)
+        .join(Transaction, Transaction.id == Line.transaction_id)
+        .join(
+            days,
+            and_(
+                Transaction.created_at >= days.c.day_start, Transaction.created_at < days.c.day_end
+            ),
+        )
+        .where(
+            *where,
+            Line.account_id.in_((ISSUED, SPENT, BREAKAGE)),
+            Line.transaction_id.between(first, last),
+        )
+        .group_by(days.c.day)
+    )
+    return {"per_day": per_day}
+
+
+def report(session: Session, params: ReportParams) -> Report:
+    sql.check(params)
+    stmts = queries(params, sql.dialect_of(session))
+    found = {str(r.day): r for r in session.execute(stmts["per_day"])}
+    every_day = []
+    for day in sql.days(params):
+        r = found.get(day.isoformat())
+        row: dict[str, Any] = {"day": day}
+        row.update({f: int(getattr(r, f)) if r is not None else 0 for f in FIGURES})
+        row["net"] = row["issued"] - row["taken_back"] - row["redeemed"] + row["returned"]
+        row["net"] -= row["expired"]
+        every_day.append(row)
+    with sql.labels(params) as _:
+        return Report(
+            name=NAME,
+            title=_("Points issued, redeemed and expired"),
+            columns=[
+                Column("day", _("Date"), "date"),
+                Column("issued", _("Issued"), "points"),
+                Column("taken_back", _("Taken back"), "points"),
+                Column("redeemed", _("Redeemed"), "points"),
+                Column("returned", _("Given back"), "points"),
+                Column("expired", _("Expired"), "points"),
+                Column("net", _("Net change"), "points"),
+            ],
+            rows=sql.page_of(every_day, params),
+            total_rows=len(every_day),
+            chart=Chart("line", "day", ("issued", "redeemed", "expired"), rows=every_day),
+            summary=[
+                (_(label), sum(row[key] for row in every_day), "points")
+                for key, label in (
+                    ("issued", "Issued"),
+                    ("taken_back", "Taken back"),
+                    ("redeemed", "Redeemed"),
+                    ("returned", "Given back"),
+                    ("expired", "Expired"),
+                    ("net", "Net change"),
+                )
+            ],
+        )
