@@ -38,6 +38,8 @@ NAME = "consumption"
 #: Products in the chart, categories in the summary.
 TOP_PRODUCTS = 10
 TOP_CATEGORIES = 8
+#: Inline, not a parameter: PostgreSQL matches GROUP BY to the SELECT by the text.
+NONE = literal_column("''")
 
 
 def _items(dialect: str) -> tuple[Any, Any, Any, Any, Any]:
@@ -98,21 +100,21 @@ def queries(params: ReportParams, dialect: str) -> dict[str, Executable]:
     sold = func.sum(amount).label("amount_fen")
     units = func.sum(func.coalesce(quantity, 1)).label("quantity")
     products = (
-        select(func.coalesce(sku, "").label("sku"), units, sold)
+        select(func.coalesce(sku, NONE).label("sku"), units, sold)
         .select_from(Transaction)
         .join(item, on)
         .where(*where)
-        .group_by(func.coalesce(sku, ""))
-        .order_by(sold.desc(), func.coalesce(sku, ""))
+        .group_by(func.coalesce(sku, NONE))
+        .order_by(sold.desc(), func.coalesce(sku, NONE))
         .limit(TOP_PRODUCTS)
     )
     categories = (
-        select(func.coalesce(category, "").label("category"), units, sold)
+        select(func.coalesce(category, NONE).label("category"), units, sold)
         .select_from(Transaction)
         .join(item, on)
         .where(*where)
-        .group_by(func.coalesce(category, ""))
-        .order_by(sold.desc(), func.coalesce(category, ""))
+        .group_by(func.coalesce(category, NONE))
+        .order_by(sold.desc(), func.coalesce(category, NONE))
         .limit(TOP_CATEGORIES)
     )
     return {"rows": rows, "totals": totals, "products": products, "categories": categories}
