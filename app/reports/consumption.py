@@ -39,7 +39,7 @@ NAME = "consumption"
 TOP_PRODUCTS = 10
 TOP_CATEGORIES = 8
 #: Inline, not a parameter: PostgreSQL matches GROUP BY to the SELECT by the text.
-NONE = literal_column("''")
+NONE: Any = literal_column("''")
 
 
 def _items(dialect: str) -> tuple[Any, Any, Any, Any, Any]:
