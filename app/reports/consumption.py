@@ -129,7 +129,7 @@ def report(session: Session, params: ReportParams) -> Report:
             "cash": _("Cash"),
             "stored_value": _("Stored value"),
             "points": _("Points"),
-            "visits": _("Visits"),
+            "visits": _("Count card"),
         }
         rows = [
             {

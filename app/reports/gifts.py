@@ -71,7 +71,7 @@ def gift_redemptions(session: Session, params: ReportParams) -> Report:
     stmts = redemption_queries(params, sql.dialect_of(session))
     count, quantity, points = session.execute(stmts["totals"]).one()
     with sql.labels(params) as _:
-        kinds = {"gift": _("Gift"), "coupon_exchange": _("Coupon")}
+        kinds = {"gift": _("Gift item"), "coupon_exchange": _("Coupon")}
         rows = [
             {
                 "id": str(r.id),
@@ -159,7 +159,7 @@ def popular_gifts(session: Session, params: ReportParams) -> Report:
             columns=[
                 Column("rank", _("Rank"), "count"),
                 Column("code", _("Code")),
-                Column("name", _("Gift")),
+                Column("name", _("Gift item")),
                 Column("redemptions", _("Redemptions"), "count"),
                 Column("quantity", _("Quantity"), "count"),
                 Column("points", _("Points spent"), "points"),
@@ -230,7 +230,7 @@ def gift_stock(session: Session, params: ReportParams) -> Report:
             title=_("Gift stock"),
             columns=[
                 Column("code", _("Code")),
-                Column("name", _("Gift")),
+                Column("name", _("Gift item")),
                 Column("points_cost", _("Points each"), "points"),
                 Column("stock", _("Stock left")),
                 Column("redemptions", _("Redemptions in range"), "count"),

@@ -90,12 +90,12 @@ def report(session: Session, params: ReportParams) -> Report:
             title=_("Points issued, redeemed and expired"),
             columns=[
                 Column("day", _("Date"), "date"),
-                Column("issued", _("Issued"), "points"),
-                Column("taken_back", _("Taken back"), "points"),
-                Column("redeemed", _("Redeemed"), "points"),
-                Column("returned", _("Given back"), "points"),
-                Column("expired", _("Expired"), "points"),
-                Column("net", _("Net change"), "points"),
+                Column("issued", _("Points issued"), "points"),
+                Column("taken_back", _("Points taken back"), "points"),
+                Column("redeemed", _("Points redeemed"), "points"),
+                Column("returned", _("Points given back"), "points"),
+                Column("expired", _("Points expired"), "points"),
+                Column("net", _("Net change in points"), "points"),
             ],
             rows=sql.page_of(every_day, params),
             total_rows=len(every_day),
@@ -103,12 +103,12 @@ def report(session: Session, params: ReportParams) -> Report:
             summary=[
                 (_(label), sum(row[key] for row in every_day), "points")
                 for key, label in (
-                    ("issued", "Issued"),
-                    ("taken_back", "Taken back"),
-                    ("redeemed", "Redeemed"),
-                    ("returned", "Given back"),
-                    ("expired", "Expired"),
-                    ("net", "Net change"),
+                    ("issued", "Points issued"),
+                    ("taken_back", "Points taken back"),
+                    ("redeemed", "Points redeemed"),
+                    ("returned", "Points given back"),
+                    ("expired", "Points expired"),
+                    ("net", "Net change in points"),
                 )
             ],
         )

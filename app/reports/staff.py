@@ -101,7 +101,7 @@ def report(session: Session, params: ReportParams) -> Report:
                 Column("kind", _("Type")),
                 Column("store", _("Store")),
                 Column("actor", _("Recorded as")),
-                Column("transactions", _("Transactions"), "count"),
+                Column("transactions", _("All transactions"), "count"),
                 Column("sales", _("Sales"), "count"),
                 Column("charged_fen", _("Charged"), "fen"),
                 Column("recharges", _("Recharges"), "count"),
@@ -116,7 +116,7 @@ def report(session: Session, params: ReportParams) -> Report:
             else None,
             summary=[
                 (_("Staff and keys"), len(rows), "count"),
-                (_("Transactions"), sum(r["transactions"] for r in rows), "count"),
+                (_("All transactions"), sum(r["transactions"] for r in rows), "count"),
                 (_("Charged"), sum(r["charged_fen"] for r in rows), "fen"),
             ],
         )

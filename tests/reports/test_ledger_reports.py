@@ -201,7 +201,7 @@ def test_points_per_day(shop: Any) -> None:
         dt.date(2026, 11, 3): (0, 20, 50, 0, -70),
         dt.date(2026, 11, 4): (0, 0, 0, 80, -80),
     }
-    assert summary(report)["Net change"] == 0
+    assert summary(report)["Net change in points"] == 0
     assert report.chart is not None and report.chart.kind == "line"
     # The store filter: only postings at BJ01 (expiry belongs to no store).
     bj01 = run("points", store_ids=frozenset({shop["BJ01"]}))
