@@ -155,3 +155,10 @@ def dialect_of(session: Session) -> str:
 
 def execute(session: Session, stmt: Any) -> list[Any]:
     return list(session.execute(stmt))
+
+
+def driver_sql(stmt: Any, dialect: Any) -> tuple[str, dict[str, Any]]:
+    """The statement as its driver receives it (SQL text and parameters, ``IN`` lists
+    expanded): what ``bench/reports.py`` runs bare and the plan test EXPLAINs."""
+    compiled = stmt.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
+    return compiled.string, dict(compiled.params)
