@@ -13,6 +13,7 @@ money, not lines, so the rankings are of what was sold.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
@@ -70,8 +71,15 @@ def _items(dialect: str) -> tuple[Any, Any, Any, Any, Any]:
     )
 
 
-def queries(params: ReportParams, dialect: str) -> dict[str, Executable]:
-    where = sql.transactions_in(params, "checkout")
+def queries(params: ReportParams, dialect: str) -> dict[str, tuple[Executable, dict[str, Any]]]:
+    bound = sql.values(params)
+    return {k: (s, bound) for k, s in statements(sql.shape(params, dialect)).items()}
+
+
+@lru_cache(maxsize=64)
+def statements(form: sql.Shape) -> dict[str, Executable]:
+    dialect = form.dialect
+    where = sql.transactions_in(form, "checkout")
     rows = sql.paged(
         select(
             Transaction.id.label("id"),
@@ -87,7 +95,7 @@ def queries(params: ReportParams, dialect: str) -> dict[str, Executable]:
         .outerjoin(Member, Member.id == Transaction.member_id)
         .where(*where)
         .order_by(Transaction.created_at.desc(), Transaction.id.desc()),
-        params,
+        form,
     )
     totals = select(
         func.count(),
@@ -123,7 +131,7 @@ def queries(params: ReportParams, dialect: str) -> dict[str, Executable]:
 def report(session: Session, params: ReportParams) -> Report:
     sql.check(params)
     stmts = queries(params, sql.dialect_of(session))
-    count, amount, discount, charged = session.execute(stmts["totals"]).one()
+    count, amount, discount, charged = session.execute(*stmts["totals"]).one()
     with sql.labels(params) as _:
         paid_by = {
             "cash": _("Cash"),
@@ -142,7 +150,7 @@ def report(session: Session, params: ReportParams) -> Report:
                 "charged_fen": int(r.charged_fen),
                 "pay_with": paid_by.get(r.pay_with, r.pay_with or ""),
             }
-            for r in session.execute(stmts["rows"])
+            for r in session.execute(*stmts["rows"])
         ]
         products = [
             {
@@ -150,7 +158,7 @@ def report(session: Session, params: ReportParams) -> Report:
                 "quantity": int(r.quantity),
                 "amount_fen": int(r.amount_fen),
             }
-            for r in session.execute(stmts["products"])
+            for r in session.execute(*stmts["products"])
         ]
         summary: list[tuple[str, Any, Any]] = [
             (_("Checkouts"), int(count), "count"),
@@ -164,7 +172,7 @@ def report(session: Session, params: ReportParams) -> Report:
                 int(r.amount_fen),
                 "fen",
             )
-            for r in session.execute(stmts["categories"])
+            for r in session.execute(*stmts["categories"])
         ]
         return Report(
             name=NAME,

@@ -10,6 +10,8 @@ member redeemed; the stock left is the chain's (one stock per gift).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Executable, func, select
@@ -26,18 +28,32 @@ EXCHANGES = ("gift", "coupon_exchange")
 TOP_GIFTS = 10
 
 
-def _redemptions_in(params: ReportParams, *kinds: str) -> list[Any]:
-    where = [sql.in_window(Redemption.created_at, params), Redemption.kind.in_(kinds)]
-    if params.store_ids is not None:
-        where.append(Redemption.store_id.in_(sorted(params.store_ids)))
+def _redemptions_in(form: sql.Shape, *kinds: str) -> list[Any]:
+    where = [sql.in_window(Redemption.created_at), sql.one_of(Redemption.kind, kinds)]
+    if form.stores is not None:
+        where.append(sql.one_of(Redemption.store_id, form.stores))
     return where
+
+
+def _bound(
+    build: Callable[[sql.Shape], dict[str, Executable]], params: ReportParams, dialect: str
+) -> dict[str, tuple[Executable, dict[str, Any]]]:
+    bound = sql.values(params)
+    return {k: (s, bound) for k, s in build(sql.shape(params, dialect)).items()}
 
 
 # --- gift-redemptions ---------------------------------------------------------------------
 
 
-def redemption_queries(params: ReportParams, dialect: str) -> dict[str, Executable]:
-    where = _redemptions_in(params, *EXCHANGES)
+def redemption_queries(
+    params: ReportParams, dialect: str
+) -> dict[str, tuple[Executable, dict[str, Any]]]:
+    return _bound(redemption_statements, params, dialect)
+
+
+@lru_cache(maxsize=64)
+def redemption_statements(form: sql.Shape) -> dict[str, Executable]:
+    where = _redemptions_in(form, *EXCHANGES)
     rows = sql.paged(
         select(
             Redemption.id.label("id"),
@@ -56,7 +72,7 @@ def redemption_queries(params: ReportParams, dialect: str) -> dict[str, Executab
         .outerjoin(CouponType, CouponType.id == Coupon.coupon_type_id)
         .where(*where)
         .order_by(Redemption.created_at.desc(), Redemption.id.desc()),
-        params,
+        form,
     )
     totals = select(
         func.count(),
@@ -69,7 +85,7 @@ def redemption_queries(params: ReportParams, dialect: str) -> dict[str, Executab
 def gift_redemptions(session: Session, params: ReportParams) -> Report:
     sql.check(params)
     stmts = redemption_queries(params, sql.dialect_of(session))
-    count, quantity, points = session.execute(stmts["totals"]).one()
+    count, quantity, points = session.execute(*stmts["totals"]).one()
     with sql.labels(params) as _:
         kinds = {"gift": _("Gift item"), "coupon_exchange": _("Coupon")}
         rows = [
@@ -83,7 +99,7 @@ def gift_redemptions(session: Session, params: ReportParams) -> Report:
                 "quantity": int(r.quantity),
                 "points": int(r.points),
             }
-            for r in session.execute(stmts["rows"])
+            for r in session.execute(*stmts["rows"])
         ]
         return Report(
             name="gift-redemptions",
@@ -111,7 +127,14 @@ def gift_redemptions(session: Session, params: ReportParams) -> Report:
 # --- popular-gifts ------------------------------------------------------------------------
 
 
-def popular_queries(params: ReportParams, dialect: str) -> dict[str, Executable]:
+def popular_queries(
+    params: ReportParams, dialect: str
+) -> dict[str, tuple[Executable, dict[str, Any]]]:
+    return _bound(popular_statements, params, dialect)
+
+
+@lru_cache(maxsize=64)
+def popular_statements(form: sql.Shape) -> dict[str, Executable]:
     units = func.sum(Redemption.quantity).label("quantity")
     ranked = (
         select(
@@ -120,7 +143,7 @@ def popular_queries(params: ReportParams, dialect: str) -> dict[str, Executable]
             units,
             func.sum(Redemption.points_spent).label("points"),
         )
-        .where(*_redemptions_in(params, "gift"))
+        .where(*_redemptions_in(form, "gift"))
         .group_by(Redemption.gift_id)
         .subquery("ranked")
     )
@@ -150,7 +173,7 @@ def popular_gifts(session: Session, params: ReportParams) -> Report:
             "quantity": int(r.quantity),
             "points": int(r.points),
         }
-        for n, r in enumerate(session.execute(stmts["ranking"]), start=1)
+        for n, r in enumerate(session.execute(*stmts["ranking"]), start=1)
     ]
     with sql.labels(params) as _:
         return Report(
@@ -179,14 +202,21 @@ def popular_gifts(session: Session, params: ReportParams) -> Report:
 # --- gift-stock ---------------------------------------------------------------------------
 
 
-def stock_queries(params: ReportParams, dialect: str) -> dict[str, Executable]:
+def stock_queries(
+    params: ReportParams, dialect: str
+) -> dict[str, tuple[Executable, dict[str, Any]]]:
+    return _bound(stock_statements, params, dialect)
+
+
+@lru_cache(maxsize=64)
+def stock_statements(form: sql.Shape) -> dict[str, Executable]:
     taken = (
         select(
             Redemption.gift_id,
             func.count().label("redemptions"),
             func.sum(Redemption.quantity).label("quantity"),
         )
-        .where(*_redemptions_in(params, "gift"))
+        .where(*_redemptions_in(form, "gift"))
         .group_by(Redemption.gift_id)
         .subquery("taken")
     )
@@ -209,7 +239,7 @@ def stock_queries(params: ReportParams, dialect: str) -> dict[str, Executable]:
 def gift_stock(session: Session, params: ReportParams) -> Report:
     sql.check(params)
     stmts = stock_queries(params, sql.dialect_of(session))
-    found = list(session.execute(stmts["stock"]))
+    found = list(session.execute(*stmts["stock"]))
     # Lowest stock first (what to reorder), unlimited gifts last.
     found.sort(key=lambda r: (r.stock is None, r.stock or 0, r.code))
     with sql.labels(params) as _:

@@ -8,6 +8,7 @@ the benchmark (``bench/reports.py``) and the plan test (``tests/reports/test_rep
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from sqlalchemy import Executable
 
@@ -25,7 +26,10 @@ LEDGER_REPORTS: dict[str, ReportFunction] = {
     "staff": staff.report,
 }
 
-LEDGER_QUERIES: dict[str, Callable[[ReportParams, str], dict[str, Executable]]] = {
+#: ``(params, dialect) -> {name: (statement, parameter values)}``.
+LEDGER_QUERIES: dict[
+    str, Callable[[ReportParams, str], dict[str, tuple[Executable, dict[str, Any]]]]
+] = {
     "consumption": consumption.queries,
     "recharges": recharges.queries,
     "points": points.queries,

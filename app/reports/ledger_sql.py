@@ -4,19 +4,35 @@ A report's range is inclusive local dates in the shop's zone (``app.clock``). It
 two UTC instants, so ``created_at`` is compared as stored and a one-month report is an
 index range (``ix_ledger_transaction_created_at_id``), never a function of the column.
 
-Each report module has ``queries(params, dialect) -> dict[str, Executable]`` (the
-statements it runs, named; ``bench/reports.py`` runs them bare and
-``tests/reports/test_report_plans.py`` EXPLAINs them) and ``report(session, params)``.
+Each report module has ``report(session, params)`` and ``queries(params, dialect)``: the
+statements it runs, named, each with its parameter values (``tests/reports/
+test_report_plans.py`` EXPLAINs them). A statement is built once per :class:`Shape` (the
+dialect, the stores, paged or not, the number of days) and kept: building one costs
+SQLAlchemy more than a small report's query, so the range, the page and "today" are bound
+parameters (:func:`values`) and only the store filter (integers) is written into the SQL.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Select, String, case, func, literal, select, union_all
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    String,
+    bindparam,
+    case,
+    false,
+    func,
+    literal_column,
+    select,
+    union_all,
+)
 from sqlalchemy.orm import Session
 
 from app import clock
@@ -65,20 +81,73 @@ def window(date_from: dt.date, date_to: dt.date) -> tuple[dt.datetime, dt.dateti
     return local_midnight(date_from), local_midnight(after)
 
 
-def in_window(column: Any, params: ReportParams) -> ColumnElement[bool]:
+@dataclass(frozen=True)
+class Shape:
+    """What changes a report's statements (anything else is a parameter value)."""
+
+    dialect: str
+    #: Sorted store ids, or None for every store.
+    stores: tuple[int, ...] | None
+    paged: bool
+    days: int
+
+
+def shape(params: ReportParams, dialect: str) -> Shape:
+    stores = None if params.store_ids is None else tuple(sorted(params.store_ids))
+    return Shape(dialect, stores, params.page is not None, len(days(params)))
+
+
+def values(params: ReportParams) -> dict[str, Any]:
+    """The bound values of every statement: the range, the page, today, each day's bounds."""
     start, end = window(params.date_from, params.date_to)
-    return (column >= start) & (column < end)
+    today = clock.local_today()
+    today_start, today_end = window(today, today)
+    found: dict[str, Any] = {
+        "start": start,
+        "end": end,
+        "today_start": today_start,
+        "today_end": today_end,
+        "limit": params.page_size,
+        "offset": ((params.page or 1) - 1) * params.page_size,
+    }
+    for n, day in enumerate(days(params)):
+        found[f"day_{n}"] = day.isoformat()
+        found[f"day_{n}_start"] = local_midnight(day)
+        found[f"day_{n}_end"] = local_midnight(day + dt.timedelta(days=1))
+    return found
 
 
-def transactions_in(params: ReportParams, *kinds: str) -> list[ColumnElement[bool]]:
+def instant(name: str) -> Any:
+    return bindparam(name, type_=UtcDateTime())
+
+
+def in_window(column: Any, prefix: str = "") -> ColumnElement[bool]:
+    """``column`` in [start, end) (``today_start``, ``today_end`` with ``prefix="today_"``)."""
+    return (column >= instant(f"{prefix}start")) & (column < instant(f"{prefix}end"))
+
+
+def one_of(column: Any, values: Iterable[int | str]) -> ColumnElement[bool]:
+    """``column IN (1, 2)`` with the values written into the SQL, not an expanding parameter:
+    SQLAlchemy rewrites the whole statement's text for an expanding one at every execution,
+    which cost a small report more than its query. Only integers (store ids) and the code's
+    own constants (kinds, account ids) come here, so nothing a user typed is inlined."""
+    items: list[Any] = []
+    for value in values:
+        if isinstance(value, bool) or not isinstance(value, int | str):
+            raise TypeError(f"{value!r} cannot be written into SQL")
+        if isinstance(value, str) and not value.replace("_", "").isalnum():
+            raise ValueError(f"{value!r} is not a code constant")
+        items.append(literal_column(str(int(value)) if isinstance(value, int) else f"'{value}'"))
+    return column.in_(items) if items else false()
+
+
+def transactions_in(form: Shape, *kinds: str, prefix: str = "") -> list[ColumnElement[bool]]:
     """The WHERE of the journal's transactions of ``kinds`` in the range and the stores."""
-    where = [in_window(Transaction.created_at, params)]
+    where = [in_window(Transaction.created_at, prefix)]
     if kinds:
-        where.append(
-            Transaction.kind == kinds[0] if len(kinds) == 1 else Transaction.kind.in_(kinds)
-        )
-    if params.store_ids is not None:
-        where.append(Transaction.store_id.in_(sorted(params.store_ids)))
+        where.append(one_of(Transaction.kind, kinds))
+    if form.stores is not None:
+        where.append(one_of(Transaction.store_id, form.stores))
     return where
 
 
@@ -98,17 +167,17 @@ def days(params: ReportParams) -> list[dt.date]:
     ]
 
 
-def day_table(params: ReportParams) -> Any:
+def day_table(count: int) -> Any:
     """A subquery of (day, day_start, day_end): each local day of the range with its UTC
-    bounds, so a per-day report groups by a join on ``created_at`` (an index range per day)
+    bounds (parameters ``day_<n>``…), so a per-day report groups by a join on ``created_at``
     instead of converting every row's time to the local zone in SQL, which SQLite cannot."""
     parts = [
         select(
-            literal(day.isoformat(), String).label("day"),
-            literal(local_midnight(day), UtcDateTime()).label("day_start"),
-            literal(local_midnight(day + dt.timedelta(days=1)), UtcDateTime()).label("day_end"),
+            bindparam(f"day_{n}", type_=String()).label("day"),
+            instant(f"day_{n}_start").label("day_start"),
+            instant(f"day_{n}_end").label("day_end"),
         )
-        for day in days(params)
+        for n in range(count)
     ]
     return (parts[0] if len(parts) == 1 else union_all(*parts)).subquery("days")
 
@@ -122,10 +191,12 @@ def masked_phone() -> ColumnElement[str]:
     ).label("member")
 
 
-def paged(stmt: SelectT, params: ReportParams) -> SelectT:
-    if params.page is None:
+def paged(stmt: SelectT, form: Shape) -> SelectT:
+    if not form.paged:
         return stmt
-    return stmt.limit(params.page_size).offset((params.page - 1) * params.page_size)
+    return stmt.limit(bindparam("limit", type_=Integer())).offset(
+        bindparam("offset", type_=Integer())
+    )
 
 
 def page_of(rows: Sequence[Any], params: ReportParams) -> list[Any]:
@@ -157,8 +228,8 @@ def execute(session: Session, stmt: Any) -> list[Any]:
     return list(session.execute(stmt))
 
 
-def driver_sql(stmt: Any, dialect: Any) -> tuple[str, dict[str, Any]]:
-    """The statement as its driver receives it (SQL text and parameters, ``IN`` lists
-    expanded): what ``bench/reports.py`` runs bare and the plan test EXPLAINs."""
-    compiled = stmt.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
-    return compiled.string, dict(compiled.params)
+def driver_sql(stmt: Any, bound: dict[str, Any], dialect: Any) -> tuple[str, dict[str, Any]]:
+    """The statement's SQL for ``dialect`` and its parameters (the plan test EXPLAINs it;
+    PostgreSQL's driver takes the values as they are)."""
+    compiled = stmt.compile(dialect=dialect)
+    return compiled.string, dict(compiled.construct_params(bound))

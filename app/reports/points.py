@@ -17,6 +17,7 @@ filter only postings made at those stores count: expiry belongs to no store.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Executable, and_, case, func, select
@@ -37,9 +38,15 @@ def _when(condition: Any, value: Any) -> Any:
     return func.coalesce(func.sum(case((condition, value), else_=0)), 0)
 
 
-def queries(params: ReportParams, dialect: str) -> dict[str, Executable]:
-    where = sql.transactions_in(params)
-    days = sql.day_table(params)
+def queries(params: ReportParams, dialect: str) -> dict[str, tuple[Executable, dict[str, Any]]]:
+    bound = sql.values(params)
+    return {k: (s, bound) for k, s in statements(sql.shape(params, dialect)).items()}
+
+
+@lru_cache(maxsize=64)
+def statements(form: sql.Shape) -> dict[str, Executable]:
+    where = sql.transactions_in(form)
+    days = sql.day_table(form.days)
     # The lines of the range's transactions lie between the first and the last of their
     # transaction ids: a range of ix_ledger_line_transaction_id however big the journal.
     first = select(func.min(Transaction.id)).where(*where).scalar_subquery()
@@ -64,7 +71,7 @@ def queries(params: ReportParams, dialect: str) -> dict[str, Executable]:
         )
         .where(
             *where,
-            Line.account_id.in_((ISSUED, SPENT, BREAKAGE)),
+            sql.one_of(Line.account_id, (ISSUED, SPENT, BREAKAGE)),
             Line.transaction_id.between(first, last),
         )
         .group_by(days.c.day)
@@ -75,7 +82,7 @@ def queries(params: ReportParams, dialect: str) -> dict[str, Executable]:
 def report(session: Session, params: ReportParams) -> Report:
     sql.check(params)
     stmts = queries(params, sql.dialect_of(session))
-    found = {str(r.day): r for r in session.execute(stmts["per_day"])}
+    found = {str(r.day): r for r in session.execute(*stmts["per_day"])}
     every_day = []
     for day in sql.days(params):
         r = found.get(day.isoformat())

@@ -8,6 +8,9 @@ the recharge posted them.
 
 from __future__ import annotations
 
+from functools import lru_cache
+from typing import Any
+
 from sqlalchemy import Executable, func, select
 from sqlalchemy.orm import Session
 
@@ -20,8 +23,14 @@ from app.stores.models import Store
 NAME = "recharges"
 
 
-def queries(params: ReportParams, dialect: str) -> dict[str, Executable]:
-    where = sql.transactions_in(params, "recharge")
+def queries(params: ReportParams, dialect: str) -> dict[str, tuple[Executable, dict[str, Any]]]:
+    bound = sql.values(params)
+    return {k: (s, bound) for k, s in statements(sql.shape(params, dialect)).items()}
+
+
+@lru_cache(maxsize=64)
+def statements(form: sql.Shape) -> dict[str, Executable]:
+    where = sql.transactions_in(form, "recharge")
     bonus = func.coalesce(Transaction.details["bonus_fen"].as_integer(), 0)
     rows = sql.paged(
         select(
@@ -36,7 +45,7 @@ def queries(params: ReportParams, dialect: str) -> dict[str, Executable]:
         .outerjoin(Member, Member.id == Transaction.member_id)
         .where(*where)
         .order_by(Transaction.created_at.desc(), Transaction.id.desc()),
-        params,
+        form,
     )
     totals = select(
         func.count(),
@@ -49,7 +58,7 @@ def queries(params: ReportParams, dialect: str) -> dict[str, Executable]:
 def report(session: Session, params: ReportParams) -> Report:
     sql.check(params)
     stmts = queries(params, sql.dialect_of(session))
-    count, paid, bonus = session.execute(stmts["totals"]).one()
+    count, paid, bonus = session.execute(*stmts["totals"]).one()
     with sql.labels(params) as _:
         anonymous = _("Anonymous card")
         rows = [
@@ -62,7 +71,7 @@ def report(session: Session, params: ReportParams) -> Report:
                 "bonus_fen": int(r.bonus_fen),
                 "total_fen": int(r.paid_fen) + int(r.bonus_fen),
             }
-            for r in session.execute(stmts["rows"])
+            for r in session.execute(*stmts["rows"])
         ]
         return Report(
             name=NAME,

@@ -11,6 +11,7 @@ then joined to ``staff_user`` and ``api_key``, in the same statement.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Executable, String, cast, func, select
@@ -24,6 +25,9 @@ from app.stores.models import Store
 
 NAME = "staff"
 TOP_CHART = 10
+#: The stores of the staff member and of the API key (module level: an alias is costly to make).
+staff_store = aliased(Store, name="staff_store")
+key_store = aliased(Store, name="key_store")
 FIGURES = (
     "transactions",
     "sales",
@@ -35,7 +39,13 @@ FIGURES = (
 )
 
 
-def queries(params: ReportParams, dialect: str) -> dict[str, Executable]:
+def queries(params: ReportParams, dialect: str) -> dict[str, tuple[Executable, dict[str, Any]]]:
+    bound = sql.values(params)
+    return {k: (s, bound) for k, s in statements(sql.shape(params, dialect)).items()}
+
+
+@lru_cache(maxsize=64)
+def statements(form: sql.Shape) -> dict[str, Executable]:
     by_actor = (
         select(
             Transaction.actor.label("actor"),
@@ -47,12 +57,10 @@ def queries(params: ReportParams, dialect: str) -> dict[str, Executable]:
             sql.count_of("refund").label("refunds"),
             sql.sum_of("refund", Transaction.amount_fen).label("refunded_fen"),
         )
-        .where(*sql.transactions_in(params))
+        .where(*sql.transactions_in(form))
         .group_by(Transaction.actor)
         .subquery("by_actor")
     )
-    staff_store = aliased(Store)
-    key_store = aliased(Store)
     actors = (
         select(
             by_actor,
@@ -76,7 +84,7 @@ def report(session: Session, params: ReportParams) -> Report:
     stmts = queries(params, sql.dialect_of(session))
     with sql.labels(params) as _:
         rows = []
-        for r in session.execute(stmts["actors"]):
+        for r in session.execute(*stmts["actors"]):
             actor = r.actor or ""
             if r.username is not None:
                 who, kind, store = f"{r.staff_name} ({r.username})", _("Staff"), r.staff_store

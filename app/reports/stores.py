@@ -11,12 +11,12 @@ stores: ``store_ids`` limits both the stores listed and what is counted.
 from __future__ import annotations
 
 from collections import defaultdict
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Executable, func, select
 from sqlalchemy.orm import Session
 
-from app import clock
 from app.ledger.models import Transaction
 from app.members.models import Member
 from app.reports import ledger_sql as sql
@@ -43,22 +43,26 @@ def _takings(where: list[Any]) -> Any:
     )
 
 
-def queries(params: ReportParams, dialect: str) -> dict[str, Executable]:
-    today = clock.local_today()
-    today_params = ReportParams(today, today, params.store_ids)
+def queries(params: ReportParams, dialect: str) -> dict[str, tuple[Executable, dict[str, Any]]]:
+    bound = sql.values(params)
+    return {k: (s, bound) for k, s in statements(sql.shape(params, dialect)).items()}
+
+
+@lru_cache(maxsize=64)
+def statements(form: sql.Shape) -> dict[str, Executable]:
     stores = select(Store.id, Store.code, Store.name, Store.region).order_by(
         Store.region, Store.code
     )
     joined = select(Member.home_store_id, func.count().label("members")).where(
-        sql.in_window(Member.joined_at, params)
+        sql.in_window(Member.joined_at)
     )
-    if params.store_ids is not None:
-        stores = stores.where(Store.id.in_(sorted(params.store_ids)))
-        joined = joined.where(Member.home_store_id.in_(sorted(params.store_ids)))
+    if form.stores is not None:
+        stores = stores.where(sql.one_of(Store.id, form.stores))
+        joined = joined.where(sql.one_of(Member.home_store_id, form.stores))
     return {
         "stores": stores,
-        "range": _takings(sql.transactions_in(params, *KINDS)),
-        "today": _takings(sql.transactions_in(today_params, "checkout", "recharge")),
+        "range": _takings(sql.transactions_in(form, *KINDS)),
+        "today": _takings(sql.transactions_in(form, "checkout", "recharge", prefix="today_")),
         "joined": joined.group_by(Member.home_store_id),
     }
 
@@ -69,11 +73,11 @@ FIGURES = ("sales", "charged_fen", "recharges", "recharged_fen", "refunds", "ref
 def report(session: Session, params: ReportParams) -> Report:
     sql.check(params)
     stmts = queries(params, sql.dialect_of(session))
-    in_range = {r.store_id: r for r in session.execute(stmts["range"])}
-    today = {r.store_id: r for r in session.execute(stmts["today"])}
-    joined = {r.home_store_id: int(r.members) for r in session.execute(stmts["joined"])}
+    in_range = {r.store_id: r for r in session.execute(*stmts["range"])}
+    today = {r.store_id: r for r in session.execute(*stmts["today"])}
+    joined = {r.home_store_id: int(r.members) for r in session.execute(*stmts["joined"])}
     rows = []
-    for store in session.execute(stmts["stores"]):
+    for store in session.execute(*stmts["stores"]):
         found, now = in_range.get(store.id), today.get(store.id)
         row: dict[str, Any] = {"region": store.region, "code": store.code, "store": store.name}
         row.update({f: int(getattr(found, f)) if found is not None else 0 for f in FIGURES})
