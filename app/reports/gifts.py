@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import Executable, func, select
 from sqlalchemy.orm import Session
 
+from app import clock
 from app.ledger.redemption.models import Coupon, CouponType, Gift, Redemption
 from app.members.models import Member
 from app.reports import ledger_sql as sql
@@ -88,18 +89,21 @@ def gift_redemptions(session: Session, params: ReportParams) -> Report:
     count, quantity, points = session.execute(*stmts["totals"]).one()
     with sql.labels(params) as _:
         kinds = {"gift": _("Gift item"), "coupon_exchange": _("Coupon")}
+        anonymous, zone = _("Anonymous card"), clock.zone()
         rows = [
             {
-                "id": str(r.id),
-                "at": sql.local(r.at),
-                "store": r.store or "",
-                "member": r.member or _("Anonymous card"),
-                "kind": kinds.get(r.kind, r.kind),
-                "item": r.item or "",
-                "quantity": int(r.quantity),
-                "points": int(r.points),
+                "id": str(number),
+                "at": at.astimezone(zone),
+                "store": store or "",
+                "member": member or anonymous,
+                "kind": kinds.get(kind, kind),
+                "item": item or "",
+                "quantity": quantity,
+                "points": points,
             }
-            for r in session.execute(*stmts["rows"])
+            for number, at, store, member, kind, item, quantity, points in (
+                session.execute(*stmts["rows"])
+            )
         ]
         return Report(
             name="gift-redemptions",

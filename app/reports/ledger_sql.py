@@ -207,10 +207,6 @@ def page_of(rows: Sequence[Any], params: ReportParams) -> list[Any]:
     return list(rows[start : start + params.page_size])
 
 
-def local(moment: dt.datetime | None) -> dt.datetime | None:
-    return None if moment is None else clock.to_local(moment)
-
-
 @contextmanager
 def labels(params: ReportParams) -> Iterator[Callable[..., str]]:
     """``with labels(params) as _: _("Store")``: text in the report's language."""

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import Executable, func, select
 from sqlalchemy.orm import Session
 
+from app import clock
 from app.ledger.models import Transaction
 from app.members.models import Member
 from app.reports import ledger_sql as sql
@@ -60,18 +61,18 @@ def report(session: Session, params: ReportParams) -> Report:
     stmts = queries(params, sql.dialect_of(session))
     count, paid, bonus = session.execute(*stmts["totals"]).one()
     with sql.labels(params) as _:
-        anonymous = _("Anonymous card")
+        anonymous, zone = _("Anonymous card"), clock.zone()
         rows = [
             {
-                "id": str(r.id),
-                "at": sql.local(r.at),
-                "store": r.store or "",
-                "member": r.member or anonymous,
-                "paid_fen": int(r.paid_fen),
-                "bonus_fen": int(r.bonus_fen),
-                "total_fen": int(r.paid_fen) + int(r.bonus_fen),
+                "id": str(txn),
+                "at": at.astimezone(zone),
+                "store": store or "",
+                "member": member or anonymous,
+                "paid_fen": paid_fen,
+                "bonus_fen": int(bonus_fen),
+                "total_fen": paid_fen + int(bonus_fen),
             }
-            for r in session.execute(*stmts["rows"])
+            for txn, at, store, member, paid_fen, bonus_fen in session.execute(*stmts["rows"])
         ]
         return Report(
             name=NAME,
