@@ -89,16 +89,19 @@ class Shape:
     #: Sorted store ids, or None for every store.
     stores: tuple[int, ...] | None
     paged: bool
+    #: Days in the range, for a per-day report; 0 for the others.
     days: int
 
 
-def shape(params: ReportParams, dialect: str) -> Shape:
+def shape(params: ReportParams, dialect: str, *, per_day: bool = False) -> Shape:
     stores = None if params.store_ids is None else tuple(sorted(params.store_ids))
-    return Shape(dialect, stores, params.page is not None, len(days(params)))
+    count = len(days(params)) if per_day else 0
+    return Shape(dialect, stores, params.page is not None, count)
 
 
-def values(params: ReportParams) -> dict[str, Any]:
-    """The bound values of every statement: the range, the page, today, each day's bounds."""
+def values(params: ReportParams, *, per_day: bool = False) -> dict[str, Any]:
+    """The bound values of the statements: the range, the page, today, and for a per-day
+    report each day's bounds."""
     start, end = window(params.date_from, params.date_to)
     today = clock.local_today()
     today_start, today_end = window(today, today)
@@ -110,7 +113,7 @@ def values(params: ReportParams) -> dict[str, Any]:
         "limit": params.page_size,
         "offset": ((params.page or 1) - 1) * params.page_size,
     }
-    for n, day in enumerate(days(params)):
+    for n, day in enumerate(days(params) if per_day else ()):
         found[f"day_{n}"] = day.isoformat()
         found[f"day_{n}_start"] = local_midnight(day)
         found[f"day_{n}_end"] = local_midnight(day + dt.timedelta(days=1))

@@ -39,8 +39,9 @@ def _when(condition: Any, value: Any) -> Any:
 
 
 def queries(params: ReportParams, dialect: str) -> dict[str, tuple[Executable, dict[str, Any]]]:
-    bound = sql.values(params)
-    return {k: (s, bound) for k, s in statements(sql.shape(params, dialect)).items()}
+    bound = sql.values(params, per_day=True)
+    form = sql.shape(params, dialect, per_day=True)
+    return {k: (s, bound) for k, s in statements(form).items()}
 
 
 @lru_cache(maxsize=64)
