@@ -44,9 +44,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-PG_URL = os.environ.get(
-    "BENCH_POSTGRES_URL",
-    os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"),
+PG_URL = (
+    os.environ.get("BENCH_POSTGRES_URL")
+    or os.environ.get("TEST_POSTGRES_URL")
+    or "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 STORES, STAFF, KEYS, GIFTS = 20, 40, 5, 30
 #: The data ends here (local midnight, +08:00); the month measured is the one before.

@@ -50,8 +50,12 @@ def statements(form: sql.Shape) -> dict[str, Executable]:
     days = sql.day_table(form.days)
     # The lines of the range's transactions lie between the first and the last of their
     # transaction ids: a range of ix_ledger_line_transaction_id however big the journal.
-    first = select(func.min(Transaction.id)).where(*where).scalar_subquery()
-    last = select(func.max(Transaction.id)).where(*where).scalar_subquery()
+    # ``id + 0``: PostgreSQL would otherwise answer min(id) by walking the primary key
+    # from one end until a row falls in the range (the whole journal after an old month);
+    # this way it reads the range of ix_ledger_transaction_created_at_id, ids included.
+    some_id = Transaction.id + 0
+    first = select(func.min(some_id)).where(*where).scalar_subquery()
+    last = select(func.max(some_id)).where(*where).scalar_subquery()
     account, amount = Line.account_id, Line.amount
     per_day = (
         select(
