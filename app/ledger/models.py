@@ -99,6 +99,8 @@ class Transaction(Base):
         CheckConstraint("discount_fen >= 0", name="discount_nonnegative"),
         CheckConstraint("charged_fen >= 0", name="charged_nonnegative"),
         Index("ix_ledger_transaction_member_id_id", "member_id", "id"),
+        # Reports: a range of days is a range of this index (and its newest-first page).
+        Index("ix_ledger_transaction_created_at_id", "created_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -9,6 +9,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     ForeignKey,
+    Index,
     String,
     UniqueConstraint,
     case,
@@ -85,6 +86,8 @@ class Member(Base):
         CheckConstraint(f"birthday_calendar IN {CALENDARS}", name="birthday_calendar"),
         CheckConstraint("language IN ('zh-Hans', 'zh-Hant', 'en')", name="language"),
         CheckConstraint(f"alert_channel IN {ALERT_CHANNELS}", name="alert_channel"),
+        # Reports: members who joined in a range of days.
+        Index("ix_member_joined_at", "joined_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

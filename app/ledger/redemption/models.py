@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, String
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db import Base, utcnow
@@ -92,6 +92,8 @@ class Redemption(Base):
         CheckConstraint(f"kind IN {REDEMPTION_KINDS}", name="kind"),
         CheckConstraint("quantity > 0", name="quantity_positive"),
         CheckConstraint("points_spent >= 0", name="points_nonnegative"),
+        # Reports: the gift reports read a range of days.
+        Index("ix_redemption_created_at", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
