@@ -133,7 +133,7 @@ class Transaction(Base):
     #: Operation details: pay_with, rules applied, points earned, level change…
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     #: Indexed: reports and the dashboard read a day or a month of the journal.
-    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
 class Line(Base):

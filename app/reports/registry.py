@@ -11,15 +11,21 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from app.i18n import in_language
+from app.i18n import N_, in_language
 from app.reports import (
     balances,
     birthdays,
+    consumption,
     expiries,
+    gifts,
     inactive_members,
     member_trend,
     members,
     new_members,
+    points,
+    recharges,
+    staff,
+    stores,
     top_spenders,
 )
 from app.reports.base import Report, ReportFunction, ReportParams
@@ -27,11 +33,6 @@ from app.reports.base import Report, ReportFunction, ReportParams
 #: Filters a report may read: ``dates`` (from / to), ``store`` (a store or a region),
 #: ``days`` (its own number of days, see ``ReportParams.days``).
 FILTERS = frozenset({"dates", "store", "days"})
-
-
-def N_(msgid: str) -> str:
-    """Marks a title for the catalogs; it is translated where it is shown."""
-    return msgid
 
 
 @dataclass(frozen=True)
@@ -129,7 +130,62 @@ REPORTS: dict[str, ReportSpec] = dict(
             N_("Period cards and other cards whose validity ends in the range."),
             chart=True,
         ),
-        # --- consumption, recharges, points, gift-redemptions, popular-gifts, gift-stock,
-        # --- stores, staff (issue 13, part b): the other part's entries go here ----------
+        # --- the ledger side: sales, recharges, points, gifts, stores, staff ----------------
+        _spec(
+            "consumption",
+            consumption.report,
+            N_("Consumption"),
+            N_("Checkouts in the range, and the products and categories they sold."),
+            chart=True,
+        ),
+        _spec(
+            "recharges",
+            recharges.report,
+            N_("Recharges"),
+            N_("Money paid into stored value in the range, and the bonus it brought."),
+            chart=False,
+        ),
+        _spec(
+            "points",
+            points.report,
+            N_("Points issued, redeemed and expired"),
+            N_("The points-change report: points issued, redeemed and expired per day."),
+            chart=True,
+        ),
+        _spec(
+            "gift-redemptions",
+            gifts.gift_redemptions,
+            N_("Gift redemptions"),
+            N_("Every gift taken for points in the range."),
+            chart=False,
+        ),
+        _spec(
+            "popular-gifts",
+            gifts.popular_gifts,
+            N_("Popular gifts"),
+            N_("Gifts ranked by how many were redeemed in the range."),
+            chart=True,
+        ),
+        _spec(
+            "gift-stock",
+            gifts.gift_stock,
+            N_("Gift stock"),
+            N_("Every gift with its stock left and how many were redeemed in the range."),
+            chart=False,
+        ),
+        _spec(
+            "stores",
+            stores.report,
+            N_("Stores and regions"),
+            N_("The stores side by side over the range, with today's totals."),
+            chart=True,
+        ),
+        _spec(
+            "staff",
+            staff.report,
+            N_("Staff performance"),
+            N_("What each staff member and API key posted in the range."),
+            chart=True,
+        ),
     ]
 )

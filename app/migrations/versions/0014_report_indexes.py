@@ -1,4 +1,9 @@
-"""report indexes: a month of the journal, and of new members, without reading them all
+"""report indexes: the journal, redemptions and members by time
+
+The reports read a range of days: ``ledger_transaction`` by ``created_at`` (with ``id``,
+for the newest-first page and the first and last transaction of a range),
+``redemption`` and ``member`` (``joined_at``) likewise. Without them a one-month report
+reads the whole journal.
 
 Revision ID: 0014_report_indexes
 Revises: 0013_overdraft_quiet_hours
@@ -15,14 +20,16 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('ledger_transaction', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_ledger_transaction_created_at'), ['created_at'], unique=False)
-    with op.batch_alter_table('member', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_member_joined_at'), ['joined_at'], unique=False)
+    # Plain CREATE INDEX, never batch mode: a batch rebuild of the journal's tables on
+    # SQLite would drop their triggers.
+    op.create_index(
+        'ix_ledger_transaction_created_at_id', 'ledger_transaction', ['created_at', 'id']
+    )
+    op.create_index('ix_redemption_created_at', 'redemption', ['created_at'])
+    op.create_index('ix_member_joined_at', 'member', ['joined_at'])
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('member', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_member_joined_at'))
-    with op.batch_alter_table('ledger_transaction', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_ledger_transaction_created_at'))
+    op.drop_index('ix_member_joined_at', table_name='member')
+    op.drop_index('ix_redemption_created_at', table_name='redemption')
+    op.drop_index('ix_ledger_transaction_created_at_id', table_name='ledger_transaction')
