@@ -9,6 +9,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     ForeignKey,
+    Index,
     String,
     UniqueConstraint,
     case,
@@ -85,6 +86,9 @@ class Member(Base):
         CheckConstraint(f"birthday_calendar IN {CALENDARS}", name="birthday_calendar"),
         CheckConstraint("language IN ('zh-Hans', 'zh-Hant', 'en')", name="language"),
         CheckConstraint(f"alert_channel IN {ALERT_CHANNELS}", name="alert_channel"),
+        # The day's birthdays over a million members: the few (calendar, month, day) keys
+        # that fall on a date (birthdays.birthday_keys), never a scan of every member.
+        Index("ix_member_birthday", "birthday_calendar", "birthday_month", "birthday_day"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Table, and_, bindparam, func, literal, select, true
+from sqlalchemy import Table, and_, bindparam, func, literal, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.audit.services import record
@@ -19,6 +20,7 @@ from app.errors import InvalidRequest
 from app.members.services import check_alert_type, member_alert_switch
 from app.messaging.models import (
     ALERT_TYPES,
+    BULK_PRIORITY,
     KINDS,
     OUTBOX_CHANNELS,
     STATUS_RANK,
@@ -267,3 +269,80 @@ def record_delivery_status(
             row.last_error = f"provider error {error_code}"[:300]
     db.session.flush()
     return row
+
+
+# --- bulk: broadcasts ------------------------------------------------------------------------
+
+
+def enqueue_many(
+    messages: Sequence[dict[str, Any]],
+    *,
+    broadcast_id: int,
+    not_before: dt.datetime | None = None,
+) -> None:
+    """Queue a page of a broadcast's marketing messages in one statement (executemany).
+
+    Each message is a dict of ``channel``, ``address``, ``member_id``, ``body``,
+    ``language`` and ``dedupe_key``; a key queued before is skipped (``ON CONFLICT DO
+    NOTHING``), so a broadcast queued again after a crash adds only what is missing. Rows
+    carry ``BULK_PRIORITY``: the dispatcher claims alerts first. No alert switches apply
+    (marketing has none); opt-outs and quiet hours are still checked at send time.
+    """
+    if not messages:
+        return
+    now = utcnow()
+    due = not_before or now
+    rows = [
+        {
+            "channel": m["channel"],
+            "address": m["address"],
+            "member_id": m["member_id"],
+            "kind": "marketing",
+            "alert_type": None,
+            "body": m["body"],
+            "language": m["language"],
+            "dedupe_key": m["dedupe_key"],
+            "opt_out_confirmation": False,
+            "status": "queued",
+            "priority": BULK_PRIORITY,
+            "broadcast_id": broadcast_id,
+            "attempts": 0,
+            "next_attempt_at": due,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for m in messages
+    ]
+    for m in rows:
+        if m["channel"] not in OUTBOX_CHANNELS or not m["body"].strip():
+            raise InvalidRequest("a broadcast message needs a channel and a text")
+    connection = db.session.connection()
+    insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+    connection.execute(insert(_OUTBOX).on_conflict_do_nothing(index_elements=["dedupe_key"]), rows)
+
+
+def cancel_broadcast_messages(broadcast_id: int) -> int:
+    """Stop what a broadcast has not yet sent: its ``queued`` rows become ``suppressed``.
+
+    A row a dispatcher has already claimed (``sending``) is on its way and is left alone;
+    on PostgreSQL the UPDATE waits for that claim's short transaction and then skips it.
+    """
+    c = _OUTBOX.c
+    result = db.session.connection().execute(
+        update(_OUTBOX)
+        .where(c.broadcast_id == broadcast_id, c.status == "queued")
+        .values(status="suppressed", last_error="broadcast cancelled", updated_at=utcnow())
+    )
+    return int(result.rowcount or 0)
+
+
+def broadcast_message_counts(broadcast_id: int) -> dict[str, int]:
+    """How many of a broadcast's outbox rows are in each status (its delivery counts)."""
+    c = _OUTBOX.c
+    rows = db.session.connection().execute(
+        select(c.status, func.count()).where(c.broadcast_id == broadcast_id).group_by(c.status)
+    )
+    counts = dict.fromkeys(STATUS_RANK, 0)
+    for status, count in rows:
+        counts[status] = int(count)
+    return counts
