@@ -50,18 +50,12 @@ def lunar_to_solar(year: int, month: int, day: int, leap: bool = False) -> dt.da
 @lru_cache(maxsize=512)
 def leap_month(year: int) -> int | None:
     """The lunar year's leap month (闰月), None in a year without one."""
-    for month in range(1, 13):
-        try:
-            LunarDate(year, month, 1, True)
-        except ValueError:
-            continue
-        return month
-    return None
+    return LunarDate.leap_month_for_year(year) or None
 
 
 def _month_days(year: int, month: int, leap: bool) -> int:
     try:
-        LunarDate(year, month, 30, leap)
+        LunarDate(year, month, 30, leap).to_solar_date()
     except ValueError:
         return 29
     return 30
@@ -81,14 +75,14 @@ def birthday_keys(day: dt.date) -> set[BirthdayKey]:
     if day.month == 2 and day.day == 28 and not _is_leap_year(day.year):
         keys.add(("solar", 2, 29, False))
     try:
-        lunar = LunarDate.fromSolarDate(day.year, day.month, day.day)
+        lunar = LunarDate.from_solar_date(day.year, day.month, day.day)
     except ValueError:
         return keys  # outside the lunardate tables (1900-2099)
-    months = [(lunar.month, lunar.isLeapMonth)]
-    if not lunar.isLeapMonth and leap_month(lunar.year) != lunar.month:
+    months = [(lunar.month, lunar.is_leap_month)]
+    if not lunar.is_leap_month and leap_month(lunar.year) != lunar.month:
         months.append((lunar.month, True))
     days = [lunar.day]
-    if lunar.day == 29 and _month_days(lunar.year, lunar.month, lunar.isLeapMonth) == 29:
+    if lunar.day == 29 and _month_days(lunar.year, lunar.month, lunar.is_leap_month) == 29:
         days.append(30)
     keys.update(("lunar", m, d, leap) for m, leap in months for d in days)
     return keys
