@@ -129,7 +129,9 @@ def _number_leaf(high: int = MAX_NUMBER, extra: tuple[str, ...] = ()) -> Callabl
     return check
 
 
-def _text_leaf(allowed: tuple[str, ...] | None = None) -> Callable[..., Any]:
+def _text_leaf(
+    allowed: tuple[str, ...] | None = None, extra: tuple[str, ...] = ()
+) -> Callable[..., Any]:
     def item(v: Any, w: str) -> str:
         text = _text(v, w)
         if allowed is not None and text not in allowed:
@@ -137,7 +139,7 @@ def _text_leaf(allowed: tuple[str, ...] | None = None) -> Callable[..., Any]:
         return text
 
     def check(leaf: dict[str, Any], where: str) -> dict[str, Any]:
-        _only(leaf, where)
+        _only(leaf, where, extra)
         if leaf["op"] == "in":
             return {**leaf, "value": _list(leaf["value"], f"{where}.value", item)}
         return {**leaf, "value": item(leaf["value"], f"{where}.value")}
@@ -190,7 +192,7 @@ def _answer(leaf: dict[str, Any], where: str) -> dict[str, Any]:
     if question.type in ("text", "choice", "date"):
         if op not in TEXT_OPS:
             raise _bad(f"{where}.op", "a text answer takes eq or in")
-        return {**_text_leaf()(leaf, where), "question": key}
+        return {**_text_leaf(extra=("question",))(leaf, where), "question": key}
     raise _bad(f"{where}.question", f"answers of type {question.type} cannot be searched")
 
 
