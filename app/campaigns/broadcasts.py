@@ -282,7 +282,7 @@ def queue_broadcast(broadcast_id: int, *, page: int = PAGE) -> QueueResult:
     result = QueueResult(targeted=int(counts.get(True, 0)), skipped=int(counts.get(False, 0)))
     not_before = outbox().quiet_until(clock.now())
     levels = {level.id: level for level in db.session.scalars(select(Level))}
-    stores = dict(db.session.execute(select(Store.id, Store.name)).tuples().all())
+    stores = {int(i): str(n) for i, n in db.session.execute(select(Store.id, Store.name))}
     no_name = {language: render(language, NO_NAME, {}) for language in LANGUAGES}
     after = 0
     while True:

@@ -6,7 +6,6 @@ import datetime as dt
 from dataclasses import dataclass
 
 import pytest
-
 from lunardate import LunarDate
 
 from app.members.birthdays import (
