@@ -582,7 +582,7 @@ def count_members(store_ids: frozenset[int] | None = None) -> int:
     return db.session.scalar(query) or 0
 
 
-def birthday_query(day: dt.date, *, after: int = 0, limit: int = 1000) -> Select[tuple[Member]]:
+def birthday_query(day: dt.date, *, after: int = 0, limit: int = 1000) -> Select[Member]:
     """One page of the members whose stated birthday may fall on ``day``, by id after
     ``after``: the few (calendar, month, day) keys of ``birthday_keys``, each an index range."""
     wanted = or_(

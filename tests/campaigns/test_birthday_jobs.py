@@ -125,7 +125,8 @@ def test_the_days_lookup_is_an_index_scan(app: Flask, make_store: Callable[..., 
             " birthday_calendar, lunar_leap_month, language, home_store_id, tags, answers,"
             " joined_at, sms_opt_out, wechat_opt_out)"
             " SELECT '+8613' || lpad(g::text, 9, '0'), 'unknown', 1990, 1 + g % 12,"
-            " 1 + (g / 12) % 28, CASE WHEN (g / 336) % 3 = 0 THEN 'lunar' ELSE 'solar' END, false, 'zh-Hans',"
+            " 1 + (g / 12) % 28,"
+            " CASE WHEN (g / 336) % 3 = 0 THEN 'lunar' ELSE 'solar' END, false, 'zh-Hans',"
             " :store, '[]', '{}', now(), false, false FROM generate_series(1, 30000) AS g"
         ),
         {"store": store.id},

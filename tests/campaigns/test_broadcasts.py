@@ -173,7 +173,7 @@ def test_the_dispatcher_sends_alerts_before_broadcast_traffic(
         dispatcher.run_once(batch=10)
     rows = _outbox(broadcast_id)
     signature = app.config["SMS_SIGNATURE"]
-    assert [r.sent_body for r in rows][0] == (
+    assert rows[0].sent_body == (
         f"【{signature}】Hi Ann, you have 120 points (Silver, 静安店) Reply STOP to opt out"
     )
     assert rows[1].sent_body.endswith("回复TD退订")  # type: ignore[union-attr]

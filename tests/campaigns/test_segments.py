@@ -43,7 +43,8 @@ def crowd(
        answered diet=veg, spent 100 yuan once today (100 points).
     B: male, Beijing, BJ01, Silver, tag tea, teacher, low income, born 2000-07-29 (25 on
        DAY), recharged 500 yuan, opted out of SMS.
-    C: nothing stated, SH01, Silver (the entry level), bound on WeChat, spent 30 yuan twice today (60 points).
+    C: nothing stated, SH01, Silver (the entry level), bound on WeChat, spent 30 yuan
+       twice today (60 points).
     """
     sh, bj = make_store("SH01"), make_store("BJ01", region="North")
     silver, gold = make_level("Silver", 1), make_level("Gold", 2, upgrade_threshold=10**9)
