@@ -11,6 +11,7 @@ from app import clock
 from app.admin import (
     audit_views,
     balance_views,
+    campaign_views,
     card_views,
     guard,
     member_views,
@@ -137,6 +138,33 @@ admin_bp.add_url_rule("/questions", "questions", setup_views.questions)
 admin_bp.add_url_rule("/questions", "question_add", setup_views.question_add, methods=["POST"])
 admin_bp.add_url_rule(
     "/questions/<key>/retire", "question_retire", setup_views.question_retire, methods=["POST"]
+)
+
+admin_bp.add_url_rule("/segments", "segments_list", campaign_views.segments_list)
+admin_bp.add_url_rule(
+    "/segments/new", "segment_new", campaign_views.segment_new, methods=["GET", "POST"]
+)
+admin_bp.add_url_rule(
+    "/segments/preview", "segment_preview", campaign_views.segment_preview, methods=["POST"]
+)
+admin_bp.add_url_rule(
+    "/segments/<int:segment_id>",
+    "segment_edit",
+    campaign_views.segment_edit,
+    methods=["GET", "POST"],
+)
+admin_bp.add_url_rule("/broadcasts", "broadcasts_list", campaign_views.broadcasts_list)
+admin_bp.add_url_rule(
+    "/broadcasts/new", "broadcast_new", campaign_views.broadcast_new, methods=["GET", "POST"]
+)
+admin_bp.add_url_rule(
+    "/broadcasts/<int:broadcast_id>", "broadcast_detail", campaign_views.broadcast_detail
+)
+admin_bp.add_url_rule(
+    "/broadcasts/<int:broadcast_id>/cancel",
+    "broadcast_cancel",
+    campaign_views.broadcast_cancel,
+    methods=["POST"],
 )
 
 admin_bp.before_request(guard.before_admin_request)

@@ -52,6 +52,8 @@ def rooms() -> list[dict[str, Any]]:
         ("admin.questions", gettext("Questionnaire"), "rules.view"),
         ("admin.audit", gettext("Audit log"), "audit.view"),
         ("admin.texts", gettext("Message texts"), "rules.view"),
+        ("admin.segments_list", gettext("Segments"), "campaigns.manage"),
+        ("admin.broadcasts_list", gettext("Broadcasts"), "campaigns.manage"),
     ]
     if current_staff() is None:
         return []
