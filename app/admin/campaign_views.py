@@ -82,7 +82,7 @@ def status_labels() -> dict[str, str]:
         "scheduled": gettext("Scheduled"),
         "queuing": gettext("Queueing"),
         "queued": gettext("Queued"),
-        "cancelled": gettext("Cancelled"),
+        "cancelled": gettext("Called off"),
     }
 
 
