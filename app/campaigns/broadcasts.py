@@ -7,8 +7,9 @@ point before or after stops what has not left (``cancelled``).
 
 Queueing a million members stays in bounded memory: the snapshot (who is targeted, who is
 skipped and why) is one ``INSERT … SELECT`` into ``broadcast_recipient``, then the targeted
-rows are read back in keyset pages of ``PAGE`` and each page is rendered per member and
-written to the outbox in one executemany (``messaging.services.enqueue_many``). Opt-outs
+rows are read back in keyset pages of ``PAGE`` (by member id), and each page is rendered per
+member and written to the outbox at once (``messaging.services.enqueue_many``: a COPY on
+PostgreSQL). Opt-outs
 are read when the snapshot is taken and again by the dispatcher at send time; quiet hours
 hold the rows until they end (``not_before``) and the dispatcher checks them again; the
 【signature】 and the unsubscribe line are added by the dispatcher (``compose.render``).
@@ -284,11 +285,11 @@ def queue_broadcast(broadcast_id: int, *, page: int = PAGE) -> QueueResult:
     levels = {level.id: level for level in db.session.scalars(select(Level))}
     stores = {int(i): str(n) for i, n in db.session.execute(select(Store.id, Store.name))}
     no_name = {language: render(language, NO_NAME, {}) for language in LANGUAGES}
+    templates = {language: text_for(broadcast.texts, language) for language in LANGUAGES}
     after = 0
     while True:
         rows = connection.execute(
             select(
-                _RECIPIENTS.c.id,
                 _RECIPIENTS.c.member_id,
                 _RECIPIENTS.c.channel,
                 _RECIPIENTS.c.address,
@@ -296,42 +297,42 @@ def queue_broadcast(broadcast_id: int, *, page: int = PAGE) -> QueueResult:
                 Member.language,
                 Member.level_id,
                 Member.home_store_id,
+                _points_of(_RECIPIENTS.c.member_id),
             )
             .join(Member, Member.id == _RECIPIENTS.c.member_id)
             .where(
                 _RECIPIENTS.c.broadcast_id == broadcast.id,
                 _RECIPIENTS.c.skipped.is_(None),
-                _RECIPIENTS.c.id > after,
+                _RECIPIENTS.c.member_id > after,
             )
-            .order_by(_RECIPIENTS.c.id)
+            .order_by(_RECIPIENTS.c.member_id)
             .limit(page)
         ).all()
         if not rows:
             break
-        points = _points([row.member_id for row in rows])
         messages = []
         for row in rows:
-            template, language = text_for(broadcast.texts, row.language)
-            level = levels.get(row.level_id) if row.level_id is not None else None
+            template, language = templates[row.language]
+            level = levels.get(row.level_id)
             values = {
                 "name": row.name or no_name[language],
-                "points": points.get(row.member_id, 0),
+                "points": row.points,
                 "level": level.name_in(language) if level else "",
                 "store": stores.get(row.home_store_id, ""),
             }
             messages.append(
-                {
-                    "channel": row.channel,
-                    "address": row.address,
-                    "member_id": row.member_id,
-                    "body": render_text(template, values),
-                    "language": language,
-                    "dedupe_key": f"broadcast:{broadcast.id}:{row.member_id}:{row.channel}",
-                }
+                (
+                    row.channel,
+                    row.address,
+                    row.member_id,
+                    template.format(**values),
+                    language,
+                    f"broadcast:{broadcast.id}:{row.member_id}:{row.channel}",
+                )
             )
         outbox().enqueue_many(messages, broadcast_id=broadcast.id, not_before=not_before)
         result.queued += len(messages)
-        after = rows[-1].id
+        after = rows[-1].member_id
         if len(rows) < page:
             break
     broadcast.status = "queued"
@@ -343,15 +344,17 @@ def queue_broadcast(broadcast_id: int, *, page: int = PAGE) -> QueueResult:
     return result
 
 
-def _points(member_ids: list[int]) -> dict[int, int]:
-    """Each member's points over all their cards, for one page (one grouped query)."""
-    rows = db.session.execute(
-        select(Card.member_id, func.sum(Account.balance))
+def _points_of(member_id: Any) -> Any:
+    """The member's points over all their cards (the card's and account's indexes, per row:
+    no list of ids in the query)."""
+    return (
+        select(func.coalesce(func.sum(Account.balance), 0))
+        .select_from(Card)
         .join(Account, Account.card_id == Card.id)
-        .where(Card.member_id.in_(member_ids), Account.asset == "points")
-        .group_by(Card.member_id)
+        .where(Card.member_id == member_id, Account.asset == "points")
+        .scalar_subquery()
+        .label("points")
     )
-    return {int(member_id): int(total or 0) for member_id, total in rows if member_id is not None}
 
 
 # --- what the panel shows ---------------------------------------------------------------------
@@ -404,7 +407,7 @@ def recipients_page(
     query = (
         select(_RECIPIENTS.c.member_id, _RECIPIENTS.c.channel, _RECIPIENTS.c.skipped)
         .where(_RECIPIENTS.c.broadcast_id == broadcast_id)
-        .order_by(_RECIPIENTS.c.id)
+        .order_by(_RECIPIENTS.c.member_id)
         .limit(limit)
     )
     if skipped_only:

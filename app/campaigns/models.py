@@ -9,7 +9,6 @@ from sqlalchemy import (
     CheckConstraint,
     ForeignKey,
     Index,
-    Integer,
     String,
     Text,
     UniqueConstraint,
@@ -178,18 +177,20 @@ class Broadcast(Base):
 
 
 class BroadcastRecipient(Base):
-    """The broadcast's snapshot: every member of the segment, and why one was skipped."""
+    """The broadcast's snapshot: every member of the segment, and why one was skipped.
+
+    Keyed by (broadcast, member, channel) with no surrogate id: a million-member snapshot
+    pays for one index, which also serves the pages queueing reads (by member id).
+    """
 
     __tablename__ = "broadcast_recipient"
     __table_args__ = (
-        UniqueConstraint("broadcast_id", "member_id", "channel"),
         CheckConstraint(f"skipped IS NULL OR skipped IN {SKIP_REASONS}", name="skipped"),
     )
 
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
-    broadcast_id: Mapped[int] = mapped_column(ForeignKey("broadcast.id"))
-    member_id: Mapped[int] = mapped_column(ForeignKey("member.id"), index=True)
-    channel: Mapped[str] = mapped_column(String(8))
+    broadcast_id: Mapped[int] = mapped_column(ForeignKey("broadcast.id"), primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("member.id"), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(8), primary_key=True)
     #: The phone or openid (empty when skipped for having none).
     address: Mapped[str] = mapped_column(String(128))
     #: None: queued; else the reason (SKIP_REASONS).

@@ -21,7 +21,7 @@ class OutboxServices(Protocol):
 
     def enqueue_many(
         self,
-        messages: Sequence[dict[str, Any]],
+        messages: Sequence[tuple[str, str, int, str, str, str]],
         *,
         broadcast_id: int,
         not_before: dt.datetime | None = None,

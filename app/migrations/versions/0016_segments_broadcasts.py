@@ -57,7 +57,6 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_broadcast_segment_id'), ['segment_id'], unique=False)
 
     op.create_table('broadcast_recipient',
-    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('broadcast_id', sa.Integer(), nullable=False),
     sa.Column('member_id', sa.Integer(), nullable=False),
     sa.Column('channel', sa.String(length=8), nullable=False),
@@ -66,12 +65,8 @@ def upgrade() -> None:
     sa.CheckConstraint("skipped IS NULL OR skipped IN ('opted_out', 'no_wechat')", name=op.f('ck_broadcast_recipient_skipped')),
     sa.ForeignKeyConstraint(['broadcast_id'], ['broadcast.id'], name=op.f('fk_broadcast_recipient_broadcast_id_broadcast')),
     sa.ForeignKeyConstraint(['member_id'], ['member.id'], name=op.f('fk_broadcast_recipient_member_id_member')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_broadcast_recipient')),
-    sa.UniqueConstraint('broadcast_id', 'member_id', 'channel', name=op.f('uq_broadcast_recipient_broadcast_id_member_id_channel'))
+    sa.PrimaryKeyConstraint('broadcast_id', 'member_id', 'channel', name=op.f('pk_broadcast_recipient'))
     )
-    with op.batch_alter_table('broadcast_recipient', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_broadcast_recipient_member_id'), ['member_id'], unique=False)
-
     with op.batch_alter_table('member', schema=None) as batch_op:
         batch_op.create_index('ix_member_birthday', ['birthday_calendar', 'birthday_month', 'birthday_day'], unique=False)
 
@@ -100,9 +95,6 @@ def downgrade() -> None:
 
     with op.batch_alter_table('member', schema=None) as batch_op:
         batch_op.drop_index('ix_member_birthday')
-
-    with op.batch_alter_table('broadcast_recipient', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_broadcast_recipient_member_id'))
 
     op.drop_table('broadcast_recipient')
     with op.batch_alter_table('broadcast', schema=None) as batch_op:
