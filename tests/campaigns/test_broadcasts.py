@@ -276,3 +276,21 @@ def test_a_bad_broadcast_is_refused_and_nothing_is_kept(
 def test_an_unknown_segment_is_not_found(members: dict[str, Any]) -> None:
     with pytest.raises(NotFound):
         _make(999999)
+
+
+def test_laoyou_broadcast_queue_list_and_cancel(
+    runner: Any, members: dict[str, Any], vip: int
+) -> None:
+    broadcast_id = _make(vip, send_at=clock.now() + dt.timedelta(days=1))
+    queued = runner.invoke(args=["broadcast", "queue", str(broadcast_id)])
+    assert queued.exit_code == 0, queued.output
+    assert queued.output.strip() == (f"broadcast {broadcast_id}: targeted 3, skipped 1, queued 3")
+    listed = runner.invoke(args=["broadcast", "list"])
+    assert "Winter sale" in listed.output and "queued" in listed.output
+    cancelled = runner.invoke(args=["broadcast", "cancel", str(broadcast_id)])
+    assert (
+        cancelled.output.strip()
+        == f"broadcast {broadcast_id} cancelled; 3 waiting messages stopped"
+    )
+    assert runner.invoke(args=["broadcast", "cancel", "999999"]).exit_code == 1
+    assert runner.invoke(args=["broadcast", "queue", "1.5"]).exit_code == 2
