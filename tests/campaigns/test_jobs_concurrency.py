@@ -6,6 +6,7 @@ import datetime as dt
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Any
 
 import pytest
@@ -65,7 +66,7 @@ def test_the_jobs_run_on_several_hosts_at_once_act_once(live_app: Any) -> None:
     for job in (birthday_greetings, birthday_bonus, broadcasts_due):
         barrier = threading.Barrier(RUNNERS)
         with ThreadPoolExecutor(RUNNERS) as pool:
-            list(pool.map(lambda n, job=job: _run(live_app, barrier, job, n), range(RUNNERS)))
+            list(pool.map(partial(_run, live_app, barrier, job), range(RUNNERS)))
 
     assert _count(OutboxMessage, OutboxMessage.dedupe_key.like("birthday:%")) == 3
     assert _count(Transaction, Transaction.reason == "birthday") == 3
