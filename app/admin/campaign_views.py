@@ -262,7 +262,6 @@ def broadcast_detail(broadcast_id: int) -> str:
         segment=segment,
         progress=casts.broadcast_progress(broadcast),
         skipped=casts.recipients_page(broadcast.id, skipped_only=True, limit=20),
-        previews=casts.preview_texts(broadcast.texts),
         stopped=request.args.get("stopped"),
         status_labels=status_labels(),
         channel_labels=channel_labels(),

@@ -126,3 +126,28 @@ def test_a_bad_broadcast_is_refused(
 
 def test_a_cashier_is_refused_the_room(signed_in: Any) -> None:
     assert signed_in("cashier").get("/admin/broadcasts").status_code == 403
+
+
+def test_the_detail_page_shows_progress_delivery_and_skips(
+    signed_in: Any, tea_drinkers: list[Any]
+) -> None:
+    from app.campaigns.broadcasts import create_broadcast, queue_broadcast
+    from app.optout.services import opt_out
+
+    opt_out("sms", tea_drinkers[2].phone, source="test")
+    broadcast = create_broadcast(
+        title="All",
+        segment_id=None,
+        channels="sms",
+        texts={"en": "Hello {name}"},
+        send_at=None,
+        created_by="amy",
+    )
+    queue_broadcast(broadcast.id)
+    page = signed_in("marketer", language="en").get(f"/admin/broadcasts/{broadcast.id}")
+    assert page.status_code == 200
+    assert 'data-count="targeted">2<' in page.text
+    assert 'data-count="skipped">1<' in page.text
+    assert 'data-delivery="queued">2<' in page.text
+    assert 'data-reason="opted_out">Opted out<' in page.text
+    assert "Hello {name}" in page.text
