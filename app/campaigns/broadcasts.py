@@ -286,7 +286,13 @@ def queue_broadcast(broadcast_id: int, *, page: int = PAGE) -> QueueResult:
     )
     result = QueueResult(targeted=int(counts.get(True, 0)), skipped=int(counts.get(False, 0)))
     not_before = outbox().quiet_until(clock.now())
-    levels = {level.id: level for level in db.session.scalars(select(Level))}
+    # Everything a message needs but the member's own fields, looked up once: a page is
+    # rendered in a tight loop (a million members are a million turns of it).
+    level_names = {
+        (level.id, language): level.name_in(language)
+        for level in db.session.scalars(select(Level))
+        for language in LANGUAGES
+    }
     stores = {int(i): str(n) for i, n in db.session.execute(select(Store.id, Store.name))}
     no_name = {language: render(language, NO_NAME, {}) for language in LANGUAGES}
     templates = {language: text_for(broadcast.texts, language) for language in LANGUAGES}
@@ -314,29 +320,22 @@ def queue_broadcast(broadcast_id: int, *, page: int = PAGE) -> QueueResult:
         ).all()
         if not rows:
             break
+        prefix = f"broadcast:{broadcast.id}:"
         messages = []
-        for row in rows:
-            template, language = templates[row.language]
-            level = levels.get(row.level_id)
-            values = {
-                "name": row.name or no_name[language],
-                "points": row.points,
-                "level": level.name_in(language) if level else "",
-                "store": stores.get(row.home_store_id, ""),
-            }
+        for member_id, channel, address, name, member_language, level_id, store_id, points in rows:
+            template, language = templates[member_language]
+            body = template.format(
+                name=name or no_name[language],
+                points=points,
+                level=level_names.get((level_id, language), ""),
+                store=stores.get(store_id, ""),
+            )
             messages.append(
-                (
-                    row.channel,
-                    row.address,
-                    row.member_id,
-                    template.format(**values),
-                    language,
-                    f"broadcast:{broadcast.id}:{row.member_id}:{row.channel}",
-                )
+                (channel, address, member_id, body, language, f"{prefix}{member_id}:{channel}")
             )
         outbox().enqueue_many(messages, broadcast_id=broadcast.id, not_before=not_before)
         result.queued += len(messages)
-        after = rows[-1].member_id
+        after = rows[-1][0]
         if len(rows) < page:
             break
     broadcast.status = "queued"

@@ -310,7 +310,7 @@ def enqueue_many(
         # openids), languages and keys hold no tab, newline or backslash.
         tail = "\t".join(_copy_field(value) for value in fixed)
         data = "".join(
-            f"{c}\t{a}\t{m}\t{b.translate(_COPY_ESCAPES)}\t{lang}\t{k}\t{tail}\n"
+            f"{c}\t{a}\t{m}\t{_copy_text(b)}\t{lang}\t{k}\t{tail}\n"
             for c, a, m, b, lang, k in messages
         )
         raw: Any = connection.connection.dbapi_connection
@@ -342,6 +342,13 @@ _BULK_COLUMNS = (
     "updated_at",
 )
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_text(text: str) -> str:
+    """Free text for COPY: escaped only when it holds a backslash, a tab or a line end."""
+    if "\\" in text or "\t" in text or "\n" in text or "\r" in text:
+        return text.translate(_COPY_ESCAPES)
+    return text
 
 
 def _copy_field(value: Any) -> str:

@@ -294,3 +294,12 @@ def test_laoyou_broadcast_queue_list_and_cancel(
     )
     assert runner.invoke(args=["broadcast", "cancel", "999999"]).exit_code == 1
     assert runner.invoke(args=["broadcast", "queue", "1.5"]).exit_code == 2
+
+
+def test_a_text_with_tabs_line_ends_and_backslashes_arrives_as_written(
+    members: dict[str, Any], vip: int
+) -> None:
+    text = "Hi {name}\n\tC:\\tea\\new\r\n50% off"
+    broadcast_id = _make(vip, texts={"en": text})
+    queue_broadcast(broadcast_id)
+    assert _outbox(broadcast_id)[0].body == "Hi Ann\n\tC:\\tea\\new\r\n50% off"
