@@ -30,7 +30,7 @@ DAY = MORNING.date()
 
 
 def _run(app: Any, barrier: threading.Barrier, job: Callable[..., dict[str, int]], n: int) -> Any:
-    with app.app_context(), clock.frozen(MORNING):
+    with app.app_context():  # the clock is frozen by the test, for every thread at once
         barrier.wait()
         try:
             with unit_of_work():
@@ -63,10 +63,13 @@ def test_the_jobs_run_on_several_hosts_at_once_act_once(live_app: Any) -> None:
         )
     db.session.remove()
 
-    for job in (birthday_greetings, birthday_bonus, broadcasts_due):
-        barrier = threading.Barrier(RUNNERS)
-        with ThreadPoolExecutor(RUNNERS) as pool:
-            list(pool.map(partial(_run, live_app, barrier, job), range(RUNNERS)))
+    # Frozen here, once: ``clock.frozen`` sets a module global, and threads entering and
+    # leaving it each would leave it frozen for the tests after this one.
+    with clock.frozen(MORNING):
+        for job in (birthday_greetings, birthday_bonus, broadcasts_due):
+            barrier = threading.Barrier(RUNNERS)
+            with ThreadPoolExecutor(RUNNERS) as pool:
+                list(pool.map(partial(_run, live_app, barrier, job), range(RUNNERS)))
 
     assert _count(OutboxMessage, OutboxMessage.dedupe_key.like("birthday:%")) == 3
     assert _count(Transaction, Transaction.reason == "birthday") == 3
