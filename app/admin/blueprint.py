@@ -11,6 +11,7 @@ from app import clock
 from app.admin import (
     audit_views,
     balance_views,
+    campaign_views,
     card_views,
     guard,
     job_views,
@@ -153,6 +154,33 @@ admin_bp.add_url_rule("/reports/<name>", "report", report_views.report_page)
 admin_bp.add_url_rule("/jobs", "jobs", job_views.jobs_page)
 admin_bp.add_url_rule("/system", "system", system_views.system)
 admin_bp.add_url_rule("/jobs/<name>/run", "job_run", job_views.job_run, methods=["POST"])
+
+admin_bp.add_url_rule("/segments", "segments_list", campaign_views.segments_list)
+admin_bp.add_url_rule(
+    "/segments/new", "segment_new", campaign_views.segment_new, methods=["GET", "POST"]
+)
+admin_bp.add_url_rule(
+    "/segments/preview", "segment_preview", campaign_views.segment_preview, methods=["POST"]
+)
+admin_bp.add_url_rule(
+    "/segments/<int:segment_id>",
+    "segment_edit",
+    campaign_views.segment_edit,
+    methods=["GET", "POST"],
+)
+admin_bp.add_url_rule("/broadcasts", "broadcasts_list", campaign_views.broadcasts_list)
+admin_bp.add_url_rule(
+    "/broadcasts/new", "broadcast_new", campaign_views.broadcast_new, methods=["GET", "POST"]
+)
+admin_bp.add_url_rule(
+    "/broadcasts/<int:broadcast_id>", "broadcast_detail", campaign_views.broadcast_detail
+)
+admin_bp.add_url_rule(
+    "/broadcasts/<int:broadcast_id>/cancel",
+    "broadcast_cancel",
+    campaign_views.broadcast_cancel,
+    methods=["POST"],
+)
 
 admin_bp.before_request(guard.before_admin_request)
 admin_bp.teardown_request(guard.forget_request_state)

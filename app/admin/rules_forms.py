@@ -264,7 +264,10 @@ def sections(
             "birthday",
             ("earning",),
             gettext("Birthday month"),
-            gettext("Points in the member's birthday month, as a multiple of the usual."),
+            gettext(
+                "Points in the member's birthday month, as a multiple of the usual, and a "
+                "gift of points on the birthday itself."
+            ),
             (
                 Field(
                     "birthday_multiplier_bp",
@@ -272,6 +275,7 @@ def sections(
                     "times",
                     hint=times_hint,
                 ),
+                Field("birthday_points", gettext("Points on the birthday"), "int"),
             ),
         ),
         Section(

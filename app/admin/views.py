@@ -57,6 +57,8 @@ def rooms() -> list[dict[str, Any]]:
         ("admin.texts", gettext("Message texts"), "rules.view"),
         ("admin.jobs", gettext("Scheduled jobs"), "jobs.view"),
         ("admin.system", gettext("System"), "audit.view"),
+        ("admin.segments_list", gettext("Segments"), "campaigns.manage"),
+        ("admin.broadcasts_list", gettext("Broadcasts"), "campaigns.manage"),
     ]
     if current_staff() is None:
         return []

@@ -1,6 +1,7 @@
-"""Votes, draws and messages to the store: the minimum the SMS commands need.
+"""Campaigns: votes, draws and messages to the store (what the SMS commands need), and
+the marketers' tools: segments, broadcasts, the birthday jobs (``jobs.py``).
 
-Scheduling, drawing winners and announcing results come with the campaigns issue.
+Drawing winners, promotions and club activities come later.
 """
 
 from __future__ import annotations
@@ -9,8 +10,13 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from app.campaigns.cli import draw_group, messages_group, vote_group
+    from app.campaigns import jobs
+    from app.campaigns.cli import broadcast_group, draw_group, messages_group, vote_group
+    from app.jobs import register_job
 
     app.cli.add_command(vote_group)
     app.cli.add_command(draw_group)
     app.cli.add_command(messages_group)
+    app.cli.add_command(broadcast_group)
+    for job in jobs.JOBS:
+        register_job(app, job)

@@ -108,3 +108,53 @@ def list_messages(store_code: str | None, unread: bool, mark_read: bool) -> None
         click.echo("no messages")
         return
     echo_table(("id", "time", "store", "member", "status", "text"), rows)
+
+
+@click.group("broadcast", help="Broadcasts (群发) made in the panel: list, queue, cancel.")
+def broadcast_group() -> None:
+    pass
+
+
+@broadcast_group.command("list", help="The newest broadcasts and their counts.")
+@with_appcontext
+def list_broadcasts_command() -> None:
+    from app.campaigns.broadcasts import list_broadcasts
+
+    with cli_unit_of_work():
+        rows = [
+            (
+                str(b.id),
+                b.title,
+                b.status,
+                to_local(b.send_at).strftime("%Y-%m-%d %H:%M"),
+                str(b.targeted),
+                str(b.skipped),
+            )
+            for b in list_broadcasts()
+        ]
+    echo_table(("id", "title", "status", "send at", "targeted", "skipped"), rows)
+
+
+@broadcast_group.command("queue", help="Queue a scheduled broadcast now, whatever its time.")
+@click.argument("broadcast_id", type=click.IntRange(1, 2**31 - 1))
+@with_appcontext
+def queue_broadcast_command(broadcast_id: int) -> None:
+    from app.campaigns.broadcasts import queue_broadcast
+
+    with cli_unit_of_work():
+        result = queue_broadcast(broadcast_id)
+    click.echo(
+        f"broadcast {broadcast_id}: targeted {result.targeted}, skipped {result.skipped}, "
+        f"queued {result.queued}"
+    )
+
+
+@broadcast_group.command("cancel", help="Cancel a broadcast: what has not been sent stays unsent.")
+@click.argument("broadcast_id", type=click.IntRange(1, 2**31 - 1))
+@with_appcontext
+def cancel_broadcast_command(broadcast_id: int) -> None:
+    from app.campaigns.broadcasts import cancel_broadcast
+
+    with cli_unit_of_work():
+        stopped = cancel_broadcast(broadcast_id)
+    click.echo(f"broadcast {broadcast_id} cancelled; {stopped} waiting messages stopped")

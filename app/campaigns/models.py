@@ -1,8 +1,18 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db import Base, utcnow
@@ -110,3 +120,78 @@ class StoreMessage(Base):
 
     member: Mapped[Member] = relationship()
     store: Mapped[Store] = relationship()
+
+
+class Segment(Base):
+    """A saved set of members: a JSON tree of conditions (see ``segments.py``)."""
+
+    __tablename__ = "segment"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    #: The condition tree, as validated by ``segments.parse_definition``.
+    definition: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+BROADCAST_STATUSES = ("scheduled", "queuing", "queued", "cancelled")
+#: sms; wechat (bound followers only); wechat_or_sms (WeChat when bound, SMS otherwise).
+BROADCAST_CHANNELS = ("sms", "wechat", "wechat_or_sms")
+#: Why a member of the segment got nothing.
+SKIP_REASONS = ("opted_out", "no_wechat")
+
+
+class Broadcast(Base):
+    """A marketing message to a segment, now or at ``send_at`` (定时发送)."""
+
+    __tablename__ = "broadcast"
+    __table_args__ = (
+        CheckConstraint(f"status IN {BROADCAST_STATUSES}", name="status"),
+        CheckConstraint(f"channels IN {BROADCAST_CHANNELS}", name="channels"),
+        # The job's query: scheduled broadcasts whose time has come.
+        Index("ix_broadcast_due", "status", "send_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    #: The saved segment it was aimed at; None: every member.
+    segment_id: Mapped[int | None] = mapped_column(ForeignKey("segment.id"), index=True)
+    #: The segment's conditions as they were when the broadcast was made (its snapshot).
+    definition: Mapped[dict[str, Any]] = mapped_column(JSON)
+    channels: Mapped[str] = mapped_column(String(16))
+    #: The text per language (zh-Hans, zh-Hant, en) with {name} {points} {level} {store}.
+    texts: Mapped[dict[str, str]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(12), default="scheduled")
+    send_at: Mapped[dt.datetime]
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    queued_at: Mapped[dt.datetime | None]
+    cancelled_at: Mapped[dt.datetime | None]
+    #: Members of the segment the broadcast reached (one per channel), and those skipped.
+    targeted: Mapped[int] = mapped_column(BigInteger, default=0)
+    skipped: Mapped[int] = mapped_column(BigInteger, default=0)
+    #: Outbox rows written so far (the progress of queueing).
+    queued: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class BroadcastRecipient(Base):
+    """The broadcast's snapshot: every member of the segment, and why one was skipped.
+
+    Keyed by (broadcast, member, channel) with no surrogate id: a million-member snapshot
+    pays for one index, which also serves the pages queueing reads (by member id).
+    """
+
+    __tablename__ = "broadcast_recipient"
+    __table_args__ = (
+        CheckConstraint(f"skipped IS NULL OR skipped IN {SKIP_REASONS}", name="skipped"),
+    )
+
+    broadcast_id: Mapped[int] = mapped_column(ForeignKey("broadcast.id"), primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("member.id"), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(8), primary_key=True)
+    #: The phone or openid (empty when skipped for having none).
+    address: Mapped[str] = mapped_column(String(128))
+    #: None: queued; else the reason (SKIP_REASONS).
+    skipped: Mapped[str | None] = mapped_column(String(16))

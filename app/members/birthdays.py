@@ -32,15 +32,60 @@ class HasBirthday(Protocol):
 
 @lru_cache(maxsize=4096)
 def lunar_to_solar(year: int, month: int, day: int, leap: bool = False) -> dt.date:
-    """The solar date of lunar (year, month, day), applying the leap-month and day-30 rules."""
-    for is_leap, lunar_day in ((leap, day), (False, day), (leap, day - 1), (False, day - 1)):
-        if lunar_day < 1:
-            continue
+    """The solar date of lunar (year, month, day), applying the leap-month and day-30 rules.
+
+    A leap-month birthday stays in the leap month when the year has that leap month (on
+    its day 29 if the leap month is short); only a year without it moves it to the
+    ordinary month of the same number.
+    """
+    leap = leap and leap_month(year) == month
+    for lunar_day in (day, day - 1) if day == 30 else (day,):
         try:
-            return LunarDate(year, month, lunar_day, is_leap).to_solar_date()
+            return LunarDate(year, month, lunar_day, leap).to_solar_date()
         except ValueError:
             continue
     raise ValueError(f"lunar date {year}-{month}-{day} has no solar date")
+
+
+@lru_cache(maxsize=512)
+def leap_month(year: int) -> int | None:
+    """The lunar year's leap month (闰月), None in a year without one."""
+    return LunarDate.leap_month_for_year(year) or None
+
+
+def _month_days(year: int, month: int, leap: bool) -> int:
+    try:
+        LunarDate(year, month, 30, leap).to_solar_date()
+    except ValueError:
+        return 29
+    return 30
+
+
+BirthdayKey = tuple[str, int, int, bool]
+
+
+def birthday_keys(day: dt.date) -> set[BirthdayKey]:
+    """Every stated birthday (calendar, month, day, leap) that falls on ``day`` this year.
+
+    The index lookup's keys, written from the rules above read backwards: solar Feb 28 of
+    a common year also holds Feb 29; lunar day 29 of a 29-day month also holds day 30; an
+    ordinary lunar month of a year without that leap month also holds the leap birthdays.
+    """
+    keys: set[BirthdayKey] = {("solar", day.month, day.day, False)}
+    if day.month == 2 and day.day == 28 and not _is_leap_year(day.year):
+        keys.add(("solar", 2, 29, False))
+    try:
+        lunar = LunarDate.from_solar_date(day.year, day.month, day.day)
+    except ValueError:
+        return keys  # outside the lunardate tables (1900-2099)
+    months = [(lunar.month, lunar.is_leap_month)]
+    if not lunar.is_leap_month and leap_month(lunar.year) != lunar.month:
+        months.append((lunar.month, True))
+    days = [lunar.day]
+    if lunar.day == 29 and _month_days(lunar.year, lunar.month, lunar.is_leap_month) == 29:
+        days.append(30)
+    keys.update(("lunar", m, d, leap) for m, leap in months for d in days)
+    return keys
 
 
 def solar_birthday(member: HasBirthday, year: int) -> dt.date | None:

@@ -3,18 +3,22 @@ member by any card), added to this group by ``app.cards.init_app``."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import click
 from flask.cli import with_appcontext
 
 from app.cli.support import cli_unit_of_work, echo_table
+from app.clock import local_today
 from app.members.services import (
+    birthdays_on,
     define_question,
     list_questions,
     members_per_store,
     retire_question,
 )
+from app.phone import mask_phone
 from app.stores.models import Store
 
 
@@ -78,3 +82,20 @@ def member_count_column(stores: list[Store], **_: Any) -> tuple[str, dict[int, s
     """The members column of ``laoyou store list``: members whose home is the store."""
     counts = members_per_store()
     return "members", {store.id: str(counts.get(store.id, 0)) for store in stores}
+
+
+@click.command("birthdays", help="The members whose birthday (lunar or solar) falls on a day.")
+@click.option(
+    "--on",
+    "day",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="YYYY-MM-DD; today in the programme's time zone by default.",
+)
+@with_appcontext
+def birthdays_command(day: dt.datetime | None) -> None:
+    """One line per member: the masked phone, then the member id."""
+    on = day.date() if day is not None else local_today()
+    with cli_unit_of_work():
+        for member in birthdays_on(on):
+            click.echo(f"{mask_phone(member.phone)} {member.id}")

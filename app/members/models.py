@@ -88,6 +88,9 @@ class Member(Base):
         CheckConstraint(f"alert_channel IN {ALERT_CHANNELS}", name="alert_channel"),
         # Reports: members who joined in a range of days.
         Index("ix_member_joined_at", "joined_at"),
+        # The day's birthdays over a million members: the few (calendar, month, day) keys
+        # that fall on a date (birthdays.birthday_keys), never a scan of every member.
+        Index("ix_member_birthday", "birthday_calendar", "birthday_month", "birthday_day"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -10,12 +10,13 @@ from typing import Any
 
 from flask import current_app
 from lunardate import LunarDate
-from sqlalchemy import ColumnElement, ScalarSelect, bindparam, func, select
+from sqlalchemy import ColumnElement, ScalarSelect, Select, and_, bindparam, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from app.audit.services import record
 from app.db import db, utcnow
 from app.errors import DuplicateMember, InvalidRequest, NotFound
+from app.members.birthdays import birthday_keys, is_birthday
 from app.members.models import (
     ALERT_TYPES,
     CALENDARS,
@@ -579,3 +580,38 @@ def count_members(store_ids: frozenset[int] | None = None) -> int:
     if store_ids is not None:
         query = query.where(Member.home_store_id.in_(store_ids))
     return db.session.scalar(query) or 0
+
+
+def birthday_query(day: dt.date, *, after: int = 0, limit: int = 1000) -> Select[Member]:
+    """One page of the members whose stated birthday may fall on ``day``, by id after
+    ``after``: the few (calendar, month, day) keys of ``birthday_keys``, each an index range."""
+    wanted = or_(
+        *(
+            and_(
+                Member.birthday_calendar == calendar,
+                Member.birthday_month == month,
+                Member.birthday_day == day_of_month,
+            )
+            for calendar, month, day_of_month in sorted({k[:3] for k in birthday_keys(day)})
+        )
+    )
+    return select(Member).where(wanted, Member.id > after).order_by(Member.id).limit(limit)
+
+
+def birthdays_on(day: dt.date, *, batch: int = 1000) -> Iterator[Member]:
+    """The members whose birthday falls on ``day`` (lunar and solar), in id order.
+
+    Candidates come from the birthday index (``birthday_query``); each is confirmed by
+    ``is_birthday`` (a leap-month key matches only in a year without that leap month).
+    Pages of ``batch`` by id, so a day's birthdays over a million members are never all
+    in memory.
+    """
+    after = 0
+    while True:
+        page = list(db.session.scalars(birthday_query(day, after=after, limit=batch)))
+        for member in page:
+            if is_birthday(member, day):
+                yield member
+        if len(page) < batch:
+            return
+        after = page[-1].id

@@ -6,6 +6,8 @@ comes in and ``services.enqueue`` for what goes out.
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from flask import Flask
 
 
@@ -43,3 +45,28 @@ def init_app(app: Flask) -> None:
     ledger_check_failed.connect(jobs.on_ledger_check_failed, weak=False)
     for job in jobs.JOBS:
         register_job(app, job)
+    # Campaigns queue greetings and broadcasts but may not import messaging (messaging runs
+    # the bot, whose commands call campaigns): they are handed the outbox's services.
+    app.extensions[OUTBOX_EXTENSION] = outbox_services()
+
+
+#: Where ``init_app`` leaves ``OutboxServices`` for packages that cannot import messaging.
+OUTBOX_EXTENSION = "laoyou.outbox"
+
+
+def outbox_services() -> object:
+    from app.messaging.compose import quiet_until
+    from app.messaging.services import (
+        broadcast_message_counts,
+        cancel_broadcast_messages,
+        enqueue,
+        enqueue_many,
+    )
+
+    return SimpleNamespace(
+        enqueue=enqueue,
+        enqueue_many=enqueue_many,
+        cancel_broadcast_messages=cancel_broadcast_messages,
+        broadcast_message_counts=broadcast_message_counts,
+        quiet_until=quiet_until,
+    )

@@ -2,7 +2,8 @@
 
 Three short transactions per message, never one open across a network call:
 
-1. claim (a batch): rows due now are locked (``FOR UPDATE SKIP LOCKED`` on
+1. claim (a batch): rows due now, lowest priority number first (alerts before
+   broadcast traffic), are locked (``FOR UPDATE SKIP LOCKED`` on
    PostgreSQL, so dispatchers on several hosts take disjoint rows; SQLite
    serialises writers anyway). Each is checked at send time — opted-out
    addresses are suppressed, marketing inside quiet hours is moved to the end of
@@ -172,7 +173,7 @@ class Dispatcher:
                         ),
                     ),
                 )
-                .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+                .order_by(OutboxMessage.priority, OutboxMessage.next_attempt_at, OutboxMessage.id)
                 .limit(batch)
                 .with_for_update(skip_locked=True)
             ).all()

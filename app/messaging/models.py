@@ -13,6 +13,7 @@ from sqlalchemy import (
     CheckConstraint,
     ForeignKey,
     Index,
+    SmallInteger,
     String,
     Text,
     UniqueConstraint,
@@ -29,6 +30,8 @@ KINDS = ("reply", "alert", "marketing", "system")
 #: dispatcher, or accepted by the provider and on its way), sent (handed to the carrier),
 #: then one final state. ``suppressed`` means we chose not to send (opt-out).
 STATUSES = ("queued", "sending", "sent", "delivered", "undelivered", "failed", "suppressed")
+#: Broadcast traffic's priority; everything else is 0 and goes first.
+BULK_PRIORITY = 1
 FINAL_STATUSES = ("delivered", "undelivered", "failed", "suppressed")
 #: Order for status callbacks: a status never moves to a lower rank.
 STATUS_RANK = {
@@ -53,8 +56,16 @@ class OutboxMessage(Base):
         CheckConstraint(f"kind IN {_in(KINDS)}", name="kind"),
         CheckConstraint(f"status IN {_in(STATUSES)}", name="status"),
         CheckConstraint("attempts >= 0", name="attempts"),
-        # The dispatcher's claim query: due rows by status and time.
-        Index("ix_outbox_message_due", "status", "next_attempt_at"),
+        # The dispatcher's claim query: due rows by status, priority and time.
+        Index("ix_outbox_message_due", "status", "priority", "next_attempt_at"),
+        # A broadcast's progress and its cancel. Partial: alerts write no entry here.
+        Index(
+            "ix_outbox_message_broadcast",
+            "broadcast_id",
+            "status",
+            postgresql_where=text("broadcast_id IS NOT NULL"),
+            sqlite_where=text("broadcast_id IS NOT NULL"),
+        ),
         # Status callbacks find a row by the provider's id. Partial: a row gets its id
         # only once sent, so enqueueing (inside every checkout) writes no entry here.
         Index(
@@ -85,6 +96,11 @@ class OutboxMessage(Base):
     #: Only the opt-out confirmation itself may go to an opted-out address.
     opt_out_confirmation: Mapped[bool] = mapped_column(Boolean, default=False)
     status: Mapped[str] = mapped_column(String(16), default="queued")
+    #: Claimed lowest first: alerts and replies (0) before broadcast traffic (BULK_PRIORITY),
+    #: so a large broadcast never starves a checkout's alert.
+    priority: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
+    #: The campaigns' broadcast that queued it (no foreign key: messaging knows no campaigns).
+    broadcast_id: Mapped[int | None]
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     #: While ``sending`` without a provider id: another dispatcher may re-claim after this.

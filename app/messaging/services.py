@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import uuid
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import Table, and_, bindparam, delete, func, literal, select, true, update
@@ -21,6 +22,7 @@ from app.members.services import check_alert_type, member_alert_switch
 from app.messaging.compose import quiet_hours
 from app.messaging.models import (
     ALERT_TYPES,
+    BULK_PRIORITY,
     KINDS,
     OUTBOX_CHANNELS,
     STATUS_RANK,
@@ -431,3 +433,124 @@ def requeue_abandoned(now: dt.datetime) -> int:
         .values(status="queued", lease_until=None, next_attempt_at=now, updated_at=now)
     )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+# --- bulk: broadcasts ------------------------------------------------------------------------
+
+
+#: One message of a bulk page: channel, address, member id, body, language, dedupe key.
+BulkMessage = tuple[str, str, int, str, str, str]
+
+
+def enqueue_many(
+    messages: Sequence[BulkMessage],
+    *,
+    broadcast_id: int,
+    not_before: dt.datetime | None = None,
+) -> None:
+    """Queue a page of a broadcast's marketing messages in one go.
+
+    Rows carry ``BULK_PRIORITY`` (the dispatcher claims alerts first) and the broadcast's
+    id (its progress and its cancel). No alert switches apply (marketing has none);
+    opt-outs and quiet hours are checked again at send time.
+
+    On PostgreSQL the page is one ``COPY``: a broadcast is queued once, under its row's
+    lock and in one transaction, so its keys are new by construction, and a duplicate
+    would fail the whole unit of work rather than be skipped. On SQLite, an executemany
+    with ``ON CONFLICT DO NOTHING``.
+    """
+    if not messages:
+        return
+    now = utcnow()
+    due = not_before or now
+    for channel, _address, _member, body, _language, _key in messages:
+        if channel not in OUTBOX_CHANNELS or not body.strip():
+            raise InvalidRequest("a broadcast message needs a channel and a text")
+    connection = db.session.connection()
+    fixed = ("marketing", False, "queued", BULK_PRIORITY, broadcast_id, 0, due, now, now)
+    if connection.dialect.name == "postgresql":
+        # COPY's text format written here in one string: psycopg's write_row per row costs
+        # more than rendering the messages. Only the body is free text; addresses (E.164,
+        # openids), languages and keys hold no tab, newline or backslash.
+        tail = "\t".join(_copy_field(value) for value in fixed)
+        data = "".join(
+            f"{c}\t{a}\t{m}\t{_copy_text(b)}\t{lang}\t{k}\t{tail}\n"
+            for c, a, m, b, lang, k in messages
+        )
+        raw: Any = connection.connection.dbapi_connection
+        with raw.cursor() as cursor, cursor.copy(_COPY_BULK) as copy:
+            copy.write(data.encode())
+        return
+    connection.execute(
+        sqlite.insert(_OUTBOX).on_conflict_do_nothing(index_elements=["dedupe_key"]),
+        [dict(zip(_BULK_COLUMNS, row + fixed, strict=True)) for row in messages],
+    )
+
+
+#: The columns of a bulk row: the message's own, then those every row of a page shares.
+_BULK_COLUMNS = (
+    "channel",
+    "address",
+    "member_id",
+    "body",
+    "language",
+    "dedupe_key",
+    "kind",
+    "opt_out_confirmation",
+    "status",
+    "priority",
+    "broadcast_id",
+    "attempts",
+    "next_attempt_at",
+    "created_at",
+    "updated_at",
+)
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_text(text: str) -> str:
+    """Free text for COPY: escaped only when it holds a backslash, a tab or a line end."""
+    if "\\" in text or "\t" in text or "\n" in text or "\r" in text:
+        return text.translate(_COPY_ESCAPES)
+    return text
+
+
+def _copy_field(value: Any) -> str:
+    """One field in COPY's text format: NULL is \\N, and \\, tab and line ends escaped."""
+    if value is None:
+        return "\\N"
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    return str(value).translate(_COPY_ESCAPES)
+
+
+_COPY_BULK = f"COPY outbox_message ({', '.join(_BULK_COLUMNS)}) FROM STDIN"
+
+
+def cancel_broadcast_messages(broadcast_id: int) -> int:
+    """Stop what a broadcast has not yet sent: its ``queued`` rows become ``suppressed``.
+
+    A row a dispatcher has already claimed (``sending``) is on its way and is left alone;
+    on PostgreSQL the UPDATE waits for that claim's short transaction and then skips it.
+    """
+    c = _OUTBOX.c
+    result = db.session.connection().execute(
+        update(_OUTBOX)
+        .where(c.broadcast_id == broadcast_id, c.status == "queued")
+        .values(status="suppressed", last_error="broadcast cancelled", updated_at=utcnow())
+    )
+    return int(result.rowcount or 0)
+
+
+def broadcast_message_counts(broadcast_id: int) -> dict[str, int]:
+    """How many of a broadcast's outbox rows are in each status (its delivery counts)."""
+    c = _OUTBOX.c
+    rows = db.session.connection().execute(
+        select(c.status, func.count()).where(c.broadcast_id == broadcast_id).group_by(c.status)
+    )
+    counts = dict.fromkeys(STATUS_RANK, 0)
+    for status, count in rows:
+        counts[status] = int(count)
+    return counts

@@ -53,6 +53,11 @@ def _report_viewers(ok: int) -> dict[str, int]:
     return {ANON: R, "admin": ok, "marketer": ok, "store_manager": ok, "cashier": F}
 
 
+def _marketers(ok: int) -> dict[str, int]:
+    """campaigns.manage: admin and marketer."""
+    return {ANON: R, "admin": ok, "marketer": ok, "store_manager": F, "cashier": F}
+
+
 def _everyone(ok: int, anonymous: int = R) -> dict[str, int]:
     return {ANON: anonymous, **dict.fromkeys(ROLES, ok)}
 
@@ -170,6 +175,21 @@ TABLE: dict[tuple[str, str], tuple[str, dict[str, str], dict[str, int]]] = {
     ("admin.question_retire", "POST"): ("/admin/questions/nope/retire", {}, _only_admin(404)),
     ("admin.reports", "GET"): ("/admin/reports", {}, _report_viewers(200)),
     ("admin.report", "GET"): ("/admin/reports/members", {}, _report_viewers(200)),
+    ("admin.segments_list", "GET"): ("/admin/segments", {}, _marketers(200)),
+    ("admin.segment_new", "GET"): ("/admin/segments/new", {}, _marketers(200)),
+    ("admin.segment_new", "POST"): ("/admin/segments/new", {"name": ""}, _marketers(400)),
+    ("admin.segment_preview", "POST"): (
+        "/admin/segments/preview",
+        {"definition": "not json"},
+        _marketers(400),
+    ),
+    ("admin.segment_edit", "GET"): ("/admin/segments/999999", {}, _marketers(404)),
+    ("admin.segment_edit", "POST"): ("/admin/segments/999999", {}, _marketers(404)),
+    ("admin.broadcasts_list", "GET"): ("/admin/broadcasts", {}, _marketers(200)),
+    ("admin.broadcast_new", "GET"): ("/admin/broadcasts/new", {}, _marketers(200)),
+    ("admin.broadcast_new", "POST"): ("/admin/broadcasts/new", {"title": ""}, _marketers(400)),
+    ("admin.broadcast_detail", "GET"): ("/admin/broadcasts/999999", {}, _marketers(404)),
+    ("admin.broadcast_cancel", "POST"): ("/admin/broadcasts/999999/cancel", {}, _marketers(404)),
 }
 
 

@@ -6,11 +6,14 @@ import datetime as dt
 from dataclasses import dataclass
 
 import pytest
+from lunardate import LunarDate
 
 from app.members.birthdays import (
+    birthday_keys,
     birthdays_in_year,
     is_birthday,
     is_birthday_month,
+    leap_month,
     lunar_to_solar,
     solar_birthday,
 )
@@ -94,3 +97,90 @@ def test_a_late_lunar_birthday_can_fall_twice_in_one_solar_year() -> None:
 def test_unknown_birthday_is_never_a_birthday_month() -> None:
     assert solar_birthday(Person(None, None), 2026) is None
     assert not is_birthday_month(Person(None, None), dt.date(2026, 1, 1))
+
+
+# --- worked dates, checked against lunardate itself -------------------------------------
+
+
+def _solar(year: int, month: int, day: int, leap: bool = False) -> dt.date:
+    return LunarDate(year, month, day, leap).to_solar_date()
+
+
+def test_the_worked_years_have_and_lack_the_leap_months_used_below() -> None:
+    assert leap_month(2023) == 2  # 闰二月
+    assert leap_month(2025) == 6  # 闰六月
+    assert leap_month(2024) is None
+    assert leap_month(2026) is None
+
+
+def test_a_leap_sixth_month_birthday_in_2025_and_in_2026() -> None:
+    member = lunar(6, 15, leap=True)
+    # 2025 has 闰六月: the birthday is in it, a month after the ordinary 六月十五.
+    assert solar_birthday(member, 2025) == _solar(2025, 6, 15, True) == dt.date(2025, 8, 8)
+    assert solar_birthday(lunar(6, 15), 2025) == _solar(2025, 6, 15) == dt.date(2025, 7, 9)
+    assert not is_birthday(member, dt.date(2025, 7, 9))
+    # 2026 has none: it is kept on the ordinary 六月十五.
+    assert solar_birthday(member, 2026) == _solar(2026, 6, 15) == dt.date(2026, 7, 28)
+    assert ("lunar", 6, 15, True) in birthday_keys(dt.date(2026, 7, 28))
+    assert ("lunar", 6, 15, True) not in birthday_keys(dt.date(2025, 7, 9))
+
+
+def test_a_leap_day_30_birthday_in_a_short_leap_month_stays_in_the_leap_month() -> None:
+    # 2023's 闰二月 has 29 days: 闰二月三十 is kept on 闰二月廿九, not moved to 二月.
+    with pytest.raises(ValueError):
+        LunarDate(2023, 2, 30, True).to_solar_date()
+    member = lunar(2, 30, leap=True)
+    assert solar_birthday(member, 2023) == _solar(2023, 2, 29, True) == dt.date(2023, 4, 19)
+    assert ("lunar", 2, 30, True) in birthday_keys(dt.date(2023, 4, 19))
+
+
+def test_day_30_of_a_29_day_month_falls_on_day_29() -> None:
+    with pytest.raises(ValueError):
+        LunarDate(2030, 1, 30).to_solar_date()
+    day = _solar(2030, 1, 29)
+    assert is_birthday(lunar(1, 30), day)
+    assert {("lunar", 1, 29, False), ("lunar", 1, 30, False)} <= birthday_keys(day)
+
+
+def test_feb_29_keys_on_feb_28_only_in_common_years() -> None:
+    assert ("solar", 2, 29, False) in birthday_keys(dt.date(2026, 2, 28))
+    assert ("solar", 2, 29, False) not in birthday_keys(dt.date(2028, 2, 28))
+    assert ("solar", 2, 29, False) in birthday_keys(dt.date(2028, 2, 29))
+
+
+EVERY_BIRTHDAY = [Person(m, d) for m in range(1, 13) for d in range(1, 32)] + [
+    lunar(m, d, leap) for m in range(1, 13) for d in range(1, 31) for leap in (False, True)
+]
+
+
+def _key(member: Person) -> tuple[str, int, int, bool]:
+    assert member.birthday_month is not None and member.birthday_day is not None
+    return (
+        member.birthday_calendar,
+        member.birthday_month,
+        member.birthday_day,
+        member.lunar_leap_month,
+    )
+
+
+@pytest.mark.parametrize("year", [2023, 2025, 2026, 2028])
+def test_the_index_keys_are_exactly_the_birthdays_of_the_day(year: int) -> None:
+    """Every stated birthday's day holds its key, and every key of a day is a birthday then."""
+    valid = [p for p in EVERY_BIRTHDAY if p.birthday_calendar == "lunar" or _real(p)]
+    for member in valid:
+        for day in birthdays_in_year(member, year):
+            assert _key(member) in birthday_keys(day), (member, day)
+    by_key = {_key(p): p for p in valid}
+    day = dt.date(year, 1, 1)
+    while day.year == year:
+        for key in birthday_keys(day):
+            assert is_birthday(by_key[key], day), (key, day)
+        day += dt.timedelta(days=1)
+
+
+def _real(person: Person) -> bool:
+    try:
+        dt.date(2028, person.birthday_month or 0, person.birthday_day or 0)
+    except ValueError:
+        return False
+    return True

@@ -61,6 +61,9 @@ def test_every_package_job_is_registered_with_its_schedule(app: Flask) -> None:
         "run_history_purge",
         "card_validity_reminders",
         "form_key_purge",
+        "birthday_greetings",
+        "birthday_bonus",
+        "broadcasts_due",
     ],
 )
 def test_each_job_twice_for_one_day_runs_once(app: Flask, name: str) -> None:

@@ -130,6 +130,7 @@ class RuleSet:
     birthday_multiplier_bp: int = BP
     points_excluded_categories: frozenset[str] = frozenset()
     signup_points: int = 0
+    birthday_points: int = 0
     referral_points: int = 0
     discount_stacking: str = "best"
     discount_excluded_categories: frozenset[str] = frozenset()
@@ -155,6 +156,7 @@ PROGRAM_FIELDS = (
     "multiplier_combination",
     "birthday_multiplier_bp",
     "signup_points",
+    "birthday_points",
     "referral_points",
     "discount_stacking",
     "offset_points_per_yuan",

@@ -232,6 +232,7 @@ def parse_rules(document: Any) -> dict[str, Any]:
     program["birthday_multiplier_bp"] = earning.bp("birthday_multiplier_bp", 10000)
     program["points_excluded_categories"] = earning.words("excluded_categories")
     program["signup_points"] = earning.integer("signup_points", 0)
+    program["birthday_points"] = earning.integer("birthday_points", 0)
     program["referral_points"] = earning.integer("referral_points", 0)
     rules: list[dict[str, Any]] = []
     stores: list[dict[str, Any]] = []
@@ -620,6 +621,7 @@ def export_rules() -> dict[str, Any]:
         birthday_multiplier_bp=10000,
         points_excluded_categories=[],
         signup_points=0,
+        birthday_points=0,
         referral_points=0,
         discount_stacking="best",
         discount_excluded_categories=[],
@@ -644,6 +646,7 @@ def export_rules() -> dict[str, Any]:
             "birthday_multiplier_bp": p.birthday_multiplier_bp,
             "excluded_categories": list(p.points_excluded_categories),
             "signup_points": p.signup_points,
+            "birthday_points": p.birthday_points,
             "referral_points": p.referral_points,
             "stores": [
                 {"store": r.store_code, "name": r.name, "multiplier_bp": r.multiplier_bp}

@@ -53,6 +53,8 @@ class ProgramRules(Base):
     #: Categories whose lines earn no points (e.g. tobacco, gift cards).
     points_excluded_categories: Mapped[list[str]] = mapped_column(JSON, default=list)
     signup_points: Mapped[int] = mapped_column(BigInteger, default=0)
+    #: Points given on the member's birthday (the birthday job), once a year.
+    birthday_points: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     #: Points for the referrer when a referred member first spends.
     referral_points: Mapped[int] = mapped_column(BigInteger, default=0)
     discount_stacking: Mapped[str] = mapped_column(String(12), default="best")

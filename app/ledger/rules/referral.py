@@ -1,6 +1,7 @@
-"""Points the rules give outside a purchase: the sign-up gift and the referral bonus.
+"""Points the rules give outside a purchase: the sign-up gift, the referral bonus and the
+birthday gift.
 
-Both post through the journal with a key derived from the member, so each is
+Each posts through the journal with a key derived from the member, so each is
 given once whatever happens: a repeated signal, a replayed checkout, two first
 purchases at two counters at the same moment (the second finds the key posted
 and replays it). They run inside the transaction of the event that caused them.
@@ -29,6 +30,25 @@ def signup_gift(member: Member, card: Card | None) -> int:
     if not points or card is None:
         return 0
     _credit(card, points, reason="signup_gift", key=f"signup:{member.id}", request=member.id)
+    return points
+
+
+def birthday_gift(member: Member, year: int) -> int:
+    """Credit the rules' birthday points once for ``year``; returns the points given (0 when
+    the rules give none, the member has no active card, or it was given before)."""
+    from app.ledger.models import Transaction
+    from app.ledger.rules.engine import current_rules
+
+    points = current_rules().birthday_points
+    if not points:
+        return 0
+    key = f"birthday:{member.id}:{year}"
+    if db.session.scalar(select(Transaction.id).where(Transaction.idempotency_key == key)):
+        return 0
+    card = _referrer_card(member.id)
+    if card is None:
+        return 0
+    _credit(card, points, reason="birthday", key=key, request=f"{member.id}:{year}")
     return points
 
 

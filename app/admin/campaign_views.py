@@ -1,0 +1,275 @@
+"""The marketers' room: segments (with a live count) and broadcasts (``campaigns.manage``).
+
+Thin over ``app.campaigns.segments`` and ``app.campaigns.broadcasts``: every check is the
+services'. A refusal is the form again with the reason (400); an unknown id is 404.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+from flask import abort, jsonify, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response
+
+from app import clock
+from app.admin.guard import current_staff, requires
+from app.admin.messages import error_text
+from app.campaigns import broadcasts as casts
+from app.campaigns import segments
+from app.campaigns.models import BROADCAST_CHANNELS
+from app.errors import InvalidRequest, LaoyouError, NotFound
+from app.i18n import gettext
+from app.limits import MAX_ID
+
+#: Longest definition or text a form may send; longer is refused before parsing.
+MAX_DEFINITION_CHARS = 20_000
+MAX_FIELD_CHARS = 2_000
+
+
+def _field(name: str, limit: int = MAX_FIELD_CHARS) -> str:
+    return request.form.get(name, "")[: limit + 1]
+
+
+def _who() -> str:
+    staff = current_staff()
+    assert staff is not None
+    return staff.username
+
+
+def _definition(raw: str) -> Any:
+    if len(raw) > MAX_DEFINITION_CHARS:
+        raise InvalidRequest(f"definition: at most {MAX_DEFINITION_CHARS} characters")
+    try:
+        return json.loads(raw or "{}")
+    except (ValueError, RecursionError):
+        raise InvalidRequest("definition: this is not valid JSON", field="definition") from None
+
+
+def _id_or_404(value: int) -> int:
+    if value > MAX_ID:
+        abort(404)
+    return value
+
+
+def field_labels() -> dict[str, str]:
+    """What the segment builder calls each condition."""
+    return {
+        "age": gettext("Age"),
+        "gender": gettext("Gender"),
+        "region": gettext("Region"),
+        "home_store": gettext("Home store (codes)"),
+        "level": gettext("Level"),
+        "tag": gettext("Interest tags"),
+        "answer": gettext("Questionnaire answer"),
+        "occupation": gettext("Occupation"),
+        "income_band": gettext("Income band"),
+        "points": gettext("Points"),
+        "stored_value_fen": gettext("Stored value (fen)"),
+        "spend_fen": gettext("Spend in the last days (fen)"),
+        "visits": gettext("Visits in the last days"),
+        "last_visit": gettext("Last visit"),
+        "birthday_month": gettext("Birthday month"),
+        "joined": gettext("Joined"),
+        "channel_bound": gettext("Channel bound"),
+        "opted_in": gettext("Opted in"),
+    }
+
+
+def status_labels() -> dict[str, str]:
+    return {
+        "scheduled": gettext("Scheduled"),
+        "queuing": gettext("Queueing"),
+        "queued": gettext("Queued"),
+        "cancelled": gettext("Called off"),
+    }
+
+
+def channel_labels() -> dict[str, str]:
+    return {
+        "sms": gettext("SMS"),
+        "wechat": gettext("WeChat (bound followers only)"),
+        "wechat_or_sms": gettext("WeChat when bound, else SMS"),
+    }
+
+
+# --- segments ---------------------------------------------------------------------------------
+
+
+@requires("campaigns.manage")
+def segments_list() -> str:
+    return render_template(
+        "admin/segments.html", segments=segments.list_segments(), done=request.args.get("done")
+    )
+
+
+def _segment_page(segment: Any, name: str, definition: str, error: str | None = None) -> str:
+    shown = None
+    if error is None:
+        try:
+            shown = segments.preview(json.loads(definition))
+        except (LaoyouError, ValueError):
+            shown = None
+    return render_template(
+        "admin/segment_edit.html",
+        segment=segment,
+        name=name,
+        definition=definition,
+        error=error,
+        preview=shown,
+        fields=segments.FIELDS,
+        field_labels=field_labels(),
+    )
+
+
+@requires("campaigns.manage")
+def segment_new() -> Response | str | tuple[str, int]:
+    if request.method == "GET":
+        return _segment_page(None, "", json.dumps({"all": []}))
+    return _segment_save(None)
+
+
+@requires("campaigns.manage")
+def segment_edit(segment_id: int) -> Response | str | tuple[str, int]:
+    try:
+        segment = segments.get_segment(_id_or_404(segment_id))
+    except NotFound:
+        abort(404)
+    if request.method == "GET":
+        text = json.dumps(segment.definition, ensure_ascii=False, indent=2)
+        return _segment_page(segment, segment.name, text)
+    return _segment_save(segment)
+
+
+def _segment_save(segment: Any) -> Response | tuple[str, int]:
+    name, raw = _field("name"), _field("definition", MAX_DEFINITION_CHARS)
+    try:
+        saved = segments.save_segment(
+            name,
+            _definition(raw),
+            created_by=_who(),
+            segment_id=segment.id if segment is not None else None,
+        )
+    except LaoyouError as exc:
+        return _segment_page(segment, name, raw, error=error_text(exc)), 400
+    return redirect(url_for("admin.segments_list", done=saved.name))
+
+
+@requires("campaigns.manage")
+def segment_preview() -> tuple[Response, int]:
+    """The live count: JSON ``{ok, count, sample}`` or ``{ok: false, error}`` (400)."""
+    try:
+        shown = segments.preview(_definition(_field("definition", MAX_DEFINITION_CHARS)))
+    except LaoyouError as exc:
+        return jsonify(ok=False, error=error_text(exc)), 400
+    sample = [{"id": i, "phone": phone, "name": name} for i, phone, name in shown.sample]
+    return jsonify(ok=True, count=shown.count, sample=sample), 200
+
+
+# --- broadcasts -------------------------------------------------------------------------------
+
+
+@requires("campaigns.manage")
+def broadcasts_list() -> str:
+    return render_template(
+        "admin/broadcasts.html",
+        broadcasts=casts.list_broadcasts(),
+        status_labels=status_labels(),
+        channel_labels=channel_labels(),
+    )
+
+
+def _send_at(when: str, at: str) -> dt.datetime | None:
+    """None for "now"; else the local date and time typed, as an aware datetime."""
+    if when != "later":
+        return None
+    try:
+        local = dt.datetime.fromisoformat(at)
+    except ValueError:
+        raise InvalidRequest("send_at: a date and time", field="send_at") from None
+    if local.tzinfo is not None:
+        raise InvalidRequest("send_at: a local date and time", field="send_at")
+    return local.replace(tzinfo=clock.zone())
+
+
+def _form() -> dict[str, Any]:
+    return {
+        "title": _field("title"),
+        "segment": _field("segment"),
+        "channels": _field("channels"),
+        "when": _field("when"),
+        "at": _field("at"),
+        "texts": {language: _field(f"text_{language}") for language in casts.LANGUAGES},
+    }
+
+
+def _broadcast_page(form: dict[str, Any], error: str | None = None, previews: Any = None) -> str:
+    return render_template(
+        "admin/broadcast_new.html",
+        form=form,
+        error=error,
+        previews=previews,
+        segments=segments.list_segments(),
+        channels=BROADCAST_CHANNELS,
+        channel_labels=channel_labels(),
+        languages=casts.LANGUAGES,
+        placeholders=casts.PLACEHOLDERS,
+    )
+
+
+@requires("campaigns.manage")
+def broadcast_new() -> Response | str | tuple[str, int]:
+    if request.method == "GET":
+        form = {"title": "", "segment": "", "channels": "sms", "when": "now", "at": ""}
+        return _broadcast_page({**form, "texts": {}})
+    form = _form()
+    try:
+        if request.form.get("action") == "preview":
+            return _broadcast_page(form, previews=casts.preview_texts(form["texts"]))
+        segment = form["segment"]
+        if segment and not segment.isdigit():
+            raise InvalidRequest("segment: choose one of the list", field="segment")
+        broadcast = casts.create_broadcast(
+            title=form["title"],
+            segment_id=_id_or_404(int(segment)) if segment else None,
+            channels=form["channels"],
+            texts=form["texts"],
+            send_at=_send_at(form["when"], form["at"]),
+            created_by=_who(),
+        )
+    except LaoyouError as exc:
+        return _broadcast_page(form, error=error_text(exc)), exc.status
+    return redirect(url_for("admin.broadcast_detail", broadcast_id=broadcast.id))
+
+
+def _broadcast_or_404(broadcast_id: int) -> Any:
+    try:
+        return casts.get_broadcast(_id_or_404(broadcast_id))
+    except NotFound:
+        abort(404)
+
+
+@requires("campaigns.manage")
+def broadcast_detail(broadcast_id: int) -> str:
+    broadcast = _broadcast_or_404(broadcast_id)
+    segment = (
+        segments.get_segment(broadcast.segment_id) if broadcast.segment_id is not None else None
+    )
+    return render_template(
+        "admin/broadcast.html",
+        broadcast=broadcast,
+        segment=segment,
+        progress=casts.broadcast_progress(broadcast),
+        skipped=casts.recipients_page(broadcast.id, skipped_only=True, limit=20),
+        stopped=request.args.get("stopped"),
+        status_labels=status_labels(),
+        channel_labels=channel_labels(),
+    )
+
+
+@requires("campaigns.manage")
+def broadcast_cancel(broadcast_id: int) -> Response:
+    broadcast = _broadcast_or_404(broadcast_id)
+    stopped = casts.cancel_broadcast(broadcast.id)
+    return redirect(url_for("admin.broadcast_detail", broadcast_id=broadcast.id, stopped=stopped))
