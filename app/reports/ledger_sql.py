@@ -49,6 +49,9 @@ SelectT = TypeVar("SelectT", bound=Select[*tuple[Any, ...]])
 MAX_RANGE_DAYS = 5 * 366
 #: The most rows a page may ask for (the CSV asks for every row with ``page=None``).
 MAX_PAGE_SIZE = 1000
+#: No range holds more pages than this; a larger number is a typo (or a probe), and would
+#: overflow SQLite's integers as an OFFSET.
+MAX_PAGE = 1_000_000
 
 
 def check(params: ReportParams) -> None:
@@ -57,8 +60,8 @@ def check(params: ReportParams) -> None:
         raise InvalidRequest("the range starts after it ends", field="from")
     if (params.date_to - params.date_from).days >= MAX_RANGE_DAYS:
         raise InvalidRequest(f"a report covers at most {MAX_RANGE_DAYS} days", field="to")
-    if params.page is not None and params.page < 1:
-        raise InvalidRequest("pages are numbered from 1", field="page")
+    if params.page is not None and not 1 <= params.page <= MAX_PAGE:
+        raise InvalidRequest(f"pages are numbered from 1 to {MAX_PAGE}", field="page")
     if not 1 <= params.page_size <= MAX_PAGE_SIZE:
         raise InvalidRequest(f"a page holds 1 to {MAX_PAGE_SIZE} rows", field="page_size")
     window(params.date_from, params.date_to)  # a date the zone cannot place is refused here
