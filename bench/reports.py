@@ -11,8 +11,8 @@ transactions: checkouts with two items, cash checkouts, recharges with bonus, re
 gift redemptions, expiries) over ``--months`` months (24) ending 2026-11-30 local;
 ``--small`` (or ``BENCH_REPORTS_SMALL=1``) loads a tenth of it.
 
-Then for each report (the ledger side's ``LEDGER_REPORTS`` and, when the tree has it, the
-panel's registry ``app.reports.registry``) and for 2026-11 (one month), the report
+Then for each of the sixteen reports (``app.reports.registry.REPORTS``) and for 2026-11
+(one month), the report
 function is timed for its first page and for its CSV (``page=None``: every row), in
 an app context with its own session as a request would be. The SQL it sent is recorded
 (SQLAlchemy's ``before_cursor_execute``: the statements and parameters as the driver got
@@ -257,24 +257,10 @@ def build(url: str, members: int, lines: int, months: int) -> None:
 
 
 def reports() -> dict[str, Callable[..., Any]]:
-    """Every report this tree has: the ledger side's, and the registry's if it is here."""
-    from app.reports.ledger_reports import LEDGER_REPORTS
+    """Every report the panel offers (the registry), by its URL name."""
+    from app.reports.registry import REPORTS
 
-    found: dict[str, Callable[..., Any]] = {}
-    try:
-        from app.reports import registry  # type: ignore[attr-defined]
-    except ImportError:
-        registry = None
-    if registry is not None:
-        for attr in ("REPORTS", "REGISTRY"):
-            table = getattr(registry, attr, None)
-            if isinstance(table, dict):
-                for name, entry in table.items():
-                    fn = getattr(entry, "function", None) or getattr(entry, "fn", None) or entry
-                    if callable(fn):
-                        found[name] = fn
-    found.update(LEDGER_REPORTS)
-    return found
+    return {name: spec.function for name, spec in REPORTS.items()}
 
 
 class Recorder:
