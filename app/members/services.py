@@ -579,3 +579,15 @@ def count_members(store_ids: frozenset[int] | None = None) -> int:
     if store_ids is not None:
         query = query.where(Member.home_store_id.in_(store_ids))
     return db.session.scalar(query) or 0
+
+
+def count_joined(store_id: int, since: dt.datetime, until: dt.datetime) -> int:
+    """Members who joined with ``store_id`` as their home in ``[since, until)``."""
+    query = (
+        select(func.count())
+        .select_from(Member)
+        .where(
+            Member.home_store_id == store_id, Member.joined_at >= since, Member.joined_at < until
+        )
+    )
+    return db.session.scalar(query) or 0
