@@ -15,11 +15,16 @@ from flask import g
 from marshmallow import Schema, fields, validate
 
 from app.api.base import Blueprint
+from app.api.ledger import LIMITED, ItemSchema
+from app.api.schemas import MAXIMUM_SETTING, WholeNumber
 from app.auth.services import MAX_PASSWORD_CHARS, find_staff
 from app.auth.station import TOKEN_MAX_AGE_S, sign_in_at_station
+from app.cards.services import resolve_card
 from app.clock import local_today
 from app.errors import Forbidden, InvalidRequest
 from app.ledger.day import DayFigures, day_bounds, store_day
+from app.ledger.quotes import quote_recharge, quote_sale
+from app.limits import MAX_ITEMS, MAX_POINTS
 from app.members.services import count_joined
 
 blp = Blueprint(
@@ -101,6 +106,89 @@ class DaySchema(Schema):
     )
     totals = fields.Nested(DayFiguresSchema, required=True)
     staff = fields.List(fields.Nested(StaffDaySchema), required=True)
+
+
+def _amount(text: str, minimum: int) -> WholeNumber:
+    return WholeNumber(
+        required=True,
+        validate=validate.Range(min=minimum),
+        metadata={"description": text + LIMITED, MAXIMUM_SETTING: "MAX_TRANSACTION_FEN"},
+    )
+
+
+class SaleQuoteSchema(Schema):
+    card = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=128),
+        metadata={"description": "A card number, card medium value or the holder's phone."},
+    )
+    amount_fen = _amount("List price, in fen.", 0)
+    items = fields.List(
+        fields.Nested(ItemSchema), load_default=None, validate=validate.Length(max=MAX_ITEMS)
+    )
+    points_offset = WholeNumber(load_default=0, validate=validate.Range(min=0, max=MAX_POINTS))
+
+
+class SaleQuoteResultSchema(Schema):
+    discount_fen = fields.Integer(required=True)
+    charged_fen = fields.Integer(required=True, metadata={"description": "To pay."})
+    points_offset_fen = fields.Integer(required=True)
+    points_earned = fields.Integer(
+        required=True, metadata={"description": "Paid by cash or stored value."}
+    )
+    applied = fields.List(
+        fields.String(),
+        required=True,
+        metadata={
+            "description": "The rules applied: level, card discount, member day, promotions…"
+        },
+    )
+
+
+class RechargeQuoteSchema(Schema):
+    card = fields.String(required=True, validate=validate.Length(min=1, max=128))
+    amount_fen = _amount("Money to pay in, in fen.", 1)
+
+
+class RechargeQuoteResultSchema(Schema):
+    bonus_fen = fields.Integer(required=True)
+    plan = fields.String(required=True, allow_none=True, metadata={"description": "The plan."})
+
+
+@blp.route("/checkout/quote", methods=["POST"])
+@blp.arguments(SaleQuoteSchema)
+@blp.response(200, SaleQuoteResultSchema)
+@blp.errors(404, 409, 415)
+def checkout_quote(data: dict[str, Any]) -> dict[str, Any]:
+    """What a checkout would charge and earn at the key's store now; nothing is posted.
+
+    The counter shows it before the member confirms. 404 ``not_found`` (the card);
+    409 ``card_not_active``, ``outside_validity``; 400 ``amount_too_large``.
+    """
+    quote = quote_sale(
+        resolve_card(data["card"]),
+        g.store,
+        data["amount_fen"],
+        items=data["items"],
+        points_offset=data["points_offset"],
+    )
+    return {
+        "discount_fen": quote.discount_fen,
+        "charged_fen": quote.charged_fen,
+        "points_offset_fen": quote.points_offset_fen,
+        "points_earned": quote.points_earned,
+        "applied": list(quote.applied),
+    }
+
+
+@blp.route("/recharge/quote", methods=["POST"])
+@blp.arguments(RechargeQuoteSchema)
+@blp.response(200, RechargeQuoteResultSchema)
+@blp.errors(404, 409, 415)
+def recharge_quote(data: dict[str, Any]) -> dict[str, Any]:
+    """The bonus a recharge would get now (the best plan that applies); nothing is posted."""
+    plan, bonus = quote_recharge(resolve_card(data["card"]), data["amount_fen"])
+    return {"bonus_fen": bonus, "plan": plan}
 
 
 @blp.route("/staff/verify", methods=["POST"])

@@ -167,3 +167,42 @@ def test_the_day_refuses_bad_dates(api: Any, query: str) -> None:
 def test_the_day_of_another_store_is_403(api: Any, make_store: Callable[..., Any]) -> None:
     make_store("BJ01")
     assert api.get("/api/v1/stores/BJ01/day").status_code == 403
+
+
+def test_quotes_match_what_the_posting_then_does(
+    api: Any, cashier: Any, make_member: Callable[..., Any]
+) -> None:
+    member = make_member("+8613800138005")
+    quote = api.post("/api/v1/checkout/quote", json={"card": member.phone, "amount_fen": 10000})
+    assert quote.status_code == 200, quote.json
+    sold = _checkout(api, member.phone, 10000, "cash", "q-1", None).json
+    assert quote.json["discount_fen"] == sold["discount_fen"] > 0
+    assert quote.json["charged_fen"] == sold["charged_fen"]
+    assert quote.json["points_earned"] == sold["points_earned"]
+    bonus = api.post("/api/v1/recharge/quote", json={"card": member.phone, "amount_fen": 100000})
+    assert bonus.status_code == 200, bonus.json
+    done = api.post(
+        f"/api/v1/cards/{member.phone}/recharge",
+        json={"amount_fen": 100000, "store": "SH01"},
+        headers={"Idempotency-Key": "q-r"},
+    )
+    assert bonus.json["bonus_fen"] == done.json["bonus_fen"]
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        ({"card": "nobody", "amount_fen": 100}, 404),
+        ({"card": "+8613800138006", "amount_fen": 1.5}, 400),
+        ({"card": "+8613800138006", "amount_fen": 10**12}, 400),
+        ({"card": "+8613800138006", "amount_fen": -1}, 400),
+        ({"card": "+8613800138006\u0000", "amount_fen": 1}, 400),
+    ],
+)
+def test_quotes_refuse_bad_input(
+    api: Any, cashier: Any, make_member: Callable[..., Any], body: dict[str, Any], status: int
+) -> None:
+    make_member("+8613800138006")
+    for path in ("/api/v1/checkout/quote", "/api/v1/recharge/quote"):
+        answer = api.post(path, json=body)
+        assert answer.status_code == status, (path, answer.json)
