@@ -12,7 +12,9 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
+# pyscard (in .[dev]) builds against the PC/SC headers: the system packages come first.
 $(STAMP): $(BIN)/python pyproject.toml
+	@$(MAKE) --no-print-directory system-deps
 	$(BIN)/pip install --quiet -e '.[dev]'
 	$(BIN)/python -m app.catalogs
 	touch $(STAMP)
@@ -32,10 +34,12 @@ demo: install
 run: demo
 	$(BIN)/laoyou run --host $(HOST) --port $(PORT) --with-dispatcher
 
-# The browser tests drive Debian's Chromium and need a CJK font. Installed when missing (as
-# root on Debian: the machines here); quick when they are there. Elsewhere it says what is
-# missing, and the browser tests skip (CI=true fails them instead).
-SYSTEM_PACKAGES := chromium fonts-noto-cjk
+# The browser tests drive Debian's Chromium and need a CJK font; the store station's card
+# reader tests run pcscd with the vpcd virtual reader, and pyscard (the station extra, in
+# .[dev]) builds against libpcsclite-dev with swig. Installed when missing (as root on
+# Debian: the machines here); quick when they are there. Elsewhere it says what is missing,
+# and those tests skip (CI=true fails them instead).
+SYSTEM_PACKAGES := chromium fonts-noto-cjk libpcsclite-dev swig pcscd vsmartcard-vpcd
 
 system-deps:
 	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -44,7 +48,7 @@ system-deps:
 		echo "installing$$missing"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	else \
-		echo "missing system packages:$$missing (install them to run the browser tests)"; \
+		echo "missing system packages:$$missing (install them to run the browser and station tests)"; \
 	fi
 
 test: install system-deps
