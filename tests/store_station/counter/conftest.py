@@ -30,7 +30,7 @@ from app.stores.services import create_store, get_store
 
 PASSWORD = "counter-password-1"
 PHONE = "+8613800138000"
-EXAMPLE_RULES = Path(__file__).parents[2] / "docs" / "rules.example.json"
+EXAMPLE_RULES = Path(__file__).parents[3] / "docs" / "rules.example.json"
 
 
 class CentralServer:
