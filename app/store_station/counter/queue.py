@@ -111,7 +111,10 @@ class OfflineQueue:
         staff_token: str | None,
         body: dict[str, Any],
     ) -> QueuedSale:
-        """Keep a sale for later, or ``QueueRefused`` past a limit or for what is not safe."""
+        """Keep a sale for later, or ``QueueRefused`` past a limit or for what is not safe.
+
+        A key already queued answers the sale kept under it: nothing is added twice.
+        """
         if body.get("pay_with") not in OFFLINE_PAY_WITH or body.get("points_offset"):
             raise QueueRefused(
                 "offline_not_allowed",
@@ -119,6 +122,12 @@ class OfflineQueue:
                 "and points need the central service",
             )
         with self._tx() as conn:
+            known = conn.execute(
+                "SELECT id FROM queued_sale WHERE idempotency_key = ?", (key,)
+            ).fetchone()
+            if known is not None:
+                # The same sale again (the page retried): kept once, under its first body.
+                return self.get(int(known[0]))
             for_card = conn.execute(
                 "SELECT count(*) FROM queued_sale WHERE card_ref = ? AND state = 'pending'",
                 (card_ref,),

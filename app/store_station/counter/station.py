@@ -19,7 +19,6 @@ import datetime as dt
 import json
 import logging
 import queue as queues
-import sqlite3
 import threading
 import time
 import uuid
@@ -867,8 +866,6 @@ def _queue_offline_sale(
             else gettext("Offline limit reached: %(why)s", why=refused.message)
         )
         raise LocalError(503, refused.code, message) from None
-    except sqlite3.IntegrityError:
-        log.info("sale %s is queued already (sent twice by the page)", key)
     receipt = Receipt(
         kind="checkout",
         store=station.store_code,
