@@ -9,6 +9,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -77,8 +78,9 @@ class TcpPrinter:
             return list(self.received)
 
 
-@pytest.fixture
-def tcp_printer() -> Iterator[TcpPrinter]:
+@contextmanager
+def running_printer() -> Iterator[TcpPrinter]:
+    """A TCP receipt printer on 127.0.0.1 for the length of the block."""
     listener = socket.socket()
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listener.bind(("127.0.0.1", 0))
@@ -118,6 +120,12 @@ def tcp_printer() -> Iterator[TcpPrinter]:
         stop.set()
         thread.join()
         listener.close()
+
+
+@pytest.fixture
+def tcp_printer() -> Iterator[TcpPrinter]:
+    with running_printer() as printer:
+        yield printer
 
 
 @dataclass
