@@ -59,8 +59,11 @@ def request_language() -> str:
 
 def init_app(app: Flask) -> None:
     check_catalogs()
+    # The catalogues' absolute path: an app rooted elsewhere (the store station's) finds them.
     babel.init_app(
-        app, locale_selector=_select_locale, default_translation_directories="translations"
+        app,
+        locale_selector=_select_locale,
+        default_translation_directories=str(catalogs.TRANSLATIONS),
     )
 
 
@@ -114,6 +117,12 @@ def catalogue(language: str) -> Any:
         with force_locale(_PARSED[babel_locale(language)]):
             found = cache[language] = get_translations()
     return found
+
+
+def N_(msgid: str) -> str:
+    """Marks a msgid for extraction where it cannot be translated yet: a service's refusal
+    is English for the CLI and the API, and the panel translates the same msgid later."""
+    return msgid
 
 
 def gettext(string: str, **variables: Any) -> str:

@@ -8,6 +8,9 @@ from app.i18n import gettext
 
 def error_text(exc: LaoyouError) -> str:
     """A refusal as a sentence; the services' own messages are English, for the API and CLI."""
+    template = exc.details.get("template")
+    if template:  # a refusal that carries its msgid (the member import's)
+        return gettext(template, **exc.details.get("params", {}))
     reason = exc.details.get("reason") or exc.code
     if reason == "sign_in_failed":
         return gettext("Wrong username or password.")

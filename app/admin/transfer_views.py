@@ -59,7 +59,12 @@ def _report(report: ImportReport) -> dict[str, Any]:
         "cards_issued": report.cards_issued,
         "openings_posted": report.openings_posted,
         "refusals": [
-            {"line": r.line, "phone": r.phone, "card_number": r.card_number, "message": r.message}
+            {
+                "line": r.line,
+                "phone": r.phone,
+                "card_number": r.card_number,
+                "message": gettext(r.template, **r.params) if r.template else r.message,
+            }
             for r in report.refusals
         ],
     }

@@ -45,6 +45,7 @@ from sqlalchemy import func, select
 from app.cards.models import CARD_TYPES, Card
 from app.db import db
 from app.errors import IdempotencyConflict, InvalidRequest, LaoyouError
+from app.i18n import N_
 from app.ledger import journal
 from app.ledger.journal import Entry
 from app.ledger.models import Account, PointsLot, Transaction
@@ -116,8 +117,18 @@ OPENING = "opening"
 STATE_ACTIONS = {"active": "", "lost": "report-lost", "frozen": "freeze", "expired": "expire"}
 
 
+def refused(template: str, **params: Any) -> InvalidRequest:
+    """A row's refusal: English for the CLI, and its msgid and values for the panel,
+    which shows it in the staff member's language."""
+    return InvalidRequest(template % params, template=template, params=params)
+
+
 class FileRefused(InvalidRequest):
     """The file as a whole cannot be read: its encoding, a line too long, too many rows."""
+
+    @classmethod
+    def of(cls, template: str, **params: Any) -> FileRefused:
+        return cls(template % params, field="file", template=template, params=params)
 
 
 @dataclass(frozen=True)
@@ -125,7 +136,12 @@ class Refusal:
     line: int
     phone: str
     card_number: str
+    #: In English, for the CLI and logs.
     message: str
+    #: The msgid and its values, when the import itself refused the row (a refusal from
+    #: another service keeps only its English message).
+    template: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -189,7 +205,7 @@ def detect_encoding(source: IO[bytes]) -> str:
     source.seek(0)
     head = source.read(4)
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        raise FileRefused("the file is UTF-16: save it as CSV UTF-8 (or GBK)", field="file")
+        raise FileRefused.of(N_("the file is UTF-16: save it as CSV UTF-8 (or GBK)"))
     for encoding in ("utf-8-sig", "gb18030"):
         source.seek(0)
         decoder = codecs.getincrementaldecoder(encoding)()
@@ -201,7 +217,7 @@ def detect_encoding(source: IO[bytes]) -> str:
             continue
         source.seek(0)
         return encoding
-    raise FileRefused("the file is neither UTF-8 nor GBK text", field="file")
+    raise FileRefused.of(N_("the file is neither UTF-8 nor GBK text"))
 
 
 def _lines(text: IO[str]) -> Iterator[str]:
@@ -214,8 +230,10 @@ def _lines(text: IO[str]) -> Iterator[str]:
             return
         number += 1
         if len(line.rstrip("\r\n")) > MAX_LINE_CHARS:
-            raise FileRefused(
-                f"line {number} is longer than {MAX_LINE_CHARS} characters", field="file"
+            raise FileRefused.of(
+                N_("line %(line)s is longer than %(most)s characters"),
+                line=number,
+                most=MAX_LINE_CHARS,
             )
         yield line
 
@@ -229,17 +247,17 @@ def _records(source: IO[bytes], encoding: str) -> Iterator[tuple[int, dict[str, 
         try:
             header = [h.strip().lower() for h in next(reader)]
         except StopIteration:
-            raise FileRefused("the file is empty", field="file") from None
+            raise FileRefused.of(N_("the file is empty")) from None
         except csv.Error as exc:
-            raise FileRefused(f"line 1: {exc}", field="file") from None
+            raise FileRefused.of(N_("line %(line)s: %(why)s"), line=1, why=str(exc)) from None
         unknown = [h for h in header if h not in COLUMNS]
         if unknown:
-            raise FileRefused(f"unknown column(s): {', '.join(unknown)}", field="file")
+            raise FileRefused.of(N_("unknown column(s): %(names)s"), names=", ".join(unknown))
         missing = [c for c in REQUIRED if c not in header]
         if missing:
-            raise FileRefused(f"missing column(s): {', '.join(missing)}", field="file")
+            raise FileRefused.of(N_("missing column(s): %(names)s"), names=", ".join(missing))
         if len(set(header)) != len(header):
-            raise FileRefused("a column is named twice", field="file")
+            raise FileRefused.of(N_("a column is named twice"))
         rows = 0
         line = reader.line_num + 1
         while True:
@@ -248,11 +266,15 @@ def _records(source: IO[bytes], encoding: str) -> Iterator[tuple[int, dict[str, 
             except StopIteration:
                 return
             except csv.Error as exc:
-                raise FileRefused(f"line {line}: {exc}", field="file") from None
+                raise FileRefused.of(
+                    N_("line %(line)s: %(why)s"), line=line, why=str(exc)
+                ) from None
             if any(c.strip() for c in cells):
                 rows += 1
                 if rows > MAX_ROWS:
-                    raise FileRefused(f"more than {MAX_ROWS} rows: split the file", field="file")
+                    raise FileRefused.of(
+                        N_("more than %(most)s rows: split the file"), most=MAX_ROWS
+                    )
                 if len(cells) != len(header):
                     yield line, {"__width__": str(len(cells))}
                 else:
@@ -279,9 +301,13 @@ def _int(cells: dict[str, str], name: str, *, low: int, high: int) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise InvalidRequest(f"{name} must be a whole number, not {text[:20]!r}") from None
+        raise refused(
+            N_("%(name)s must be a whole number, not %(text)r"), name=name, text=text[:20]
+        ) from None
     if not low <= value <= high:
-        raise InvalidRequest(f"{name} must be between {low} and {high}")
+        raise refused(
+            N_("%(name)s must be between %(low)s and %(high)s"), name=name, low=low, high=high
+        )
     return value
 
 
@@ -292,7 +318,9 @@ def _date(cells: dict[str, str], name: str) -> dt.date | None:
     try:
         return dt.date.fromisoformat(text)
     except ValueError:
-        raise InvalidRequest(f"{name} must be a date YYYY-MM-DD, not {text[:20]!r}") from None
+        raise refused(
+            N_("%(name)s must be a date YYYY-MM-DD, not %(text)r"), name=name, text=text[:20]
+        ) from None
 
 
 @dataclass
@@ -327,27 +355,30 @@ def validate_row(line: int, cells: dict[str, str], lookups: Lookups | None = Non
     from app.phone import parse_phone
 
     if "__width__" in cells:
-        raise InvalidRequest(
-            f"the row has {cells['__width__']} cells; the header has more or fewer"
+        raise refused(
+            N_("the row has %(cells)s cells; the header has more or fewer"),
+            cells=cells["__width__"],
         )
     for name, value in cells.items():
         if any(not ch.isprintable() for ch in value):
-            raise InvalidRequest(f"{name} holds a control character")
+            raise refused(N_("%(name)s holds a control character"), name=name)
     phone = parse_phone(cells["phone"]) if cells.get("phone") else None
     if phone is None:
-        raise InvalidRequest("phone is required")
+        raise refused(N_("phone is required"))
     member: dict[str, Any] = {"phone": phone}
     store = cells.get("home_store", "")
     if not store:
-        raise InvalidRequest("home_store is required")
+        raise refused(N_("home_store is required"))
     lookups = lookups or Lookups()
     if not lookups.store_exists(store):
-        raise InvalidRequest(f"no store with code {store!r}")
+        raise refused(N_("no store with code %(code)r"), code=store)
     member["home_store"] = store
     for name, longest in (("name", 120), ("region", 64), ("occupation", 64), ("income_band", 32)):
         if cells.get(name):
             if len(cells[name]) > longest:
-                raise InvalidRequest(f"{name} is at most {longest} characters")
+                raise refused(
+                    N_("%(name)s is at most %(most)s characters"), name=name, most=longest
+                )
             member[name] = cells[name]
     if cells.get("tags"):
         member["tags"] = [t.strip() for t in cells["tags"].split(";") if t.strip()]
@@ -355,24 +386,24 @@ def validate_row(line: int, cells: dict[str, str], lookups: Lookups | None = Non
         try:
             answers = json.loads(cells["answers"])
         except ValueError:
-            raise InvalidRequest("answers must be a JSON object") from None
+            raise refused(N_("answers must be a JSON object")) from None
         if not isinstance(answers, dict):
-            raise InvalidRequest("answers must be a JSON object")
+            raise refused(N_("answers must be a JSON object"))
         member["answers"] = answers
     if cells.get("gender"):
         gender = GENDER_ALIASES.get(cells["gender"].lower(), cells["gender"].lower())
         if gender not in GENDERS:
-            raise InvalidRequest(f"gender must be one of {', '.join(GENDERS)}")
+            raise refused(N_("gender must be one of %(values)s"), values=", ".join(GENDERS))
         member["gender"] = gender
     if cells.get("language"):
         language = LANGUAGE_ALIASES.get(cells["language"].lower(), cells["language"])
         if language not in LANGUAGES:
-            raise InvalidRequest(f"language must be one of {', '.join(LANGUAGES)}")
+            raise refused(N_("language must be one of %(values)s"), values=", ".join(LANGUAGES))
         member["language"] = language
     calendar_text = cells.get("birthday_calendar", "").lower()
     calendar_text = CALENDAR_ALIASES.get(calendar_text, calendar_text) or "solar"
     if calendar_text not in CALENDARS:
-        raise InvalidRequest("birthday_calendar must be solar, lunar or lunar-leap")
+        raise refused(N_("birthday_calendar must be solar, lunar or lunar-leap"))
     if cells.get("birthday"):
         calendar, leap = CALENDARS[calendar_text]
         member.update(
@@ -383,7 +414,7 @@ def validate_row(line: int, cells: dict[str, str], lookups: Lookups | None = Non
         _check_birthday(member)
     level = cells.get("level") or None
     if level is not None and lookups.level(level) is None:
-        raise InvalidRequest(f"no level named {level!r}")
+        raise refused(N_("no level named %(name)r"), name=level)
 
     number = cells.get("card_number") or None
     card_type = cells.get("card_type") or None
@@ -396,17 +427,17 @@ def validate_row(line: int, cells: dict[str, str], lookups: Lookups | None = Non
             raise InvalidRequest(exc.message) from None
         card_type = card_type or "stored_value"
         if card_type not in CARD_TYPES:
-            raise InvalidRequest(f"card_type must be one of {', '.join(CARD_TYPES)}")
+            raise refused(N_("card_type must be one of %(values)s"), values=", ".join(CARD_TYPES))
     elif card_type is not None:
-        raise InvalidRequest("card_type without card_number")
+        raise refused(N_("card_type without card_number"))
     card_state = cells.get("card_state", "").lower() or None
     if card_state is not None:
         if number is None:
-            raise InvalidRequest("card_state without card_number")
+            raise refused(N_("card_state without card_number"))
         if card_state not in STATE_ACTIONS:
-            raise InvalidRequest(
-                f"card_state must be one of {', '.join(STATE_ACTIONS)} (cancelled cards "
-                "are not imported)"
+            raise refused(
+                N_("card_state must be one of %(values)s (cancelled cards are not imported)"),
+                values=", ".join(STATE_ACTIONS),
             )
     maximum = current_app.config["MAX_TRANSACTION_FEN"]
     credit = _int(cells, "credit_limit_fen", low=0, high=MAX_CREDIT_LIMIT_FEN)
@@ -417,17 +448,17 @@ def validate_row(line: int, cells: dict[str, str], lookups: Lookups | None = Non
     points_lots = _points_lots(cells.get("points_expire_on", ""), points)
     valid_from, valid_until = _date(cells, "valid_from"), _date(cells, "valid_until")
     if bonus > max(total, 0):
-        raise InvalidRequest("stored_value_bonus_fen is part of stored_value_fen: not more")
+        raise refused(N_("stored_value_bonus_fen is part of stored_value_fen: not more"))
     if total < 0 and -total > credit:
-        raise InvalidRequest("a negative stored_value_fen needs a credit_limit_fen that covers it")
+        raise refused(N_("a negative stored_value_fen needs a credit_limit_fen that covers it"))
     if credit and card_type != "stored_value":
-        raise InvalidRequest("only stored_value cards have a credit_limit_fen")
+        raise refused(N_("only stored_value cards have a credit_limit_fen"))
     if number is None and (points or total or visits or credit or valid_from or valid_until):
-        raise InvalidRequest("balances and card details need a card_number")
+        raise refused(N_("balances and card details need a card_number"))
     if card_type == "period" and valid_until is None:
-        raise InvalidRequest("a period card needs valid_until")
+        raise refused(N_("a period card needs valid_until"))
     if valid_from and valid_until and valid_until < valid_from:
-        raise InvalidRequest("valid_until is before valid_from")
+        raise refused(N_("valid_until is before valid_from"))
     return Row(
         line=line,
         phone=phone,
@@ -455,7 +486,7 @@ def _points_lots(text: str, points: int) -> tuple[tuple[dt.date | None, int], ..
     text = text.strip()
     if not points:
         if text:
-            raise InvalidRequest("points_expire_on without points")
+            raise refused(N_("points_expire_on without points"))
         return ()
     if ":" not in text:
         day = _date({"points_expire_on": text}, "points_expire_on")
@@ -468,18 +499,18 @@ def _points_lots(text: str, points: int) -> tuple[tuple[dt.date | None, int], ..
         try:
             n = int(amount)
         except ValueError:
-            raise InvalidRequest("points_expire_on items are DAY:POINTS joined by ;") from None
+            raise refused(N_("points_expire_on items are DAY:POINTS joined by ;")) from None
         if n <= 0:
-            raise InvalidRequest("points_expire_on items are DAY:POINTS joined by ;")
+            raise refused(N_("points_expire_on items are DAY:POINTS joined by ;"))
         items.append((_not_passed(day), n))
     if sum(n for _, n in items) != points or len(items) > 100:
-        raise InvalidRequest("the points of points_expire_on must add up to points")
+        raise refused(N_("the points of points_expire_on must add up to points"))
     return tuple(items)
 
 
 def _not_passed(day: dt.date | None) -> dt.date | None:
     if day is not None and day < _today():
-        raise InvalidRequest(f"points_expire_on {day.isoformat()} has passed")
+        raise refused(N_("points_expire_on %(day)s has passed"), day=day.isoformat())
     return day
 
 
@@ -538,7 +569,7 @@ def import_members(source: IO[bytes], *, actor: str, dry_run: bool = False) -> I
         try:
             validate_row(line, cells, lookups)
         except LaoyouError as exc:
-            _refuse(report, line, cells, exc.message)
+            _refuse(report, line, cells, exc)
             refused_lines.add(line)
     outer = db.session.begin_nested() if dry_run else None
     try:
@@ -553,7 +584,7 @@ def import_members(source: IO[bytes], *, actor: str, dry_run: bool = False) -> I
             except LaoyouError as exc:
                 # The savepoint took back what the row made: so do the counts.
                 report.members_created, report.cards_issued, report.openings_posted = made
-                _refuse(report, line, cells, exc.message)
+                _refuse(report, line, cells, exc)
                 continue
             if changed:
                 report.imported += 1
@@ -566,11 +597,18 @@ def import_members(source: IO[bytes], *, actor: str, dry_run: bool = False) -> I
     return report
 
 
-def _refuse(report: ImportReport, line: int, cells: dict[str, str], message: str) -> None:
+def _refuse(report: ImportReport, line: int, cells: dict[str, str], exc: LaoyouError) -> None:
     report.refused += 1
     if len(report.refusals) < MAX_LISTED:
         report.refusals.append(
-            Refusal(line, cells.get("phone", ""), cells.get("card_number", ""), message)
+            Refusal(
+                line,
+                cells.get("phone", ""),
+                cells.get("card_number", ""),
+                exc.message,
+                exc.details.get("template"),
+                dict(exc.details.get("params") or {}),
+            )
         )
 
 
@@ -606,9 +644,14 @@ def _apply(row: Row, actor: str, report: ImportReport, lookups: Lookups) -> bool
         changed = _opening(row, card, actor, fresh=issued, report=report) or changed
     if row.card_state is not None and row.card_state != card.state:
         if not issued:
-            raise InvalidRequest(
-                f"card {card.number} is {card.state} in Laoyou, the file says "
-                f"{row.card_state}: change a card's state at the counter or in the panel"
+            raise refused(
+                N_(
+                    "card %(card)s is %(state)s in Laoyou, the file says %(file)s: change a "
+                    "card's state at the counter or in the panel"
+                ),
+                card=card.number,
+                state=card.state,
+                file=row.card_state,
             )
         from app.cards.services import change_state
 
@@ -657,16 +700,19 @@ def _card(row: Row, member: Member, actor: str, report: ImportReport) -> tuple[C
         report.cards_issued += 1
         return card, True, True
     if card.replaced_by_id is not None:
-        raise InvalidRequest(f"card {card.number} was replaced and no longer works")
+        raise refused(N_("card %(card)s was replaced and no longer works"), card=card.number)
     if card.type != row.card_type:
-        raise InvalidRequest(
-            f"card {card.number} is a {card.type} card, the file says {row.card_type}"
+        raise refused(
+            N_("card %(card)s is a %(type)s card, the file says %(file)s"),
+            card=card.number,
+            type=card.type,
+            file=row.card_type,
         )
     if card.member_id is None:
         bind_card(card, member, actor=actor, reason="member import")
         return card, True, False
     if card.member_id != member.id:
-        raise InvalidRequest(f"card {card.number} belongs to another member")
+        raise refused(N_("card %(card)s belongs to another member"), card=card.number)
     return card, False, False
 
 
@@ -691,19 +737,30 @@ def _opening(row: Row, card: Card, actor: str, *, fresh: bool, report: ImportRep
     except IdempotencyConflict:
         earlier = db.session.scalar(select(Transaction).where(Transaction.idempotency_key == key))
         was = (earlier.details if earlier is not None else {}) or {}
-        raise InvalidRequest(
-            f"card {card.number} already has opening balances from an earlier import "
-            f"(points {was.get('points')}, stored value {was.get('stored_value_fen')} fen, "
-            f"visits {was.get('visits')}); the file now says points {row.points}, stored value "
-            f"{row.paid_fen + row.bonus_fen} fen, visits {row.visits}: correct a balance "
-            "with an adjustment, not a second import"
+        raise refused(
+            N_(
+                "card %(card)s already has opening balances from an earlier import (points "
+                "%(was_points)s, stored value %(was_fen)s fen, visits %(was_visits)s); the "
+                "file now says points %(points)s, stored value %(fen)s fen, visits "
+                "%(visits)s: correct a balance with an adjustment, not a second import"
+            ),
+            card=card.number,
+            was_points=was.get("points"),
+            was_fen=was.get("stored_value_fen"),
+            was_visits=was.get("visits"),
+            points=row.points,
+            fen=row.paid_fen + row.bonus_fen,
+            visits=row.visits,
         ) from None
     if not fresh and db.session.scalar(
         select(func.count(Transaction.id)).where(Transaction.card_id == card.id)
     ):
-        raise InvalidRequest(
-            f"card {card.number} already has a history in Laoyou: opening balances go on "
-            "new cards only"
+        raise refused(
+            N_(
+                "card %(card)s already has a history in Laoyou: opening balances go on new "
+                "cards only"
+            ),
+            card=card.number,
         )
     entries: list[Entry] = []
     for day, amount in row.points_lots:

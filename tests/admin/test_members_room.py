@@ -9,6 +9,7 @@ import re
 from typing import Any
 
 import pytest
+from markupsafe import escape
 from sqlalchemy import func, select
 
 from app.audit.models import AuditEntry
@@ -619,6 +620,27 @@ def test_a_file_that_cannot_be_read_is_refused_whole(
     answer = _upload(admin, data)
     assert answer.status_code == status
     assert 'class="error"' in answer.text
+
+
+@pytest.mark.parametrize(
+    ("language", "row_reason", "file_reason"),
+    [
+        ("zh-Hans", "没有代码为 'NOPE' 的门店", "缺少列：home_store"),
+        ("zh-Hant", "沒有代碼為 'NOPE' 的門市", "缺少欄位：home_store"),
+        ("en", "no store with code 'NOPE'", "missing column(s): home_store"),
+    ],
+)
+def test_refusals_read_in_the_staff_members_language(
+    signed_in: Any, make_store: Any, language: str, row_reason: str, file_reason: str
+) -> None:
+    make_store("SH01")
+    admin = signed_in("admin", language=language)
+
+    checked = _upload(admin, MEMBERS_CSV.encode())
+    whole = _upload(admin, b"phone,name\n13700001111,a\n")
+
+    assert f"<td>{escape(row_reason)}</td>" in checked.text
+    assert whole.status_code == 400 and escape(file_reason) in whole.text
 
 
 def test_a_nul_in_a_row_refuses_that_row(signed_in: Any, make_store: Any) -> None:

@@ -138,6 +138,10 @@ class Devices:
         """The amount due (and the balance after) on the customer display, if there is one."""
         return self.display.show_due(due_fen, balance_after_fen) if self.display else False
 
+    def clear_display(self) -> bool:
+        """Blank the customer display (the sale is done, or was cancelled)."""
+        return self.display.clear() if self.display else False
+
     def statuses(self) -> list[st.DeviceStatus]:
         """Each device's state, in the order of ``status.DEVICES``, in the current language."""
         found = [

@@ -19,6 +19,7 @@ import os
 import re
 import socket
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
@@ -112,6 +113,24 @@ def receipt_bytes(receipt: Receipt, paper: int = 80, *, reprint: bool = False) -
     return bytes(printer.output)
 
 
+def _network_printer(host: str, port: int, timeout_s: float) -> Any:
+    """escpos's ``Network``, except that a failed connect closes its socket (escpos drops
+    it open, a ResourceWarning each time a switched-off printer is tried)."""
+    from escpos.exceptions import DeviceNotFoundError
+    from escpos.printer import Network
+
+    class ClosingNetwork(Network):  # type: ignore[misc]
+        def open(self, raise_not_found: bool = True) -> None:
+            self.device = None
+            try:
+                connection = socket.create_connection((self.host, self.port), self.timeout)
+            except OSError as exc:
+                raise DeviceNotFoundError(f"Could not open socket for {self.host}:\n{exc}") from exc
+            self.device = connection
+
+    return ClosingNetwork(host, port=port, timeout=timeout_s)
+
+
 class ReceiptArchive:
     """The last ``keep`` receipts, in memory and (with ``path``) in a JSON-lines file that
     survives a restart of the station; each remembers whether it printed."""
@@ -170,6 +189,7 @@ class ReceiptPrinter:
         paper: int = 80,
         archive: ReceiptArchive | None = None,
         timeout_s: float = 5.0,
+        probe_every_s: float = 3.0,
     ) -> None:
         if paper not in COLUMNS:
             raise ValueError(f"--paper must be 58 or 80, not {paper!r}")
@@ -177,8 +197,10 @@ class ReceiptPrinter:
         self.paper = paper
         self.archive = archive or ReceiptArchive()
         self.timeout_s = timeout_s
+        self.probe_every_s = probe_every_s
         self.last_error = ""
         self._lock = threading.Lock()
+        self._probed: tuple[float, str] | None = None  #: (when, what the probe found)
 
     def print_receipt(self, receipt: Receipt) -> bytes:
         """Archive the receipt, then print it; ``PrinterOffline`` when it did not print."""
@@ -206,8 +228,10 @@ class ReceiptPrinter:
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 log.warning("receipt %s not printed on %s: %s", receipt.number, self.url, exc)
                 self.archive.mark(serial, False)
+                self._probed = None
                 raise PrinterOffline(str(self.url), self.last_error, receipt.number) from exc
             self.last_error = ""
+            self._probed = (time.monotonic(), "")
             self.archive.mark(serial, True)
         return data
 
@@ -227,9 +251,7 @@ class ReceiptPrinter:
     def _escpos_printer(self) -> Any:
         url = self.url
         if url.scheme == "tcp":
-            from escpos.printer import Network
-
-            return Network(url.target, port=url.port, timeout=self.timeout_s)
+            return _network_printer(url.target, url.port, self.timeout_s)
         if url.scheme == "usb":
             from escpos.printer import Usb
 
@@ -259,9 +281,23 @@ class ReceiptPrinter:
             return f"{type(exc).__name__}: {exc}"
         return ""
 
+    def _problem(self) -> str:
+        """The probe's finding, looked at most every ``probe_every_s`` (the page polls the
+        status; a network printer serves one connection at a time) and never mid-print."""
+        now = time.monotonic()
+        if self._probed is not None and now - self._probed[0] < self.probe_every_s:
+            return self._probed[1]
+        if not self._lock.acquire(blocking=False):
+            return self._probed[1] if self._probed else ""  # printing: it is there
+        try:
+            self._probed = (now, self.probe())
+        finally:
+            self._lock.release()
+        return self._probed[1]
+
     def status(self) -> st.DeviceStatus:
         where = str(self.url)
-        problem = self.probe()
+        problem = self._problem()
         if problem:
             return st.status("printer", st.MISSING, "printer.unreachable", where, problem)
         if self.last_error:

@@ -80,50 +80,104 @@ def _observer(sink: EventSink) -> Any:
     return Observer()
 
 
-class PcscCardReader:
-    """Every PC/SC reader on the PC, through one ``CardMonitor`` (pyscard keeps one a
-    process). Started when pcscd answers; ``status`` starts it later if it did not."""
+def _clear_dead_monitor() -> bool:
+    """Whether pyscard's card monitor had stopped, and was cleared so it can start again.
 
-    def __init__(self) -> None:
+    pyscard keeps one monitor thread a process and never restarts it: the thread ends
+    when pcscd goes away (``SCARD_E_NO_SERVICE``: pcscd restarted, upgraded), and the
+    singletons keep the dead thread. They are cleared here (pyscard has no call for it),
+    the dead thread's PC/SC context let go, so the next ``CardMonitor()`` starts afresh.
+    """
+    from smartcard.CardMonitoring import CardMonitor, CardMonitoringThread
+
+    thread = CardMonitoringThread.instance
+    if thread is None or thread.is_alive():
+        return False
+    request = getattr(getattr(thread, "cardrequest", None), "pcsccardrequest", None)
+    if request is not None:
+        try:
+            request.release()
+        except Exception:  # the context died with pcscd: nothing left to release
+            request.hcontext = None
+    with CardMonitoringThread.lock:
+        CardMonitoringThread.instance = None
+    with CardMonitor.lock:
+        CardMonitor.instance = None
+    return True
+
+
+class PcscCardReader:
+    """Every PC/SC reader on the PC, through pyscard's ``CardMonitor``.
+
+    A watcher thread looks at pcscd every ``check_s`` seconds: it starts the monitor
+    once pcscd answers (the station may start before it), and starts it again after
+    pcscd went away and came back.
+    """
+
+    def __init__(self, check_s: float = 2.0) -> None:
+        self.check_s = check_s
         self._sink: EventSink | None = None
         self._monitor: Any = None
         self._observer: Any = None
         self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._watcher: threading.Thread | None = None
 
     def start(self, sink: EventSink) -> None:
         self._sink = sink
-        self.status()  # starts the monitor when pcscd is there
-
-    def _start_monitor(self) -> None:
-        from smartcard.CardMonitoring import CardMonitor
-
-        with self._lock:
-            if self._monitor is not None or self._sink is None:
-                return
-            self._monitor = CardMonitor()
-            self._observer = _observer(self._sink)
-            self._monitor.addObserver(self._observer)
+        self._stopping.clear()
+        self._check()
+        self._watcher = threading.Thread(target=self._watch, name="station-pcsc", daemon=True)
+        self._watcher.start()
 
     def stop(self) -> None:
+        self._stopping.set()
+        if self._watcher is not None:
+            self._watcher.join(self.check_s + 1)
+            self._watcher = None
         with self._lock:
             if self._monitor is not None:
                 self._monitor.deleteObserver(self._observer)
             self._monitor = self._observer = None
+            self._sink = None
 
-    def status(self) -> st.DeviceStatus:
+    def _watch(self) -> None:
+        while not self._stopping.wait(self.check_s):
+            self._check()
+
+    def _check(self) -> tuple[str, str, str, str]:
+        """(state, code, readers, detail) now; (re)starts the monitor when pcscd answers."""
         try:
             import smartcard  # noqa: F401
         except ImportError as exc:
-            return st.status("card_reader", st.ERROR, "card_reader.no_driver", "", str(exc))
+            return st.ERROR, "card_reader.no_driver", "", str(exc)
         try:
             names = list_readers()
         except Exception as exc:  # EstablishContextException: pcscd is not running
-            detail = f"{type(exc).__name__}: {exc}"
-            return st.status("card_reader", st.ERROR, "card_reader.no_service", "", detail)
-        self._start_monitor()
+            return st.ERROR, "card_reader.no_service", "", f"{type(exc).__name__}: {exc}"
+        self._ensure_monitor()
         if not names:
-            return st.status("card_reader", st.MISSING, "card_reader.no_reader")
-        return st.status("card_reader", st.OK, "card_reader.ready", ", ".join(names))
+            return st.MISSING, "card_reader.no_reader", "", ""
+        return st.OK, "card_reader.ready", ", ".join(names), ""
+
+    def _ensure_monitor(self) -> None:
+        from smartcard.CardMonitoring import CardMonitor
+
+        with self._lock:
+            if self._sink is None:
+                return
+            restarted = _clear_dead_monitor()
+            if self._monitor is not None and not restarted:
+                return
+            if restarted:
+                log.warning("the card monitor had stopped (pcscd went away): started again")
+            self._monitor = CardMonitor()
+            self._observer = _observer(self._sink)
+            self._monitor.addObserver(self._observer)
+
+    def status(self) -> st.DeviceStatus:
+        state, code, names, detail = self._check()
+        return st.status("card_reader", state, code, names, detail)
 
 
 class NoCardReader:

@@ -19,11 +19,33 @@ from pathlib import Path
 from typing import Any
 
 from app.i18n import gettext
+from app.limits import MAX_AMOUNT_FEN
 from app.money import yuan
 
 #: Columns of the normal font: 58 mm paper (384 dots) and 80 mm paper (576 dots), 12 dots each.
 COLUMNS = {58: 32, 80: 48}
 KINDS = ("checkout", "recharge", "refund", "end_of_day")
+#: Longest text a field may hold (the QR payload, a URL, and the footer have their own).
+MAX_TEXT = {"qr_payload": 1000, "footer": 500}
+MAX_ITEMS = 200
+
+
+def _checked(record: Any) -> None:
+    """Whole numbers where a number goes (never a float, never a bool), within bounds, and
+    text of a sane length: a receipt is built from what the station was sent, and a bad
+    one is a ``ValueError`` (the station's 4xx), not a strange paper."""
+    for spec in dataclasses.fields(record):
+        value = getattr(record, spec.name)
+        if spec.type in ("int", "int | None"):
+            if value is None and spec.type == "int | None":
+                continue
+            if type(value) is not int or not -MAX_AMOUNT_FEN <= value <= MAX_AMOUNT_FEN:
+                raise ValueError(f"{spec.name} must be a whole number, not {value!r}")
+        elif spec.type == "str" and (
+            not isinstance(value, str) or len(value) > MAX_TEXT.get(spec.name, 200)
+        ):
+            limit = MAX_TEXT.get(spec.name, 200)
+            raise ValueError(f"{spec.name} must be text of at most {limit} characters")
 
 
 @dataclass(frozen=True)
@@ -33,6 +55,11 @@ class Item:
     quantity: int = 1
     category: str = ""
 
+    def __post_init__(self) -> None:
+        _checked(self)
+        if self.quantity < 1:
+            raise ValueError(f"quantity must be at least 1, not {self.quantity}")
+
 
 @dataclass(frozen=True)
 class Payment:
@@ -40,6 +67,9 @@ class Payment:
     amount_fen: int  #: for "visits": 0, for "points": the fen the points paid
     points: int = 0  #: points spent (method "points")
     visits: int = 0  #: visits used (method "visits")
+
+    def __post_init__(self) -> None:
+        _checked(self)
 
 
 @dataclass(frozen=True)
@@ -54,6 +84,9 @@ class DaySummary:
     points_issued: int = 0
     points_redeemed: int = 0
     cash_expected_fen: int = 0
+
+    def __post_init__(self) -> None:
+        _checked(self)
 
 
 @dataclass(frozen=True)
@@ -81,6 +114,17 @@ class Receipt:
     qr_caption: str = ""
     footer: str = ""
 
+    def __post_init__(self) -> None:
+        _checked(self)
+        if self.kind not in KINDS:
+            raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {self.kind!r}")
+        if len(self.items) > MAX_ITEMS or len(self.payments) > 20:
+            raise ValueError(f"a receipt holds at most {MAX_ITEMS} items and 20 payments")
+        if not all(isinstance(i, Item) for i in self.items) or not all(
+            isinstance(p, Payment) for p in self.payments
+        ):
+            raise ValueError("items are Item and payments Payment")
+
     @property
     def paid_fen(self) -> int:
         return self.amount_fen - self.discount_fen
@@ -105,7 +149,7 @@ class Receipt:
 
 
 @dataclass(frozen=True)
-class Line:
+class PrintLine:
     text: str
     align: str = "left"  #: "left" or "center"
     bold: bool = False
@@ -114,7 +158,7 @@ class Line:
 @dataclass
 class Layout:
     columns: int
-    lines: list[Line] = field(default_factory=list)
+    lines: list[PrintLine] = field(default_factory=list)
 
 
 def clean(text: str) -> str:
@@ -194,10 +238,10 @@ def layout(receipt: Receipt, paper: int = 80, *, reprint: bool = False) -> Layou
         raise ValueError(f"paper must be 58 or 80 mm, not {paper!r}")
     cols = COLUMNS[paper]
     out = Layout(cols)
-    rule = Line("-" * cols)
+    rule = PrintLine("-" * cols)
 
     def add(*texts: str, align: str = "left", bold: bool = False) -> None:
-        out.lines.extend(Line(t, align, bold) for t in texts)
+        out.lines.extend(PrintLine(t, align, bold) for t in texts)
 
     def kv(label: str, value: str, bold: bool = False) -> None:
         add(*pair(label, value, cols), bold=bold)
@@ -254,7 +298,7 @@ def layout(receipt: Receipt, paper: int = 80, *, reprint: bool = False) -> Layou
     return out
 
 
-def _balances(receipt: Receipt, out: Layout, kv: Any, rule: Line) -> None:
+def _balances(receipt: Receipt, out: Layout, kv: Any, rule: PrintLine) -> None:
     shown = [
         receipt.points_earned,
         receipt.points_after is not None,

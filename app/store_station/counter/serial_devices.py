@@ -194,7 +194,7 @@ class SerialPortReader:
         self._opener = opener
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self.state = st.MISSING
+        self.state = ""  # unknown until the first try: its outcome is always announced
         self.detail = "not opened yet"
 
     def start(self) -> None:
@@ -209,8 +209,9 @@ class SerialPortReader:
             self._thread.join(timeout_s)
 
     def status(self) -> st.DeviceStatus:
-        code = "serial.ready" if self.state == st.OK else "serial.missing"
-        return st.status(self.device, self.state, code, self.spec, self.detail)
+        if self.state == st.OK:
+            return st.status(self.device, st.OK, "serial.ready", self.spec)
+        return st.status(self.device, st.MISSING, "serial.missing", self.spec, self.detail)
 
     def _set(self, state: str, detail: str) -> None:
         changed = state != self.state

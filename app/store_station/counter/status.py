@@ -80,10 +80,6 @@ def _words(code: str, where: str) -> tuple[str, str]:
             gettext("Nothing answers on %(where)s.", where=where),
             gettext("Plug the device in (or check its cable); the station reconnects by itself."),
         ),
-        "serial.no_driver": (
-            gettext("The serial port software (pyserial) is not installed."),
-            gettext("Install the station with its 'station' extra: pip install laoyou[station]."),
-        ),
     }
     message, advice = table[code]
     return message, advice
