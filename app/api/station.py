@@ -15,7 +15,7 @@ from flask import g
 from marshmallow import Schema, fields, validate
 
 from app.api.base import Blueprint
-from app.api.ledger import LIMITED, ItemSchema
+from app.api.ledger import LIMITED, CheckoutSchema
 from app.api.schemas import MAXIMUM_SETTING, WholeNumber
 from app.auth.services import MAX_PASSWORD_CHARS, find_staff
 from app.auth.station import TOKEN_MAX_AGE_S, sign_in_at_station
@@ -24,7 +24,6 @@ from app.clock import local_today
 from app.errors import Forbidden, InvalidRequest
 from app.ledger.day import DayFigures, day_bounds, store_day
 from app.ledger.quotes import quote_recharge, quote_sale
-from app.limits import MAX_ITEMS, MAX_POINTS
 from app.members.services import count_joined
 
 blp = Blueprint(
@@ -117,16 +116,12 @@ def _amount(text: str, minimum: int) -> WholeNumber:
 
 
 class SaleQuoteSchema(Schema):
-    card = fields.String(
-        required=True,
-        validate=validate.Length(min=1, max=128),
-        metadata={"description": "A card number, card medium value or the holder's phone."},
-    )
-    amount_fen = _amount("List price, in fen.", 0)
-    items = fields.List(
-        fields.Nested(ItemSchema), load_default=None, validate=validate.Length(max=MAX_ITEMS)
-    )
-    points_offset = WholeNumber(load_default=0, validate=validate.Range(min=0, max=MAX_POINTS))
+    """The checkout's own fields, with the same documented rules (``multipleOf`` and all)."""
+
+    card = CheckoutSchema._declared_fields["card"]
+    amount_fen = CheckoutSchema._declared_fields["amount_fen"]
+    items = CheckoutSchema._declared_fields["items"]
+    points_offset = CheckoutSchema._declared_fields["points_offset"]
 
 
 class SaleQuoteResultSchema(Schema):
