@@ -58,6 +58,7 @@ LOCALHOST = "127.0.0.1"
 )
 @click.option("--offline-card-limit", default=3, show_default=True, type=click.IntRange(0, 1000))
 @click.option("--offline-shift-limit", default=50, show_default=True, type=click.IntRange(0, 10**5))
+@click.option("--join-url", default="", help="What a stranger's receipt QR opens: how to join")
 @click.option(
     "--language",
     default="zh-Hans",
@@ -79,6 +80,7 @@ def station_command(
     idle_minutes: int,
     offline_card_limit: int,
     offline_shift_limit: int,
+    join_url: str,
     language: str,
 ) -> None:
     """Serve the counter page on http://127.0.0.1:PORT/ for this store's staff."""
@@ -100,6 +102,7 @@ def station_command(
         Devices(options),
         name=name,
         idle_s=idle_minutes * 60,
+        join_url=join_url,
     )
     flask_app = create_station_app(station, language=language)
     httpd = make_server(LOCALHOST, port, flask_app, threaded=True)

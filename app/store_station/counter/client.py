@@ -1,7 +1,8 @@
 """The station's only way to the central service: /api/v1 with the store's API key.
 
 Short timeouts: a counter cannot wait on a dead network. A connection failure, a
-timeout or a 5xx is ``Offline`` (the station switches to its offline queue); a 4xx is
+timeout, an answer that is not JSON (a proxy's error page) or a 5xx ``internal_error`` is
+``Offline`` (the station switches to its offline queue); any other error answer is
 ``Refused`` with the API's stable error ``code``, which the page shows as it is.
 """
 
@@ -41,6 +42,7 @@ class CentralClient:
     def __init__(
         self, server: str, key: str, *, station: str = "", timeout_s: float = DEFAULT_TIMEOUT_S
     ) -> None:
+        self.server, self.key = server, key
         self.base = server.rstrip("/") + "/api/v1"
         self.station = station[:64]
         self.timeout_s = timeout_s
@@ -52,6 +54,10 @@ class CentralClient:
 
     def close(self) -> None:
         self.session.close()
+
+    def clone(self) -> CentralClient:
+        """Another client to the same service (a thread of its own: sessions are not shared)."""
+        return CentralClient(self.server, self.key, station=self.station, timeout_s=self.timeout_s)
 
     def request(
         self,
@@ -84,16 +90,18 @@ class CentralClient:
             raise Offline(
                 f"the central service cannot be reached: {exc.__class__.__name__}"
             ) from exc
-        if response.status_code >= 500:
-            raise Offline(f"the central service failed ({response.status_code})")
         try:
             body = response.json()
         except ValueError:
             raise Offline(
                 f"the central service answered no JSON ({response.status_code})"
             ) from None
+        error = body.get("error", {}) if isinstance(body, dict) else {}
+        if response.status_code >= 500 and error.get("code", "internal_error") == "internal_error":
+            # Failed, changed nothing: try later. (A 502/503 with a code of its own, such as
+            # ``wechat_unavailable``, is an answer: the service itself is there.)
+            raise Offline(f"the central service failed ({response.status_code})")
         if response.status_code >= 400:
-            error = body.get("error", {}) if isinstance(body, dict) else {}
             raise Refused(
                 response.status_code,
                 str(error.get("code", "error")),
@@ -146,6 +154,11 @@ class CentralClient:
             "POST", path, json=body, idempotency_key=key, staff_token=staff_token
         )
         return result
+
+    def wechat_qr(self, ref: str) -> str:
+        """A temporary scene QR's URL that binds the member's WeChat (``qr_url``)."""
+        result = self.request("POST", f"/members/{_seg(ref)}/wechat-qr", json={})
+        return str(result["url"])
 
     def day(self, store: str, date: str | None, *, staff_token: str | None) -> dict[str, Any]:
         params = {"date": date} if date else None

@@ -92,8 +92,14 @@ class Station:
         name: str = "counter",
         idle_s: float = DEFAULT_IDLE_S,
         clock: Callable[[], float] = time.monotonic,
+        join_url: str = "",
     ) -> None:
         self.client = client
+        #: The background sync's own client: a requests session is not shared by threads.
+        self.sync_client = client.clone()
+        self.join_url = join_url
+        #: card number -> the member's WeChat binding QR URL ("" when WeChat gave none).
+        self.qr_urls: dict[str, str] = {}
         self.queue = offline_queue
         self.devices = devices
         self.name = name[:32]
@@ -222,7 +228,7 @@ class Station:
 
     def sync_now(self) -> dict[str, Any]:
         """Send what is queued if the service answers; what happened, for the page."""
-        if not self.client.ping():
+        if not self.sync_client.ping():
             self._went_offline()
             return {"sent": 0, "refused": 0, "offline": True}
         self._came_back()
@@ -240,7 +246,7 @@ class Station:
 
     def _send_queued(self, sale: QueuedSale) -> dict[str, Any]:
         try:
-            return self.client.checkout(
+            return self.sync_client.checkout(
                 sale.body, key=sale.idempotency_key, staff_token=sale.staff_token
             )
         except Refused as refused:
@@ -248,7 +254,7 @@ class Station:
                 raise
             # The staff member's sign-in ended before the service came back (a long outage):
             # the same request without the token, so the sale is not lost (the key's actor).
-            return self.client.checkout(sale.body, key=sale.idempotency_key, staff_token=None)
+            return self.sync_client.checkout(sale.body, key=sale.idempotency_key, staff_token=None)
 
     def _sync_loop(self) -> None:
         while not self._stop.wait(SYNC_INTERVAL_S):
@@ -262,6 +268,31 @@ class Station:
 
     # --- receipts ----------------------------------------------------------------------
 
+    def remember_qr(self, card_number: str, ref: str, member_ref: str | None) -> None:
+        """At a lookup: the QR the member's receipts carry (their WeChat binding scene QR).
+
+        Asked once per card while the station runs; WeChat not configured or not answering
+        leaves the receipt without it (a stranger's gets the join invitation, if any).
+        """
+        if member_ref is None:
+            return
+        if card_number not in self.qr_urls:
+            try:
+                # Not through ``call``: a slow WeChat must not mark the station offline.
+                self.qr_urls[card_number] = self.client.wechat_qr(member_ref)
+            except (Refused, Offline):
+                self.qr_urls[card_number] = ""
+        self.qr_urls[ref] = self.qr_urls[card_number]  # a checkout may name the card either way
+
+    def qr_for(self, card_number: str) -> tuple[str, str]:
+        """(payload, caption) of the receipt's QR for this card."""
+        url = self.qr_urls.get(card_number, "")
+        if url:
+            return url, gettext("Scan with WeChat to get your alerts and e-card")
+        if self.join_url and card_number not in self.qr_urls:
+            return self.join_url, gettext("Scan to join and earn points")
+        return "", ""
+
     def print(self, receipt: Receipt) -> dict[str, Any]:
         """Print, and say whether it printed: a failed print never undoes the sale."""
         try:
@@ -272,9 +303,12 @@ class Station:
 
 
 def _is_offline(exc: BaseException) -> bool:
+    """Try later: unreachable, still running (the key's first request), rate-limited, 5xx."""
     if isinstance(exc, Offline):
         return True
-    return isinstance(exc, Refused) and exc.code == "idempotency_in_progress"
+    return isinstance(exc, Refused) and (
+        exc.code == "idempotency_in_progress" or exc.status == 429 or exc.status >= 500
+    )
 
 
 def _refusal(exc: BaseException) -> tuple[str, str] | None:
@@ -481,6 +515,7 @@ def _routes(flask_app: Flask, station: Station) -> None:
             if refused.status != 404:
                 raise
             member = None  # an anonymous card
+        station.remember_qr(card["number"], data["ref"], data["ref"] if member else None)
         return _member_view(card, member)
 
     @flask_app.post("/local/quote")
@@ -492,7 +527,9 @@ def _routes(flask_app: Flask, station: Station) -> None:
             body["items"] = _central_items(data["items"])
         if data["points_offset"]:
             body["points_offset"] = data["points_offset"]
-        return station.call(station.client.post, "/checkout/quote", body, staff_token=None)
+        quoted = station.call(station.client.post, "/checkout/quote", body, staff_token=None)
+        station.devices.show_due(quoted["charged_fen"])
+        return quoted
 
     @flask_app.post("/local/checkout")
     def checkout() -> Any:
@@ -517,6 +554,7 @@ def _routes(flask_app: Flask, station: Station) -> None:
             result = station.call(station.client.checkout, body, key=key, staff_token=session.token)
         except Offline:
             return _queue_offline_sale(station, session, data, body, key)
+        qr_payload, qr_caption = station.qr_for(data["ref"])
         receipt = Receipt(
             kind="checkout",
             store=station.store_code,
@@ -531,6 +569,8 @@ def _routes(flask_app: Flask, station: Station) -> None:
             points_earned=result["points_earned"],
             points_after=result["balances"]["points"],
             visits_after=result["balances"]["visits"] if data["pay_with"] == "visits" else None,
+            qr_payload=qr_payload,
+            qr_caption=qr_caption,
         )
         station.devices.show_due(result["charged_fen"], result["balances"]["stored_value_fen"])
         return {"sale": key, "queued": False, **result, **station.print(receipt)}, 201

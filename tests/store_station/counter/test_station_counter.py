@@ -210,3 +210,26 @@ def test_the_page_is_served_in_three_languages(counter: tuple[Any, Any]) -> None
     assert "Staff sign-in" in client.get("/?lang=en").get_data(as_text=True)
     assert "收银员登录" in client.get("/?lang=zh-Hans").get_data(as_text=True)
     assert "收銀員登錄" in client.get("/?lang=zh-Hant").get_data(as_text=True)
+
+
+def test_a_strangers_receipt_invites_to_join(
+    counter: tuple[Any, Any], world: World, tcp_printer: TcpPrinter
+) -> None:
+    station, client = counter
+    station.join_url = "https://laoyou.example.com/join?store=SH01"
+    sign_in(client)
+    assert client.post("/local/lookup", json={"ref": world.anonymous_card}).json["member"] is None
+    visit = client.post(
+        "/local/checkout", json={"ref": world.anonymous_card, "amount_fen": 0, "pay_with": "visits"}
+    )
+    assert visit.status_code == 201, visit.json
+    receipt = tcp_printer.wait_for(1)[0]
+    assert b"\x1d(k" in receipt  # the QR code
+    assert b"https://laoyou.example.com/join?store=SH01" in receipt
+    assert b"\x1bp" not in receipt  # a visit is no cash: the drawer stays shut
+    # A member's receipt carries no invitation (WeChat is not configured here: no QR).
+    client.post("/local/lookup", json={"ref": world.card_number})
+    client.post(
+        "/local/checkout", json={"ref": world.card_number, "amount_fen": 100, "pay_with": "cash"}
+    )
+    assert b"/join" not in tcp_printer.wait_for(2)[-1]
