@@ -117,3 +117,19 @@ def test_laoyou_station_serves_the_counter_on_localhost(
     finally:
         process.terminate()
         process.communicate(timeout=10)
+
+
+def test_bad_options_are_refused_with_a_sentence(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from app.store_station.counter.cli import station_command
+
+    runner = CliRunner()
+    base = ["--server", "http://127.0.0.1:1", "--queue", str(tmp_path / "q.sqlite3")]
+    bad_printer = runner.invoke(station_command, [*base, "--key", "k", "--printer", "lpt1"])
+    assert bad_printer.exit_code == 2
+    assert "tcp://HOST:PORT" in bad_printer.output
+    no_key = runner.invoke(station_command, base, env={"LAOYOU_STATION_KEY": ""})
+    assert no_key.exit_code == 2 and "--key" in no_key.output
+    paper = runner.invoke(station_command, [*base, "--key", "k", "--paper", "72"])
+    assert paper.exit_code == 2 and "58" in paper.output
