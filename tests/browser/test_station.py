@@ -68,15 +68,36 @@ def test_sign_in_scan_check_out_and_the_receipt_prints(page: Any, counter_page: 
     page.fill("#amount", "100")
     page.click("#quote-button")
     page.wait_for_selector("#quote:not(.hidden)")
-    assert "应付 ¥" in page.locator("#quote").inner_text()
+    assert "实付 ¥98.00" in page.locator("#quote").inner_text()
     screenshot(page, "station_quote")
     page.click("#checkout-button")
     page.wait_for_function("document.getElementById('message').className === 'ok'")
     assert "已付" in page.locator("#message").inner_text()
+    page.wait_for_function("document.getElementById('m-points').textContent === '198'")
     receipt = printer.wait_for(1)[0]
     assert "消费小票".encode("gb18030") in receipt
     assert b"\x1bp" in receipt  # cash: the drawer kick
     screenshot(page, "station_sold")
+
+    # Items with categories make the amount; 100 points pay 1 yuan of it.
+    page.fill("#line-name", "Latte")
+    page.fill("#line-category", "drinks")
+    page.fill("#line-amount", "30")
+    page.click("#line-add")
+    page.fill("#line-name", "蛋糕")
+    page.fill("#line-amount", "20.50")
+    page.click("#line-add")
+    assert page.locator("#amount").input_value() == "50.50"
+    page.fill("#points-offset", "100")
+    page.click("#quote-button")
+    page.wait_for_selector("#quote:not(.hidden)")
+    assert "points_offset" in page.locator("#quote").inner_text()
+    screenshot(page, "station_items_quote")
+    page.click("#checkout-button")
+    page.wait_for_function("document.getElementById('amount').value === ''")
+    receipt = printer.wait_for(2)[-1]
+    assert "蛋糕".encode("gb18030") in receipt and b"Latte" in receipt
+    assert "积分".encode("gb18030") in receipt  # the points payment line
 
     # A swipe on the stripe reader: the station pushes it to the page, which looks it up.
     page.fill("#ref", "")

@@ -874,9 +874,14 @@ def _receipt_items(items: list[dict[str, Any]] | None) -> tuple[Item, ...]:
 def _payments(pay_with: str, result: dict[str, Any], body: dict[str, Any]) -> tuple[Payment, ...]:
     if pay_with == "visits":
         return (Payment("visits", 0, visits=1),)
-    if pay_with == "points":
-        return (Payment("points", result["charged_fen"]),)
-    return (Payment(pay_with, result["charged_fen"]),)
+    paid = [Payment(pay_with, result["charged_fen"])]
+    points = int(body.get("points_offset") or 0)
+    if points and "discount_fen" in result:
+        # What the points paid: the bill after its discounts, less what was charged.
+        coupons_fen = sum(c["discount_fen"] for c in result.get("coupons", ()))
+        offset_fen = body["amount_fen"] - result["discount_fen"] - coupons_fen
+        paid.append(Payment("points", offset_fen - result["charged_fen"], points=points))
+    return tuple(paid)
 
 
 def _queue_offline_sale(
