@@ -13,7 +13,7 @@ import pytest
 from flask import Flask
 from werkzeug.serving import make_server
 
-from app.store_station.counter.events import Swiped
+from app.store_station.counter.events import IncomingCall, Swiped
 from app.store_station.counter.station import Station, create_station_app
 from tests.browser.conftest import screenshot
 from tests.store_station.counter.conftest import (
@@ -105,6 +105,14 @@ def test_sign_in_scan_check_out_and_the_receipt_prints(page: Any, counter_page: 
     station.devices.events.put(Swiped(card_number=world.card_number, expiry="2512"))
     page.wait_for_selector("#member:not(.hidden)")
     assert page.locator("#ref").input_value() == world.card_number
+
+    # Caller ID (来电识别): the calling member pops up.
+    page.locator("#member").evaluate("e => e.classList.add('hidden')")
+    station.devices.events.put(IncomingCall(number="13800138000"))
+    page.wait_for_selector("#member:not(.hidden)")
+    assert "来电" in page.locator("#message").inner_text()
+    assert page.locator("#m-phone").inner_text() == "138****8000"
+    screenshot(page, "station_caller_id")
 
 
 def test_the_offline_banner_and_back(page: Any, counter_page: Any) -> None:
