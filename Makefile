@@ -29,10 +29,11 @@ demo: install
 	$(BIN)/laoyou db upgrade
 	$(BIN)/laoyou demo
 
-# Serves until Ctrl-C; a second `make run` keeps the data. The outbox dispatcher runs in
-# the same process, so the demo's alerts appear (in the log, with SMS_PROVIDER=console).
+# Serves until Ctrl-C; a second `make run` keeps the data. The outbox dispatcher and the
+# scheduled jobs run in the same process, so the demo's alerts appear (in the log, with
+# SMS_PROVIDER=console) and expiry, reminders and the nightly check run on time.
 run: demo
-	$(BIN)/laoyou run --host $(HOST) --port $(PORT) --with-dispatcher
+	$(BIN)/laoyou run --host $(HOST) --port $(PORT) --with-dispatcher --with-scheduler
 
 # The browser tests drive Debian's Chromium and need a CJK font; the store station's card
 # reader tests run pcscd with the vpcd virtual reader, and pyscard (the station extra, in

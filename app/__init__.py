@@ -59,6 +59,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         members,
         messaging,
         models,
+        ops,
+        reports,
         sms,
         stores,
         texts,
@@ -90,9 +92,16 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         sms,
         wechat,
         home,
+        reports,
         admin,
+        ops,
     ):
         package.init_app(app)
     cli.init_app(app)
     demo.init_app(app)
+    # The top-level scheduler package runs the jobs the packages registered above (a bad
+    # JOB_<NAME>_AT setting stops the start); no package of app/ imports it.
+    import scheduler
+
+    scheduler.init_app(app)
     return app

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -134,6 +135,28 @@ class Settings:
     #: claim in one statement (``app.messaging.inbound``). Off: every message is claimed
     #: before the engine runs, then its reply stored (the plain path; the same replies).
     INBOUND_REPLY_FIRST: bool = True
+    #: ``GET /metrics`` answers a request carrying ``Authorization: Bearer <this>``; empty:
+    #: only a scraper on this machine, not through a proxy. 16+ characters when set.
+    METRICS_TOKEN: str = ""
+    #: Where ``laoyou backup`` / ``restore`` find pg_dump and pg_restore (empty: on PATH),
+    #: e.g. /usr/lib/postgresql/16/bin when the server is newer than the default client.
+    PG_BIN_DIR: str = ""
+    #: The scheduler (``scheduler/``): a run that starts this many seconds late still runs
+    #: (the process was busy or restarted); later, that run is missed and the next one waits.
+    SCHEDULER_MISFIRE_GRACE_SECONDS: int = 3600
+    #: Recorded job runs are kept this many days (the scheduler's own purge job).
+    JOB_RUNS_KEEP_DAYS: int = 90
+    #: Days ahead the points-expiring reminder job looks.
+    POINTS_EXPIRING_REMINDER_DAYS: int = 30
+    #: Days ahead the period-card reminder job looks (a card's ``valid_until``).
+    CARD_EXPIRY_REMINDER_DAYS: int = 7
+    #: Inbound messages (the deduplication record of every SMS / WeChat message) and the
+    #: API's Idempotency-Key records are purged after this many days.
+    PURGE_INBOUND_AFTER_DAYS: int = 90
+    PURGE_IDEMPOTENCY_AFTER_DAYS: int = 30
+    #: Phones (comma-separated) that get an SMS when the nightly ledger check fails. Staff
+    #: accounts have no phone; empty: the failure is only logged, audited and shown.
+    ADMIN_ALERT_PHONES: str = ""
     #: Extra settings from tests or other packages that need no validation here.
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -156,6 +179,11 @@ class Settings:
                 raw = _boolean(f.name, str(raw))
             values[f.name] = raw
         extra = {k: v for k, v in overrides.items() if k not in values and k.isupper()}
+        # Each job's schedule (JOB_<NAME>_AT / JOB_<NAME>_EVERY, app/jobs.py): the jobs are
+        # registered by packages, so their settings cannot be fields here.
+        for name, value in env.items():
+            if _JOB_SETTING.match(name) and name not in extra:
+                extra[name] = value
         return cls(**values, extra=extra)
 
     def validate(self, instance_path: Path) -> None:
@@ -202,9 +230,16 @@ class Settings:
             raise ConfigError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
         if self.MAX_CONTENT_LENGTH < 1024:
             raise ConfigError("MAX_CONTENT_LENGTH must be at least 1024 (bytes)")
+        token = self.METRICS_TOKEN
+        if token and (
+            len(token) < 16 or not (token.isascii() and token.isprintable()) or " " in token
+        ):
+            # It travels in a header, and is guessed by no one.
+            raise ConfigError("METRICS_TOKEN must be 16+ printable ASCII characters, no spaces")
         _validate_messaging(self)
         _validate_bot(self)
         _validate_money(self)
+        _validate_jobs(self)
 
     def as_flask_config(self) -> dict[str, Any]:
         data = {
@@ -213,6 +248,31 @@ class Settings:
         data.update(self.extra)
         data["TESTING"] = self.LAOYOU_ENV == "testing" or bool(self.extra.get("TESTING"))
         return data
+
+
+_JOB_SETTING = re.compile(r"^JOB_[A-Z0-9_]+_(AT|EVERY)$")
+
+
+def _validate_jobs(settings: Settings) -> None:
+    for name in (
+        "SCHEDULER_MISFIRE_GRACE_SECONDS",
+        "JOB_RUNS_KEEP_DAYS",
+        "PURGE_INBOUND_AFTER_DAYS",
+        "PURGE_IDEMPOTENCY_AFTER_DAYS",
+    ):
+        if not 1 <= getattr(settings, name) <= 100_000:
+            raise ConfigError(f"{name} must be between 1 and 100000")
+    for name in ("POINTS_EXPIRING_REMINDER_DAYS", "CARD_EXPIRY_REMINDER_DAYS"):
+        if not 1 <= getattr(settings, name) <= 366:
+            raise ConfigError(f"{name} must be between 1 and 366")
+    phones = [p.strip() for p in settings.ADMIN_ALERT_PHONES.split(",") if p.strip()]
+    for phone in phones:
+        try:
+            parsed = phonenumbers.parse(phone, settings.DEFAULT_PHONE_REGION)
+        except phonenumbers.NumberParseException:
+            parsed = None
+        if parsed is None or not phonenumbers.is_valid_number(parsed):
+            raise ConfigError(f"ADMIN_ALERT_PHONES: {phone!r} is not a phone number")
 
 
 def _boolean(name: str, raw: str) -> bool:

@@ -49,3 +49,13 @@ store_columns = _signals.signal("store-columns")
 #: code), minutes (int: how long it works). Sent by app.members.wechat; app.messaging
 #: queues the SMS in the same transaction (members do not import messaging).
 phone_code_issued = _signals.signal("phone-code-issued")
+#: sender: the nightly ledger check's report (``app.ledger.check.CheckReport``) when it
+#: found problems; kwargs: run_key (str: the job run's key, one alert per run), problems
+#: (int). Messaging queues an SMS to each of ``ADMIN_ALERT_PHONES`` in the job's
+#: transaction (the ledger does not import messaging).
+ledger_check_failed = _signals.signal("ledger-check-failed")
+#: sender: a member's active Card whose validity (a period card: 月卡 / 季卡 / 年卡, or any
+#: card with ``valid_until``) ends soon; kwargs: member (Member), valid_until (date: its
+#: last valid day). Sent by ``app.cards.validity.remind_validity_ending`` (the scheduler's
+#: ``card_validity_reminders`` job); messaging queues the reminder.
+card_expiring = _signals.signal("card-expiring")

@@ -32,6 +32,7 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 BACKENDS = ["sqlite", "postgresql"]
 
 import_all()
+import scheduler.models  # noqa: E402,F401  (the scheduler's table; create_app wires it too)
 
 
 def pytest_configure(config: pytest.Config) -> None:

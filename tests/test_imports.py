@@ -5,6 +5,9 @@ a dependency, and hiding one in a function only moves the cycle to run time. Eac
 is mapped to its owner (``app.ledger.rules.engine`` -> ``app.ledger``, ``app.clock`` ->
 ``app.clock``); ``app/__init__.py`` (``create_app``, which wires every package) is the
 composition root and left out. Alembic's migrations are not part of the graph.
+
+The top-level ``scheduler/`` package is one more owner in the graph; no module of ``app/``
+but the composition root imports it (``app.jobs`` is the registry it reads).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from collections import defaultdict
 from pathlib import Path
 
 APP = Path(__file__).resolve().parents[1] / "app"
+SCHEDULER = APP.parent / "scheduler"
 
 
 def module_name(path: Path) -> str:
@@ -24,6 +28,8 @@ def module_name(path: Path) -> str:
 
 def owner(module: str) -> str:
     """``app.X`` for every module of a package ``app/X/`` and for a top-level ``app/X.py``."""
+    if module.split(".")[0] == "scheduler":
+        return "scheduler"
     return ".".join(module.split(".")[:2])
 
 
@@ -42,15 +48,19 @@ def imported(module: str, path: Path, known: set[str]) -> set[str]:
             # `from app.ledger import journal` imports the module app.ledger.journal.
             subs = {f"{base}.{alias.name}" for alias in node.names} & known
             found.update(subs or {base})
-    return {name for name in found if name.startswith("app.")}
+    return {name for name in found if name.startswith("app.") or _is_scheduler(name)}
+
+
+def _is_scheduler(name: str) -> bool:
+    return name == "scheduler" or name.startswith("scheduler.")
 
 
 def package_graph() -> dict[tuple[str, str], list[str]]:
     """(owner, owner) -> the imports that make the edge, as ``module -> module``."""
     paths = {
         module_name(p): p
-        for p in APP.rglob("*.py")
-        if "migrations" not in p.relative_to(APP).parts[:1]
+        for p in [*APP.rglob("*.py"), *SCHEDULER.rglob("*.py")]
+        if "migrations" not in p.relative_to(APP.parent).parts[1:2]
     }
     edges: dict[tuple[str, str], list[str]] = defaultdict(list)
     for module, path in paths.items():
@@ -97,6 +107,12 @@ def test_no_import_cycle_between_packages() -> None:
             for a, b in itertools.pairwise(cycle)
         ]
         raise AssertionError("import cycle " + " -> ".join(cycle) + "\n" + "\n".join(why))
+
+
+def test_no_module_of_app_imports_the_scheduler() -> None:
+    edges = package_graph()
+    into = sorted(i for (a, b), found in edges.items() if b == "scheduler" for i in found)
+    assert into == [], "app reads the scheduler through app.jobs, never by import"
 
 
 def test_the_walk_sees_imports_inside_functions_and_type_checking(tmp_path: Path) -> None:

@@ -93,6 +93,22 @@ def test_a_wheel_built_from_the_sdist_speaks_chinese_and_runs_the_demo(tmp_path:
     assert '"MUG"' in example
     demo = run(laoyou, "demo", cwd=elsewhere, env=env)
     assert "30 members" in demo and "gift redemptions" in demo
+    # The report pages' charting library ships in the wheel, its licence beside it.
+    fetch = (
+        "from app import create_app; c = create_app().test_client(); "
+        "r = c.get('/assets/reports/chartjs/chart.umd.min.js'); "
+        "l = c.get('/assets/reports/chartjs/LICENSE.md'); "
+        "print(r.status_code, l.status_code, r.data[:40])"
+    )
+    served = run(fresh, "-c", fetch, cwd=elsewhere, env=env)
+    assert served.startswith("200 200 b'/*!\\n * Chart.js v4"), served
+    # The scheduler ships beside app (a top-level package) and runs the packages' jobs.
+    shipped = run(
+        fresh, "-c", "import scheduler; print(scheduler.__file__)", cwd=elsewhere, env=env
+    )
+    assert shipped.startswith(purelib)
+    checked = run(laoyou, "jobs", "run", "ledger_check", cwd=elsewhere, env=env)
+    assert ": ok: accounts " in checked, checked
 
 
 def test_a_missing_catalog_stops_the_start(

@@ -1,9 +1,10 @@
 """No package writes another package's rows: it calls the owner's services.
 
-A static check over ``app/``: a model (a ``Base`` subclass in some package's
-``models.py``) may be constructed, or named in a Core ``insert`` / ``update`` /
-``delete``, only inside the top-level package that defines it. Changing another
-package's loaded object (``member.level = …``) is not seen here; review catches that.
+A static check over ``app/`` and the top-level ``scheduler/`` (one package): a model (a
+``Base`` subclass in some package's ``models.py``) may be constructed, or named in a Core
+``insert`` / ``update`` / ``delete``, only inside the top-level package that defines it.
+Changing another package's loaded object (``member.level = …``) is not seen here; review
+catches that.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from pathlib import Path
 import app as app_package
 
 ROOT = Path(app_package.__file__).parent
+#: Top-level packages beside ``app/`` that own tables: each is one owner.
+PACKAGES = (ROOT.parent / "scheduler",)
 DML = frozenset({"insert", "update", "delete"})
 
 #: Writes known to bypass the owner, each to be routed through its services and struck off:
@@ -27,14 +30,21 @@ KNOWN = {
 
 def _owner(path: Path) -> str:
     """The top-level package (or module, for ``app/demo.py``) a file belongs to."""
+    for package in PACKAGES:
+        if path.is_relative_to(package):
+            return package.name
     parts = path.relative_to(ROOT).parts
     return parts[0] if len(parts) > 1 else path.stem
+
+
+def _files(pattern: str) -> list[Path]:
+    return [p for root in (ROOT, *PACKAGES) for p in root.rglob(pattern)]
 
 
 def _models() -> dict[str, str]:
     """Every model class name and the package that defines it."""
     models = {}
-    for path in ROOT.rglob("models.py"):
+    for path in _files("models.py"):
         for node in ast.parse(path.read_text(encoding="utf-8")).body:
             if isinstance(node, ast.ClassDef) and any(
                 getattr(base, "id", None) == "Base" for base in node.bases
@@ -69,7 +79,7 @@ def _writes(tree: ast.AST, models: dict[str, str]) -> set[str]:
 def _foreign_writes() -> set[tuple[str, str]]:
     models = _models()
     found = set()
-    for path in ROOT.rglob("*.py"):
+    for path in _files("*.py"):
         if "migrations" in path.parts:
             continue
         writer = _owner(path)

@@ -11,8 +11,9 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from app.admin import guard
+    from app.admin import guard, jobs
     from app.admin.blueprint import admin_bp
+    from app.jobs import register_job
 
     # Session and remember cookies: never read by scripts, not sent by other sites'
     # forms, and over HTTPS only in production.
@@ -27,3 +28,5 @@ def init_app(app: Flask) -> None:
     )
     guard.init_app(app)
     app.register_blueprint(admin_bp)
+    for job in jobs.JOBS:
+        register_job(app, job)

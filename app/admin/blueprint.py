@@ -13,10 +13,13 @@ from app.admin import (
     balance_views,
     card_views,
     guard,
+    job_views,
     member_views,
+    report_views,
     rules_views,
     setup_views,
     staff_views,
+    system_views,
     text_views,
     transfer_views,
     views,
@@ -112,6 +115,12 @@ admin_bp.add_url_rule("/rules/alerts", "rules_alerts", rules_views.alerts_page)
 admin_bp.add_url_rule(
     "/rules/alerts", "rules_alerts_post", rules_views.alerts_post, methods=["POST"]
 )
+admin_bp.add_url_rule(
+    "/rules/alerts/quiet-hours",
+    "rules_quiet_hours_post",
+    rules_views.quiet_hours_post,
+    methods=["POST"],
+)
 admin_bp.add_url_rule("/rules/json/<name>", "rules_json", rules_views.json_page)
 admin_bp.add_url_rule(
     "/rules/json/<name>", "rules_json_post", rules_views.json_post, methods=["POST"]
@@ -138,6 +147,12 @@ admin_bp.add_url_rule("/questions", "question_add", setup_views.question_add, me
 admin_bp.add_url_rule(
     "/questions/<key>/retire", "question_retire", setup_views.question_retire, methods=["POST"]
 )
+admin_bp.add_url_rule("/reports", "reports", report_views.reports_index)
+admin_bp.add_url_rule("/reports/<name>", "report", report_views.report_page)
+
+admin_bp.add_url_rule("/jobs", "jobs", job_views.jobs_page)
+admin_bp.add_url_rule("/system", "system", system_views.system)
+admin_bp.add_url_rule("/jobs/<name>/run", "job_run", job_views.job_run, methods=["POST"])
 
 admin_bp.before_request(guard.before_admin_request)
 admin_bp.teardown_request(guard.forget_request_state)

@@ -22,6 +22,7 @@ from app.cards.services import card_history, get_card, member_cards, resolve_mem
 from app.cards.states import TRANSITIONS
 from app.errors import LaoyouError, NotFound
 from app.ledger.balances import card_balances, member_balances
+from app.ledger.rules.engine import credit_limit
 from app.ledger.statement import member_statement
 from app.members.models import CALENDARS, GENDERS, Member
 from app.members.services import (
@@ -152,6 +153,7 @@ def member_page(member_id: int) -> str | tuple[str, int]:
             {
                 "card": card,
                 "balances": card_balances(card.id),
+                "credit_limit_fen": credit_limit(card),
                 "actions": card_actions(card),
                 "history": card_history(card)[-5:],
             }

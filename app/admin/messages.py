@@ -130,6 +130,8 @@ def permission_labels() -> dict[str, str]:
         "api_keys.manage": gettext("Manage API keys"),
         "campaigns.manage": gettext("Manage campaigns"),
         "reports.view": gettext("See reports"),
+        "jobs.view": gettext("See the scheduled jobs and their runs"),
+        "jobs.run": gettext("Run a scheduled job now"),
     }
 
 

@@ -7,10 +7,12 @@ rolls back, freeing it), then finds it taken.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import uuid
 from typing import Any
 
+from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 
 from app.admin.models import FormKey
@@ -61,3 +63,13 @@ def outcome_of(key: str, staff_username: str) -> dict[str, Any] | None:
     if found is None or found.staff_username != staff_username:
         return None
     return found.outcome
+
+
+def purge_keys(before: dt.datetime) -> int:
+    """Delete form keys made before ``before``; returns how many. Flushes.
+
+    A key matters while its page may still be sent again (a double click, a reload, the
+    back button): after a day it only grows the table.
+    """
+    result = db.session.execute(delete(FormKey).where(FormKey.created_at < before))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

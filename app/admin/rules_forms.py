@@ -379,6 +379,22 @@ def sections(
             item=gettext("New card discount"),
         ),
         Section(
+            "overdraft",
+            ("overdraft_limits",),
+            gettext("Overdraft per card type"),
+            gettext(
+                "How far below zero a card's stored value may go (透支额度), for every card "
+                "of the type that has no limit of its own; only stored value cards can be "
+                "overdrawn. A change applies at the next checkout."
+            ),
+            (
+                Field("card_type", gettext("Card type"), "choice", card_types),
+                Field("credit_limit_fen", gettext("Overdraft limit (yuan)"), "yuan"),
+            ),
+            many=True,
+            item=gettext("New overdraft limit"),
+        ),
+        Section(
             "growth",
             ("growth",),
             gettext("Growth and level review"),
@@ -684,19 +700,26 @@ def input_for(section: Section, posted: Posted, path: str) -> str | None:
     return f"{row}."
 
 
-def refusal_text(message: str, path: str) -> str:
+def refusal_text(message: str, path: str, kind: str = "") -> str:
     """The import's refusal in the staff member's language where its form is known.
 
     The import speaks English (the CLI and the API read it); the common refusals are
-    translated here, and any other is shown as the import wrote it.
+    translated here, and any other is shown as the import wrote it. ``kind`` is the
+    input's: a range of fen is shown in yuan, as the input takes it.
     """
     why = message[len(path) :].strip() if path and message.startswith(path) else message
+
+    def amount(text: str) -> str:
+        return yuan(int(text)) if kind == "yuan" else text
+
     patterns: list[tuple[str, Callable[[re.Match[str]], str]]] = [
         (r"is required", lambda m: gettext("is required")),
         (r"must be a whole number", lambda m: gettext("must be a whole number")),
         (
             r"must be from (-?\d+) to (\d+)",
-            lambda m: gettext("must be from %(low)s to %(high)s", low=m[1], high=m[2]),
+            lambda m: gettext(
+                "must be from %(low)s to %(high)s", low=amount(m[1]), high=amount(m[2])
+            ),
         ),
         (
             r"must be text of 1 to (\d+) characters",
@@ -727,6 +750,10 @@ def refusal_text(message: str, path: str) -> str:
             lambda m: gettext("needs weekdays, days of the month or dates"),
         ),
         (r"is required for a voucher", lambda m: gettext("is required for a voucher")),
+        (
+            r"must be 0: only stored_value overdraws",
+            lambda m: gettext("must be 0: only a stored value card can be overdrawn"),
+        ),
         (
             r"is required for a coupon \(below 10000\)",
             lambda m: gettext("is required for a coupon (below 100)"),

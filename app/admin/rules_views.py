@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import abort, current_app, redirect, render_template, request, url_for
+from flask import abort, redirect, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
@@ -33,8 +33,16 @@ from app.errors import InvalidRequest
 from app.i18n import gettext
 from app.ledger.rules.io import export_rules, replace_rules, rules_revision
 from app.members.services import list_levels
+from app.messaging.compose import quiet_hours
 from app.messaging.models import ALERT_TYPES
-from app.messaging.services import programme_alerts, set_programme_alert
+from app.messaging.services import (
+    QUIET_OFF,
+    check_quiet_hours,
+    programme_alerts,
+    saved_quiet_hours,
+    set_programme_alert,
+    set_quiet_hours,
+)
 from app.stores.services import list_stores
 from app.web.boundary import load_json
 
@@ -42,6 +50,7 @@ from app.web.boundary import load_json
 DOCUMENT_SECTIONS = (
     "earning",
     "discounts",
+    "overdraft_limits",
     "levels",
     "growth",
     "recharge_plans",
@@ -192,7 +201,9 @@ def section_post(slug: str) -> Response | tuple[str, int]:
         path = str(exc.details.get("field", ""))
         bad = input_for(section, posted, path) if posted is not None else None
         label = _label(section, bad)
-        why = refusal_text(exc.message, path)
+        key = (bad or "").partition(".")[2] if section.many else (bad or "")
+        kind = next((f.kind for f in section.fields if f.key == key), "")
+        why = refusal_text(exc.message, path, kind)
         return _refused(section, f"{label}: {why}" if label else why, bad)
     return redirect(url_for("admin.rules_section", slug=slug, saved=1))
 
@@ -270,13 +281,23 @@ def alerts_page() -> str:
     return _render_alerts(saved=request.args.get("saved") == "1")
 
 
-def _render_alerts(*, saved: bool = False) -> str:
+def _render_alerts(
+    *, saved: bool = False, error: str = "", typed: dict[str, str] | None = None
+) -> str:
+    hours = quiet_hours()
+    shown = typed or {
+        "start": hours[0] if hours else "",
+        "end": hours[1] if hours else "",
+        "off": "on" if hours is None else "",
+    }
     return render_template(
         "admin/rules_alerts.html",
         alerts=programme_alerts(),
         alert_labels=alert_labels(),
-        quiet_start=current_app.config["QUIET_HOURS_START"],
-        quiet_end=current_app.config["QUIET_HOURS_END"],
+        quiet=hours,
+        quiet_saved=saved_quiet_hours() is not None,
+        quiet_form=shown,
+        quiet_error=error,
         editable=may("rules.edit"),
         saved=saved,
     )
@@ -287,4 +308,27 @@ def alerts_post() -> Response:
     """Every switch as the form shows it: a box left unticked turns that alert off."""
     for alert_type in ALERT_TYPES:
         set_programme_alert(alert_type, request.form.get(f"alert:{alert_type}") == "on")
+    return redirect(url_for("admin.rules_alerts", saved=1))
+
+
+@requires("rules.edit")
+def quiet_hours_post() -> Response | tuple[str, int]:
+    """The programme's quiet hours, checked as ``laoyou rules import`` checks them."""
+    typed = {
+        "start": request.form.get("start", "").strip()[:16],
+        "end": request.form.get("end", "").strip()[:16],
+        "off": "on" if request.form.get("off") == "on" else "",
+    }
+    value: Any = QUIET_OFF if typed["off"] else {"start": typed["start"], "end": typed["end"]}
+    try:
+        set_quiet_hours(check_quiet_hours(value))
+    except InvalidRequest as exc:
+        db.session.rollback()
+        if str(exc.details.get("field", "")).endswith(".end") and "differ" in exc.message:
+            why = gettext(
+                "The end must differ from the start. For no quiet hours, tick “No quiet hours”."
+            )
+        else:
+            why = gettext("Enter the times as HH:MM, from 00:00 to 23:59, such as 21:00.")
+        return _render_alerts(error=gettext("Not saved. %(why)s", why=why), typed=typed), 400
     return redirect(url_for("admin.rules_alerts", saved=1))

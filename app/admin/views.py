@@ -28,6 +28,8 @@ from app.errors import AccountLocked, InvalidRequest, SignInFailed
 from app.i18n import gettext
 from app.ledger.balances import count_transactions
 from app.members.services import count_members
+from app.reports.registry import REPORTS
+from app.reports.today import day_figures
 from app.stores.services import list_stores
 
 #: Longest username or password the sign-in form reads; anything longer is refused unread.
@@ -46,12 +48,15 @@ def rooms() -> list[dict[str, Any]]:
         ("admin.adjust_page", gettext("Adjust a balance"), "balances.adjust"),
         ("admin.approvals_page", gettext("Approvals"), "balances.approve"),
         ("admin.rules", gettext("Rules"), "rules.view"),
+        ("admin.reports", gettext("Reports"), "reports.view"),
         ("admin.staff_list", gettext("Staff"), "staff.manage"),
         ("admin.stores", gettext("Stores"), "stores.manage"),
         ("admin.api_keys", gettext("API keys"), "api_keys.manage"),
         ("admin.questions", gettext("Questionnaire"), "rules.view"),
         ("admin.audit", gettext("Audit log"), "audit.view"),
         ("admin.texts", gettext("Message texts"), "rules.view"),
+        ("admin.jobs", gettext("Scheduled jobs"), "jobs.view"),
+        ("admin.system", gettext("System"), "audit.view"),
     ]
     if current_staff() is None:
         return []
@@ -119,6 +124,9 @@ def dashboard() -> str:
         members=count_members(scope),
         cards=count_cards(scope),
         transactions_today=count_transactions(start, start + dt.timedelta(days=1), scope),
+        today=today,
+        figures=day_figures(db.session(), today, scope),
+        report_names=frozenset(REPORTS),
         stores=stores,
         all_stores=scope is None,
     )

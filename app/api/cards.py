@@ -76,7 +76,8 @@ def issue(data: dict[str, Any]) -> dict[str, Card]:
         period=data.get("period"),
         valid_from=data.get("valid_from"),
         valid_until=data.get("valid_until"),
-        credit_limit_fen=data.get("credit_limit_fen", 0),
+        # Left out: the card follows the programme's overdraft rule for its type.
+        credit_limit_fen=data.get("credit_limit_fen"),
         rechargeable=data.get("rechargeable"),
         actor=current_actor(),
     )

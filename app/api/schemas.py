@@ -19,6 +19,7 @@ from app.cards.services import PERIODS, member_cards
 from app.db import db, utcnow
 from app.i18n import request_language
 from app.ledger.balances import card_balances, member_balances
+from app.ledger.rules.engine import credit_limit
 from app.limits import MAX_ANSWERS, MAX_CREDIT_LIMIT_FEN
 from app.members.models import CALENDARS, GENDERS, Level, Member
 from app.members.services import LANGUAGES, birthday_text
@@ -157,7 +158,13 @@ class CardSchema(Schema):
         required=True,
         metadata=_doc("Kinds of other media bound to the card (their values are not shown)."),
     )
-    credit_limit_fen = fields.Integer(required=True)
+    credit_limit_fen = fields.Integer(
+        required=True,
+        metadata=_doc(
+            "The overdraft in force, in fen: the card's own, else the programme's rule for "
+            "its type (which may change)."
+        ),
+    )
     rechargeable = fields.Boolean(required=True)
     issued_store = fields.String(required=True, allow_none=True)
     issued_at = fields.DateTime(required=True)
@@ -178,7 +185,7 @@ class CardSchema(Schema):
             "has_pin": card.pin_hash is not None,
             "pin_locked_until": locked if locked is not None and locked > utcnow() else None,
             "media": sorted({m.kind for m in card.media}),
-            "credit_limit_fen": card.credit_limit_fen,
+            "credit_limit_fen": credit_limit(card),
             "rechargeable": card.rechargeable,
             "issued_store": card.issued_store.code if card.issued_store is not None else None,
             "issued_at": card.issued_at,
@@ -447,7 +454,10 @@ class CardCreateSchema(Schema):
     valid_until = fields.Date(allow_none=True)
     credit_limit_fen = WholeNumber(
         validate=validate.Range(min=0, max=MAX_CREDIT_LIMIT_FEN),
-        metadata=_doc("Overdraft allowed on a stored value card, in fen."),
+        metadata=_doc(
+            "Overdraft allowed on this stored value card, in fen; left out, the card "
+            "follows the programme's overdraft rule for stored value cards."
+        ),
     )
     rechargeable = StrictBoolean(allow_none=True)
     media = fields.List(

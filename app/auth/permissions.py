@@ -26,6 +26,8 @@ PERMISSIONS = (
     "api_keys.manage",
     "campaigns.manage",
     "reports.view",
+    "jobs.view",
+    "jobs.run",
 )
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {

@@ -40,8 +40,10 @@ class Card(Base):
     #: Period cards (and any card with a validity window) work only inside it.
     valid_from: Mapped[dt.date | None]
     valid_until: Mapped[dt.date | None]
-    #: Overdraft (透支) allowed on stored value, in fen; 0 means none.
-    credit_limit_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    #: Overdraft (透支) allowed on stored value, in fen, set for this card alone (0: none);
+    #: None follows the programme's rule for the card's type (the ledger's
+    #: ``engine.credit_limit`` says which applies).
+    credit_limit_fen: Mapped[int | None] = mapped_column(BigInteger, default=None)
     #: Gift cards can be recharged only when issued as rechargeable.
     rechargeable: Mapped[bool] = mapped_column(default=True)
     #: Set on the old card when it is replaced; the old number stops working.

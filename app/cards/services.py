@@ -61,7 +61,7 @@ def issue_card(
     period: str | None = None,
     valid_from: dt.date | None = None,
     valid_until: dt.date | None = None,
-    credit_limit_fen: int = 0,
+    credit_limit_fen: int | None = None,
     rechargeable: bool | None = None,
     actor: str | None = None,
     number: str | None = None,
@@ -70,7 +70,8 @@ def issue_card(
     (a member import), else a new one is generated."""
     if card_type not in CARD_TYPES:
         raise InvalidRequest(f"card type must be one of {', '.join(CARD_TYPES)}", field="type")
-    if credit_limit_fen < 0:
+    # None: the card follows the programme's overdraft rule for its type.
+    if credit_limit_fen is not None and credit_limit_fen < 0:
         raise InvalidRequest("credit_limit_fen cannot be negative", field="credit_limit_fen")
     if credit_limit_fen and card_type != "stored_value":
         raise InvalidRequest("only stored value cards allow overdraft", field="credit_limit_fen")

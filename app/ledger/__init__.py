@@ -17,7 +17,8 @@ from flask import Flask
 def init_app(app: Flask) -> None:
     from app.approvals.services import register_kind
     from app.cards.cli import cards_group
-    from app.ledger import adjustments, operations
+    from app.jobs import register_job
+    from app.ledger import adjustments, jobs, operations
     from app.ledger.cli import (
         balances_line,
         export_command,
@@ -42,3 +43,5 @@ def init_app(app: Flask) -> None:
     member_group.add_command(export_command)
     app.cli.add_command(rules_group)
     app.cli.add_command(levels_group)
+    for job in jobs.JOBS:
+        register_job(app, job)

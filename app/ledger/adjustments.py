@@ -47,6 +47,7 @@ from app.ledger.balances import Balances, card_balances
 from app.ledger.journal import Entry
 from app.ledger.models import PointsLot
 from app.ledger.operations import CARD_ASSETS, _announce, _balances_after
+from app.ledger.rules.engine import credit_limit
 from app.limits import MAX_POINTS
 
 #: A reason is what staff typed: kept whole in the transaction's details and the card event.
@@ -210,7 +211,7 @@ def adjust(
                     "stored_value_paid",
                     paid_part,
                     card_id=card.id,
-                    overdraft=card.credit_limit_fen,
+                    overdraft=credit_limit(card),
                 ),
                 Entry("stored_value_paid", -paid_part, system="issued"),
             ]

@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from app.cards.models import Card
 from app.db import db
 from app.ledger.models import Account, Line, PointsLot, PointsLotUse, Transaction
+from app.ledger.rules.models import OverdraftLimit
 
 
 @dataclass
@@ -122,12 +123,21 @@ def run_check() -> CheckReport:
     ):
         problems.append(f"lot {lot_id}: {amount} less uses {used} is not its remaining {remaining}")
 
+    # The floor is the card's overdraft in force: its own, else the rule for its type
+    # (as ``engine.credit_limit``; a rule lowered below a card's debt shows that card here).
+    limit_in_force = func.coalesce(
+        Card.credit_limit_fen,
+        select(OverdraftLimit.credit_limit_fen)
+        .where(OverdraftLimit.card_type == Card.type, Card.type == "stored_value")
+        .scalar_subquery(),
+        0,
+    )
     for account_id, card_number, asset, balance, limit in s.execute(
-        select(Account.id, Card.number, Account.asset, Account.balance, Card.credit_limit_fen)
+        select(Account.id, Card.number, Account.asset, Account.balance, limit_in_force)
         .join(Card, Card.id == Account.card_id)
         .where(
             (Account.balance < 0)
-            & ((Account.asset != "stored_value_paid") | (Account.balance < -Card.credit_limit_fen))
+            & ((Account.asset != "stored_value_paid") | (Account.balance < -limit_in_force))
         )
     ):
         problems.append(

@@ -49,6 +49,7 @@ from app.i18n import N_
 from app.ledger import journal
 from app.ledger.journal import Entry
 from app.ledger.models import Account, PointsLot, Transaction
+from app.ledger.rules.engine import credit_limit
 from app.limits import MAX_COUNT, MAX_CREDIT_LIMIT_FEN, MAX_POINTS
 from app.members.models import GENDERS, Level, Member
 
@@ -181,7 +182,7 @@ class Row:
     card_type: str | None
     #: None: as it is (active for a new card).
     card_state: str | None
-    credit_limit_fen: int
+    credit_limit_fen: int | None
     valid_from: dt.date | None
     valid_until: dt.date | None
     points: int
@@ -440,7 +441,12 @@ def validate_row(line: int, cells: dict[str, str], lookups: Lookups | None = Non
                 values=", ".join(STATE_ACTIONS),
             )
     maximum = current_app.config["MAX_TRANSACTION_FEN"]
-    credit = _int(cells, "credit_limit_fen", low=0, high=MAX_CREDIT_LIMIT_FEN)
+    # An empty cell: the card follows the programme's overdraft rule for its type.
+    credit = (
+        _int(cells, "credit_limit_fen", low=0, high=MAX_CREDIT_LIMIT_FEN)
+        if cells.get("credit_limit_fen")
+        else None
+    )
     total = _int(cells, "stored_value_fen", low=-MAX_CREDIT_LIMIT_FEN, high=maximum)
     bonus = _int(cells, "stored_value_bonus_fen", low=0, high=maximum)
     points = _int(cells, "points", low=0, high=MAX_POINTS)
@@ -449,7 +455,7 @@ def validate_row(line: int, cells: dict[str, str], lookups: Lookups | None = Non
     valid_from, valid_until = _date(cells, "valid_from"), _date(cells, "valid_until")
     if bonus > max(total, 0):
         raise refused(N_("stored_value_bonus_fen is part of stored_value_fen: not more"))
-    if total < 0 and -total > credit:
+    if total < 0 and -total > (credit or 0):
         raise refused(N_("a negative stored_value_fen needs a credit_limit_fen that covers it"))
     if credit and card_type != "stored_value":
         raise refused(N_("only stored_value cards have a credit_limit_fen"))
@@ -773,7 +779,7 @@ def _opening(row: Row, card: Card, actor: str, *, fresh: bool, report: ImportRep
                 "stored_value_paid",
                 row.paid_fen,
                 card_id=card.id,
-                overdraft=card.credit_limit_fen,
+                overdraft=credit_limit(card),
             ),
             Entry("stored_value_paid", -row.paid_fen, system="issued"),
         ]
@@ -893,7 +899,8 @@ def _card_cells(card: Card) -> dict[str, Any]:
         "card_number": card.number,
         "card_type": card.type,
         "card_state": card.state,
-        "credit_limit_fen": card.credit_limit_fen or None,
+        # The card's own limit only: an empty cell follows the rule again on re-import.
+        "credit_limit_fen": card.credit_limit_fen,
         "valid_from": card.valid_from,
         "valid_until": card.valid_until,
         "points": points or None,

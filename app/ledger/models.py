@@ -130,7 +130,8 @@ class Transaction(Base):
     charged_fen: Mapped[int] = mapped_column(BigInteger, default=0)
     #: Operation details: pay_with, rules applied, points earned, level change…
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    #: Indexed: reports and the dashboard read a day or a month of the journal.
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
 
 
 class Line(Base):

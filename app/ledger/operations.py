@@ -67,7 +67,7 @@ from app.ledger.balances import Balances, card_balances
 from app.ledger.journal import Entry, Posting
 from app.ledger.models import Line, PointsLot, Transaction
 from app.ledger.redemption import services as redemption
-from app.ledger.rules.engine import REVISION
+from app.ledger.rules.engine import REVISION, credit_limit
 from app.signals import transaction_posted
 from app.stores.models import Store
 
@@ -316,7 +316,9 @@ def checkout(
             bonus=int(locked[(card.id, "stored_value_bonus")].balance),
         )
         entries += _spend("stored_value_bonus", bonus_fen, card.id)
-        entries += _spend("stored_value_paid", paid_fen, card.id, overdraft=card.credit_limit_fen)
+        entries += _spend(
+            "stored_value_paid", paid_fen, card.id, overdraft=rules.credit_limit(card, in_force)
+        )
     entries += _spend("visits", visits_used, card.id)
     entries += _spend("points", points_offset + points_paid, card.id)
     if points_earned:
@@ -951,7 +953,10 @@ def transfer_on_replace(old: Card, new: Card, *, actor: str | None = None) -> Po
             entries += [
                 Entry(asset, -balance, card_id=old.id),
                 Entry(
-                    asset, balance, card_id=new.id, overdraft=max(new.credit_limit_fen, -balance)
+                    asset,
+                    balance,
+                    card_id=new.id,
+                    overdraft=max(credit_limit(new), -balance),
                 ),
             ]
     account_id = locked[(old.id, "points")].id

@@ -109,7 +109,8 @@ class Member(Base):
     #: Answers to the admin's questionnaire, keyed by question key.
     answers: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     referrer_id: Mapped[int | None] = mapped_column(ForeignKey("member.id"), index=True)
-    joined_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    #: Indexed: reports count the members who joined in a range.
+    joined_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
     #: Per-channel opt-outs; checked when a message is sent, not when it is queued.
     sms_opt_out: Mapped[bool] = mapped_column(default=False)
     wechat_opt_out: Mapped[bool] = mapped_column(default=False)

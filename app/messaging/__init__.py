@@ -10,9 +10,18 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from app.messaging import alerts, codes
+    from app.jobs import register_job
+    from app.ledger.rules.io import RulesPart, register_part
+    from app.messaging import alerts, codes, jobs
     from app.messaging.cli import alerts_group, outbox_group
     from app.messaging.dispatcher import run_in_app_context
+    from app.messaging.services import (
+        check_quiet_hours,
+        forget_quiet_hours,
+        saved_quiet_hours,
+        set_quiet_hours,
+    )
+    from app.signals import ledger_check_failed
 
     alerts.connect()
     codes.connect()
@@ -20,3 +29,17 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(alerts_group)
     # ``laoyou run --with-dispatcher`` runs this loop; the CLI imports no package.
     app.extensions["laoyou.outbox_loop"] = run_in_app_context
+    # The quiet hours travel in `laoyou rules export` / `import`, written by our service.
+    register_part(
+        app,
+        "quiet_hours",
+        RulesPart(
+            export=saved_quiet_hours,
+            check=check_quiet_hours,
+            apply=lambda hours: set_quiet_hours(hours, audited=False),
+            reset=forget_quiet_hours,
+        ),
+    )
+    ledger_check_failed.connect(jobs.on_ledger_check_failed, weak=False)
+    for job in jobs.JOBS:
+        register_job(app, job)

@@ -18,7 +18,7 @@ from app.i18n import gettext, in_language, render
 from app.members.wechat import alert_addresses
 from app.messaging.services import enqueue
 from app.money import yuan
-from app.signals import level_changed, points_expiring, transaction_posted
+from app.signals import card_expiring, level_changed, points_expiring, transaction_posted
 
 log = logging.getLogger("laoyou.alerts")
 
@@ -195,7 +195,33 @@ def _points_expiring_alert(card: Any, **kw: Any) -> None:
     _alert(member, body, "points_expiring", f"alert:points_expiring:{card.id}:{expires_on}")
 
 
-def _alert(member: Any, body: str, alert_type: str, dedupe_key: str | None) -> None:
+def on_card_expiring(card: Any, **kw: Any) -> None:
+    try:
+        _card_expiring_alert(card, **kw)
+    except Exception:
+        log.exception("card-expiring reminder for card %s not written", getattr(card, "id", None))
+
+
+def _card_expiring_alert(card: Any, **kw: Any) -> None:
+    member = kw.get("member")
+    valid_until = kw.get("valid_until")
+    if member is None or valid_until is None:
+        return
+    with in_language(member.language):
+        body = str(
+            gettext(
+                "Card *%(last4)s is valid until %(day)s. Renew it at any of our stores "
+                "to keep its benefits.",
+                last4=card.number[-4:],
+                day=valid_until.isoformat(),
+            )
+        )
+    # One reminder per card and last day; no alert type of its own (so no switch yet):
+    # it is a notice about the member's own card, and an opt-out still stops it.
+    _alert(member, body, None, f"alert:card_expiring:{card.id}:{valid_until}")
+
+
+def _alert(member: Any, body: str, alert_type: str | None, dedupe_key: str | None) -> None:
     """Queue one alert on each channel the member gets alerts on (WeChat, SMS or both)."""
     for channel, address in alert_addresses(member):
         key = dedupe_key if dedupe_key is None or channel == "sms" else f"{dedupe_key}:{channel}"
@@ -216,3 +242,4 @@ def connect() -> None:
     transaction_posted.connect(on_transaction_posted, weak=False)
     level_changed.connect(on_level_changed, weak=False)
     points_expiring.connect(on_points_expiring, weak=False)
+    card_expiring.connect(on_card_expiring, weak=False)

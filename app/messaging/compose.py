@@ -11,6 +11,8 @@ import datetime as dt
 from flask import current_app
 
 from app import clock
+from app.db import db
+from app.messaging.models import QuietHoursSetting
 
 #: The unsubscribe line per language. Fixed strings, not prose: Chinese carriers
 #: and Twilio's opt-out handling look for exactly these keywords.
@@ -41,16 +43,32 @@ def _hhmm(value: str) -> dt.time:
     return dt.time(int(hour), int(minute))
 
 
+def quiet_hours() -> tuple[str, str] | None:
+    """The quiet hours in force as ("21:00", "09:00"), or None when there are none.
+
+    What the panel saved (``messaging.services.set_quiet_hours``) wins; until someone
+    saves, the service's ``QUIET_HOURS_START`` / ``_END`` settings (equal: none).
+    Read at every send, so a change holds the next message.
+    """
+    saved = db.session.get(QuietHoursSetting, 1)
+    if saved is not None:
+        if saved.start_hhmm is None or saved.end_hhmm is None:
+            return None
+        return saved.start_hhmm, saved.end_hhmm
+    start, end = current_app.config["QUIET_HOURS_START"], current_app.config["QUIET_HOURS_END"]
+    return None if _hhmm(start) == _hhmm(end) else (start, end)
+
+
 def quiet_until(moment: dt.datetime | None = None) -> dt.datetime | None:
     """When quiet hours end if ``moment`` (default now) is inside them, else None.
 
     Quiet hours are local to the programme's TIMEZONE and may span midnight
-    (21:00–09:00). Equal start and end means no quiet hours.
+    (21:00–09:00).
     """
-    start = _hhmm(current_app.config["QUIET_HOURS_START"])
-    end = _hhmm(current_app.config["QUIET_HOURS_END"])
-    if start == end:
+    hours = quiet_hours()
+    if hours is None:
         return None
+    start, end = _hhmm(hours[0]), _hhmm(hours[1])
     local = clock.to_local(moment or clock.now())
     t = local.timetz().replace(tzinfo=None)
     if start < end:

@@ -134,6 +134,23 @@ class ProgrammeAlertSetting(Base):
     changed_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
+class QuietHoursSetting(Base):
+    """The programme's quiet hours as saved in the panel; no row means the service's
+    ``QUIET_HOURS_START`` / ``_END`` settings. A row with neither time means none at all."""
+
+    __tablename__ = "quiet_hours_setting"
+    __table_args__ = (
+        CheckConstraint("id = 1", name="one_row"),
+        CheckConstraint("(start_hhmm IS NULL) = (end_hhmm IS NULL)", name="both_or_neither"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: Local time (the programme's TIMEZONE) as HH:MM; may be after the end (spans midnight).
+    start_hhmm: Mapped[str | None] = mapped_column(String(5))
+    end_hhmm: Mapped[str | None] = mapped_column(String(5))
+    changed_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
 class SenderSlot(Base):
     """The shared rate limit: when each sender number may send next (all dispatchers)."""
 

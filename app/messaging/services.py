@@ -7,24 +7,28 @@ the event that caused it committed.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Table, and_, bindparam, func, literal, select, true
+from sqlalchemy import Table, and_, bindparam, delete, func, literal, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.audit.services import record
 from app.db import db, utcnow
 from app.errors import InvalidRequest
 from app.members.services import check_alert_type, member_alert_switch
+from app.messaging.compose import quiet_hours
 from app.messaging.models import (
     ALERT_TYPES,
     KINDS,
     OUTBOX_CHANNELS,
     STATUS_RANK,
+    STATUSES,
     InboundMessage,
     OutboxMessage,
     ProgrammeAlertSetting,
+    QuietHoursSetting,
 )
 
 if TYPE_CHECKING:
@@ -190,6 +194,44 @@ def queued_after(outbox_id: int) -> list[OutboxMessage]:
     )
 
 
+def outbox_depth() -> dict[str, int]:
+    """How many outbox rows are in each status (every status named, 0 included): /metrics."""
+    counts = dict.fromkeys(STATUSES, 0)
+    for status, count in db.session.execute(
+        select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
+    ):
+        counts[status] = count
+    return counts
+
+
+def oldest_due_at(now: dt.datetime) -> dt.datetime | None:
+    """Since when the longest-waiting unsent message has been due (None: nothing is due).
+
+    Due means what the dispatcher would claim now: queued and past its next attempt, or
+    claimed by a dispatcher whose lease ran out before the provider answered. Both read
+    the dispatcher's index (status, next_attempt_at) or a handful of ``sending`` rows.
+    """
+    queued = db.session.scalar(
+        select(func.min(OutboxMessage.next_attempt_at)).where(
+            OutboxMessage.status == "queued", OutboxMessage.next_attempt_at <= now
+        )
+    )
+    abandoned = db.session.scalar(
+        select(func.min(OutboxMessage.lease_until)).where(
+            OutboxMessage.status == "sending",
+            OutboxMessage.provider_id.is_(None),
+            OutboxMessage.lease_until < now,
+        )
+    )
+    moments = [_aware(m) for m in (queued, abandoned) if m is not None]
+    return min(moments) if moments else None
+
+
+def _aware(moment: dt.datetime) -> dt.datetime:
+    # An aggregate's result skips the column type: SQLite hands back a naive UTC datetime.
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
+
+
 def set_programme_alert(alert_type: str, enabled: bool) -> None:
     """The admin switches an alert type for the whole programme."""
     check_alert_type(alert_type)
@@ -216,6 +258,95 @@ def programme_alerts() -> dict[str, bool]:
     for row in db.session.scalars(select(ProgrammeAlertSetting)):
         settings[row.alert_type] = row.enabled
     return settings
+
+
+#: A time of day as the quiet hours take it: 24-hour, two digits each.
+_HHMM = re.compile(r"(?:[01]\d|2[0-3]):[0-5]\d")
+#: How the rules document and the panel say "no quiet hours at all".
+QUIET_OFF = "off"
+
+
+def check_quiet_hours(value: Any, path: str = "quiet_hours") -> tuple[str, str] | None:
+    """``{"start": "21:00", "end": "09:00"}`` as a pair, or ``"off"`` as None.
+
+    The start may be after the end (the hours span midnight); equal times are refused,
+    since they could mean "all day" as well as "never": "off" says which. Raises
+    ``InvalidRequest`` naming the field (``quiet_hours.end``).
+    """
+    if value == QUIET_OFF:
+        return None
+    if not isinstance(value, dict):
+        raise InvalidRequest(f'{path} must be "off" or an object with start and end', field=path)
+    unknown = sorted(set(value) - {"start", "end"})
+    if unknown:
+        raise InvalidRequest(
+            f"{path}.{unknown[0]} is not a known field", field=f"{path}.{unknown[0]}"
+        )
+    times = []
+    for key in ("start", "end"):
+        raw = value.get(key)
+        if not isinstance(raw, str) or not _HHMM.fullmatch(raw):
+            raise InvalidRequest(
+                f"{path}.{key} must be a time HH:MM from 00:00 to 23:59", field=f"{path}.{key}"
+            )
+        times.append(raw)
+    if times[0] == times[1]:
+        raise InvalidRequest(
+            f'{path}.end must differ from the start (for no quiet hours, say "off")',
+            field=f"{path}.end",
+        )
+    return times[0], times[1]
+
+
+def saved_quiet_hours() -> dict[str, str] | str | None:
+    """The quiet hours the programme saved, as the rules document writes them; None while
+    the service's settings apply (nothing saved)."""
+    row = db.session.get(QuietHoursSetting, 1)
+    if row is None:
+        return None
+    if row.start_hhmm is None or row.end_hhmm is None:
+        return QUIET_OFF
+    return {"start": row.start_hhmm, "end": row.end_hhmm}
+
+
+def _quiet_text(hours: tuple[str, str] | None) -> str:
+    return QUIET_OFF if hours is None else f"{hours[0]}-{hours[1]}"
+
+
+def set_quiet_hours(hours: tuple[str, str] | None, *, audited: bool = True) -> None:
+    """Save the programme's quiet hours (None: none at all); the next send obeys them.
+
+    ``hours`` is what ``check_quiet_hours`` returns. Audited as ``quiet_hours.update``
+    with the hours in force before and after, unless the caller audits the change itself
+    (the rules import records the whole document's changes once).
+    """
+    if hours is not None and not (_HHMM.fullmatch(hours[0]) and _HHMM.fullmatch(hours[1])):
+        raise InvalidRequest("quiet hours must be HH:MM", field="quiet_hours")
+    was = quiet_hours()
+    row = db.session.get(QuietHoursSetting, 1)
+    if row is None:
+        row = QuietHoursSetting(id=1)
+        db.session.add(row)
+    row.start_hhmm, row.end_hhmm = hours if hours is not None else (None, None)
+    row.changed_at = utcnow()
+    db.session.flush()
+    if audited and was != hours:
+        record(
+            "quiet_hours.update",
+            "quiet_hours",
+            "programme",
+            before={"quiet_hours": _quiet_text(was)},
+            after={"quiet_hours": _quiet_text(hours)},
+        )
+
+
+def forget_quiet_hours() -> None:
+    """Back to the service's ``QUIET_HOURS_*`` settings (a rules document without quiet
+    hours); not audited on its own: only the rules import calls it, and audits the change."""
+    row = db.session.get(QuietHoursSetting, 1)
+    if row is not None:
+        db.session.delete(row)
+        db.session.flush()
 
 
 #: Twilio's message statuses as ours; anything else (received, …) is not about an outbound one.
@@ -267,3 +398,36 @@ def record_delivery_status(
             row.last_error = f"provider error {error_code}"[:300]
     db.session.flush()
     return row
+
+
+# --- housekeeping (the messaging jobs) --------------------------------------------------
+
+
+def purge_inbound(before: dt.datetime) -> int:
+    """Delete inbound messages received before ``before``; returns how many. Flushes.
+
+    A row exists to make a provider's retry of the same message a replay (Twilio and
+    WeChat retry within minutes) and to show a member's recent messages in the panel;
+    after ``PURGE_INBOUND_AFTER_DAYS`` it only keeps members' words longer than needed.
+    """
+    result = db.session.execute(delete(InboundMessage).where(InboundMessage.received_at < before))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def requeue_abandoned(now: dt.datetime) -> int:
+    """Messages a dispatcher claimed and then died with (``sending``, no provider id, lease
+    over) go back to ``queued``, due now; returns how many. Flushes.
+
+    A running dispatcher re-claims such rows itself; the sweep makes them show as waiting
+    (the panel, the reports) when none runs, and logs that they were stuck.
+    """
+    result = db.session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.status == "sending",
+            OutboxMessage.provider_id.is_(None),
+            OutboxMessage.lease_until < now,
+        )
+        .values(status="queued", lease_until=None, next_attempt_at=now, updated_at=now)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -45,6 +45,9 @@ class Chart:
     value_keys: tuple[str, ...]
     #: The chart's own rows when they are not the table's (e.g. a ranking's top 10).
     rows: Sequence[dict[str, Any]] | None = None
+    #: Translated names of the series, one per value key, for keys that are not columns of
+    #: the table (else the column's label is used).
+    series_labels: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,9 @@ class ReportParams:
     page_size: int = PAGE_SIZE
     #: The language labels are written in (``zh-Hans``, ``zh-Hant``, ``en``).
     language: str = "zh-Hans"
+    #: A report's own count of days, where it has one (inactive-members: no transaction for
+    #: this many days before the range's end); None means the report's default.
+    days: int | None = None
 
 
 @dataclass

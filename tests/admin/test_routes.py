@@ -48,6 +48,11 @@ def _rules_viewers(ok: int) -> dict[str, int]:
     return {ANON: R, "admin": ok, "marketer": ok, "store_manager": ok, "cashier": F}
 
 
+def _report_viewers(ok: int) -> dict[str, int]:
+    """reports.view: admin, marketer and store manager (their own store), not a cashier."""
+    return {ANON: R, "admin": ok, "marketer": ok, "store_manager": ok, "cashier": F}
+
+
 def _everyone(ok: int, anonymous: int = R) -> dict[str, int]:
     return {ANON: anonymous, **dict.fromkeys(ROLES, ok)}
 
@@ -87,6 +92,9 @@ TABLE: dict[tuple[str, str], tuple[str, dict[str, str], dict[str, int]]] = {
     ("admin.approval_reject", "POST"): ("/admin/approvals/999999/reject", {}, _only_admin(404)),
     ("admin.audit", "GET"): ("/admin/audit", {}, _only_admin(200)),
     ("admin.audit_csv", "GET"): ("/admin/audit.csv", {}, _only_admin(200)),
+    ("admin.jobs", "GET"): ("/admin/jobs", {}, _only_admin(200)),
+    ("admin.system", "GET"): ("/admin/system", {}, _only_admin(200)),
+    ("admin.job_run", "POST"): ("/admin/jobs/outbox_sweep/run", {}, _only_admin(R)),
     ("admin.member_search", "GET"): ("/admin/members?q=138", {}, _everyone(200)),
     # An unknown member is 404 for those who may look, 403 for the others.
     ("admin.member_page", "GET"): ("/admin/members/999999", {}, _everyone(404)),
@@ -128,6 +136,11 @@ TABLE: dict[tuple[str, str], tuple[str, dict[str, str], dict[str, int]]] = {
         {"alert:transaction": "on"},
         _only_admin(R),
     ),
+    ("admin.rules_quiet_hours_post", "POST"): (
+        "/admin/rules/alerts/quiet-hours",
+        {"start": "9pm", "end": "09:00"},
+        _only_admin(400),
+    ),
     ("admin.rules_json", "GET"): ("/admin/rules/json/levels", {}, _rules_viewers(200)),
     ("admin.rules_json_post", "POST"): (
         "/admin/rules/json/levels",
@@ -155,6 +168,8 @@ TABLE: dict[tuple[str, str], tuple[str, dict[str, str], dict[str, int]]] = {
     ),
     ("admin.question_add", "POST"): ("/admin/questions", {"key": ""}, _only_admin(400)),
     ("admin.question_retire", "POST"): ("/admin/questions/nope/retire", {}, _only_admin(404)),
+    ("admin.reports", "GET"): ("/admin/reports", {}, _report_viewers(200)),
+    ("admin.report", "GET"): ("/admin/reports/members", {}, _report_viewers(200)),
 }
 
 

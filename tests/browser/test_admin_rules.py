@@ -4,6 +4,7 @@ a cashier refused, the pages in three languages and on a tablet."""
 from __future__ import annotations
 
 import json
+import urllib.error
 import urllib.request
 from typing import Any
 
@@ -113,6 +114,73 @@ def test_an_admin_changes_a_store_rate_and_the_next_checkout_earns_by_it(
 
     page.goto(live_server + "/admin/audit")
     assert page.get_by_role("cell", name="rules.update").first.is_visible()
+
+
+def pay_with_stored_value(base: str, key: str, idempotency_key: str) -> int:
+    """A till's checkout of 100 yuan from the member's stored value: the HTTP status."""
+    body = {
+        "card": "+8613700000011",
+        "store": "SH01",
+        "amount_fen": 10000,
+        "pay_with": "stored_value",
+    }
+    request = urllib.request.Request(
+        base + "/api/v1/checkout",
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={
+            "Authorization": f"Bearer {key}",
+            "Content-Type": "application/json",
+            "Idempotency-Key": idempotency_key,
+        },
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            return int(answer.status)
+    except urllib.error.HTTPError as refused:
+        return int(refused.code)
+
+
+def test_an_admin_sets_quiet_hours_and_an_overdraft_limit(
+    page: Any, live_server: str, shop: dict[str, str], backend: Any
+) -> None:
+    from app.messaging.compose import quiet_hours
+
+    sign_in(page, live_server, "boss")
+    page.goto(live_server + "/admin/rules/alerts")
+    quiet = page.locator("#quiet-hours")
+    assert "21:00 至 09:00" in quiet.inner_text()
+    quiet.locator("input[name=start]").fill("22:30")
+    quiet.locator("input[name=end]").fill("07:00")
+    quiet.get_by_role("button", name="保存免打扰时段").click()
+
+    page.wait_for_url("**/admin/rules/alerts?saved=1")
+    assert "已保存" in page.get_by_role("status").inner_text()
+    assert "22:30 至 07:00" in page.locator("#quiet-hours").inner_text()
+    assert page.locator("#quiet-hours input[name=start]").input_value() == "22:30"
+    screenshot(page, f"admin-rules-quiet-hours-{backend['name']}")
+    assert quiet_hours() == ("22:30", "07:00")  # what the next send reads
+    db.session.remove()
+
+    # The member's stored value card holds nothing and has no limit of its own.
+    assert pay_with_stored_value(live_server, shop["key"], "before") == 409
+    page.goto(live_server + "/admin/rules")
+    page.get_by_role("link", name="透支额度（按卡类型）").click()
+    page.wait_for_url("**/admin/rules/overdraft")
+    new = page.locator("fieldset").last
+    new.locator("select").select_option("stored_value")
+    new.locator("input[name$='.credit_limit_fen']").fill("100")
+    page.get_by_role("button", name="保存").click()
+
+    page.wait_for_url("**/admin/rules/overdraft?saved=1")
+    assert "已保存" in page.get_by_role("status").inner_text()
+    assert page.locator("input[name='0.credit_limit_fen']").input_value() == "100.00"
+    screenshot(page, f"admin-rules-overdraft-{backend['name']}")
+    assert pay_with_stored_value(live_server, shop["key"], "after") == 201
+    assert pay_with_stored_value(live_server, shop["key"], "beyond") == 409
+
+    page.goto(live_server + "/admin/audit")
+    assert page.get_by_role("cell", name="quiet_hours.update").first.is_visible()
 
 
 def test_the_rules_pages_in_three_languages(

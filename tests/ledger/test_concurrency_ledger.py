@@ -25,6 +25,7 @@ from app.ledger.balances import card_balances
 from app.ledger.check import run_check
 from app.ledger.models import Transaction
 from app.ledger.operations import checkout, load_value, recharge, refund
+from app.ledger.rules.io import export_rules, replace_rules
 from app.stores.services import create_store, get_store
 
 pytestmark = pytest.mark.concurrent
@@ -103,6 +104,26 @@ def test_sixteen_checkouts_at_once_never_overspend(live_app: Flask) -> None:
 
 def test_sixteen_at_once_stop_at_the_credit_limit(live_app: Flask) -> None:
     card_id, _ = setup_card(fen=3000, credit_limit_fen=5000)
+
+    def buy(i: int) -> Any:
+        return checkout(
+            _card(card_id), get_store("SH01"), 1000, "stored_value", key=f"buy-{i}", actor="t"
+        ).transaction_id
+
+    outcome = Counter("ok" if isinstance(r, int) else r for r in race(live_app, buy))
+    assert outcome == {"ok": 8, "insufficient_funds": 8}
+    assert card_balances(card_id).stored_value_fen == -5000
+    assert_clean()
+
+
+def test_sixteen_at_once_stop_at_the_rules_credit_limit(live_app: Flask) -> None:
+    """A card without a limit of its own follows the overdraft rule for its type."""
+    card_id, _ = setup_card(fen=3000)
+    with unit_of_work():
+        document = export_rules()
+        document["overdraft_limits"] = [{"card_type": "stored_value", "credit_limit_fen": 5000}]
+        replace_rules(document)
+    db.session.remove()
 
     def buy(i: int) -> Any:
         return checkout(

@@ -47,7 +47,13 @@ from sqlalchemy import select
 from app import clock
 from app.db import db
 from app.errors import InvalidRequest
-from app.ledger.rules.models import CardDiscount, EarningRule, ProgramRules, RechargePlan
+from app.ledger.rules.models import (
+    CardDiscount,
+    EarningRule,
+    OverdraftLimit,
+    ProgramRules,
+    RechargePlan,
+)
 from app.members.birthdays import is_birthday_month
 
 if TYPE_CHECKING:
@@ -140,6 +146,8 @@ class RuleSet:
     periods: tuple[Period, ...] = ()
     card_discounts: dict[str, int] = field(default_factory=dict)
     recharge_plans: tuple[Plan, ...] = ()
+    #: Card type -> overdraft in fen, for cards without a limit of their own.
+    overdraft_limits: dict[str, int] = field(default_factory=dict)
 
 
 PROGRAM_FIELDS = (
@@ -229,6 +237,9 @@ def _load(revision: str | None) -> RuleSet:
         )
         for p in db.session.scalars(select(RechargePlan).order_by(RechargePlan.id))
     )
+    overdraft = {
+        o.card_type: o.credit_limit_fen for o in db.session.scalars(select(OverdraftLimit))
+    }
     return RuleSet(
         revision=revision,
         store_multipliers=stores,
@@ -236,8 +247,23 @@ def _load(revision: str | None) -> RuleSet:
         periods=tuple(periods),
         card_discounts=discounts,
         recharge_plans=plans,
+        overdraft_limits=overdraft,
         **values,
     )
+
+
+def credit_limit(card: Card, rules: RuleSet | None = None) -> int:
+    """How far below zero the card's paid stored value may go, in fen.
+
+    The card's own ``credit_limit_fen`` when one was set for it, else the rule for its
+    type in ``rules`` (default: the rules in force), so a changed rule applies at the
+    next checkout. Only stored value cards ever have more than 0.
+    """
+    if card.credit_limit_fen is not None:
+        return card.credit_limit_fen
+    if card.type != "stored_value":
+        return 0
+    return (rules or current_rules()).overdraft_limits.get(card.type, 0)
 
 
 # --- checkout ----------------------------------------------------------------------

@@ -1,9 +1,11 @@
 """The rules as one JSON document: ``laoyou rules import FILE`` and ``laoyou rules export``.
 
 The document (see ``docs/rules.example.json``) has the sections ``earning``,
-``discounts``, ``levels``, ``growth``, ``recharge_plans``, ``points_expiry``,
-``redemption`` and ``categories``. Importing it replaces the rules: a section or field left
-out takes its default (no multipliers, no plans, points never expire). Levels,
+``discounts``, ``overdraft_limits``, ``levels``, ``growth``, ``recharge_plans``,
+``points_expiry``, ``redemption`` and ``categories``, and the parts other packages
+register (``quiet_hours``: see ``RulesPart``). Importing it replaces the rules: a section
+or field left out takes its default (no multipliers, no plans, no overdraft, points never
+expire, the service's quiet hours). Levels,
 gifts and coupon types are matched by name / code and updated in place; gifts
 and coupon types missing from the document are deactivated (redemptions and
 coupons refer to them), levels missing from it are left as they are (members
@@ -15,8 +17,11 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
+from flask import Flask, current_app
 from sqlalchemy import delete, select, update
 
 from app.audit.services import record
@@ -35,15 +40,44 @@ from app.ledger.rules.models import (
     Category,
     EarningRule,
     LevelRule,
+    OverdraftLimit,
     ProgramRules,
     RechargePlan,
 )
-from app.limits import MAX_ID
+from app.limits import MAX_CREDIT_LIMIT_FEN, MAX_ID
 from app.members.models import LEVEL_NAME_COLUMNS, Level
 from app.stores.models import Store
 
 _MISSING: Any = object()
 MAX_BP = 1_000_000  # 100x: anything larger is a typo
+
+
+@dataclass(frozen=True)
+class RulesPart:
+    """A part of the rules document that another package owns (the quiet hours:
+    ``app.messaging``), registered by that package's ``init_app`` with ``register_part``.
+
+    The import checks it with the rest of the document and writes it through the owner's
+    own service; the ledger never touches the owner's rows, nor imports the owner.
+    """
+
+    #: The part as the document writes it; None leaves it out of the export.
+    export: Callable[[], Any]
+    #: (value, path) -> the checked value; raises ``InvalidRequest`` naming the field.
+    check: Callable[[Any, str], Any]
+    #: Writes a checked value (flushes; not audited: ``replace_rules`` audits the document).
+    apply: Callable[[Any], None]
+    #: The document leaves the part out: back to the owner's default.
+    reset: Callable[[], None]
+
+
+def register_part(app: Flask, name: str, part: RulesPart) -> None:
+    app.extensions.setdefault("laoyou.rules_parts", {})[name] = part
+
+
+def _parts() -> dict[str, RulesPart]:
+    parts: dict[str, RulesPart] = current_app.extensions.get("laoyou.rules_parts", {})
+    return parts
 
 
 class _Reader:
@@ -264,6 +298,21 @@ def parse_rules(document: Any) -> dict[str, Any]:
     discounts.done()
     out["card_discounts"] = card_discounts
 
+    overdraft = []
+    for item in doc.items("overdraft_limits"):
+        row = {
+            "card_type": item.choice("card_type", CARD_TYPES, ""),
+            "credit_limit_fen": item.integer("credit_limit_fen", high=MAX_CREDIT_LIMIT_FEN),
+        }
+        if not row["card_type"]:
+            raise _bad(f"{item.path}.card_type", "is required")
+        if row["card_type"] != "stored_value" and row["credit_limit_fen"]:
+            raise _bad(f"{item.path}.credit_limit_fen", "must be 0: only stored_value overdraws")
+        overdraft.append(row)
+        item.done()
+    _unique(overdraft, "card_type", "overdraft_limits")
+    out["overdraft_limits"] = overdraft
+
     levels = []
     for item in doc.items("levels"):
         levels.append(
@@ -374,6 +423,11 @@ def parse_rules(document: Any) -> dict[str, Any]:
         item.done()
     _unique(product_categories, "code", "categories")
     out["categories"] = product_categories
+    out["parts"] = {}
+    for name, part in _parts().items():
+        raw = doc.get(name)
+        if raw is not _MISSING and raw is not None:
+            out["parts"][name] = part.check(raw, name)
     doc.done()
     if product_categories:
         _check_categories({c["code"] for c in product_categories}, categories, program)
@@ -440,18 +494,26 @@ def import_rules(document: Any) -> dict[str, int]:
     session.execute(delete(EarningRule))
     session.execute(delete(CardDiscount))
     session.execute(delete(RechargePlan))
+    session.execute(delete(OverdraftLimit))
     session.add_all(EarningRule(**row) for row in parsed["earning_rules"])
     session.add_all(CardDiscount(**row) for row in parsed["card_discounts"])
+    session.add_all(OverdraftLimit(**row) for row in parsed["overdraft_limits"])
     session.add_all(RechargePlan(**row) for row in parsed["recharge_plans"])
     _import_levels(parsed["levels"])
     _upsert(Gift, parsed["gifts"])
     _upsert(CouponType, parsed["coupon_types"])
     session.execute(delete(Category))
     session.add_all(Category(**row) for row in parsed["categories"])
+    for name, part in _parts().items():
+        if name in parsed["parts"]:
+            part.apply(parsed["parts"][name])
+        else:
+            part.reset()
     session.flush()
     return {
         "earning_rules": len(parsed["earning_rules"]),
         "card_discounts": len(parsed["card_discounts"]),
+        "overdraft_limits": len(parsed["overdraft_limits"]),
         "recharge_plans": len(parsed["recharge_plans"]),
         "levels": len(parsed["levels"]),
         "gifts": len(parsed["gifts"]),
@@ -574,7 +636,7 @@ def export_rules() -> dict[str, Any]:
     expiry: dict[str, Any] = {"mode": p.expiry_mode}
     if p.expiry_mode == "months":
         expiry["months"] = p.expiry_months
-    return {
+    document = {
         "version": 1,
         "earning": {
             "points_per_yuan_bp": p.points_per_yuan_bp,
@@ -615,6 +677,10 @@ def export_rules() -> dict[str, Any]:
                 for d in session.scalars(select(CardDiscount).order_by(CardDiscount.card_type))
             ],
         },
+        "overdraft_limits": [
+            {"card_type": o.card_type, "credit_limit_fen": o.credit_limit_fen}
+            for o in session.scalars(select(OverdraftLimit).order_by(OverdraftLimit.card_type))
+        ],
         "levels": [
             {
                 "name": lv.name,
@@ -694,6 +760,11 @@ def export_rules() -> dict[str, Any]:
             for c in session.scalars(select(Category).order_by(Category.code))
         ],
     }
+    for name, part in _parts().items():
+        value = part.export()
+        if value is not None:
+            document[name] = value
+    return document
 
 
 def _undated(row: dict[str, Any], obj: Any) -> dict[str, Any]:

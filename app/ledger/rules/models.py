@@ -114,6 +114,26 @@ class CardDiscount(Base):
     discount_bp: Mapped[int]
 
 
+class OverdraftLimit(Base):
+    """The overdraft (透支额度) every card of a type may use, unless the card has its own.
+
+    Only stored value can be overdrawn: another type's limit is 0. Read at each checkout
+    (through the rules' revision), so a change applies to the next one.
+    """
+
+    __tablename__ = "overdraft_limit"
+    __table_args__ = (
+        CheckConstraint("credit_limit_fen >= 0", name="credit_limit_nonnegative"),
+        CheckConstraint(
+            "card_type = 'stored_value' OR credit_limit_fen = 0", name="stored_value_only"
+        ),
+    )
+
+    card_type: Mapped[str] = mapped_column(String(16), primary_key=True)
+    #: How far below zero a card's paid stored value may go, in fen.
+    credit_limit_fen: Mapped[int] = mapped_column(BigInteger)
+
+
 class RechargePlan(Base):
     """One recharge bonus tier: fixed fen or a percentage, from a minimum recharge."""
 

@@ -37,6 +37,7 @@ def test_example_imports_and_exports_unchanged(doc: dict[str, Any]) -> None:
     assert counts == {
         "earning_rules": 4,
         "card_discounts": 1,
+        "overdraft_limits": 1,
         "recharge_plans": 3,
         "levels": 3,
         "gifts": 2,
