@@ -158,6 +158,14 @@ class Station:
         with self._lock:
             self.session = None
 
+    def signed_in(self) -> StaffSession | None:
+        """Who is signed in and not idle, without counting as use (the page's status poll)."""
+        with self._lock:
+            session = self.session
+        if session is None or self.clock() - session.last_seen > self.idle_s:
+            return None
+        return session
+
     def current(self, *, touch: bool = True) -> StaffSession:
         """The signed-in staff member, or 401; an idle session ends here."""
         with self._lock:
@@ -481,15 +489,13 @@ def _routes(flask_app: Flask, station: Station) -> None:
 
     @flask_app.get("/local/status")
     def status() -> Any:
-        with station._lock:
-            session = station.session
-        signed_in = session is not None and station.clock() - session.last_seen <= station.idle_s
+        session = station.signed_in()
         return {
             "online": station.online,
             "queued": station.queue.count_pending(),
             "devices": station.devices.as_json(),
             "staff": {"username": session.username, "display_name": session.display_name}
-            if signed_in and session
+            if session
             else None,
             "store": station.store_code,
             "refused": [
