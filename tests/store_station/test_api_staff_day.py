@@ -206,3 +206,15 @@ def test_quotes_refuse_bad_input(
     for path in ("/api/v1/checkout/quote", "/api/v1/recharge/quote"):
         answer = api.post(path, json=body)
         assert answer.status_code == status, (path, answer.json)
+
+
+def test_the_document_describes_the_station_api(client: Any) -> None:
+    document = client.get("/api/v1/openapi.json").json
+    paths = document["paths"]
+    for path in ("/api/v1/staff/verify", "/api/v1/checkout/quote", "/api/v1/recharge/quote"):
+        assert "post" in paths[path], path
+    assert "get" in paths["/api/v1/stores/{code}/day"]
+    headers = {p["name"] for p in paths["/api/v1/checkout"]["post"]["parameters"]}
+    assert {"Idempotency-Key", "X-Laoyou-Staff"} <= headers
+    quote = document["components"]["schemas"]["SaleQuote"]["properties"]
+    assert quote["points_offset"]["multipleOf"] == 100
