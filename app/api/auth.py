@@ -15,11 +15,26 @@ from werkzeug.exceptions import UnsupportedMediaType
 from app.audit.services import set_actor
 from app.auth.models import ApiKey
 from app.auth.services import authenticate, record_key_use
+from app.auth.station import staff_for_token
 from app.db import utcnow
 from app.errors import Unauthorized
+from app.web.boundary import header_text
 
 #: ``last_used_at`` is written at most this often per key: one UPDATE a minute, not one a request.
 LAST_USED_RESOLUTION = dt.timedelta(minutes=1)
+#: A store station's signed-in staff member (``POST /api/v1/staff/verify`` issues the token).
+STAFF_HEADER = "X-Laoyou-Staff"
+#: For ``@blp.doc(parameters=[...])`` on the operations that record who acted.
+STAFF_PARAMETER = {
+    "in": "header",
+    "name": STAFF_HEADER,
+    "required": False,
+    "schema": {"type": "string", "maxLength": 512},
+    "description": "The token `POST /api/v1/staff/verify` answered for the staff member at "
+    "the station: the journal and the audit log then record `staff:<username>` instead of "
+    "the API key. A token that is not valid (expired, another key's, the account disabled "
+    "or its password reset) is 401.",
+}
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 
@@ -46,7 +61,14 @@ def require_api_key() -> ApiKey:
     key = authenticate(secret.strip())
     g.api_key = key
     g.store = key.store
+    g.staff = None
     set_actor("api_key", key.prefix)
+    token = header_text(STAFF_HEADER).strip()
+    if token:
+        if len(token) > 512:
+            raise Unauthorized("the staff token is not valid", field=STAFF_HEADER)
+        g.staff = staff_for_token(token, key)
+        set_actor("staff", g.staff.username)
     now = utcnow()
     if key.last_used_at is None or now - key.last_used_at >= LAST_USED_RESOLUTION:
         _touch_after_success(key.id, now)
@@ -74,5 +96,9 @@ def _has_body() -> bool:
 
 
 def current_actor() -> str:
-    """Who asked, for card events and journal entries: ``apikey:<id>``."""
+    """Who asked, for card events and journal entries: ``apikey:<id>``, or ``staff:<username>``
+    when a station sent its signed-in staff member's token (``X-Laoyou-Staff``)."""
+    staff = g.get("staff")
+    if staff is not None:
+        return f"staff:{staff.username}"
     return f"apikey:{g.api_key.id}"

@@ -12,7 +12,7 @@ from typing import Any
 from flask import g
 from marshmallow import Schema, fields, validate
 
-from app.api.auth import current_actor
+from app.api.auth import STAFF_PARAMETER, current_actor
 from app.api.base import Blueprint
 from app.api.document_rules import document_rules
 from app.api.idempotency import HEADER_PARAMETER, idempotent, journal_key
@@ -32,7 +32,7 @@ blp = Blueprint(
     url_prefix="/api/v1",
     description="Checkout, recharge, refund and statements. Postings need an Idempotency-Key.",
 )
-IDEMPOTENT = {"parameters": [HEADER_PARAMETER]}
+IDEMPOTENT = {"parameters": [HEADER_PARAMETER, STAFF_PARAMETER]}
 
 
 def _doc(text: str, **extra: Any) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from typing import Any
 from flask import g
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from app.api.auth import current_actor
+from app.api.auth import STAFF_PARAMETER, current_actor
 from app.api.base import Blueprint
 from app.api.document_rules import document_rules
 from app.api.idempotency import HEADER_PARAMETER, idempotent, journal_key
@@ -143,7 +143,7 @@ def coupon_json(coupon: Coupon) -> dict[str, Any]:
 
 @blp.route("/redemptions", methods=["POST"])
 @idempotent
-@blp.doc(parameters=[HEADER_PARAMETER])
+@blp.doc(parameters=[HEADER_PARAMETER, STAFF_PARAMETER])
 @blp.arguments(RedemptionSchema)
 @blp.response(201, RedemptionResultSchema)
 @blp.errors(400, 403, 404, 409, 415, 423)

@@ -63,8 +63,12 @@ def main() -> None:
         "money ledger, SMS. Settings come from the environment or ./.env (see .env.example)."
     )
     from app.cli.run import run_command
+    from app.store_station.counter.cli import station_command
 
     cli.add_command(run_command)  # Flask's run, plus --with-dispatcher
+    # The counter program builds no central app (it has no database): added here, not by
+    # an init_app, so `laoyou station` runs on a counter PC with only the API key.
+    cli.add_command(station_command)
     try:
         cli.main(prog_name="laoyou")
     except StartupError as exc:

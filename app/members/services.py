@@ -615,3 +615,15 @@ def birthdays_on(day: dt.date, *, batch: int = 1000) -> Iterator[Member]:
         if len(page) < batch:
             return
         after = page[-1].id
+
+
+def count_joined(store_id: int, since: dt.datetime, until: dt.datetime) -> int:
+    """Members who joined with ``store_id`` as their home in ``[since, until)``."""
+    query = (
+        select(func.count())
+        .select_from(Member)
+        .where(
+            Member.home_store_id == store_id, Member.joined_at >= since, Member.joined_at < until
+        )
+    )
+    return db.session.scalar(query) or 0

@@ -1,0 +1,64 @@
+"""What a sale or a recharge would give, before it is confirmed: nothing is posted.
+
+A counter shows the level discount, any promotion and the points a sale earns (or the
+bonus of a recharge) before the member agrees; these are the same rules the posting
+then applies (``rules.quote_checkout``, ``rules.best_recharge_plan``), read now. A rule
+change between the quote and the posting is possible; the posting's answer is what
+counts and what the receipt prints.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from flask import current_app
+
+from app.cards.models import Card
+from app.db import utcnow
+from app.errors import AmountTooLarge
+from app.ledger.operations import ensure_usable
+from app.ledger.rules import engine as rules
+from app.stores.models import Store
+
+
+def quote_sale(
+    card: Card,
+    store: Store,
+    amount_fen: int,
+    *,
+    items: Sequence[dict[str, Any]] | None = None,
+    points_offset: int = 0,
+) -> rules.CheckoutQuote:
+    """The discount, charge, points offset and points of a sale on ``card``, not posted."""
+    _within_maximum(amount_fen)
+    ensure_usable(card)
+    return rules.quote_checkout(
+        card=card,
+        member=card.member,
+        store=store,
+        amount_fen=amount_fen,
+        items=[dict(i) for i in items] if items is not None else None,
+        points_offset=points_offset,
+        at=utcnow(),
+    )
+
+
+def quote_recharge(card: Card, amount_fen: int) -> tuple[str | None, int]:
+    """(plan name, bonus fen) a recharge of ``amount_fen`` would get now."""
+    _within_maximum(amount_fen)
+    ensure_usable(card)
+    return rules.best_recharge_plan(
+        card=card, member=card.member, amount_fen=amount_fen, at=utcnow()
+    )
+
+
+def _within_maximum(amount_fen: int) -> None:
+    """The posting's own limit (``MAX_TRANSACTION_FEN``): a quote refuses what it would."""
+    maximum = current_app.config["MAX_TRANSACTION_FEN"]
+    if amount_fen > maximum:
+        raise AmountTooLarge(
+            f"amount_fen is more than one transaction may move ({maximum} fen); check for a typo",
+            field="amount_fen",
+            maximum_fen=maximum,
+        )
