@@ -45,6 +45,10 @@ def test_every_package_job_is_registered_with_its_schedule(app: Flask) -> None:
         "outbox_sweep": "every 5 min",
         "run_history_purge": "daily 04:20",
         "card_validity_reminders": "daily 10:05",
+        "form_key_purge": "daily 04:40",
+        "birthday_bonus": "daily 00:45",
+        "birthday_greetings": "daily 10:00",
+        "broadcasts_due": "every 1 min",
     }
 
 
