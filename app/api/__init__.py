@@ -24,6 +24,7 @@ BLUEPRINT_MODULES = (
     "app.api.redemption",
     "app.api.programme",
     "app.api.wechat",
+    "app.api.activities",
 )
 
 SECURITY_SCHEME = {
