@@ -9,6 +9,7 @@ from flask_wtf.csrf import generate_csrf
 
 from app import clock
 from app.admin import (
+    activity_views,
     audit_views,
     balance_views,
     card_views,
@@ -153,6 +154,12 @@ admin_bp.add_url_rule("/reports/<name>", "report", report_views.report_page)
 admin_bp.add_url_rule("/jobs", "jobs", job_views.jobs_page)
 admin_bp.add_url_rule("/system", "system", system_views.system)
 admin_bp.add_url_rule("/jobs/<name>/run", "job_run", job_views.job_run, methods=["POST"])
+
+admin_bp.add_url_rule("/activities", "activities", activity_views.activities_list)
+admin_bp.add_url_rule(
+    "/activities/new", "activity_new", activity_views.activity_new, methods=["GET", "POST"]
+)
+admin_bp.add_url_rule("/activities/<code>", "activity_detail", activity_views.activity_detail)
 
 admin_bp.before_request(guard.before_admin_request)
 admin_bp.teardown_request(guard.forget_request_state)

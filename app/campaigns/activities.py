@@ -24,7 +24,7 @@ import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, cast
 
 from flask import current_app
 from sqlalchemy import and_, func, select
@@ -550,13 +550,22 @@ def activity_signups(activity: Activity) -> list[ActivitySignup]:
 # --- messages ---------------------------------------------------------------------------------
 
 
+class _Outbox(Protocol):
+    def enqueue(self, **message: Any) -> int | None: ...
+
+
+def _outbox() -> _Outbox:
+    """The outbox's services, handed over by ``app.messaging.init_app`` (campaigns may not
+    import messaging: messaging runs the bot, whose commands call campaigns)."""
+    return cast(_Outbox, current_app.extensions["laoyou.outbox"])
+
+
 def _notify(member: Member, body: str, key: str) -> None:
     """One message on each channel the member gets alerts on; ``key`` makes it once."""
     from app.members.wechat import alert_addresses
-    from app.messaging.services import enqueue
 
     for channel, address in alert_addresses(member):
-        enqueue(
+        _outbox().enqueue(
             address=address,
             body=body,
             kind="alert",
@@ -580,7 +589,6 @@ def send_winback(as_of: dt.date, run_key: str, *, idle_days: int | None = None) 
     Members are read in batches of ``WINBACK_BATCH`` by id.
     """
     from app.ledger.idle import made_transaction_since
-    from app.messaging.services import enqueue
 
     days = idle_days or int(current_app.config["WINBACK_IDLE_DAYS"])
     start_of_day = dt.datetime.combine(as_of, dt.time(), clock.zone())
@@ -619,7 +627,7 @@ def send_winback(as_of: dt.date, run_key: str, *, idle_days: int | None = None) 
                     name=member.name or gettext("dear member"),
                     store=member.home_store.name,
                 )
-            enqueue(
+            _outbox().enqueue(
                 address=member.phone,
                 body=body,
                 kind="marketing",

@@ -6,7 +6,12 @@ comes in and ``services.enqueue`` for what goes out.
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from flask import Flask
+
+#: Where ``init_app`` leaves the outbox's services for packages that cannot import messaging.
+OUTBOX_EXTENSION = "laoyou.outbox"
 
 
 def init_app(app: Flask) -> None:
@@ -17,6 +22,7 @@ def init_app(app: Flask) -> None:
     from app.messaging.dispatcher import run_in_app_context
     from app.messaging.services import (
         check_quiet_hours,
+        enqueue,
         forget_quiet_hours,
         saved_quiet_hours,
         set_quiet_hours,
@@ -29,6 +35,9 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(alerts_group)
     # ``laoyou run --with-dispatcher`` runs this loop; the CLI imports no package.
     app.extensions["laoyou.outbox_loop"] = run_in_app_context
+    # Campaigns queue messages but may not import messaging (messaging runs the bot, whose
+    # commands call campaigns): they are handed the outbox's services.
+    app.extensions.setdefault(OUTBOX_EXTENSION, SimpleNamespace(enqueue=enqueue))
     # The quiet hours travel in `laoyou rules export` / `import`, written by our service.
     register_part(
         app,

@@ -168,6 +168,10 @@ TABLE: dict[tuple[str, str], tuple[str, dict[str, str], dict[str, int]]] = {
     ),
     ("admin.question_add", "POST"): ("/admin/questions", {"key": ""}, _only_admin(400)),
     ("admin.question_retire", "POST"): ("/admin/questions/nope/retire", {}, _only_admin(404)),
+    ("admin.activities", "GET"): ("/admin/activities", {}, _chain_viewers(200)),
+    ("admin.activity_new", "GET"): ("/admin/activities/new", {}, _chain_viewers(200)),
+    ("admin.activity_new", "POST"): ("/admin/activities/new", {"code": ""}, _chain_viewers(400)),
+    ("admin.activity_detail", "GET"): ("/admin/activities/NOPE", {}, _chain_viewers(404)),
     ("admin.reports", "GET"): ("/admin/reports", {}, _report_viewers(200)),
     ("admin.report", "GET"): ("/admin/reports/members", {}, _report_viewers(200)),
 }

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from app.bot.registry import Context, command
-from app.bot.replies import listing, not_understood
+from app.bot.replies import listing, not_understood, opt_out_hint
 from app.campaigns import activities
 from app.campaigns.activities import AlreadySignedUp, NotSignedUp, SignupsClosed
 from app.campaigns.errors import NotEligible
@@ -85,6 +85,9 @@ def cancel(ctx: Context) -> str:
         return gettext("Text CANCEL followed by the activity's code, for example CANCEL TEA1.")
     activity = activities.get_activity_or_none(code)
     if activity is None:
+        # CANCEL alone opts out; "Cancel my messages" is someone who meant that.
+        if ctx.keyword == "CANCEL":
+            return opt_out_hint()
         return _unknown(code)
     title = activity.title_in(ctx.language)
     try:
