@@ -152,7 +152,7 @@ def get_activity_or_none(code: str) -> Activity | None:
 def get_activity(code: str) -> Activity:
     activity = get_activity_or_none(code)
     if activity is None:
-        raise NotFound(f"no activity {code[:20]!r}", code=code[:20])
+        raise NotFound(f"no activity {code[:20]!r}", activity=code[:20])
     return activity
 
 
@@ -234,7 +234,7 @@ def sign_up(member: Member, code: str, *, channel: str) -> ActivitySignup:
     activity = _locked(code)
     now = clock.now()
     if now >= activity.starts_at:
-        raise SignupsClosed("the activity has started", code=activity.code)
+        raise SignupsClosed("the activity has started", activity=activity.code)
     rank = member.level.rank if member.level is not None else 0
     if activity.min_level_rank is not None and rank < activity.min_level_rank:
         raise NotEligible("level too low", reason="level", min_level_rank=activity.min_level_rank)
@@ -269,9 +269,9 @@ def cancel_signup(member: Member, code: str) -> Cancelled:
     activity = _locked(code)
     signup = signup_of(activity, member.id)
     if signup is None or signup.status == "cancelled":
-        raise NotSignedUp("not signed up", code=activity.code)
+        raise NotSignedUp("not signed up", activity=activity.code)
     if clock.now() >= activity.starts_at:
-        raise SignupsClosed("the activity has started", code=activity.code)
+        raise SignupsClosed("the activity has started", activity=activity.code)
     was = signup.status
     signup.status, signup.cancelled_at = "cancelled", clock.now()
     db.session.flush()
@@ -369,7 +369,7 @@ def check_in(
     else:
         raise InvalidRequest("give the member or the check-in code", field="member")
     if signup is None:
-        raise NotSignedUp("no such sign-up for this activity", code=activity.code)
+        raise NotSignedUp("no such sign-up for this activity", activity=activity.code)
     if signup.checked_in_at is not None:
         return CheckIn(signup, 0, already=True)
     if signup.status != "confirmed":

@@ -106,7 +106,8 @@ def rating(ctx: Context) -> str:
     """A message starting with 1-5 is a rating only while a rating request is unanswered."""
     assert ctx.member is not None
     pending = activities.pending_rating(ctx.member.id)
-    parsed = activities.parse_rating(ctx.args)
+    # The comment as the member wrote it (full-width punctuation kept), else as normalised.
+    parsed = activities.parse_rating(ctx.message.text or "") or activities.parse_rating(ctx.args)
     if pending is None or parsed is None:
         return not_understood(member=True, channel=ctx.message.channel)
     score, comment = parsed
