@@ -38,7 +38,9 @@ def test_the_blocking_scheduler_has_every_job_with_its_options(app: Flask) -> No
     assert str(scheduler.timezone) == "Asia/Shanghai"
     jobs = {job.id: job for job in scheduler.get_jobs()}
     assert sorted(jobs) == [
+        "activity_rating_requests",
         "card_validity_reminders",
+        "form_key_purge",
         "idempotency_purge",
         "ledger_check",
         "level_review",
@@ -46,11 +48,13 @@ def test_the_blocking_scheduler_has_every_job_with_its_options(app: Flask) -> No
         "points_expiring_reminders",
         "points_expiry",
         "run_history_purge",
+        "winback_messages",
     ]  # inbound_purge is off
     for job in jobs.values():
         assert job.coalesce is True
         assert job.max_instances == 1
-        expected = 300 if job.id == "outbox_sweep" else 3600
+        # An every-N-minutes job's grace is at most its interval.
+        expected = {"outbox_sweep": 300, "activity_rating_requests": 1800}.get(job.id, 3600)
         assert job.misfire_grace_time == expected, job.id
     assert fields(jobs["points_expiry"].trigger) == {"hour": "1", "minute": "15"}
     assert fields(jobs["level_review"].trigger) == {
@@ -130,8 +134,13 @@ def test_laoyou_run_with_scheduler_starts_it_in_the_serving_process(
         "INBOUND_PURGE",
         "RUN_HISTORY_PURGE",
         "CARD_VALIDITY_REMINDERS",
+        "FORM_KEY_PURGE",
+        "WINBACK_MESSAGES",
     ]
-    settings = {f"JOB_{n}_AT": "off" for n in names} | {"JOB_OUTBOX_SWEEP_EVERY": "off"}
+    settings = {f"JOB_{n}_AT": "off" for n in names} | {
+        "JOB_OUTBOX_SWEEP_EVERY": "off",
+        "JOB_ACTIVITY_RATING_REQUESTS_EVERY": "off",
+    }
     application = create_app(settings_for(backend, **settings))
     started = application.extensions["laoyou.scheduler_start"](application)
     try:

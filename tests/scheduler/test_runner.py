@@ -45,6 +45,9 @@ def test_every_package_job_is_registered_with_its_schedule(app: Flask) -> None:
         "outbox_sweep": "every 5 min",
         "run_history_purge": "daily 04:20",
         "card_validity_reminders": "daily 10:05",
+        "form_key_purge": "daily 04:40",
+        "activity_rating_requests": "every 30 min",
+        "winback_messages": "daily 11:00",
     }
 
 
