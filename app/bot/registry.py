@@ -2,8 +2,7 @@
 
 The decorator only records the function; ``Registry.match`` picks the command:
 exact whole-message keywords first (opt-out and opt-in, which must never fire on
-a sentence that merely starts with STOP; a word may be both an exact keyword of one
-command and a prefix keyword of another), then the longest keyword the message
+a sentence that merely starts with STOP), then the longest keyword the message
 starts with, then patterns.
 """
 
@@ -113,14 +112,7 @@ class Registry:
             raise ValueError(f"command {command.name!r} registered twice")
         self.commands[command.name] = command
         for keyword, languages in _keyword_languages(command.keywords).items():
-            # An exact keyword and a prefix keyword may be the same word: CANCEL alone opts
-            # out (carriers' word), CANCEL TEA1 cancels a sign-up; exact is matched first.
-            taken = (
-                keyword in self._exact
-                if command.exact
-                else any(k == keyword for k, _c, _l in self._prefix)
-            )
-            if taken:
+            if keyword in self._exact or any(k == keyword for k, _c, _l in self._prefix):
                 raise ValueError(f"keyword {keyword!r} belongs to two commands")
             if command.exact:
                 self._exact[keyword] = (command, languages)

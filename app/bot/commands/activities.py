@@ -76,7 +76,11 @@ def signup(ctx: Context) -> str:
 
 @command(
     "activity_cancel",
-    keywords={"zh-Hans": ("取消报名", "QXBM"), "zh-Hant": ("取消報名",), "en": ("CANCEL",)},
+    keywords={"zh-Hans": ("取消报名", "QXBM"), "zh-Hant": ("取消報名",)},
+    # CANCEL alone is the carriers' opt-out word (an exact keyword of opt_out), and a
+    # sentence starting with it ("Cancel my order") is told how to opt out: only CANCEL
+    # and one code is a cancelled sign-up.
+    pattern=r"CANCEL\s+(?P<args>[A-Z0-9]{1,16})",
 )
 def cancel(ctx: Context) -> str:
     assert ctx.member is not None
@@ -85,8 +89,8 @@ def cancel(ctx: Context) -> str:
         return gettext("Text CANCEL followed by the activity's code, for example CANCEL TEA1.")
     activity = activities.get_activity_or_none(code)
     if activity is None:
-        # CANCEL alone opts out; "Cancel my messages" is someone who meant that.
-        if ctx.keyword == "CANCEL":
+        # "CANCEL ORDER" (no keyword: the English pattern) meant an opt-out.
+        if not ctx.keyword:
             return opt_out_hint()
         return _unknown(code)
     title = activity.title_in(ctx.language)
