@@ -99,7 +99,8 @@ class WinbackMessage(Base):
     """One win-back message queued for a member: at most one per member per idle period."""
 
     __tablename__ = "winback_message"
-    __table_args__ = (Index("ix_winback_message_member_sent_on", "member_id", "sent_on"),)
+    #: One per member and day: two runs racing on one day cannot both queue one.
+    __table_args__ = (UniqueConstraint("member_id", "sent_on"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     member_id: Mapped[int] = mapped_column(ForeignKey("member.id"))

@@ -73,17 +73,13 @@ def upgrade() -> None:
     sa.Column('run_key', sa.String(length=120), nullable=False),
     sa.Column('created_at', app.db.UtcDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['member_id'], ['member.id'], name=op.f('fk_winback_message_member_id_member')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_winback_message'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_winback_message')),
+    sa.UniqueConstraint('member_id', 'sent_on', name=op.f('uq_winback_message_member_id_sent_on'))
     )
-    with op.batch_alter_table('winback_message', schema=None) as batch_op:
-        batch_op.create_index('ix_winback_message_member_sent_on', ['member_id', 'sent_on'], unique=False)
 
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('winback_message', schema=None) as batch_op:
-        batch_op.drop_index('ix_winback_message_member_sent_on')
-
     op.drop_table('winback_message')
     with op.batch_alter_table('activity_signup', schema=None) as batch_op:
         batch_op.drop_index('ix_activity_signup_queue')
