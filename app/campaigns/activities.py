@@ -165,7 +165,7 @@ def _locked(code: str) -> Activity:
 
 
 def list_activities() -> list[Activity]:
-    """Every activity, the next to start first, then past ones, latest first."""
+    """Every activity, the latest to start first."""
     return list(db.session.scalars(select(Activity).order_by(Activity.starts_at.desc())))
 
 

@@ -63,3 +63,40 @@ def test_two_signups_for_the_last_place(live_app: Any) -> None:
     statuses = sorted(db.session.scalars(select(ActivitySignup.status)))
     assert statuses == ["confirmed", "confirmed", "confirmed", "waiting"]
     db.session.rollback()
+
+
+def _winback(app: Any, barrier: threading.Barrier, day: dt.date, n: int) -> str:
+    from app.campaigns.activities import send_winback
+
+    with app.app_context():
+        barrier.wait()
+        try:
+            with unit_of_work():
+                counts = send_winback(day, f"winback_messages:{day}:{n}")
+            return f"sent {counts['sent']}"
+        except Exception as exc:  # the loser's whole run rolls back
+            return type(exc).__name__
+        finally:
+            db.session.remove()
+
+
+def test_two_winback_runs_at_once_queue_one_message_each(live_app: Any) -> None:
+    from app.members.models import Member
+    from app.messaging.models import OutboxMessage
+
+    with unit_of_work():
+        create_store("SH01", "南京路店", "华东")
+        for phone in PHONES:
+            enroll({"phone": phone, "home_store": "SH01"})
+        for member in db.session.scalars(select(Member)):
+            member.joined_at = clock.now() - dt.timedelta(days=200)
+    day = clock.local_today()
+    barrier = threading.Barrier(2)
+    with ThreadPoolExecutor(2) as pool:
+        outcomes = list(pool.map(partial(_winback, live_app, barrier, day), range(2)))
+    assert "sent 4" in outcomes, outcomes
+    queued = db.session.scalars(
+        select(OutboxMessage.address).where(OutboxMessage.kind == "marketing")
+    ).all()
+    assert sorted(queued) == sorted(PHONES)
+    db.session.rollback()
