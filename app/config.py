@@ -150,6 +150,9 @@ class Settings:
     POINTS_EXPIRING_REMINDER_DAYS: int = 30
     #: Days ahead the period-card reminder job looks (a card's ``valid_until``).
     CARD_EXPIRY_REMINDER_DAYS: int = 7
+    #: The win-back job: a member with no transaction of their own for this many days gets
+    #: one win-back message, at most once per this many days.
+    WINBACK_IDLE_DAYS: int = 90
     #: Inbound messages (the deduplication record of every SMS / WeChat message) and the
     #: API's Idempotency-Key records are purged after this many days.
     PURGE_INBOUND_AFTER_DAYS: int = 90
@@ -262,7 +265,7 @@ def _validate_jobs(settings: Settings) -> None:
     ):
         if not 1 <= getattr(settings, name) <= 100_000:
             raise ConfigError(f"{name} must be between 1 and 100000")
-    for name in ("POINTS_EXPIRING_REMINDER_DAYS", "CARD_EXPIRY_REMINDER_DAYS"):
+    for name in ("POINTS_EXPIRING_REMINDER_DAYS", "CARD_EXPIRY_REMINDER_DAYS", "WINBACK_IDLE_DAYS"):
         if not 1 <= getattr(settings, name) <= 366:
             raise ConfigError(f"{name} must be between 1 and 366")
     phones = [p.strip() for p in settings.ADMIN_ALERT_PHONES.split(",") if p.strip()]

@@ -8,6 +8,7 @@ def import_all() -> None:
     import app.approvals.models
     import app.audit.models
     import app.auth.models
+    import app.campaigns.activity_models
     import app.campaigns.models
     import app.cards.models
     import app.ledger.models

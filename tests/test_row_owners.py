@@ -44,7 +44,7 @@ def _files(pattern: str) -> list[Path]:
 def _models() -> dict[str, str]:
     """Every model class name and the package that defines it."""
     models = {}
-    for path in _files("models.py"):
+    for path in _files("*models.py"):
         for node in ast.parse(path.read_text(encoding="utf-8")).body:
             if isinstance(node, ast.ClassDef) and any(
                 getattr(base, "id", None) == "Base" for base in node.bases

@@ -9,6 +9,7 @@ from flask_wtf.csrf import generate_csrf
 
 from app import clock
 from app.admin import (
+    activity_views,
     audit_views,
     balance_views,
     campaign_views,
@@ -181,6 +182,11 @@ admin_bp.add_url_rule(
     campaign_views.broadcast_cancel,
     methods=["POST"],
 )
+admin_bp.add_url_rule("/activities", "activities", activity_views.activities_list)
+admin_bp.add_url_rule(
+    "/activities/new", "activity_new", activity_views.activity_new, methods=["GET", "POST"]
+)
+admin_bp.add_url_rule("/activities/<code>", "activity_detail", activity_views.activity_detail)
 
 admin_bp.before_request(guard.before_admin_request)
 admin_bp.teardown_request(guard.forget_request_state)

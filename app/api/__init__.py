@@ -25,6 +25,7 @@ BLUEPRINT_MODULES = (
     "app.api.programme",
     "app.api.wechat",
     "app.api.station",
+    "app.api.activities",
 )
 
 SECURITY_SCHEME = {

@@ -10,6 +10,9 @@ from types import SimpleNamespace
 
 from flask import Flask
 
+#: Where ``init_app`` leaves the outbox's services for packages that cannot import messaging.
+OUTBOX_EXTENSION = "laoyou.outbox"
+
 
 def init_app(app: Flask) -> None:
     from app.jobs import register_job
@@ -48,10 +51,6 @@ def init_app(app: Flask) -> None:
     # Campaigns queue greetings and broadcasts but may not import messaging (messaging runs
     # the bot, whose commands call campaigns): they are handed the outbox's services.
     app.extensions[OUTBOX_EXTENSION] = outbox_services()
-
-
-#: Where ``init_app`` leaves ``OutboxServices`` for packages that cannot import messaging.
-OUTBOX_EXTENSION = "laoyou.outbox"
 
 
 def outbox_services() -> object:

@@ -39,6 +39,7 @@ def test_the_blocking_scheduler_has_every_job_with_its_options(app: Flask) -> No
     assert str(scheduler.timezone) == "Asia/Shanghai"
     jobs = {job.id: job for job in scheduler.get_jobs()}
     assert sorted(jobs) == [
+        "activity_rating_requests",
         "birthday_bonus",
         "birthday_greetings",
         "broadcasts_due",
@@ -51,9 +52,10 @@ def test_the_blocking_scheduler_has_every_job_with_its_options(app: Flask) -> No
         "points_expiring_reminders",
         "points_expiry",
         "run_history_purge",
+        "winback_messages",
     ]  # inbound_purge is off
     # A job every few minutes may start late by its interval at most; the others an hour.
-    graces = {"outbox_sweep": 300, "broadcasts_due": 60}
+    graces = {"outbox_sweep": 300, "broadcasts_due": 60, "activity_rating_requests": 1800}
     for job in jobs.values():
         assert job.coalesce is True
         assert job.max_instances == 1

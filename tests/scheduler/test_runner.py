@@ -49,6 +49,8 @@ def test_every_package_job_is_registered_with_its_schedule(app: Flask) -> None:
         "birthday_bonus": "daily 00:45",
         "birthday_greetings": "daily 10:00",
         "broadcasts_due": "every 1 min",
+        "activity_rating_requests": "every 30 min",
+        "winback_messages": "daily 11:00",
     }
 
 
