@@ -38,24 +38,29 @@ CASES = [
 
 
 @pytest.fixture
-def journal_year(app: Any, make_store: Any) -> None:
-    """A year of journal before 2026-12-01, rolled back with the test."""
+def journal_year(app: Any, make_store: Any, make_member: Any) -> None:
+    """A year of journal before 2026-12-01, rolled back with the test: every transaction a
+    member's, as in a shop (a journal of member-less rows would make ``member_id IS NOT
+    NULL`` look like a narrow range to the planner)."""
     from app.ledger.models import system_account_id
 
     store = make_store("SH01")
+    members = [make_member(home_store="SH01").id for _ in range(20)]
     connection = db.session.connection()
     connection.exec_driver_sql(
         "INSERT INTO ledger_transaction (id, kind, idempotency_key, request_hash, store_id, "
-        "actor, amount_fen, discount_fen, charged_fen, details, created_at) "
-        "SELECT n, CASE WHEN mod(n, 3) = 0 THEN 'recharge' ELSE 'checkout' END, 'plan:' || n, 'x', "
-        "%(store)s, 'staff:s' || mod(n, 7), 1000, 0, 1000, '{}', "
+        "actor, member_id, amount_fen, discount_fen, charged_fen, details, created_at) "
+        "SELECT 100000 + n, CASE WHEN mod(n, 3) = 0 THEN 'recharge' ELSE 'checkout' END, "
+        "'plan:' || n, 'x', "
+        "%(store)s, 'staff:s' || mod(n, 7), (%(members)s::int[])[mod(n, 20) + 1], "
+        "1000, 0, 1000, '{}', "
         "timestamptz '2026-12-01 00:00+08' - make_interval(secs => n * 3942.0) "
         "FROM generate_series(1, 8000) AS n",
-        {"store": store.id},
+        {"store": store.id, "members": members},
     )
     connection.exec_driver_sql(
         "INSERT INTO ledger_line (transaction_id, account_id, asset, amount) "
-        "SELECT n, CASE WHEN s = 1 THEN %(issued)s ELSE %(spent)s END, 'points', "
+        "SELECT 100000 + n, CASE WHEN s = 1 THEN %(issued)s ELSE %(spent)s END, 'points', "
         "CASE WHEN s = 1 THEN -10 ELSE 10 END "
         "FROM generate_series(1, 8000) AS n, generate_series(1, 2) AS s",
         {
