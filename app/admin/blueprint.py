@@ -12,6 +12,7 @@ from app.admin import (
     audit_views,
     balance_views,
     card_views,
+    draw_views,
     guard,
     job_views,
     member_views,
@@ -153,6 +154,19 @@ admin_bp.add_url_rule("/reports/<name>", "report", report_views.report_page)
 admin_bp.add_url_rule("/jobs", "jobs", job_views.jobs_page)
 admin_bp.add_url_rule("/system", "system", system_views.system)
 admin_bp.add_url_rule("/jobs/<name>/run", "job_run", job_views.job_run, methods=["POST"])
+
+_VOTE = f"/votes/<int(max={MAX_ID}):vote_id>"
+_DRAW = f"/draws/<int(max={MAX_ID}):draw_id>"
+admin_bp.add_url_rule("/votes", "votes", draw_views.votes)
+admin_bp.add_url_rule("/votes/new", "vote_new", draw_views.vote_new, methods=["GET", "POST"])
+admin_bp.add_url_rule(_VOTE, "vote_detail", draw_views.vote_detail)
+admin_bp.add_url_rule(f"{_VOTE}/close", "vote_close", draw_views.vote_close, methods=["POST"])
+admin_bp.add_url_rule(f"{_VOTE}/cancel", "vote_cancel", draw_views.vote_cancel, methods=["POST"])
+admin_bp.add_url_rule("/draws", "draws", draw_views.draws)
+admin_bp.add_url_rule("/draws/new", "draw_new", draw_views.draw_new, methods=["GET", "POST"])
+admin_bp.add_url_rule(_DRAW, "draw_detail", draw_views.draw_detail)
+admin_bp.add_url_rule(f"{_DRAW}/close", "draw_close", draw_views.draw_close, methods=["POST"])
+admin_bp.add_url_rule(f"{_DRAW}/cancel", "draw_cancel", draw_views.draw_cancel, methods=["POST"])
 
 admin_bp.before_request(guard.before_admin_request)
 admin_bp.teardown_request(guard.forget_request_state)

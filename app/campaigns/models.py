@@ -154,6 +154,7 @@ class DrawWinner(Base):
     member_id: Mapped[int] = mapped_column(ForeignKey("member.id"), index=True)
 
     prize: Mapped[DrawPrize] = relationship()
+    member: Mapped[Member] = relationship()
 
 
 class DrawEntry(Base):

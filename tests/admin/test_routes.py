@@ -53,6 +53,11 @@ def _report_viewers(ok: int) -> dict[str, int]:
     return {ANON: R, "admin": ok, "marketer": ok, "store_manager": ok, "cashier": F}
 
 
+def _campaigners(ok: int) -> dict[str, int]:
+    """campaigns.manage: admin and marketer."""
+    return {ANON: R, "admin": ok, "marketer": ok, "store_manager": F, "cashier": F}
+
+
 def _everyone(ok: int, anonymous: int = R) -> dict[str, int]:
     return {ANON: anonymous, **dict.fromkeys(ROLES, ok)}
 
@@ -168,6 +173,18 @@ TABLE: dict[tuple[str, str], tuple[str, dict[str, str], dict[str, int]]] = {
     ),
     ("admin.question_add", "POST"): ("/admin/questions", {"key": ""}, _only_admin(400)),
     ("admin.question_retire", "POST"): ("/admin/questions/nope/retire", {}, _only_admin(404)),
+    ("admin.votes", "GET"): ("/admin/votes", {}, _campaigners(200)),
+    ("admin.vote_new", "GET"): ("/admin/votes/new", {}, _campaigners(200)),
+    ("admin.vote_new", "POST"): ("/admin/votes/new", {"title": ""}, _campaigners(400)),
+    ("admin.vote_detail", "GET"): ("/admin/votes/999999", {}, _campaigners(404)),
+    ("admin.vote_close", "POST"): ("/admin/votes/999999/close", {}, _campaigners(404)),
+    ("admin.vote_cancel", "POST"): ("/admin/votes/999999/cancel", {}, _campaigners(404)),
+    ("admin.draws", "GET"): ("/admin/draws", {}, _campaigners(200)),
+    ("admin.draw_new", "GET"): ("/admin/draws/new", {}, _campaigners(200)),
+    ("admin.draw_new", "POST"): ("/admin/draws/new", {"title": "x"}, _campaigners(400)),
+    ("admin.draw_detail", "GET"): ("/admin/draws/999999", {}, _campaigners(404)),
+    ("admin.draw_close", "POST"): ("/admin/draws/999999/close", {}, _campaigners(404)),
+    ("admin.draw_cancel", "POST"): ("/admin/draws/999999/cancel", {}, _campaigners(404)),
     ("admin.reports", "GET"): ("/admin/reports", {}, _report_viewers(200)),
     ("admin.report", "GET"): ("/admin/reports/members", {}, _report_viewers(200)),
 }
