@@ -31,11 +31,12 @@ MAX_LINES = 100
 
 
 def status_labels() -> dict[str, str]:
+    # Msgids of their own: "Open" and "Cancelled" already mean other things elsewhere.
     return {
-        "scheduled": gettext("Scheduled"),
-        "open": gettext("Open"),
-        "closed": gettext("Closed"),
-        "cancelled": gettext("Cancelled"),
+        "scheduled": gettext("Campaign scheduled"),
+        "open": gettext("Campaign open"),
+        "closed": gettext("Campaign closed"),
+        "cancelled": gettext("Campaign cancelled"),
     }
 
 
