@@ -38,7 +38,9 @@ def test_the_blocking_scheduler_has_every_job_with_its_options(app: Flask) -> No
     assert str(scheduler.timezone) == "Asia/Shanghai"
     jobs = {job.id: job for job in scheduler.get_jobs()}
     assert sorted(jobs) == [
+        "campaign_schedule",
         "card_validity_reminders",
+        "form_key_purge",
         "idempotency_purge",
         "ledger_check",
         "level_review",
@@ -50,7 +52,7 @@ def test_the_blocking_scheduler_has_every_job_with_its_options(app: Flask) -> No
     for job in jobs.values():
         assert job.coalesce is True
         assert job.max_instances == 1
-        expected = 300 if job.id == "outbox_sweep" else 3600
+        expected = 300 if job.id in ("outbox_sweep", "campaign_schedule") else 3600
         assert job.misfire_grace_time == expected, job.id
     assert fields(jobs["points_expiry"].trigger) == {"hour": "1", "minute": "15"}
     assert fields(jobs["level_review"].trigger) == {
@@ -130,8 +132,10 @@ def test_laoyou_run_with_scheduler_starts_it_in_the_serving_process(
         "INBOUND_PURGE",
         "RUN_HISTORY_PURGE",
         "CARD_VALIDITY_REMINDERS",
+        "FORM_KEY_PURGE",
     ]
-    settings = {f"JOB_{n}_AT": "off" for n in names} | {"JOB_OUTBOX_SWEEP_EVERY": "off"}
+    every = {"JOB_OUTBOX_SWEEP_EVERY": "off", "JOB_CAMPAIGN_SCHEDULE_EVERY": "off"}
+    settings = {f"JOB_{n}_AT": "off" for n in names} | every
     application = create_app(settings_for(backend, **settings))
     started = application.extensions["laoyou.scheduler_start"](application)
     try:

@@ -45,6 +45,8 @@ def test_every_package_job_is_registered_with_its_schedule(app: Flask) -> None:
         "outbox_sweep": "every 5 min",
         "run_history_purge": "daily 04:20",
         "card_validity_reminders": "daily 10:05",
+        "form_key_purge": "daily 04:40",
+        "campaign_schedule": "every 5 min",
     }
 
 
@@ -61,6 +63,7 @@ def test_every_package_job_is_registered_with_its_schedule(app: Flask) -> None:
         "run_history_purge",
         "card_validity_reminders",
         "form_key_purge",
+        "campaign_schedule",
     ],
 )
 def test_each_job_twice_for_one_day_runs_once(app: Flask, name: str) -> None:
