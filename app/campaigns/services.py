@@ -437,11 +437,14 @@ def run_schedule(now: dt.datetime) -> dict[str, int]:
     )
     kinds: tuple[tuple[type[Vote] | type[Draw], str], ...] = ((Vote, "votes"), (Draw, "draws"))
     for model, noun in kinds:
-        due: Any = db.session.scalars(
-            select(model)
-            .where(model.status == "scheduled", model.opens_at <= now)
-            .order_by(model.opens_at, model.id)
-            .with_for_update()
+        # Read whole before acting: each step runs statements of its own.
+        due: list[Any] = list(
+            db.session.scalars(
+                select(model)
+                .where(model.status == "scheduled", model.opens_at <= now)
+                .order_by(model.opens_at, model.id)
+                .with_for_update()
+            )
         )
         for campaign in due:
             if _current(model) is not None:  # type: ignore[type-var]

@@ -291,3 +291,20 @@ def test_local_times_are_the_programmes(app: Any) -> None:
     assert services.local_time("2026-12-24 20:00", "opens_at") == dt.datetime(
         2026, 12, 24, 12, 0, tzinfo=dt.UTC
     )
+
+
+def test_a_member_who_entered_by_wechat_hears_on_wechat(app: Any, make_member: Any) -> None:
+    from app.members.wechat import bind_openid
+
+    bound, unbound = make_member(language="zh-Hant"), make_member(language="zh-Hant")
+    bind_openid("oOPENID123", bound, via="code")
+    draw = services.open_draw("週年抽獎", prizes=[("杯子", 2)])
+    services.enter_draw(bound, channel="wechat")
+    services.enter_draw(unbound, channel="wechat")  # not bound: SMS instead
+    services.close_draw(draw.id)
+    rows = {r.member_id: r for r in outbox(f"draw:{draw.id}:result:")}
+    assert (rows[bound.id].channel, rows[bound.id].address) == ("wechat", "oOPENID123")
+    assert (rows[unbound.id].channel, rows[unbound.id].address) == ("sms", unbound.phone)
+    assert (
+        rows[bound.id].body == "恭喜！您在「週年抽獎」抽獎中獲得杯子。請到任一門店出示本訊息領取。"
+    )
