@@ -59,3 +59,10 @@ ledger_check_failed = _signals.signal("ledger-check-failed")
 #: last valid day). Sent by ``app.cards.validity.remind_validity_ending`` (the scheduler's
 #: ``card_validity_reminders`` job); messaging queues the reminder.
 card_expiring = _signals.signal("card-expiring")
+#: sender: the Member to tell; kwargs: msgid (str: an English gettext msgid, marked N_ by
+#: the sender), values (Mapping: its placeholders), channel (str: the channel the member
+#: used, ``sms``, ``wechat`` or ``simulator``), dedupe_key (str: one message per key).
+#: Sent by app.campaigns (vote results, draw results, a cancelled draw's refund);
+#: app.messaging renders it in the member's language and queues it on that channel (WeChat
+#: while bound, else SMS) in the sender's transaction (campaigns do not import messaging).
+member_notice = _signals.signal("member-notice")

@@ -14,6 +14,7 @@ from app.admin import (
     balance_views,
     campaign_views,
     card_views,
+    draw_views,
     guard,
     job_views,
     member_views,
@@ -187,6 +188,18 @@ admin_bp.add_url_rule(
     "/activities/new", "activity_new", activity_views.activity_new, methods=["GET", "POST"]
 )
 admin_bp.add_url_rule("/activities/<code>", "activity_detail", activity_views.activity_detail)
+_VOTE = f"/votes/<int(max={MAX_ID}):vote_id>"
+_DRAW = f"/draws/<int(max={MAX_ID}):draw_id>"
+admin_bp.add_url_rule("/votes", "votes", draw_views.votes)
+admin_bp.add_url_rule("/votes/new", "vote_new", draw_views.vote_new, methods=["GET", "POST"])
+admin_bp.add_url_rule(_VOTE, "vote_detail", draw_views.vote_detail)
+admin_bp.add_url_rule(f"{_VOTE}/close", "vote_close", draw_views.vote_close, methods=["POST"])
+admin_bp.add_url_rule(f"{_VOTE}/cancel", "vote_cancel", draw_views.vote_cancel, methods=["POST"])
+admin_bp.add_url_rule("/draws", "draws", draw_views.draws)
+admin_bp.add_url_rule("/draws/new", "draw_new", draw_views.draw_new, methods=["GET", "POST"])
+admin_bp.add_url_rule(_DRAW, "draw_detail", draw_views.draw_detail)
+admin_bp.add_url_rule(f"{_DRAW}/close", "draw_close", draw_views.draw_close, methods=["POST"])
+admin_bp.add_url_rule(f"{_DRAW}/cancel", "draw_cancel", draw_views.draw_cancel, methods=["POST"])
 
 admin_bp.before_request(guard.before_admin_request)
 admin_bp.teardown_request(guard.forget_request_state)

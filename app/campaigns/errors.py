@@ -42,3 +42,11 @@ class CampaignOpen(LaoyouError):
 
     code = "campaign_open"
     status = 409
+
+
+class CampaignStatus(LaoyouError):
+    """The vote or draw is not in a status that allows this (closing a cancelled one,
+    cancelling a drawn one). details: ``status``."""
+
+    code = "campaign_status"
+    status = 409

@@ -9,6 +9,7 @@ from sqlalchemy import (
     CheckConstraint,
     ForeignKey,
     Index,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -19,18 +20,33 @@ from app.db import Base, utcnow
 from app.members.models import Member
 from app.stores.models import Store
 
-CAMPAIGN_STATUSES = ("open", "closed")
+#: scheduled -> open -> closed; scheduled or open -> cancelled. Nothing leaves closed or
+#: cancelled.
+CAMPAIGN_STATUSES = ("scheduled", "open", "closed", "cancelled")
 
 
 class Vote(Base):
     __tablename__ = "vote"
-    __table_args__ = (CheckConstraint(f"status IN {CAMPAIGN_STATUSES}", name="status"),)
+    __table_args__ = (
+        CheckConstraint(f"status IN {CAMPAIGN_STATUSES}", name="status"),
+        Index("ix_vote_status", "status"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     title: Mapped[str] = mapped_column(String(200))
-    status: Mapped[str] = mapped_column(String(8), default="open")
-    opened_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    #: When it opens by itself (the campaign_schedule job); None: opened by hand.
+    opens_at: Mapped[dt.datetime | None]
+    #: When it closes by itself and its results go to the voters; None: closed by hand.
+    closes_at: Mapped[dt.datetime | None]
+    #: Only members whose level rank is at least this may vote; None: anyone.
+    min_level_rank: Mapped[int | None]
+    #: A saved segment's key (see ``campaigns.eligibility``); None: no segment.
+    segment_key: Mapped[str | None] = mapped_column(String(64))
+    #: When it actually opened (None while scheduled).
+    opened_at: Mapped[dt.datetime | None] = mapped_column(default=utcnow)
     closed_at: Mapped[dt.datetime | None]
+    cancelled_at: Mapped[dt.datetime | None]
 
     options: Mapped[list[VoteOption]] = relationship(
         back_populates="vote", order_by="VoteOption.id", cascade="all, delete-orphan"
@@ -72,17 +88,75 @@ class Draw(Base):
     __table_args__ = (
         CheckConstraint(f"status IN {CAMPAIGN_STATUSES}", name="status"),
         CheckConstraint("points_cost >= 0", name="points_cost_nonnegative"),
+        Index("ix_draw_status", "status"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     title: Mapped[str] = mapped_column(String(200))
-    status: Mapped[str] = mapped_column(String(8), default="open")
+    status: Mapped[str] = mapped_column(String(16), default="open")
     #: Only members whose level rank is at least this may enter; None: anyone.
     min_level_rank: Mapped[int | None]
+    #: A saved segment's key (see ``campaigns.eligibility``); None: no segment.
+    segment_key: Mapped[str | None] = mapped_column(String(64))
     #: Points an entry costs, debited through the ledger; 0: free.
     points_cost: Mapped[int] = mapped_column(BigInteger, default=0)
-    opened_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    #: When it opens by itself; None: opened by hand.
+    opens_at: Mapped[dt.datetime | None]
+    #: When it closes by itself, drawing its winners; None: drawn by hand.
+    closes_at: Mapped[dt.datetime | None]
+    #: The secret: 32 random bytes made when the draw opens, shown only once drawn.
+    seed: Mapped[bytes | None] = mapped_column(LargeBinary(32))
+    #: SHA-256 of the seed (hex), published from the moment the draw opens.
+    seed_sha256: Mapped[str | None] = mapped_column(String(64))
+    #: SHA-256 (hex) of the ordered entry list the winners were drawn from.
+    entries_sha256: Mapped[str | None] = mapped_column(String(64))
+    opened_at: Mapped[dt.datetime | None] = mapped_column(default=utcnow)
     closed_at: Mapped[dt.datetime | None]
+    cancelled_at: Mapped[dt.datetime | None]
+
+    prizes: Mapped[list[DrawPrize]] = relationship(
+        back_populates="draw", order_by="DrawPrize.position", cascade="all, delete-orphan"
+    )
+
+
+class DrawPrize(Base):
+    """A prize and how many of it; the first position is drawn first."""
+
+    __tablename__ = "draw_prize"
+    __table_args__ = (
+        UniqueConstraint("draw_id", "position"),
+        CheckConstraint("winners >= 1", name="winners_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    draw_id: Mapped[int] = mapped_column(ForeignKey("draw.id"))
+    #: 1 for the first prize, 2 for the second…
+    position: Mapped[int]
+    name: Mapped[str] = mapped_column(String(200))
+    #: How many of this prize are given.
+    winners: Mapped[int]
+
+    draw: Mapped[Draw] = relationship(back_populates="prizes")
+
+
+class DrawWinner(Base):
+    """One winning entry, in the order drawn (``pick`` 1, 2, …)."""
+
+    __tablename__ = "draw_winner"
+    __table_args__ = (
+        UniqueConstraint("draw_id", "pick"),
+        UniqueConstraint("draw_id", "entry_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    draw_id: Mapped[int] = mapped_column(ForeignKey("draw.id"))
+    pick: Mapped[int]
+    prize_id: Mapped[int] = mapped_column(ForeignKey("draw_prize.id"), index=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("draw_entry.id"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("member.id"), index=True)
+
+    prize: Mapped[DrawPrize] = relationship()
+    member: Mapped[Member] = relationship()
 
 
 class DrawEntry(Base):
@@ -100,6 +174,8 @@ class DrawEntry(Base):
     points_paid: Mapped[int] = mapped_column(BigInteger, default=0)
     #: The ledger transaction that paid the points cost, when there was one.
     ledger_transaction_id: Mapped[int | None]
+    #: The reversing transaction that gave the points back when the draw was cancelled.
+    refund_transaction_id: Mapped[int | None]
     channel: Mapped[str] = mapped_column(String(16))
     entered_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 

@@ -563,3 +563,26 @@ def get_segment(segment_id: int) -> Segment:
 
 def list_segments() -> list[Segment]:
     return list(db.session.scalars(select(Segment).order_by(Segment.name)))
+
+
+def segment_named(key: str) -> Segment | None:
+    """The saved segment of that name, or of that id."""
+    query = select(Segment)
+    return db.session.scalar(
+        query.where(Segment.id == int(key)) if key.isdigit() else query.where(Segment.name == key)
+    )
+
+
+def segment_exists(key: str) -> bool:
+    return segment_named(key) is not None
+
+
+def segment_contains(key: str, member_id: int) -> bool:
+    """Whether the member is in the saved segment named ``key`` (or of that id), now: the
+    eligibility of votes and draws (``eligibility.SEGMENT_EXTENSION``). A segment deleted
+    since holds nobody."""
+    found = segment_named(key)
+    if found is None:
+        return False
+    hit = member_ids_query(found.definition).where(Member.id == member_id)
+    return db.session.scalar(hit) is not None

@@ -1,23 +1,31 @@
 """Votes, draws and messages to the store. Services flush; the caller commits.
 
-One vote and one draw are open at a time, because a member texting ``VOTE A``
+A vote or a draw is opened now or scheduled (``opens_at``, ``closes_at``; the
+``campaign_schedule`` job opens and closes them), closed (a vote's results announced, a
+draw's winners drawn: ``votes.py``, ``draws.py``) or cancelled (a draw's points given
+back). One vote and one draw are open at a time, because a member texting ``VOTE A``
 names no campaign. One ballot and one entry per member are enforced by UNIQUE
 constraints; a race between two messages ends in the same refusal as a repeat.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from app import clock
+from app.campaigns.draws import commit_seed, draw_winners, refund_entries
+from app.campaigns.eligibility import check_rules, refusal
 from app.campaigns.errors import (
     AlreadyEntered,
     AlreadyVoted,
     CampaignOpen,
+    CampaignStatus,
     NoOpenDraw,
     NoOpenVote,
     NotEligible,
@@ -26,11 +34,13 @@ from app.campaigns.errors import (
 from app.campaigns.models import (
     Draw,
     DrawEntry,
+    DrawPrize,
     StoreMessage,
     Vote,
     VoteBallot,
     VoteOption,
 )
+from app.campaigns.votes import announce_results, tally
 from app.db import db, utcnow
 from app.errors import InsufficientFunds, InvalidRequest, NotFound
 from app.members.models import Member
@@ -41,21 +51,85 @@ C = TypeVar("C", Vote, Draw)
 
 _OPTION_CODE = re.compile(r"^[A-Z0-9]{1,16}$")
 MAX_STORE_MESSAGE_CHARS = 1600
+#: The most points one entry may cost.
+MAX_POINTS_COST = 1_000_000
 
 
 # --- votes --------------------------------------------------------------------------
 
+#: The most prizes (all counts together) one draw gives, and options one vote offers.
+MAX_WINNERS = 10_000
+MAX_OPTIONS = 26
 
-def open_vote(title: str, options: Sequence[tuple[str, str]]) -> Vote:
-    """Open a vote; ``options`` are (code, label) pairs such as ("A", "Red bean")."""
+
+_LOCAL_MINUTE = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}$")
+#: How far ahead a vote or a draw may be scheduled.
+MAX_DAYS_AHEAD = 3660
+
+
+def local_time(text: str, field: str) -> dt.datetime | None:
+    """``YYYY-MM-DD HH:MM`` (or ``T`` between) in the programme's time zone, as UTC;
+    empty: None. Anything else, or a day that does not exist, is refused."""
+    text = text.strip()
+    if not text:
+        return None
+    if not _LOCAL_MINUTE.match(text):
+        raise InvalidRequest(f"{field} must be YYYY-MM-DD HH:MM", field=field)
+    try:
+        naive = dt.datetime.fromisoformat(text.replace(" ", "T"))
+    except ValueError:
+        raise InvalidRequest(f"{field}: {text} is not a day and time", field=field) from None
+    moment = naive.replace(tzinfo=clock.zone()).astimezone(dt.UTC)
+    if abs((moment - utcnow()).days) > MAX_DAYS_AHEAD:
+        raise InvalidRequest(f"{field} must be within ten years of today", field=field)
+    return moment
+
+
+def _title(title: str, noun: str) -> str:
     title = title.strip()
     if not title or len(title) > 200:
-        raise InvalidRequest("a vote needs a title of at most 200 characters", field="title")
-    if current_vote() is not None:
+        raise InvalidRequest(f"a {noun} needs a title of at most 200 characters", field="title")
+    return title
+
+
+def _times(opens_at: dt.datetime | None, closes_at: dt.datetime | None) -> tuple[dt.datetime, bool]:
+    """When it starts, and whether that is now; a close time must come after it."""
+    now = utcnow()
+    starts = opens_at if opens_at is not None and opens_at > now else now
+    if closes_at is not None and closes_at <= starts:
+        raise InvalidRequest("the close time must be after the open time", field="closes_at")
+    return starts, starts == now
+
+
+def open_vote(
+    title: str,
+    options: Sequence[tuple[str, str]],
+    *,
+    opens_at: dt.datetime | None = None,
+    closes_at: dt.datetime | None = None,
+    min_level_rank: int | None = None,
+    segment_key: str | None = None,
+) -> Vote:
+    """Open a vote now, or schedule it for ``opens_at``; ``options`` are (code, label)
+    pairs such as ("A", "Red bean"). It closes at ``closes_at`` (or by hand)."""
+    title = _title(title, "vote")
+    if not 2 <= len(options) <= MAX_OPTIONS:
+        raise InvalidRequest(
+            f"a vote needs at least two options and at most {MAX_OPTIONS}", field="options"
+        )
+    starts, now = _times(opens_at, closes_at)
+    segment_key = check_rules(min_level_rank, segment_key)
+    if now and current_vote() is not None:
         raise CampaignOpen("another vote is open; close it first")
-    if len(options) < 2:
-        raise InvalidRequest("a vote needs at least two options", field="options")
-    vote = Vote(title=title, status="open", opened_at=utcnow())
+    vote = Vote(
+        title=title,
+        status="open" if now else "scheduled",
+        opens_at=None if now else starts,
+        closes_at=closes_at,
+        min_level_rank=min_level_rank,
+        segment_key=segment_key,
+        opened_at=starts if now else None,
+    )
     seen: set[str] = set()
     for code, label in options:
         code, label = code.strip().upper(), label.strip()
@@ -72,23 +146,44 @@ def open_vote(title: str, options: Sequence[tuple[str, str]]) -> Vote:
     return vote
 
 
+def get_vote(vote_id: int, *, lock: bool = False) -> Vote:
+    vote = db.session.get(Vote, vote_id, with_for_update=lock)
+    if vote is None:
+        raise NotFound(f"no vote {vote_id}")
+    return vote
+
+
 def close_vote(vote_id: int) -> Vote:
-    return _close(Vote, vote_id, "vote")
+    """Close an open vote and announce its results to the voters (a closed one: no-op)."""
+    vote = get_vote(vote_id, lock=True)
+    if vote.status == "closed":
+        return vote
+    if vote.status != "open":
+        raise CampaignStatus(f"vote {vote_id} is {vote.status}", status=vote.status)
+    vote.status, vote.closed_at = "closed", utcnow()
+    db.session.flush()
+    announce_results(vote)
+    return vote
+
+
+def cancel_vote(vote_id: int) -> Vote:
+    """Cancel a scheduled or open vote: no results are announced (a cancelled one: no-op)."""
+    vote = get_vote(vote_id, lock=True)
+    if vote.status == "cancelled":
+        return vote
+    if vote.status == "closed":
+        raise CampaignStatus(f"vote {vote_id} is closed", status=vote.status)
+    vote.status, vote.cancelled_at = "cancelled", utcnow()
+    db.session.flush()
+    return vote
 
 
 def current_vote() -> Vote | None:
     return _current(Vote)
 
 
-def _close(model: type[C], campaign_id: int, noun: str) -> C:
-    """Close a vote or a draw (closing a closed one changes nothing)."""
-    campaign = db.session.get(model, campaign_id)
-    if campaign is None:
-        raise NotFound(f"no {noun} {campaign_id}")
-    if campaign.status != "closed":
-        campaign.status, campaign.closed_at = "closed", utcnow()
-        db.session.flush()
-    return campaign
+def list_votes(limit: int = 100) -> list[Vote]:
+    return list(db.session.scalars(select(Vote).order_by(Vote.id.desc()).limit(limit)))
 
 
 def _current(model: type[C]) -> C | None:
@@ -96,6 +191,16 @@ def _current(model: type[C]) -> C | None:
     return db.session.scalar(
         select(model).where(model.status == "open").order_by(model.id.desc()).limit(1)
     )
+
+
+def _still_open(model: type[C], campaign_id: int) -> bool:
+    """Re-read the status under a shared row lock (PostgreSQL ``FOR SHARE``): closing
+    takes ``FOR UPDATE``, so it waits for ballots and entries in flight, and those after
+    it see it closed. The draw's entry list cannot change under its winners."""
+    status = db.session.scalar(
+        select(model.status).where(model.id == campaign_id).with_for_update(read=True)
+    )
+    return status == "open"
 
 
 def ballot_of(vote: Vote, member: Member) -> VoteBallot | None:
@@ -107,12 +212,17 @@ def ballot_of(vote: Vote, member: Member) -> VoteBallot | None:
 def cast_ballot(member: Member, choice: str, *, channel: str) -> VoteBallot:
     """Vote in the open vote by option code (``A``) or label (``red bean``), once."""
     vote = current_vote()
-    if vote is None:
+    if vote is None or not _still_open(Vote, vote.id):
         raise NoOpenVote("no vote is open")
     option = _option(vote, choice)
     earlier = ballot_of(vote, member)
     if earlier is not None:
         raise AlreadyVoted("already voted", code=earlier.option.code, title=vote.title)
+    why = refusal(member, vote.min_level_rank, vote.segment_key)
+    if why is not None:
+        raise NotEligible(
+            "not eligible", reason=why, min_level_rank=vote.min_level_rank, title=vote.title
+        )
     ballot = VoteBallot(vote_id=vote.id, option=option, member_id=member.id, channel=channel)
     try:
         with db.session.begin_nested():
@@ -134,48 +244,107 @@ def _option(vote: Vote, choice: str) -> VoteOption:
 
 
 def vote_results(vote: Vote) -> list[tuple[VoteOption, int]]:
-    from sqlalchemy import func
+    return tally(vote)
 
-    rows = db.session.execute(
-        select(VoteBallot.option_id, func.count())
-        .where(VoteBallot.vote_id == vote.id)
-        .group_by(VoteBallot.option_id)
+
+def ballot_count(vote: Vote) -> int:
+    return (
+        db.session.scalar(
+            select(func.count()).select_from(VoteBallot).where(VoteBallot.vote_id == vote.id)
+        )
+        or 0
     )
-    counts = {option_id: n for option_id, n in rows}
-    return [(option, counts.get(option.id, 0)) for option in vote.options]
 
 
 # --- draws --------------------------------------------------------------------------
 
 
-def open_draw(title: str, *, min_level_rank: int | None = None, points_cost: int = 0) -> Draw:
-    title = title.strip()
-    if not title or len(title) > 200:
-        raise InvalidRequest("a draw needs a title of at most 200 characters", field="title")
-    if points_cost < 0:
-        raise InvalidRequest("points cost cannot be negative", field="points_cost")
-    if min_level_rank is not None and min_level_rank < 1:
-        raise InvalidRequest("level ranks start at 1", field="min_level_rank")
-    if current_draw() is not None:
+def open_draw(
+    title: str,
+    *,
+    min_level_rank: int | None = None,
+    points_cost: int = 0,
+    prizes: Sequence[tuple[str, int]] = (),
+    opens_at: dt.datetime | None = None,
+    closes_at: dt.datetime | None = None,
+    segment_key: str | None = None,
+) -> Draw:
+    """Open a draw now (its seed committed at once) or schedule it for ``opens_at``.
+
+    ``prizes`` are (name, how many) pairs, the first prize first; winners are drawn at
+    ``closes_at`` (or by hand) from the entries, at most as many as the prizes.
+    """
+    title = _title(title, "draw")
+    if isinstance(points_cost, bool) or not 0 <= points_cost <= MAX_POINTS_COST:
+        raise InvalidRequest(f"points cost runs from 0 to {MAX_POINTS_COST}", field="points_cost")
+    starts, now = _times(opens_at, closes_at)
+    segment_key = check_rules(min_level_rank, segment_key)
+    if now and current_draw() is not None:
         raise CampaignOpen("another draw is open; close it first")
     draw = Draw(
         title=title,
-        status="open",
+        status="open" if now else "scheduled",
         min_level_rank=min_level_rank,
+        segment_key=segment_key,
         points_cost=points_cost,
-        opened_at=utcnow(),
+        opens_at=None if now else starts,
+        closes_at=closes_at,
+        opened_at=starts if now else None,
     )
+    total = 0
+    for position, (name, count) in enumerate(prizes, start=1):
+        name = name.strip()
+        if not name or len(name) > 200:
+            raise InvalidRequest(f"prize {position} needs a name", field="prizes")
+        if isinstance(count, bool) or count < 1:
+            raise InvalidRequest(f"prize {position} needs at least one winner", field="prizes")
+        total += count
+        if total > MAX_WINNERS:
+            raise InvalidRequest(f"a draw gives at most {MAX_WINNERS} prizes", field="prizes")
+        draw.prizes.append(DrawPrize(position=position, name=name, winners=count))
+    if now:
+        commit_seed(draw)
     db.session.add(draw)
     db.session.flush()
     return draw
 
 
+def get_draw(draw_id: int, *, lock: bool = False) -> Draw:
+    draw = db.session.get(Draw, draw_id, with_for_update=lock)
+    if draw is None:
+        raise NotFound(f"no draw {draw_id}")
+    return draw
+
+
 def close_draw(draw_id: int) -> Draw:
-    return _close(Draw, draw_id, "draw")
+    """Close an open draw and draw its winners (a drawn one: no-op)."""
+    draw = get_draw(draw_id, lock=True)
+    if draw.status == "closed":
+        return draw
+    if draw.status != "open":
+        raise CampaignStatus(f"draw {draw_id} is {draw.status}", status=draw.status)
+    draw_winners(draw)
+    return draw
+
+
+def cancel_draw(draw_id: int) -> Draw:
+    """Cancel a scheduled or open draw; paid entries get their points back."""
+    draw = get_draw(draw_id, lock=True)
+    if draw.status == "closed":
+        raise CampaignStatus(f"draw {draw_id} has been drawn", status=draw.status)
+    if draw.status != "cancelled":
+        draw.status, draw.cancelled_at = "cancelled", utcnow()
+        db.session.flush()
+    refund_entries(draw)
+    return draw
 
 
 def current_draw() -> Draw | None:
     return _current(Draw)
+
+
+def list_draws(limit: int = 100) -> list[Draw]:
+    return list(db.session.scalars(select(Draw).order_by(Draw.id.desc()).limit(limit)))
 
 
 def entry_of(draw: Draw, member: Member) -> DrawEntry | None:
@@ -187,14 +356,14 @@ def entry_of(draw: Draw, member: Member) -> DrawEntry | None:
 def enter_draw(member: Member, *, channel: str) -> DrawEntry:
     """Enter the open draw once; a points cost is paid through the ledger in the same step."""
     draw = current_draw()
-    if draw is None:
+    if draw is None or not _still_open(Draw, draw.id):
         raise NoOpenDraw("no draw is open")
     if entry_of(draw, member) is not None:
         raise AlreadyEntered("already entered", title=draw.title)
-    rank = member.level.rank if member.level is not None else 0
-    if draw.min_level_rank is not None and rank < draw.min_level_rank:
+    why = refusal(member, draw.min_level_rank, draw.segment_key)
+    if why is not None:
         raise NotEligible(
-            "level too low", reason="level", min_level_rank=draw.min_level_rank, title=draw.title
+            "not eligible", reason=why, min_level_rank=draw.min_level_rank, title=draw.title
         )
     entry = DrawEntry(
         draw_id=draw.id, member_id=member.id, points_paid=draw.points_cost, channel=channel
@@ -245,13 +414,63 @@ def _pay_points(member: Member, draw: Draw) -> int:
 
 
 def entry_count(draw: Draw) -> int:
-    from sqlalchemy import func
-
     return (
         db.session.scalar(
             select(func.count()).select_from(DrawEntry).where(DrawEntry.draw_id == draw.id)
         )
         or 0
+    )
+
+
+# --- the schedule ---------------------------------------------------------------------
+
+
+def run_schedule(now: dt.datetime) -> dict[str, int]:
+    """Open the scheduled votes and draws whose time has come, then close those due.
+
+    Safe to repeat: each step moves a campaign out of the status it looks for, and the
+    announcements are keyed. A campaign due to open while another of its kind is open
+    waits (``waiting``): SMS members name no campaign, so one is open at a time.
+    """
+    counts = dict.fromkeys(
+        ("votes_opened", "votes_closed", "draws_opened", "draws_drawn", "waiting"), 0
+    )
+    kinds: tuple[tuple[type[Vote] | type[Draw], str], ...] = ((Vote, "votes"), (Draw, "draws"))
+    for model, noun in kinds:
+        # Read whole before acting: each step runs statements of its own.
+        due: list[Any] = list(
+            db.session.scalars(
+                select(model)
+                .where(model.status == "scheduled", model.opens_at <= now)
+                .order_by(model.opens_at, model.id)
+                .with_for_update()
+            )
+        )
+        for campaign in due:
+            if _current(model) is not None:  # type: ignore[type-var]
+                counts["waiting"] += 1
+                continue
+            campaign.status, campaign.opened_at = "open", now
+            if isinstance(campaign, Draw):
+                commit_seed(campaign)
+            db.session.flush()
+            counts[f"{noun}_opened"] += 1
+    for vote_id in _due_to_close(Vote, now):
+        close_vote(vote_id)
+        counts["votes_closed"] += 1
+    for draw_id in _due_to_close(Draw, now):
+        close_draw(draw_id)
+        counts["draws_drawn"] += 1
+    return counts
+
+
+def _due_to_close(model: type[C], now: dt.datetime) -> list[int]:
+    return list(
+        db.session.scalars(
+            select(model.id)
+            .where(model.status == "open", model.closes_at.is_not(None), model.closes_at <= now)
+            .order_by(model.id)
+        )
     )
 
 

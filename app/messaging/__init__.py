@@ -17,7 +17,7 @@ OUTBOX_EXTENSION = "laoyou.outbox"
 def init_app(app: Flask) -> None:
     from app.jobs import register_job
     from app.ledger.rules.io import RulesPart, register_part
-    from app.messaging import alerts, codes, jobs
+    from app.messaging import alerts, codes, jobs, notices
     from app.messaging.cli import alerts_group, outbox_group
     from app.messaging.dispatcher import run_in_app_context
     from app.messaging.services import (
@@ -30,6 +30,7 @@ def init_app(app: Flask) -> None:
 
     alerts.connect()
     codes.connect()
+    notices.connect()
     app.cli.add_command(outbox_group)
     app.cli.add_command(alerts_group)
     # ``laoyou run --with-dispatcher`` runs this loop; the CLI imports no package.

@@ -204,14 +204,15 @@ def test_cli_draw_open_and_close(runner: Any, bot: Any, make_member: Any) -> Non
     )
     assert result.exit_code == 0, result.output
     draw = db.session.scalar(select(Draw))
-    assert result.output.strip() == (
-        f"draw {draw.id} open: 周年抽奖 (level rank 2+, 50 points per entry)"
-    )
+    assert result.output.splitlines() == [
+        f"draw {draw.id} open: 周年抽奖 (level rank 2+, 50 points per entry)",
+        f"seed sha256 {draw.seed_sha256}",
+    ]
     closed = runner.invoke(args=["draw", "close", str(draw.id)])
-    assert closed.output.strip() == f"draw {draw.id} closed: 周年抽奖 (0 entries)"
+    assert closed.output.strip() == f"draw {draw.id} closed: 周年抽奖 (0 entries, 0 winners)"
     assert draw.status == "closed"
     bad = runner.invoke(args=["draw", "open", "x", "--points-cost", "-5"])
-    assert bad.exit_code == 1 and "points cost cannot be negative" in bad.output
+    assert bad.exit_code == 1 and "points cost runs from 0 to" in bad.output
 
 
 def test_cli_messages_list(runner: Any, bot: Any, make_member: Any, make_store: Any) -> None:

@@ -43,6 +43,7 @@ def test_the_blocking_scheduler_has_every_job_with_its_options(app: Flask) -> No
         "birthday_bonus",
         "birthday_greetings",
         "broadcasts_due",
+        "campaign_schedule",
         "card_validity_reminders",
         "form_key_purge",
         "idempotency_purge",
@@ -55,7 +56,12 @@ def test_the_blocking_scheduler_has_every_job_with_its_options(app: Flask) -> No
         "winback_messages",
     ]  # inbound_purge is off
     # A job every few minutes may start late by its interval at most; the others an hour.
-    graces = {"outbox_sweep": 300, "broadcasts_due": 60, "activity_rating_requests": 1800}
+    graces = {
+        "outbox_sweep": 300,
+        "broadcasts_due": 60,
+        "activity_rating_requests": 1800,
+        "campaign_schedule": 300,
+    }
     for job in jobs.values():
         assert job.coalesce is True
         assert job.max_instances == 1

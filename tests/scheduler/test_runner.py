@@ -51,6 +51,7 @@ def test_every_package_job_is_registered_with_its_schedule(app: Flask) -> None:
         "broadcasts_due": "every 1 min",
         "activity_rating_requests": "every 30 min",
         "winback_messages": "daily 11:00",
+        "campaign_schedule": "every 5 min",
     }
 
 
@@ -70,6 +71,7 @@ def test_every_package_job_is_registered_with_its_schedule(app: Flask) -> None:
         "birthday_greetings",
         "birthday_bonus",
         "broadcasts_due",
+        "campaign_schedule",
     ],
 )
 def test_each_job_twice_for_one_day_runs_once(app: Flask, name: str) -> None:

@@ -44,6 +44,8 @@ def vote(ctx: Context) -> str:
             choice=str(exc.details.get("choice", ""))[:20],
             options=_options(current, ctx.language),
         )
+    except NotEligible:
+        return gettext("Sorry, the vote “%(title)s” is not open to you.", title=current.title)
     except AlreadyVoted as exc:
         return gettext(
             "You have already voted (%(code)s) in “%(title)s”: one vote per member.",
@@ -80,6 +82,8 @@ def draw(ctx: Context) -> str:
                 title=title,
                 level=_level_name(int(exc.details["min_level_rank"]), ctx.language),
             )
+        if exc.details.get("reason") == "segment":
+            return gettext("Sorry, the draw “%(title)s” is not open to you.", title=title)
         return gettext(
             "Entering the draw “%(title)s” costs %(cost)s points; you have %(points)s.",
             title=title,

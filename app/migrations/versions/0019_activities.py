@@ -1,7 +1,7 @@
 """activities: club activities, sign-ups, win-back messages
 
 Revision ID: 0019_activities
-Revises: 0016_segments_broadcasts
+Revises: 0018_votes_draws
 Create Date: 2026-12-07 11:20:00.000000
 
 The lead re-chains it after the other 0016-0018 migrations.
@@ -13,7 +13,7 @@ import app.db
 
 
 revision = '0019_activities'
-down_revision = '0016_segments_broadcasts'
+down_revision = '0018_votes_draws'
 branch_labels = None
 depends_on = None
 
