@@ -9,6 +9,7 @@ def import_all() -> None:
     import app.audit.models
     import app.auth.models
     import app.campaigns.models
+    import app.campaigns.promotion_models
     import app.cards.models
     import app.ledger.models
     import app.ledger.redemption.models

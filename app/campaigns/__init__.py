@@ -14,3 +14,12 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(vote_group)
     app.cli.add_command(draw_group)
     app.cli.add_command(messages_group)
+    _init_promotions(app)
+
+
+def _init_promotions(app: Flask) -> None:
+    """The ledger asks campaigns for the promotions in force at each checkout."""
+    from app.campaigns.promotions import PromotionOffers
+    from app.ledger.promotions import register_provider
+
+    register_provider(app, "campaigns", PromotionOffers())

@@ -1,0 +1,249 @@
+"""Promotions: made and checked by campaigns, applied by the ledger at checkout, listed by
+keyword, counted in the report. Points are hand-computed: with no rules imported a member
+earns 1 point per yuan charged."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from app.audit.models import AuditEntry
+from app.campaigns import promotions
+from app.campaigns.promotion_models import Promotion, PromotionUse
+from app.campaigns.promotions import PromotionEnded, PromotionTerms
+from app.cards.services import member_cards
+from app.clock import frozen
+from app.db import db
+from app.errors import InvalidRequest
+from app.ledger.balances import member_balances
+from app.ledger.models import Transaction
+from app.ledger.operations import checkout, refund
+from app.ledger.redemption.models import Coupon, CouponType
+from app.stores.services import get_store
+
+SHANGHAI = dt.timezone(dt.timedelta(hours=8))
+#: Inside the week-long window of ``promotion`` below (Asia/Shanghai).
+DURING = dt.datetime(2026, 12, 9, 12, 0, tzinfo=SHANGHAI)
+START = dt.datetime(2026, 12, 7, 0, 0, tzinfo=SHANGHAI)
+END = dt.datetime(2026, 12, 14, 0, 0, tzinfo=SHANGHAI)
+PHONE = "+8613800138000"
+
+
+def count(model: Any) -> int:
+    return db.session.scalar(select(func.count()).select_from(model)) or 0
+
+
+@pytest.fixture
+def gold(make_level: Any) -> Any:
+    make_level("Silver", rank=1)
+    return make_level("Gold", rank=2)
+
+
+@pytest.fixture
+def tea_coupon(app: Any) -> CouponType:
+    kind = CouponType(code="TEA10", name="奶茶九折券", kind="coupon", discount_bp=9000)
+    db.session.add(kind)
+    db.session.flush()
+    return kind
+
+
+def terms(**changes: Any) -> PromotionTerms:
+    values: dict[str, Any] = {
+        "names": {"zh-Hans": "双倍积分周", "zh-Hant": "雙倍積分週", "en": "Double points week"},
+        "starts_at": START,
+        "ends_at": END,
+        "multiplier_bp": 20000,
+    }
+    values.update(changes)
+    return PromotionTerms(**values)
+
+
+@pytest.fixture
+def member(make_member: Any, gold: Any) -> Any:
+    member = make_member(PHONE, language="en")
+    member.level = gold
+    db.session.flush()
+    return member
+
+
+def pay(member: Any, amount_fen: int, key: str, *, at: dt.datetime = DURING, **kw: Any) -> Any:
+    card = member_cards(member)[0]
+    kw.setdefault("pay_with", "cash")
+    with frozen(at):
+        return checkout(card, get_store("SH01"), amount_fen, key=key, actor="t", **kw)
+
+
+def test_a_promotion_is_applied_at_checkout_in_the_same_transaction(
+    member: Any, gold: Any, tea_coupon: CouponType
+) -> None:
+    promotion = promotions.create_promotion(
+        terms(level_id=gold.id, store_code="sh01", bonus_points=30, coupon_type="TEA10")
+    )
+    result = pay(member, 10000, "p1")
+    # 100.00 yuan: 100 points from the rules, +100 for 2×, +30 bonus.
+    assert result.points_earned == 230
+    assert member_balances(member.id).points == 230
+    (line,) = result.promotions
+    assert (line["id"], line["points"], line["coupon_type"]) == (promotion.id, 130, "TEA10")
+    assert line["names"]["en"] == "Double points week"
+    coupon = db.session.scalar(select(Coupon).where(Coupon.code == line["coupon"]))
+    assert coupon is not None and coupon.member_id == member.id and coupon.state == "issued"
+    txn = db.session.get(Transaction, result.transaction_id)
+    assert txn.details["promotions"] == [line]
+    assert txn.details["points_earned"] == 230
+    use = db.session.scalar(select(PromotionUse))
+    assert (use.transaction_id, use.member_id, use.points, use.coupon_code) == (
+        txn.id,
+        member.id,
+        130,
+        coupon.code,
+    )
+    figures = promotions.figures([promotion.id])[promotion.id]
+    assert figures == promotions.PromotionFigures(1, 1, 130, 1)
+
+
+def test_extras_of_two_promotions_add_up_and_floor(member: Any) -> None:
+    promotions.create_promotion(terms())  # 2×
+    promotions.create_promotion(terms(multiplier_bp=15000))  # 1.5×
+    result = pay(member, 999, "p2")  # 9.99 yuan: 9 points
+    # 9 + 9 (2×) + floor(9 × 0.5) = 4 → 22.
+    assert result.points_earned == 22
+    assert [p["points"] for p in result.promotions] == [9, 4]
+
+
+def test_the_same_key_again_gives_nothing_twice(member: Any, tea_coupon: CouponType) -> None:
+    promotions.create_promotion(terms(coupon_type="TEA10"))
+    first = pay(member, 5000, "same")
+    again = pay(member, 5000, "same")
+    assert again.replayed and again.promotions == first.promotions
+    assert count(PromotionUse) == 1 and count(Coupon) == 1
+    assert member_balances(member.id).points == 100
+
+
+def test_a_whole_refund_takes_the_promotions_points_back(member: Any) -> None:
+    promotions.create_promotion(terms(bonus_points=7))
+    sale = pay(member, 3000, "sale")
+    assert sale.points_earned == 30 + 30 + 7
+    with frozen(DURING):
+        refund(sale.transaction_id, key="back", actor="t")
+    assert member_balances(member.id).points == 0
+
+
+@pytest.mark.parametrize(
+    ("label", "changes", "at", "amount_fen", "kw"),
+    [
+        ("before its start", {}, START - dt.timedelta(minutes=1), 10000, {}),
+        ("at its end", {}, END, 10000, {}),
+        ("another level", {"level": "Silver"}, DURING, 10000, {}),
+        ("below the minimum spend", {"min_spend_fen": 10001}, DURING, 10000, {}),
+        ("another store", {"store_code": "SH02"}, DURING, 10000, {}),
+        ("no item of the category", {"category": "tea"}, DURING, 10000, {}),
+        (
+            "items of another category",
+            {"category": "tea"},
+            DURING,
+            10000,
+            {"items": [{"sku": "c1", "amount_fen": 10000, "category": "coffee"}]},
+        ),
+        ("paid with points", {}, DURING, 100, {"pay_with": "points"}),
+    ],
+)
+def test_a_promotion_is_not_applied_when_a_condition_fails(
+    member: Any,
+    gold: Any,
+    make_store: Any,
+    make_level: Any,
+    label: str,
+    changes: dict[str, Any],
+    at: dt.datetime,
+    amount_fen: int,
+    kw: dict[str, Any],
+) -> None:
+    make_store("SH02")
+    changes = dict(changes)  # the parameters are shared by both databases' runs
+    if changes.pop("level", None):
+        changes["level_id"] = _level_id("Silver")
+    promotions.create_promotion(terms(**changes))
+    if kw.get("pay_with") == "points":  # points to pay with, earned before the window
+        pay(member, 10000, "earn", at=START - dt.timedelta(days=1))
+    before = member_balances(member.id).points
+    result = pay(member, amount_fen, "k", at=at, **kw)
+    assert result.promotions == (), label
+    assert count(PromotionUse) == 0
+    if kw.get("pay_with") != "points":
+        assert member_balances(member.id).points - before == amount_fen // 100
+
+
+def _level_id(name: str) -> int:
+    from app.members.models import Level
+
+    return db.session.scalar(select(Level.id).where(Level.name == name))  # type: ignore[return-value]
+
+
+def test_items_of_the_category_meet_the_condition(member: Any) -> None:
+    promotions.create_promotion(terms(category="tea", bonus_points=5))
+    items = [
+        {"sku": "t1", "amount_fen": 2000, "category": "tea"},
+        {"sku": "c1", "amount_fen": 3000, "category": "coffee"},
+    ]
+    result = pay(member, 5000, "cat", items=items)
+    assert result.points_earned == 50 + 50 + 5
+
+
+def test_an_ended_promotion_no_longer_applies_and_stays_ended(member: Any) -> None:
+    promotion = promotions.create_promotion(terms())
+    with frozen(DURING):
+        promotions.end_promotion(promotion)
+        with pytest.raises(PromotionEnded):
+            promotions.end_promotion(promotion)
+        with pytest.raises(PromotionEnded):
+            promotions.update_promotion(promotion, terms(bonus_points=5))
+    later = DURING + dt.timedelta(minutes=1)
+    assert pay(member, 10000, "after", at=later).promotions == ()
+    actions = db.session.scalars(select(AuditEntry.action).order_by(AuditEntry.id)).all()
+    assert actions[-2:] == ["promotion.create", "promotion.end"]
+
+
+def test_an_update_is_audited_with_what_changed(app: Any) -> None:
+    promotion = promotions.create_promotion(terms())
+    with frozen(START - dt.timedelta(days=1)):
+        promotions.update_promotion(promotion, terms(multiplier_bp=30000))
+    entry = db.session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc())).first()
+    assert entry.action == "promotion.update"
+    assert (entry.before, entry.after) == ({"multiplier_bp": 20000}, {"multiplier_bp": 30000})
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"names": {}}, "name"),
+        ({"names": {"en": "x" * 121}}, "name_en"),
+        ({"ends_at": START}, "ends_at"),
+        ({"ends_at": START - dt.timedelta(days=1)}, "ends_at"),
+        ({"ends_at": START + dt.timedelta(days=2000)}, "ends_at"),
+        ({"starts_at": dt.datetime(1900, 1, 1, tzinfo=SHANGHAI)}, "starts_at"),
+        ({"multiplier_bp": 100001}, "multiplier_bp"),
+        ({"multiplier_bp": 9999}, "multiplier_bp"),
+        ({"multiplier_bp": 10000}, "effect"),
+        ({"bonus_points": -1}, "bonus_points"),
+        ({"bonus_points": 10**12}, "bonus_points"),
+        ({"min_spend_fen": -5}, "min_spend_fen"),
+        ({"min_spend_fen": 10**15}, "min_spend_fen"),
+        ({"store_code": "NOPE"}, "store"),
+        ({"level_id": 99999999}, "level"),
+        ({"coupon_type": "NOPE"}, "coupon_type"),
+        ({"category": "x" * 65}, "category"),
+    ],
+)
+def test_bad_terms_are_refused_and_nothing_is_written(
+    app: Any, make_store: Any, changes: dict[str, Any], field: str
+) -> None:
+    make_store("SH01")
+    before = (count(Promotion), count(AuditEntry))
+    with pytest.raises(InvalidRequest) as refused:
+        promotions.create_promotion(terms(**changes))
+    assert refused.value.details.get("field") == field
+    assert (count(Promotion), count(AuditEntry)) == before
