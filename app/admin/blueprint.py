@@ -15,6 +15,7 @@ from app.admin import (
     guard,
     job_views,
     member_views,
+    promotion_views,
     report_views,
     rules_views,
     setup_views,
@@ -153,6 +154,28 @@ admin_bp.add_url_rule("/reports/<name>", "report", report_views.report_page)
 admin_bp.add_url_rule("/jobs", "jobs", job_views.jobs_page)
 admin_bp.add_url_rule("/system", "system", system_views.system)
 admin_bp.add_url_rule("/jobs/<name>/run", "job_run", job_views.job_run, methods=["POST"])
+
+admin_bp.add_url_rule("/promotions", "promotions", promotion_views.promotions_list)
+admin_bp.add_url_rule(
+    "/promotions/new", "promotion_new", promotion_views.promotion_new, methods=["GET", "POST"]
+)
+admin_bp.add_url_rule(
+    f"/promotions/<int(max={MAX_ID}):promotion_id>",
+    "promotion_page",
+    promotion_views.promotion_page,
+)
+admin_bp.add_url_rule(
+    f"/promotions/<int(max={MAX_ID}):promotion_id>",
+    "promotion_save",
+    promotion_views.promotion_save,
+    methods=["POST"],
+)
+admin_bp.add_url_rule(
+    f"/promotions/<int(max={MAX_ID}):promotion_id>/end",
+    "promotion_end",
+    promotion_views.promotion_end,
+    methods=["POST"],
+)
 
 admin_bp.before_request(guard.before_admin_request)
 admin_bp.teardown_request(guard.forget_request_state)

@@ -49,6 +49,7 @@ def rooms() -> list[dict[str, Any]]:
         ("admin.approvals_page", gettext("Approvals"), "balances.approve"),
         ("admin.rules", gettext("Rules"), "rules.view"),
         ("admin.reports", gettext("Reports"), "reports.view"),
+        ("admin.promotions", gettext("Promotions"), "campaigns.manage"),
         ("admin.staff_list", gettext("Staff"), "staff.manage"),
         ("admin.stores", gettext("Stores"), "stores.manage"),
         ("admin.api_keys", gettext("API keys"), "api_keys.manage"),

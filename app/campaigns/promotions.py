@@ -97,7 +97,13 @@ class PromotionFigures:
 
 def _whole(value: Any, field: str, low: int, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise InvalidRequest(f"{field} must be a whole number from {low} to {high}", field=field)
+        raise InvalidRequest(
+            f"{field} must be a whole number from {low} to {high}",
+            field=field,
+            reason="out_of_range",
+            low=low,
+            high=high,
+        )
     return value
 
 
@@ -110,33 +116,43 @@ def check_terms(terms: PromotionTerms) -> dict[str, Any]:
         name = (terms.names.get(language) or "").strip()
         if len(name) > MAX_NAME_CHARS or any(ord(c) < 32 for c in name):
             raise InvalidRequest(
-                f"a name is one line of at most {MAX_NAME_CHARS} characters", field=column
+                f"a name is one line of at most {MAX_NAME_CHARS} characters",
+                field=column,
+                reason="name_too_long",
             )
         values[column] = name or None
     if not any(values[c] for c in PROMOTION_NAME_COLUMNS.values()):
-        raise InvalidRequest("a promotion needs a name in at least one language", field="name")
+        raise InvalidRequest(
+            "a promotion needs a name in at least one language", field="name", reason="no_name"
+        )
     starts_at, ends_at = terms.starts_at, terms.ends_at
     for field, moment in (("starts_at", starts_at), ("ends_at", ends_at)):
         if not isinstance(moment, dt.datetime) or moment.tzinfo is None:
-            raise InvalidRequest(f"{field} must be a date and time", field=field)
+            raise InvalidRequest(f"{field} must be a date and time", field=field, reason="moment")
         if not 2000 <= moment.year <= 2100:
-            raise InvalidRequest(f"{field} must be between 2000 and 2100", field=field)
+            raise InvalidRequest(
+                f"{field} must be between 2000 and 2100", field=field, reason="moment"
+            )
     if ends_at <= starts_at:
-        raise InvalidRequest("the end must be after the start", field="ends_at")
+        raise InvalidRequest(
+            "the end must be after the start", field="ends_at", reason="window_order"
+        )
     if ends_at - starts_at > MAX_WINDOW:
-        raise InvalidRequest("a promotion runs at most three years", field="ends_at")
+        raise InvalidRequest(
+            "a promotion runs at most three years", field="ends_at", reason="window_length"
+        )
     values["starts_at"], values["ends_at"] = starts_at, ends_at
     values["level_id"] = None
     if terms.level_id is not None:
         if db.session.get(Level, _whole(terms.level_id, "level", 1, 2**31 - 1)) is None:
-            raise InvalidRequest("no such level", field="level")
+            raise InvalidRequest("no such level", field="level", reason="unknown")
         values["level_id"] = terms.level_id
     values["store_id"] = None
     if terms.store_code:
         code = terms.store_code.strip().upper()
         store = db.session.scalar(select(Store).where(Store.code == code)) if code else None
         if store is None:
-            raise InvalidRequest("no such store", field="store")
+            raise InvalidRequest("no such store", field="store", reason="unknown")
         values["store_id"] = store.id
     values["min_spend_fen"] = _whole(
         terms.min_spend_fen, "min_spend_fen", 0, current_app.config["MAX_TRANSACTION_FEN"]
@@ -144,7 +160,9 @@ def check_terms(terms: PromotionTerms) -> dict[str, Any]:
     category = (terms.category or "").strip()
     if len(category) > MAX_CATEGORY_CHARS or any(ord(c) < 32 for c in category):
         raise InvalidRequest(
-            f"a category is at most {MAX_CATEGORY_CHARS} characters", field="category"
+            f"a category is at most {MAX_CATEGORY_CHARS} characters",
+            field="category",
+            reason="category_too_long",
         )
     values["category"] = category or None
     values["multiplier_bp"] = _whole(
@@ -153,12 +171,13 @@ def check_terms(terms: PromotionTerms) -> dict[str, Any]:
     values["bonus_points"] = _whole(terms.bonus_points, "bonus_points", 0, MAX_BONUS_POINTS)
     coupon = (terms.coupon_type or "").strip()
     if coupon and gift_coupon_type(coupon) is None:
-        raise InvalidRequest("no such coupon type", field="coupon_type")
+        raise InvalidRequest("no such coupon type", field="coupon_type", reason="unknown")
     values["coupon_type"] = coupon or None
     if values["multiplier_bp"] == MIN_MULTIPLIER_BP and not values["bonus_points"] and not coupon:
         raise InvalidRequest(
             "a promotion needs an effect: a multiplier above 1, bonus points or a coupon",
             field="effect",
+            reason="no_effect",
         )
     return values
 

@@ -53,6 +53,11 @@ def _report_viewers(ok: int) -> dict[str, int]:
     return {ANON: R, "admin": ok, "marketer": ok, "store_manager": ok, "cashier": F}
 
 
+def _campaigners(ok: int) -> dict[str, int]:
+    """campaigns.manage: admin and marketer."""
+    return {ANON: R, "admin": ok, "marketer": ok, "store_manager": F, "cashier": F}
+
+
 def _everyone(ok: int, anonymous: int = R) -> dict[str, int]:
     return {ANON: anonymous, **dict.fromkeys(ROLES, ok)}
 
@@ -170,6 +175,16 @@ TABLE: dict[tuple[str, str], tuple[str, dict[str, str], dict[str, int]]] = {
     ("admin.question_retire", "POST"): ("/admin/questions/nope/retire", {}, _only_admin(404)),
     ("admin.reports", "GET"): ("/admin/reports", {}, _report_viewers(200)),
     ("admin.report", "GET"): ("/admin/reports/members", {}, _report_viewers(200)),
+    ("admin.promotions", "GET"): ("/admin/promotions", {}, _campaigners(200)),
+    ("admin.promotion_new", "GET"): ("/admin/promotions/new", {}, _campaigners(200)),
+    ("admin.promotion_new", "POST"): (
+        "/admin/promotions/new",
+        {"name_en": "x", "starts_at": "not a date"},
+        _campaigners(400),
+    ),
+    ("admin.promotion_page", "GET"): ("/admin/promotions/999999", {}, _campaigners(404)),
+    ("admin.promotion_save", "POST"): ("/admin/promotions/999999", {}, _campaigners(404)),
+    ("admin.promotion_end", "POST"): ("/admin/promotions/999999/end", {}, _campaigners(404)),
 }
 
 

@@ -374,6 +374,13 @@ def new_coupon_code() -> str:
     return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
 
 
+def list_coupon_types() -> list[CouponType]:
+    """The active coupon and voucher types, by code (what a promotion may give)."""
+    return list(
+        db.session.scalars(select(CouponType).where(CouponType.active).order_by(CouponType.code))
+    )
+
+
 def gift_coupon_type(code: str) -> CouponType | None:
     """The active coupon type a promotion gives, or None (retired since: nothing to give)."""
     return db.session.scalar(select(CouponType).where(CouponType.code == code, CouponType.active))
