@@ -247,3 +247,90 @@ def test_bad_terms_are_refused_and_nothing_is_written(
         promotions.create_promotion(terms(**changes))
     assert refused.value.details.get("field") == field
     assert (count(Promotion), count(AuditEntry)) == before
+
+
+# --- the keyword ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def listed(bot: Any, gold: Any) -> Promotion:
+    """A Gold members' promotion at 南京路店 (the bot's store SH01)."""
+    bot()  # makes the store first, with its name
+    return promotions.create_promotion(
+        terms(level_id=gold.id, store_code="SH01", bonus_points=30, min_spend_fen=10000)
+    )
+
+
+@pytest.mark.parametrize(
+    ("language", "keyword", "expected"),
+    [
+        (
+            "zh-Hans",
+            "活动",
+            "当前活动：\n1）双倍积分周，至12-14 00:00：2倍积分、赠送30积分"
+            "（限Gold会员、限南京路店、消费满100.00元）",
+        ),
+        (
+            "zh-Hant",
+            "活動",
+            "當前活動：\n1）雙倍積分週，至12-14 00:00：2倍積分、贈送30積分"
+            "（限Gold會員、限南京路店、消費滿100.00元）",
+        ),
+        (
+            "en",
+            "promo",
+            "Promotions now:\n1) Double points week, until 12-14 00:00: 2× points, "
+            "30 bonus points (for Gold members, at 南京路店, when you spend at least "
+            "100.00 yuan)",
+        ),
+    ],
+)
+def test_members_list_the_promotions_by_keyword_in_their_language(
+    bot: Any,
+    make_member: Any,
+    gold: Any,
+    listed: Promotion,
+    language: str,
+    keyword: str,
+    expected: str,
+) -> None:
+    member = make_member(PHONE, language=language)
+    member.level = gold
+    db.session.flush()
+    with frozen(DURING):
+        assert bot(PHONE).text(keyword) == expected
+
+
+def test_a_member_of_another_level_hears_of_none(
+    bot: Any, make_member: Any, listed: Promotion
+) -> None:
+    make_member(PHONE, language="zh-Hant")  # the entry level, not Gold
+    with frozen(DURING):
+        assert bot(PHONE).text("活動") == "目前沒有進行中的活動。"
+    with frozen(END):
+        make_member("+8613900139000", language="en")
+        assert bot("+8613900139000").text("PROMO") == "There are no promotions right now."
+
+
+def test_the_checkouts_api_answer_lists_the_promotions(api: Any, member: Any) -> None:
+    promotion = promotions.create_promotion(terms(bonus_points=8))
+    body = {"card": member.phone, "store": "SH01", "amount_fen": 2500, "pay_with": "cash"}
+    with frozen(DURING):
+        answer = api.post("/api/v1/checkout", json=body, headers={"Idempotency-Key": "api-1"})
+        second = api.post(
+            "/api/v1/checkout", json={**body, "amount_fen": 100}, headers={"Idempotency-Key": "x"}
+        )
+    assert answer.status_code == 201, answer.json
+    # 25 points, +25 for 2×, +8.
+    assert answer.json["points_earned"] == 58
+    assert answer.json["coupons"] == []
+    assert answer.json["promotions"] == [
+        {
+            "id": promotion.id,
+            "names": {"zh-Hans": "双倍积分周", "zh-Hant": "雙倍積分週", "en": "Double points week"},
+            "points": 33,
+            "coupon_type": None,
+            "coupon": None,
+        }
+    ]
+    assert second.json["points_earned"] == 1 + 1 + 8
