@@ -141,11 +141,6 @@ def _refusal(exc: LaoyouError) -> str:
     return gettext("The form could not be read.")
 
 
-def _times_text(multiplier_bp: int) -> str:
-    whole, rest = divmod(multiplier_bp, 10000)
-    return str(whole) if not rest else f"{whole}.{rest:04d}".rstrip("0")
-
-
 def _form_of(promotion: Promotion) -> dict[str, str]:
     """A promotion as the form shows it (local times, yuan, times)."""
     form = {column: getattr(promotion, column) or "" for column in PROMOTION_NAME_COLUMNS.values()}
@@ -156,7 +151,7 @@ def _form_of(promotion: Promotion) -> dict[str, str]:
         store=promotion.store.code if promotion.store is not None else "",
         min_spend=yuan(promotion.min_spend_fen) if promotion.min_spend_fen else "",
         category=promotion.category or "",
-        multiplier=_times_text(promotion.multiplier_bp),
+        multiplier=service.times_text(promotion.multiplier_bp),
         bonus_points=str(promotion.bonus_points or ""),
         coupon_type=promotion.coupon_type or "",
     )
@@ -192,7 +187,7 @@ def promotions_list() -> str:
         status=service.status,
         status_labels=_status_labels(),
         language=request_language(),
-        times=_times_text,
+        effects=service.effect_parts,
     )
 
 
@@ -225,7 +220,7 @@ def _page(promotion: Promotion, **extra: Any) -> str:
         figures=service.figures([promotion.id]).get(promotion.id, service.PromotionFigures()),
         state=service.status(promotion),
         status_labels=_status_labels(),
-        times=_times_text,
+        effects=service.effect_parts,
         form=extra.pop("form", None) or _form_of(promotion),
         **_choices(),
         **extra,

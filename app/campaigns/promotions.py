@@ -35,6 +35,7 @@ from app.campaigns.promotion_models import (
 )
 from app.db import db, utcnow
 from app.errors import InvalidRequest, LaoyouError, NotFound
+from app.i18n import gettext
 from app.ledger.promotions import CheckoutFacts, Offer
 from app.members.models import Level, Member
 from app.stores.models import Store
@@ -296,6 +297,28 @@ def figures(promotion_ids: Sequence[int]) -> dict[int, PromotionFigures]:
         pid: PromotionFigures(int(members), int(times), int(points), int(coupons))
         for pid, members, times, points, coupons in rows
     }
+
+
+def times_text(multiplier_bp: int) -> str:
+    """15000 → ``1.5``, 20000 → ``2``: a multiplier as people write it, without a float."""
+    whole, rest = divmod(multiplier_bp, 10000)
+    return str(whole) if not rest else f"{whole}.{rest:04d}".rstrip("0")
+
+
+def effect_parts(promotion: Promotion) -> list[str]:
+    """What the promotion gives, one phrase per effect, in the current language."""
+    from app.ledger.redemption.services import gift_coupon_type
+
+    parts = []
+    if promotion.multiplier_bp > MIN_MULTIPLIER_BP:
+        parts.append(gettext("%(times)s× points", times=times_text(promotion.multiplier_bp)))
+    if promotion.bonus_points:
+        parts.append(gettext("%(points)s bonus points", points=f"{promotion.bonus_points:,}"))
+    if promotion.coupon_type:
+        kind = gift_coupon_type(promotion.coupon_type)
+        if kind is not None:
+            parts.append(gettext("a coupon: %(coupon)s", coupon=kind.name))
+    return parts
 
 
 def _snapshot(promotion: Promotion) -> dict[str, Any]:

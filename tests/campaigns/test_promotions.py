@@ -334,3 +334,23 @@ def test_the_checkouts_api_answer_lists_the_promotions(api: Any, member: Any) ->
         }
     ]
     assert second.json["points_earned"] == 1 + 1 + 8
+
+
+@pytest.mark.parametrize(
+    ("language", "ending"),
+    [
+        ("zh-Hans", "积分 +200（共 200 分）。已享受活动：双倍积分周。"),
+        ("zh-Hant", "已享受活動：雙倍積分週。"),
+        ("en", "Promotion applied: Double points week."),
+    ],
+)
+def test_the_checkout_alert_names_the_promotion(
+    make_member: Any, language: str, ending: str
+) -> None:
+    from app.messaging.models import OutboxMessage
+
+    member = make_member(PHONE, language=language)
+    promotions.create_promotion(terms())
+    pay(member, 10000, "alerted")
+    body = db.session.scalar(select(OutboxMessage.body).where(OutboxMessage.kind == "alert"))
+    assert body is not None and body.endswith(ending), body

@@ -5,32 +5,11 @@ from __future__ import annotations
 
 from app import clock
 from app.bot.registry import Context, command
-from app.bot.replies import join, listing, number
+from app.bot.replies import join, listing
 from app.campaigns.promotion_models import Promotion
-from app.campaigns.promotions import current_promotions
+from app.campaigns.promotions import current_promotions, effect_parts
 from app.i18n import gettext
 from app.money import yuan
-
-
-def times(multiplier_bp: int) -> str:
-    """15000 → ``1.5``, 20000 → ``2``: a multiplier as people write it, without a float."""
-    whole, rest = divmod(multiplier_bp, 10000)
-    return str(whole) if not rest else f"{whole}.{rest:04d}".rstrip("0")
-
-
-def _effects(promotion: Promotion, language: str) -> str:
-    from app.ledger.redemption.services import gift_coupon_type
-
-    parts = []
-    if promotion.multiplier_bp > 10000:
-        parts.append(gettext("%(times)s× points", times=times(promotion.multiplier_bp)))
-    if promotion.bonus_points:
-        parts.append(gettext("%(points)s bonus points", points=number(promotion.bonus_points)))
-    if promotion.coupon_type:
-        kind = gift_coupon_type(promotion.coupon_type)
-        if kind is not None:
-            parts.append(gettext("a coupon: %(coupon)s", coupon=kind.name))
-    return listing(parts, language)
 
 
 def _conditions(promotion: Promotion, language: str) -> str:
@@ -66,7 +45,7 @@ def promotions(ctx: Context) -> str:
             n=n,
             name=promotion.name_in(ctx.language),
             until=f"{until.month:02d}-{until.day:02d} {until.hour:02d}:{until.minute:02d}",
-            effects=_effects(promotion, ctx.language),
+            effects=listing(effect_parts(promotion), ctx.language),
         )
         conditions = _conditions(promotion, ctx.language)
         if conditions:
