@@ -354,3 +354,20 @@ def test_the_checkout_alert_names_the_promotion(
     pay(member, 10000, "alerted")
     body = db.session.scalar(select(OutboxMessage.body).where(OutboxMessage.kind == "alert"))
     assert body is not None and body.endswith(ending), body
+
+
+def test_a_wechat_follower_lists_them_by_text_and_by_a_menu_button(
+    make_member: Any, make_store: Any, gold: Any
+) -> None:
+    from app.members.wechat import bind_openid
+    from tests.wechat_member.conftest import OPENID, Follower
+
+    make_store("SH01", "南京路店")
+    member = make_member(PHONE, language="zh-Hans")
+    bind_openid(OPENID, member, via="code")
+    promotions.create_promotion(terms(bonus_points=30))
+    follower = Follower(OPENID)
+    expected = "当前活动：\n1）双倍积分周，至12-14 00:00：2倍积分、赠送30积分"
+    with frozen(DURING):
+        assert follower.text("活动") == expected
+        assert follower.event("click", "promotions").reply == expected
