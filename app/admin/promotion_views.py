@@ -27,6 +27,7 @@ from app.campaigns.promotion_models import (
 from app.errors import InvalidRequest, LaoyouError
 from app.i18n import gettext, request_language
 from app.ledger.redemption.services import list_coupon_types
+from app.ledger.rules.io import category_codes
 from app.members.services import list_levels
 from app.money import parse_yuan, yuan
 from app.stores.services import list_stores
@@ -128,6 +129,8 @@ def _refusal(exc: LaoyouError) -> str:
         return gettext("Choose a coupon from the list.")
     if field == "min_spend_fen":
         return gettext("The minimum spend is an amount of yuan, such as 100 or 99.50.")
+    if field == "category" and reason == "unknown":
+        return gettext("Choose a category of the rules' list.")
     if field == "category":
         return gettext("A category is at most 64 characters.")
     if field == "multiplier_bp":
@@ -164,6 +167,7 @@ def _choices() -> dict[str, Any]:
         "levels": [(level.id, level.name_in(language)) for level in list_levels()],
         "stores": list_stores(),
         "coupon_types": list_coupon_types(),
+        "categories": category_codes(),
         "name_columns": PROMOTION_NAME_COLUMNS,
         "language": language,
     }

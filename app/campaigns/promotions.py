@@ -111,6 +111,7 @@ def _whole(value: Any, field: str, low: int, high: int) -> int:
 def check_terms(terms: PromotionTerms) -> dict[str, Any]:
     """The promotion's columns from ``terms``, or ``InvalidRequest`` naming the field."""
     from app.ledger.redemption.services import gift_coupon_type
+    from app.ledger.rules.io import category_codes
 
     values: dict[str, Any] = {}
     for language, column in PROMOTION_NAME_COLUMNS.items():
@@ -165,6 +166,10 @@ def check_terms(terms: PromotionTerms) -> dict[str, Any]:
             field="category",
             reason="category_too_long",
         )
+    listed = category_codes() if category else []
+    if listed and category not in listed:
+        # With a category list kept, a typo would make a promotion that never applies.
+        raise InvalidRequest("no such category", field="category", reason="unknown")
     values["category"] = category or None
     values["multiplier_bp"] = _whole(
         terms.multiplier_bp, "multiplier_bp", MIN_MULTIPLIER_BP, MAX_MULTIPLIER_BP

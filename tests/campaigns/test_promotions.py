@@ -371,3 +371,15 @@ def test_a_wechat_follower_lists_them_by_text_and_by_a_menu_button(
     with frozen(DURING):
         assert follower.text("活动") == expected
         assert follower.event("click", "promotions").reply == expected
+
+
+def test_with_a_category_list_kept_only_listed_categories_are_taken(app: Any) -> None:
+    from app.ledger.rules.models import Category
+
+    promotions.create_promotion(terms(category="anything"))  # no list kept: any
+    db.session.add(Category(code="茶饮", kind="product"))
+    db.session.flush()
+    with pytest.raises(InvalidRequest) as refused:
+        promotions.create_promotion(terms(category="茶饮s"))
+    assert refused.value.details["reason"] == "unknown"
+    assert promotions.create_promotion(terms(category="茶饮")).category == "茶饮"
