@@ -318,7 +318,7 @@ def checkout(
     applied_promotions = _promotions_in_force(
         member, store, charged if earns else 0, items, now, points_earned
     )
-    points_earned += sum(p["points"] for _, _, p in applied_promotions)
+    points_earned += sum(p["points"] for _, _, p, _ in applied_promotions)
 
     entries: list[Entry] = []
     paid_fen = bonus_fen = 0
@@ -372,7 +372,11 @@ def checkout(
             "applied": list(quote.applied),
             "items": list(items) if items is not None else None,
             **({"coupons": list(coupon_lines)} if coupon_lines else {}),
-            **({"promotions": [p for _, _, p in applied_promotions]} if applied_promotions else {}),
+            **(
+                {"promotions": [p for _, _, p, _ in applied_promotions]}
+                if applied_promotions
+                else {}
+            ),
         },
         accounts=locked,
         key_checked=True,
@@ -404,7 +408,7 @@ def checkout(
         points_earned=points_earned,
         balances=balances,
         coupons=coupon_lines,
-        promotions=tuple(p for _, _, p in applied_promotions),
+        promotions=tuple(p for _, _, p, _ in applied_promotions),
     )
 
 
@@ -489,7 +493,10 @@ def _checkout_lock() -> dict[str, Any]:
     return _LOCK[0]
 
 
-_Applied = tuple[promotion_seam.PromotionsProvider, promotion_seam.Offer, dict[str, Any]]
+#: (its provider, the offer, what it gives as the details write it, the coupon type to give).
+_Applied = tuple[
+    promotion_seam.PromotionsProvider, promotion_seam.Offer, dict[str, Any], Any | None
+]
 
 
 def _promotions_in_force(
@@ -520,26 +527,22 @@ def _promotions_in_force(
     )
     applied: list[_Applied] = []
     for provider, offer in promotion_seam.offers_for(facts):
-        coupon_type = None
-        if offer.coupon_type and redemption.gift_coupon_type(offer.coupon_type) is not None:
-            coupon_type = offer.coupon_type
+        kind = redemption.gift_coupon_type(offer.coupon_type) if offer.coupon_type else None
         line = {
             "id": offer.promotion_id,
             "names": dict(offer.names),
             "points": offer.extra_points(base_points),
-            "coupon_type": coupon_type,
-            "coupon": redemption.new_coupon_code() if coupon_type else None,
+            "coupon_type": kind.code if kind is not None else None,
+            "coupon": redemption.new_coupon_code() if kind is not None else None,
         }
-        applied.append((provider, offer, line))
+        applied.append((provider, offer, line, kind))
     return applied
 
 
 def _give_promotions(applied: list[_Applied], member: Any, transaction_id: int) -> None:
     """After the posting, in its transaction: each promotion's coupon, and its provider told."""
-    for provider, offer, line in applied:
-        if line["coupon"]:
-            kind = redemption.gift_coupon_type(line["coupon_type"])
-            assert kind is not None  # checked before the posting, in this transaction
+    for provider, offer, line, kind in applied:
+        if kind is not None:
             redemption.give_coupon(kind, member, line["coupon"])
         provider.applied(
             offer,
