@@ -10,6 +10,7 @@ def import_all() -> None:
     import app.auth.models
     import app.campaigns.activity_models
     import app.campaigns.models
+    import app.campaigns.promotion_models
     import app.cards.models
     import app.ledger.models
     import app.ledger.redemption.models

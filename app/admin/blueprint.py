@@ -18,6 +18,7 @@ from app.admin import (
     guard,
     job_views,
     member_views,
+    promotion_views,
     report_views,
     rules_views,
     setup_views,
@@ -200,6 +201,27 @@ admin_bp.add_url_rule("/draws/new", "draw_new", draw_views.draw_new, methods=["G
 admin_bp.add_url_rule(_DRAW, "draw_detail", draw_views.draw_detail)
 admin_bp.add_url_rule(f"{_DRAW}/close", "draw_close", draw_views.draw_close, methods=["POST"])
 admin_bp.add_url_rule(f"{_DRAW}/cancel", "draw_cancel", draw_views.draw_cancel, methods=["POST"])
+admin_bp.add_url_rule("/promotions", "promotions", promotion_views.promotions_list)
+admin_bp.add_url_rule(
+    "/promotions/new", "promotion_new", promotion_views.promotion_new, methods=["GET", "POST"]
+)
+admin_bp.add_url_rule(
+    f"/promotions/<int(max={MAX_ID}):promotion_id>",
+    "promotion_page",
+    promotion_views.promotion_page,
+)
+admin_bp.add_url_rule(
+    f"/promotions/<int(max={MAX_ID}):promotion_id>",
+    "promotion_save",
+    promotion_views.promotion_save,
+    methods=["POST"],
+)
+admin_bp.add_url_rule(
+    f"/promotions/<int(max={MAX_ID}):promotion_id>/end",
+    "promotion_end",
+    promotion_views.promotion_end,
+    methods=["POST"],
+)
 
 admin_bp.before_request(guard.before_admin_request)
 admin_bp.teardown_request(guard.forget_request_state)

@@ -52,6 +52,7 @@ def rooms() -> list[dict[str, Any]]:
         ("admin.activities", gettext("Activities"), "campaigns.manage"),
         ("admin.votes", gettext("Votes"), "campaigns.manage"),
         ("admin.draws", gettext("Draws"), "campaigns.manage"),
+        ("admin.promotions", gettext("Promotions"), "campaigns.manage"),
         ("admin.staff_list", gettext("Staff"), "staff.manage"),
         ("admin.stores", gettext("Stores"), "stores.manage"),
         ("admin.api_keys", gettext("API keys"), "api_keys.manage"),

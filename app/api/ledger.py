@@ -134,6 +134,23 @@ class CheckoutCouponSchema(Schema):
     discount_fen = fields.Integer(required=True, metadata=_doc("What this coupon took off."))
 
 
+class CheckoutPromotionSchema(Schema):
+    id = fields.Integer(required=True, metadata=_doc("The promotion's id."))
+    names = fields.Dict(
+        keys=fields.String(),
+        values=fields.String(),
+        required=True,
+        metadata=_doc("Its name per language: zh-Hans, zh-Hant, en."),
+    )
+    points = fields.Integer(required=True, metadata=_doc("Points it added (in points_earned)."))
+    coupon_type = fields.String(
+        required=True, allow_none=True, metadata=_doc("The coupon type it gave, if any.")
+    )
+    coupon = fields.String(
+        required=True, allow_none=True, metadata=_doc("The code of the coupon it gave, if any.")
+    )
+
+
 class CheckoutResultSchema(Schema):
     transaction_id = fields.Integer(required=True)
     discount_fen = fields.Integer(required=True)
@@ -146,6 +163,14 @@ class CheckoutResultSchema(Schema):
         fields.Nested(CheckoutCouponSchema),
         required=True,
         metadata=_doc("The coupons used, in the order given, with each one's discount."),
+    )
+    promotions = fields.List(
+        fields.Nested(CheckoutPromotionSchema),
+        required=True,
+        metadata=_doc(
+            "The promotions in force that applied to this sale (a member's sale paid in cash "
+            "or stored value), each with what it gave."
+        ),
     )
 
 
@@ -286,6 +311,9 @@ def _own_store(code: str) -> Store:
 def checkout(data: dict[str, Any]) -> dict[str, Any]:
     """A purchase: discounts, coupons, payment (stored value, cash, visits, points), points earned.
 
+    ``promotions`` lists the promotions in force that applied (extra or bonus points, which
+    ``points_earned`` includes, and coupons given).
+
     409 ``insufficient_funds``, ``card_not_active``, ``outside_validity``,
     ``idempotency_conflict``, ``coupon_used``, ``coupon_expired``, ``coupon_min_spend``;
     404 ``not_found`` (the card, or a coupon not the member's: ``details.field`` says
@@ -315,6 +343,7 @@ def checkout(data: dict[str, Any]) -> dict[str, Any]:
         "points_earned": result.points_earned,
         "balances": result.balances.as_dict(),
         "coupons": list(result.coupons),
+        "promotions": list(result.promotions),
     }
 
 

@@ -26,3 +26,12 @@ def init_app(app: Flask) -> None:
     app.extensions[SEGMENT_EXISTS] = segment_exists
     for job in (*jobs.JOBS, *activity_jobs.JOBS, *draw_jobs.JOBS):
         register_job(app, job)
+    _init_promotions(app)
+
+
+def _init_promotions(app: Flask) -> None:
+    """The ledger asks campaigns for the promotions in force at each checkout."""
+    from app.campaigns.promotions import PromotionOffers
+    from app.ledger.promotions import register_provider
+
+    register_provider(app, "campaigns", PromotionOffers())

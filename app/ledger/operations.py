@@ -35,6 +35,12 @@ The written rules (also in docs/architecture.md, "Ledger"):
   (``rules.coupon_effects``), and are marked used in the checkout's transaction; a
   refused coupon refuses the checkout. The refund that returns the whole purchase
   gives its coupons back; a partial refund keeps them used.
+- **Promotions** in force (``app.ledger.promotions``: offered by the package that keeps
+  them) apply to a member's checkout that earns points (cash or stored value) and charges
+  money: their extra points are credited in the same lot as the points earned (so a refund
+  takes them back in proportion), their coupons are given in the same transaction, and
+  the transaction's ``details.promotions`` says which promotion gave what.
+  ``points_earned`` (details and answer) is the total credited, promotions included.
 """
 
 from __future__ import annotations
@@ -63,6 +69,7 @@ from app.errors import (
     RefundOtherStore,
 )
 from app.ledger import journal
+from app.ledger import promotions as promotion_seam
 from app.ledger.balances import Balances, card_balances
 from app.ledger.journal import Entry, Posting
 from app.ledger.models import Line, PointsLot, Transaction
@@ -86,6 +93,8 @@ class CheckoutResult:
     replayed: bool = False
     #: Each coupon used: code, type, kind, name and its ``discount_fen``.
     coupons: tuple[dict[str, Any], ...] = ()
+    #: Each promotion applied: id, names, the points it added and the coupon it gave.
+    promotions: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -306,6 +315,10 @@ def checkout(
     elif pay_with == "points":
         per_yuan = in_force.offset_points_per_yuan
         points_paid = -(-charged * per_yuan // 100)
+    applied_promotions = _promotions_in_force(
+        member, store, charged if earns else 0, items, now, points_earned
+    )
+    points_earned += sum(p["points"] for _, _, p, _ in applied_promotions)
 
     entries: list[Entry] = []
     paid_fen = bonus_fen = 0
@@ -359,6 +372,11 @@ def checkout(
             "applied": list(quote.applied),
             "items": list(items) if items is not None else None,
             **({"coupons": list(coupon_lines)} if coupon_lines else {}),
+            **(
+                {"promotions": [p for _, _, p, _ in applied_promotions]}
+                if applied_promotions
+                else {}
+            ),
         },
         accounts=locked,
         key_checked=True,
@@ -367,6 +385,7 @@ def checkout(
     if posting.replayed:
         return _checkout_replay(posting.transaction)
     redemption.use_in_checkout(used_coupons, card, store, posting.id)
+    _give_promotions(applied_promotions, member, posting.id)
 
     if member is not None and growth:
         from app.ledger.rules.levels import apply_growth
@@ -389,6 +408,7 @@ def checkout(
         points_earned=points_earned,
         balances=balances,
         coupons=coupon_lines,
+        promotions=tuple(p for _, _, p, _ in applied_promotions),
     )
 
 
@@ -473,6 +493,66 @@ def _checkout_lock() -> dict[str, Any]:
     return _LOCK[0]
 
 
+#: (its provider, the offer, what it gives as the details write it, the coupon type to give).
+_Applied = tuple[
+    promotion_seam.PromotionsProvider, promotion_seam.Offer, dict[str, Any], Any | None
+]
+
+
+def _promotions_in_force(
+    member: Any,
+    store: Any,
+    charged_fen: int,
+    items: Sequence[Mapping[str, Any]] | None,
+    at: dt.datetime,
+    base_points: int,
+) -> list[_Applied]:
+    """The promotions a member's checkout gets, each with what it gives (see the docstring).
+
+    None for an anonymous card, or a checkout that charges no money or earns nothing
+    (``charged_fen`` 0). A coupon type retired since the promotion was made gives nothing.
+    The coupon's code is chosen here, so the transaction's details can name it.
+    """
+    if member is None or charged_fen <= 0:
+        return []
+    facts = promotion_seam.CheckoutFacts(
+        member_id=member.id,
+        level_id=member.level_id,
+        store_id=store.id if store is not None else None,
+        charged_fen=charged_fen,
+        categories=frozenset(
+            str(i["category"]) for i in items or () if isinstance(i.get("category"), str)
+        ),
+        at=at,
+    )
+    applied: list[_Applied] = []
+    for provider, offer in promotion_seam.offers_for(facts):
+        kind = redemption.gift_coupon_type(offer.coupon_type) if offer.coupon_type else None
+        line = {
+            "id": offer.promotion_id,
+            "names": dict(offer.names),
+            "points": offer.extra_points(base_points),
+            "coupon_type": kind.code if kind is not None else None,
+            "coupon": redemption.new_coupon_code() if kind is not None else None,
+        }
+        applied.append((provider, offer, line, kind))
+    return applied
+
+
+def _give_promotions(applied: list[_Applied], member: Any, transaction_id: int) -> None:
+    """After the posting, in its transaction: each promotion's coupon, and its provider told."""
+    for provider, offer, line, kind in applied:
+        if kind is not None:
+            redemption.give_coupon(kind, member, line["coupon"])
+        provider.applied(
+            offer,
+            transaction_id=transaction_id,
+            member_id=member.id,
+            points=line["points"],
+            coupon_code=line["coupon"],
+        )
+
+
 def _after_checkout_hook(posting: Posting, card: Card) -> None:
     """The rules' reaction to a purchase: the referral bonus on a member's first spend."""
     from app.ledger.rules import engine as rules
@@ -489,6 +569,7 @@ def _checkout_replay(txn: Transaction) -> CheckoutResult:
         balances=card_balances(txn.card_id) if txn.card_id else Balances(),
         replayed=True,
         coupons=tuple(txn.details.get("coupons", ())),
+        promotions=tuple(txn.details.get("promotions", ())),
     )
 
 

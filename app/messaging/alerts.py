@@ -63,6 +63,24 @@ TRANSACTION_TEXTS = {
 }
 
 
+#: Added to a checkout's alert when promotions applied (names in the member's language).
+PROMOTIONS_TEXT = N_("Promotion applied: %(names)s.")
+
+
+def _with_promotions(body: str, transaction: Any, language: str) -> str:
+    """The checkout's alert, and which promotions it got (``details.promotions``)."""
+    details = getattr(transaction, "details", None) or {}
+    applied = details.get("promotions") if isinstance(details, dict) else None
+    if not applied:
+        return body
+    chinese = language.startswith("zh")
+    names = ("、" if chinese else ", ").join(
+        str(p.get("names", {}).get(language) or p.get("id")) for p in applied
+    )
+    line = render(language, PROMOTIONS_TEXT, {"names": names})
+    return body + ("" if chinese else " ") + line
+
+
 def transaction_text(kind: str, *, language: str | None = None, **values: Any) -> str:
     """The alert for one posting, in ``language`` (default: the current gettext language)."""
     msgid = TRANSACTION_TEXTS.get(kind, TRANSACTION_TEXTS["refund"])
@@ -107,6 +125,8 @@ def _transaction_alerts(transaction: Any, **kw: Any) -> None:
     else:
         kind_text = kind
     body = transaction_text(kind_text, language=member.language, **values)
+    if kind_text == "checkout":
+        body = _with_promotions(body, transaction, member.language)
     _alert(member, body, "transaction", f"alert:transaction:{txn_id}" if txn_id else None)
     _low_balance(transaction, kind, member, card, balances, amount_fen, values)
 

@@ -20,7 +20,14 @@ from app.wechat.binding import bind_by_scene
 from app.wechat.event import Event
 
 #: Menu keys (CLICK ``EventKey``) and the command each runs.
-MENU_COMMANDS = {"points": "points", "balance": "balance", "ecard": "ecard", "help": "help"}
+#: ``promotions`` is not on the default menu; a shop's own menu may add a 活动 button with it.
+MENU_COMMANDS = {
+    "points": "points",
+    "balance": "balance",
+    "ecard": "ecard",
+    "help": "help",
+    "promotions": "promotions",
+}
 _SCENE_PREFIX = "qrscene_"
 
 

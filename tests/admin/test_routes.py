@@ -206,6 +206,16 @@ TABLE: dict[tuple[str, str], tuple[str, dict[str, str], dict[str, int]]] = {
     ("admin.broadcast_new", "POST"): ("/admin/broadcasts/new", {"title": ""}, _marketers(400)),
     ("admin.broadcast_detail", "GET"): ("/admin/broadcasts/999999", {}, _marketers(404)),
     ("admin.broadcast_cancel", "POST"): ("/admin/broadcasts/999999/cancel", {}, _marketers(404)),
+    ("admin.promotions", "GET"): ("/admin/promotions", {}, _marketers(200)),
+    ("admin.promotion_new", "GET"): ("/admin/promotions/new", {}, _marketers(200)),
+    ("admin.promotion_new", "POST"): (
+        "/admin/promotions/new",
+        {"name_en": "x", "starts_at": "not a date"},
+        _marketers(400),
+    ),
+    ("admin.promotion_page", "GET"): ("/admin/promotions/999999", {}, _marketers(404)),
+    ("admin.promotion_save", "POST"): ("/admin/promotions/999999", {}, _marketers(404)),
+    ("admin.promotion_end", "POST"): ("/admin/promotions/999999/end", {}, _marketers(404)),
 }
 
 

@@ -7,9 +7,19 @@ from app.bot.commands import (
     basics,
     bind,
     campaigns,
+    promotions,
     subscription,
     wechat,
 )
 
 #: Every module whose ``@command`` handlers the bot answers with.
-COMMAND_MODULES = (balances, basics, bind, campaigns, activities, subscription, wechat)
+COMMAND_MODULES = (
+    balances,
+    basics,
+    bind,
+    campaigns,
+    activities,
+    promotions,
+    subscription,
+    wechat,
+)

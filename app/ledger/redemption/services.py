@@ -369,9 +369,32 @@ def _check_card(card: Card, pin: str | None) -> None:
         verify_pin(card, pin)
 
 
-def _new_coupon(kind: CouponType, member: Member) -> Coupon:
+def new_coupon_code() -> str:
+    """A random coupon code (what the member shows at the counter)."""
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+
+
+def list_coupon_types() -> list[CouponType]:
+    """The active coupon and voucher types, by code (what a promotion may give)."""
+    return list(
+        db.session.scalars(select(CouponType).where(CouponType.active).order_by(CouponType.code))
+    )
+
+
+def gift_coupon_type(code: str) -> CouponType | None:
+    """The active coupon type a promotion gives, or None (retired since: nothing to give)."""
+    return db.session.scalar(select(CouponType).where(CouponType.code == code, CouponType.active))
+
+
+def give_coupon(kind: CouponType, member: Member, code: str) -> Coupon:
+    """A free coupon with a code chosen beforehand: a checkout's promotion writes the code
+    into its (immutable) transaction first, then gives the coupon in the same transaction."""
+    return _new_coupon(kind, member, code)
+
+
+def _new_coupon(kind: CouponType, member: Member, code: str | None = None) -> Coupon:
     coupon = Coupon(
-        code="".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH)),
+        code=code or new_coupon_code(),
         coupon_type=kind,
         member_id=member.id,
         state="issued",

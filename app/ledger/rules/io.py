@@ -770,6 +770,11 @@ def export_rules() -> dict[str, Any]:
     return document
 
 
+def category_codes() -> list[str]:
+    """The product and service categories the rules list (empty: the list is not kept)."""
+    return list(db.session.scalars(select(Category.code).order_by(Category.code)))
+
+
 def _undated(row: dict[str, Any], obj: Any) -> dict[str, Any]:
     if obj.starts_on:
         row["starts_on"] = obj.starts_on.isoformat()
