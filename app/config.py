@@ -87,6 +87,10 @@ class Settings:
     WECHAT_TEMPLATE_POINTS_EXPIRING: str = ""
     #: Messages per second per sender number, shared by every dispatcher (Twilio long code: 1).
     SMS_RATE_PER_SECOND: int = 1
+    #: WeChat customer-service and template messages per second per official account,
+    #: shared by every dispatcher, so a broadcast spreads out under the account's API
+    #: quota (calls answered 45009 are retried) and alerts, claimed first, keep moving.
+    WECHAT_RATE_PER_SECOND: int = 20
     #: Attempts before an outbox message is marked failed; back-off doubles from the base.
     SMS_MAX_ATTEMPTS: int = 5
     SMS_RETRY_BASE_SECONDS: int = 30
@@ -331,6 +335,7 @@ def _validate_messaging(settings: Settings) -> None:
             raise ConfigError(f"{name} must be HH:MM (24-hour), got {value!r}")
     for name in (
         "SMS_RATE_PER_SECOND",
+        "WECHAT_RATE_PER_SECOND",
         "SMS_MAX_ATTEMPTS",
         "SMS_RETRY_BASE_SECONDS",
         "SMS_SEND_TIMEOUT_SECONDS",

@@ -8,8 +8,10 @@ Three short transactions per message, never one open across a network call:
    serialises writers anyway). Each is checked at send time — opted-out
    addresses are suppressed, marketing inside quiet hours is moved to the end of
    them — and the rest become ``sending`` with a lease and one more attempt.
-2. a slot from the shared per-sender rate limit (SMS only: WeChat has no carrier
-   limit per number, and its API quotas answer 45009, which is retried).
+2. a slot from the shared per-sender rate limit: ``SMS_RATE_PER_SECOND`` per SMS
+   sender (a number, or a messaging service), ``WECHAT_RATE_PER_SECOND`` per official
+   account (its API quotas answer 45009, which is retried, but a broadcast should not
+   run into them).
 3. after the provider answered: ``sending`` with its MessageSid (or ``sent``),
    ``queued`` again with a back-off, or ``failed``.
 
@@ -220,9 +222,20 @@ class Dispatcher:
     def _send(self, claim: _Claim, stats: DispatchStats) -> None:
         config = current_app.config
         wechat = claim.channel == "wechat"
-        if not wechat and getattr(self._sender, "rate_limited", True):
+        if wechat:
+            assert self.wechat_sender is not None
+            limited = (
+                (self.wechat_sender.sender_id, config["WECHAT_RATE_PER_SECOND"])
+                if getattr(self.wechat_sender, "rate_limited", True)
+                else None
+            )
+        elif getattr(self._sender, "rate_limited", True):
+            limited = (self._sender.sender_id, config["SMS_RATE_PER_SECOND"])
+        else:
+            limited = None
+        if limited is not None:
             with unit_of_work():
-                slot = reserve_slot(self._sender.sender_id, config["SMS_RATE_PER_SECOND"])
+                slot = reserve_slot(*limited)
             wait = (slot - clock.now()).total_seconds()
             if wait > 0:
                 self.sleep(wait)

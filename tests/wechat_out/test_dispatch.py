@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from app import clock
 from app.db import db
@@ -93,15 +93,19 @@ def test_everything_else_goes_out_as_a_customer_service_text(
     assert (row.status, row.provider_id) == ("sent", None)
 
 
-def test_wechat_rows_take_no_sms_rate_limit_slot(
-    dispatcher: Dispatcher, fake_wechat: FakeWechatApi, sleeps: list[float]
+def test_wechat_rows_are_spaced_by_the_accounts_own_rate_not_the_sms_one(
+    app: Flask, dispatcher: Dispatcher, fake_wechat: FakeWechatApi, sleeps: list[float]
 ) -> None:
+    app.config["WECHAT_RATE_PER_SECOND"] = 4
+    app.config["SMS_RATE_PER_SECOND"] = 1
     with clock.frozen(MORNING):
         for n in range(5):
             _wechat(f"message {n}", kind="system")
         assert dispatcher.run_once().sent == 5
-    assert sleeps == []
-    assert db.session.scalar(select(func.count()).select_from(SenderSlot)) == 0
+    # The clock is frozen: each reservation lies a quarter of a second after the last.
+    assert sleeps == [0.25, 0.5, 0.75, 1.0]
+    (slot,) = db.session.scalars(select(SenderSlot))
+    assert slot.sender == f"wechat:{APP_ID}"  # the official account's own slot
     assert [c["text"]["content"] for c in fake_wechat.calls(TEXT)] == [
         f"message {n}" for n in range(5)
     ]

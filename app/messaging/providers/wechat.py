@@ -314,6 +314,8 @@ class WechatSender(Protocol):
     """What the dispatcher needs of a WeChat provider (``to`` is the openid)."""
 
     sender_id: str
+    #: Whether the dispatcher spaces sends by ``WECHAT_RATE_PER_SECOND``.
+    rate_limited: bool
 
     def send(
         self, to: str, body: str, *, outbox_id: int, alert_type: str | None = None
@@ -329,6 +331,8 @@ class WechatConsoleSender:
     """The demo and development provider: the message goes to the log, marked sent."""
 
     sender_id = "wechat-console"
+    #: The log has no API quota to keep under.
+    rate_limited = False
 
     def send(
         self, to: str, body: str, *, outbox_id: int, alert_type: str | None = None
@@ -340,6 +344,8 @@ class WechatConsoleSender:
 
 class WechatApiSender:
     """Alerts with a configured template id as template messages; the rest as text."""
+
+    rate_limited = True
 
     def __init__(self, client: WechatClient, config: Any) -> None:
         self.client = client
