@@ -86,7 +86,7 @@ def campaign_error(exc: LaoyouError) -> str:
         ),
         "points_cost": lambda: gettext("The points cost is a whole number from 0 to 1000000."),
         "min_level_rank": lambda: gettext("The lowest level is a level's rank, a whole number."),
-        "segment": lambda: gettext("Segments are not available yet: leave the segment empty."),
+        "segment": lambda: gettext("No saved segment has that name: see the Segments page."),
     }
     if isinstance(field, str) and field in texts:
         return texts[field]()

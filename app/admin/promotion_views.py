@@ -24,6 +24,7 @@ from app.campaigns.promotion_models import (
     PROMOTION_NAME_COLUMNS,
     Promotion,
 )
+from app.campaigns.segments import list_segments
 from app.errors import InvalidRequest, LaoyouError
 from app.i18n import gettext, request_language
 from app.ledger.redemption.services import list_coupon_types
@@ -63,6 +64,9 @@ def _read_terms() -> service.PromotionTerms:
     level = _field("level")
     if level and not _WHOLE.match(level):
         raise InvalidRequest("no such level", field="level", reason="unknown")
+    segment = _field("segment")
+    if segment and not _WHOLE.match(segment):
+        raise InvalidRequest("no such segment", field="segment", reason="unknown")
     spend = _field("min_spend") or "0"
     try:
         min_spend_fen = parse_yuan(spend)
@@ -97,6 +101,7 @@ def _read_terms() -> service.PromotionTerms:
         starts_at=_moment("starts_at"),
         ends_at=_moment("ends_at"),
         level_id=int(level) if level else None,
+        segment_id=int(segment) if segment else None,
         store_code=_field("store") or None,
         min_spend_fen=min_spend_fen,
         category=_field("category") or None,
@@ -123,6 +128,8 @@ def _refusal(exc: LaoyouError) -> str:
         return gettext("A promotion runs at most three years.")
     if field == "level":
         return gettext("Choose a level from the list.")
+    if field == "segment":
+        return gettext("Choose a segment from the list.")
     if field == "store":
         return gettext("Choose a store from the list.")
     if field == "coupon_type":
@@ -151,6 +158,7 @@ def _form_of(promotion: Promotion) -> dict[str, str]:
         starts_at=clock.to_local(promotion.starts_at).strftime("%Y-%m-%dT%H:%M"),
         ends_at=clock.to_local(promotion.ends_at).strftime("%Y-%m-%dT%H:%M"),
         level=str(promotion.level_id or ""),
+        segment=str(promotion.segment_id or ""),
         store=promotion.store.code if promotion.store is not None else "",
         min_spend=yuan(promotion.min_spend_fen) if promotion.min_spend_fen else "",
         category=promotion.category or "",
@@ -165,6 +173,7 @@ def _choices() -> dict[str, Any]:
     language = request_language()
     return {
         "levels": [(level.id, level.name_in(language)) for level in list_levels()],
+        "segments": [(segment.id, segment.name) for segment in list_segments()],
         "stores": list_stores(),
         "coupon_types": list_coupon_types(),
         "categories": category_codes(),

@@ -60,8 +60,10 @@ class Promotion(Base):
     #: Set when ended early from the panel: no longer in force from then.
     ended_at: Mapped[dt.datetime | None]
     #: Conditions: only members of this level; only at this store; at least this much
-    #: money charged; only when an item of this product category is bought. None: any.
+    #: money charged; only when an item of this product category is bought; only members
+    #: of this saved segment (as they are at the checkout). None: any.
     level_id: Mapped[int | None] = mapped_column(ForeignKey("level.id"))
+    segment_id: Mapped[int | None] = mapped_column(ForeignKey("segment.id"))
     store_id: Mapped[int | None] = mapped_column(ForeignKey("store.id"))
     min_spend_fen: Mapped[int] = mapped_column(BigInteger, default=0)
     category: Mapped[str | None] = mapped_column(String(64))

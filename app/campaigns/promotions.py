@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any
 
 from flask import current_app
@@ -25,6 +26,7 @@ from sqlalchemy import distinct, func, or_, select
 
 from app import clock
 from app.audit.services import record
+from app.campaigns.models import Segment
 from app.campaigns.promotion_models import (
     MAX_BONUS_POINTS,
     MAX_MULTIPLIER_BP,
@@ -33,6 +35,7 @@ from app.campaigns.promotion_models import (
     Promotion,
     PromotionUse,
 )
+from app.campaigns.segments import segment_contains
 from app.db import db, utcnow
 from app.errors import InvalidRequest, LaoyouError, NotFound
 from app.i18n import gettext
@@ -54,6 +57,7 @@ AUDITED = (
     "starts_at",
     "ends_at",
     "level_id",
+    "segment_id",
     "store_id",
     "min_spend_fen",
     "category",
@@ -78,6 +82,7 @@ class PromotionTerms:
     starts_at: dt.datetime
     ends_at: dt.datetime
     level_id: int | None = None
+    segment_id: int | None = None
     store_code: str | None = None
     min_spend_fen: int = 0
     category: str | None = None
@@ -149,6 +154,11 @@ def check_terms(terms: PromotionTerms) -> dict[str, Any]:
         if db.session.get(Level, _whole(terms.level_id, "level", 1, 2**31 - 1)) is None:
             raise InvalidRequest("no such level", field="level", reason="unknown")
         values["level_id"] = terms.level_id
+    values["segment_id"] = None
+    if terms.segment_id is not None:
+        if db.session.get(Segment, _whole(terms.segment_id, "segment", 1, 2**31 - 1)) is None:
+            raise InvalidRequest("no such segment", field="segment", reason="unknown")
+        values["segment_id"] = terms.segment_id
     values["store_id"] = None
     if terms.store_code:
         code = terms.store_code.strip().upper()
@@ -279,8 +289,16 @@ def current_promotions(member: Member | None, at: dt.datetime | None = None) -> 
         query = query.where(
             or_(Promotion.level_id.is_(None), Promotion.level_id == member.level_id)
         )
-    query = query.order_by(Promotion.ends_at, Promotion.id).limit(MAX_LISTED)
-    return list(db.session.scalars(query))
+    query = query.order_by(Promotion.ends_at, Promotion.id)
+    found = (p for p in db.session.scalars(query) if _in_segment(p, member))
+    return list(islice(found, MAX_LISTED))
+
+
+def _in_segment(promotion: Promotion, member: Member | None) -> bool:
+    """A promotion for a segment holds for its members only (checked as they are now)."""
+    if promotion.segment_id is None:
+        return True
+    return member is not None and segment_contains(str(promotion.segment_id), member.id)
 
 
 def figures(promotion_ids: Sequence[int]) -> dict[int, PromotionFigures]:
@@ -356,6 +374,7 @@ class PromotionOffers:
                 coupon_type=p.coupon_type,
             )
             for p in db.session.scalars(query.order_by(Promotion.id))
+            if p.segment_id is None or segment_contains(str(p.segment_id), facts.member_id)
         ]
 
     def applied(

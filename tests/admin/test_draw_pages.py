@@ -75,7 +75,7 @@ def test_a_vote_from_the_form_to_its_live_results(
         ({"title": "t", "options": "A=x\nB=y", "closes_at": "2001-01-01T10:00"}, "close time"),
         ({"title": "t", "options": "A=x\nB=y", "min_level_rank": "1.5"}, "lowest level"),
         ({"title": "t", "options": "A=x\nB=y", "min_level_rank": "99999999999"}, "lowest level"),
-        ({"title": "t", "options": "A=x\nB=y", "segment": "vip"}, "Segments are not available"),
+        ({"title": "t", "options": "A=x\nB=y", "segment": "vip"}, "No saved segment has that name"),
     ],
 )
 def test_a_bad_vote_form_is_refused_and_changes_nothing(

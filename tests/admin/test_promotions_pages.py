@@ -123,6 +123,8 @@ def test_edit_and_end_early_are_audited(marketer: Any) -> None:
         ({"min_spend": "99999999999"}, "The minimum spend is an amount of yuan"),
         ({"level": "999999999999"}, "Choose a level from the list."),
         ({"level": "-1"}, "Choose a level from the list."),
+        ({"segment": "999999"}, "Choose a segment from the list."),
+        ({"segment": "VIP"}, "Choose a segment from the list."),
         ({"store": "NOPE"}, "Choose a store from the list."),
         ({"coupon_type": "NOPE"}, "Choose a coupon from the list."),
         ({"name_zh_hans": "", "name_en": ""}, "Give the promotion a name"),
@@ -159,3 +161,18 @@ def test_a_store_manager_may_not_see_promotions(signed_in: Any) -> None:
     manager = signed_in("store_manager")
     assert manager.get("/admin/promotions").status_code == 403
     assert "/admin/promotions" not in manager.get("/admin/").text
+
+
+def test_a_promotion_for_a_saved_segment(marketer: Any) -> None:
+    from app.campaigns.segments import save_segment
+
+    vip = save_segment("VIP", {"field": "tag", "op": "has", "value": "vip"}, created_by="amy")
+    db.session.commit()
+    page = marketer.get("/admin/promotions/new")
+    assert f'<option value="{vip.id}">VIP</option>' in page.text
+
+    made = marketer.post("/admin/promotions/new", {**FORM, "segment": str(vip.id)})
+
+    assert made.status_code == 302
+    (promotion,) = db.session.scalars(select(Promotion))
+    assert promotion.segment_id == vip.id

@@ -383,3 +383,32 @@ def test_with_a_category_list_kept_only_listed_categories_are_taken(app: Any) ->
         promotions.create_promotion(terms(category="茶饮s"))
     assert refused.value.details["reason"] == "unknown"
     assert promotions.create_promotion(terms(category="茶饮")).category == "茶饮"
+
+
+def test_a_segments_promotion_reaches_its_members_only(
+    bot: Any, make_member: Any, member: Any
+) -> None:
+    from app.campaigns.segments import save_segment
+
+    vip = save_segment("VIP", {"field": "tag", "op": "has", "value": "vip"}, created_by="amy")
+    promotion = promotions.create_promotion(terms(segment_id=vip.id, bonus_points=30))
+    outsider = make_member("+8613900139000", language="en", tags=["regular"])
+    member.tags = ["vip"]
+    db.session.flush()
+
+    inside = pay(member, 10000, "seg-1")
+    outside = pay(outsider, 10000, "seg-2")
+
+    assert inside.points_earned == 230  # 100 + 100 for 2× + 30 bonus
+    assert [line["id"] for line in inside.promotions] == [promotion.id]
+    assert (outside.points_earned, list(outside.promotions)) == (100, [])
+    with frozen(DURING):
+        assert "Double points week" in bot(PHONE).text("PROMO")
+        assert bot("+8613900139000").text("PROMO") == "There are no promotions right now."
+
+
+def test_an_unknown_segment_is_refused(app: Any) -> None:
+    with pytest.raises(InvalidRequest) as refused:
+        promotions.create_promotion(terms(segment_id=999_999))
+    assert refused.value.details["field"] == "segment"
+    assert count(Promotion) == 0

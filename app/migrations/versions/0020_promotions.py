@@ -27,6 +27,7 @@ def upgrade() -> None:
     sa.Column('ended_at', app.db.UtcDateTime(timezone=True), nullable=True),
     sa.Column('level_id', sa.Integer(), nullable=True),
     sa.Column('store_id', sa.Integer(), nullable=True),
+    sa.Column('segment_id', sa.Integer(), nullable=True),
     sa.Column('min_spend_fen', sa.BigInteger(), nullable=False),
     sa.Column('category', sa.String(length=64), nullable=True),
     sa.Column('multiplier_bp', sa.Integer(), nullable=False),
@@ -40,6 +41,7 @@ def upgrade() -> None:
     sa.CheckConstraint('multiplier_bp >= 10000 AND multiplier_bp <= 100000', name=op.f('ck_promotion_multiplier_range')),
     sa.ForeignKeyConstraint(['level_id'], ['level.id'], name=op.f('fk_promotion_level_id_level')),
     sa.ForeignKeyConstraint(['store_id'], ['store.id'], name=op.f('fk_promotion_store_id_store')),
+    sa.ForeignKeyConstraint(['segment_id'], ['segment.id'], name=op.f('fk_promotion_segment_id_segment')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_promotion'))
     )
     op.create_index('ix_promotion_window', 'promotion', ['ends_at', 'starts_at'], unique=False)
