@@ -455,6 +455,16 @@ def _member_view(card: dict[str, Any], member: dict[str, Any] | None) -> dict[st
                 {"number": c["number"], "type": c["type"], "state": c["state"]}
                 for c in member.get("cards", [])
             ],
+            # Today's promotions for this member (an older central service sends none).
+            "promotions": [
+                {
+                    "id": p["id"],
+                    "name": p["name"],
+                    "effects": list(p.get("effects") or ()),
+                    "ends_at": p.get("ends_at"),
+                }
+                for p in member.get("promotions") or ()
+            ],
         },
     }
 
@@ -533,7 +543,13 @@ def _routes(flask_app: Flask, station: Station) -> None:
             body["items"] = _central_items(data["items"])
         if data["points_offset"]:
             body["points_offset"] = data["points_offset"]
-        quoted = station.call(station.client.post, "/checkout/quote", body, staff_token=None)
+        quoted = station.call(
+            station.client.post,
+            "/checkout/quote",
+            body,
+            staff_token=None,
+            language=_language(flask_app),  # the promotions' names in the page's language
+        )
         station.devices.show_due(quoted["charged_fen"])
         return quoted
 

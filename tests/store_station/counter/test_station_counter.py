@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
+from app.campaigns import promotions
+from app.campaigns.promotions import PromotionTerms
 from app.db import db
 from app.ledger.models import Transaction
 from tests.store_station.counter.conftest import PASSWORD, TcpPrinter, World
@@ -233,3 +236,38 @@ def test_a_strangers_receipt_invites_to_join(
         "/local/checkout", json={"ref": world.card_number, "amount_fen": 100, "pay_with": "cash"}
     )
     assert b"/join" not in tcp_printer.wait_for(2)[-1]
+
+
+def test_the_lookup_shows_todays_promotions_and_the_quote_what_they_add(
+    counter: tuple[Any, Any], world: World
+) -> None:
+    now = dt.datetime.now(dt.UTC)
+    promotion = promotions.create_promotion(
+        PromotionTerms(
+            names={"zh-Hans": "双倍积分周", "en": "Double points week"},
+            starts_at=now - dt.timedelta(hours=1),
+            ends_at=now + dt.timedelta(days=2),
+            multiplier_bp=20000,
+        )
+    )
+    db.session.commit()
+    _station, client = counter
+    sign_in(client)
+    found = client.post("/local/lookup", json={"ref": world.card_number})
+    assert found.status_code == 200, found.json
+    listed = found.json["member"]["promotions"]
+    assert [(p["id"], p["name"], p["effects"]) for p in listed] == [
+        (promotion.id, "Double points week", ["2× points"])
+    ]
+    quote = client.post("/local/quote", json={"ref": world.card_number, "amount_fen": 10000})
+    assert quote.status_code == 200, quote.json
+    assert [p["name"] for p in quote.json["promotions"]] == ["Double points week"]
+    extra = quote.json["promotions"][0]["points"]
+    assert extra > 0 and quote.json["points_earned"] == 2 * extra
+    sold = client.post(
+        "/local/checkout",
+        json={"ref": world.card_number, "amount_fen": 10000, "pay_with": "cash"},
+    )
+    assert sold.status_code == 201, sold.json
+    assert sold.json["points_earned"] == quote.json["points_earned"]
+    db.session.rollback()
