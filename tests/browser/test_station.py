@@ -119,9 +119,7 @@ def test_sign_in_scan_check_out_and_the_receipt_prints(page: Any, counter_page: 
     screenshot(page, "station_caller_id")
 
 
-def test_todays_promotions_appear_on_lookup_and_in_the_quote(
-    page: Any, counter_page: Any
-) -> None:
+def test_todays_promotions_appear_on_lookup_and_in_the_quote(page: Any, counter_page: Any) -> None:
     url, _station, _central, world, _printer = counter_page
     now = dt.datetime.now(dt.UTC)
     promotions.create_promotion(
