@@ -271,3 +271,39 @@ def test_the_lookup_shows_todays_promotions_and_the_quote_what_they_add(
     assert sold.status_code == 201, sold.json
     assert sold.json["points_earned"] == quote.json["points_earned"]
     db.session.rollback()
+
+
+def test_a_mix_points_offset_and_stored_value_in_one_sale(
+    counter: tuple[Any, Any], world: World, tcp_printer: TcpPrinter
+) -> None:
+    """The mix the central checkout offers: points pay part (``points_offset``), stored
+    value the rest; both are on the receipt and both balances move by what they paid."""
+    _station, client = counter
+    sign_in(client)
+    before = client.post("/local/lookup", json={"ref": world.card_number}).json["card"]
+    assert before["balances"]["points"] >= 100
+    quote = client.post(
+        "/local/quote",
+        json={"ref": world.card_number, "amount_fen": 5000, "points_offset": 100},
+    ).json
+    assert quote["points_offset_fen"] == 100
+    sold = client.post(
+        "/local/checkout",
+        json={
+            "ref": world.card_number,
+            "amount_fen": 5000,
+            "pay_with": "stored_value",
+            "points_offset": 100,
+        },
+    )
+    assert sold.status_code == 201, sold.json
+    charged = sold.json["charged_fen"]
+    assert charged == quote["charged_fen"] == 5000 - sold.json["discount_fen"] - 100
+    after = sold.json["balances"]
+    assert after["stored_value_fen"] == before["balances"]["stored_value_fen"] - charged
+    assert after["points"] == before["balances"]["points"] - 100 + sold.json["points_earned"]
+    receipt = tcp_printer.wait_for(1)[0]
+    assert b"Stored value" in receipt and b"Points" in receipt
+    assert f"{charged // 100}.{charged % 100:02d}".encode() in receipt
+    assert b"\x1bp" not in receipt  # no cash: the drawer stays shut
+    db.session.rollback()
