@@ -443,6 +443,9 @@ def _member_view(card: dict[str, Any], member: dict[str, Any] | None) -> dict[st
             "pin_required": bool(card.get("has_pin")),
             "pin_locked_until": card.get("pin_locked_until"),
             "balances": balances,
+            # Paid and bonus apart (a return refunds the paid part only); none from an older
+            # central service.
+            "stored_value": card.get("stored_value"),
         },
         "member": None
         if member is None

@@ -34,6 +34,8 @@ def test_sign_in_lookup_checkout_prints_and_the_ledger_names_the_staff(
     assert found.json["member"]["name"] == "王小明"
     assert found.json["card"]["state"] == "active"
     assert found.json["card"]["balances"]["stored_value_fen"] == 20000
+    # Paid and bonus apart: the seed recharge of 200 yuan got no bonus.
+    assert found.json["card"]["stored_value"] == {"paid_fen": 20000, "bonus_fen": 0}
     assert found.json["card"]["pin_required"] is False
 
     quote = client.post("/local/quote", json={"ref": world.card_number, "amount_fen": 10000})
