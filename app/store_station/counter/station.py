@@ -898,7 +898,9 @@ def _receipt_items(items: list[dict[str, Any]] | None) -> tuple[Item, ...]:
 
 def _payments(pay_with: str, result: dict[str, Any], body: dict[str, Any]) -> tuple[Payment, ...]:
     if pay_with == "visits":
-        return (Payment("visits", 0, visits=1),)
+        # As the central checkout counts them: the items' quantities, else one visit.
+        items = body.get("items") or ()
+        return (Payment("visits", 0, visits=sum(int(i["quantity"]) for i in items) or 1),)
     paid = [Payment(pay_with, result["charged_fen"])]
     points = int(body.get("points_offset") or 0)
     if points and "discount_fen" in result:

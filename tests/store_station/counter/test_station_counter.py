@@ -309,3 +309,24 @@ def test_a_mix_points_offset_and_stored_value_in_one_sale(
     assert f"{charged // 100}.{charged % 100:02d}".encode() in receipt
     assert b"\x1bp" not in receipt  # no cash: the drawer stays shut
     db.session.rollback()
+
+
+def test_a_count_card_visit_of_two_items_uses_two_visits_and_the_receipt_says_so(
+    counter: tuple[Any, Any], world: World, tcp_printer: TcpPrinter
+) -> None:
+    _station, client = counter
+    sign_in(client)
+    sold = client.post(
+        "/local/checkout",
+        json={
+            "ref": world.anonymous_card,
+            "amount_fen": 0,
+            "pay_with": "visits",
+            "items": [{"name": "Wash", "amount_fen": 0, "quantity": 2}],
+        },
+    )
+    assert sold.status_code == 201, sold.json
+    assert sold.json["balances"]["visits"] == 3  # 5 seeded, 2 used
+    receipt = tcp_printer.wait_for(1)[0]
+    assert b"2 visit(s)" in receipt and b"1 visit(s)" not in receipt
+    db.session.rollback()
