@@ -114,7 +114,8 @@ def test_sign_in_scan_check_out_and_the_receipt_prints(page: Any, counter_page: 
     page.locator("#member").evaluate("e => e.classList.add('hidden')")
     station.devices.events.put(IncomingCall(number="13800138000"))
     page.wait_for_selector("#member:not(.hidden)")
-    assert "来电" in page.locator("#message").inner_text()
+    # The member box may show first from a refresh still in flight: wait for the call's line.
+    page.wait_for_function("document.getElementById('message').textContent.includes('来电')")
     assert page.locator("#m-phone").inner_text() == "138****8000"
     screenshot(page, "station_caller_id")
 
