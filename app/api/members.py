@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from marshmallow import Schema, fields, pre_dump
+
 from app.api.auth import current_actor
 from app.api.base import Blueprint
 from app.api.schemas import (
@@ -13,7 +15,9 @@ from app.api.schemas import (
     MemberSchema,
     MemberUpdateSchema,
 )
+from app.campaigns.promotions import current_promotions, effect_parts
 from app.cards.services import enroll, resolve_member
+from app.i18n import request_language
 from app.members.models import Member
 from app.members.services import search_members, update_member
 
@@ -33,6 +37,49 @@ REF = {
     "changing every minute; an expired one is 404 `not_found` saying it expired) or a card "
     "medium value.",
 }
+
+
+class MemberPromotionSchema(Schema):
+    id = fields.Integer(required=True)
+    name = fields.String(
+        required=True, metadata={"description": "In the request's Accept-Language."}
+    )
+    effects = fields.List(
+        fields.String(),
+        required=True,
+        metadata={"description": "What it gives, one phrase per effect (2× points, a coupon…)."},
+    )
+    ends_at = fields.DateTime(required=True)
+
+
+class MemberLookupSchema(MemberSchema):
+    """The member as one lookup shows them, with today's promotions for them."""
+
+    promotions = fields.List(
+        fields.Nested(MemberPromotionSchema),
+        required=True,
+        metadata={
+            "description": "Promotions in force that the member's level and segment allow, "
+            "soonest to end first (at most 5; store, minimum spend and category are checked "
+            "at checkout — the checkout quote says which would apply to a sale)."
+        },
+    )
+
+    @pre_dump
+    def _from_member(self, member: Member, **kw: Any) -> dict[str, Any]:
+        language = request_language()
+        return {
+            **super()._from_member(member, **kw),
+            "promotions": [
+                {
+                    "id": p.id,
+                    "name": p.name_in(language),
+                    "effects": effect_parts(p),
+                    "ends_at": p.ends_at,
+                }
+                for p in current_promotions(member)
+            ],
+        }
 
 
 @blp.route("", methods=["POST"])
@@ -56,10 +103,10 @@ def search(args: dict[str, Any]) -> dict[str, Any]:
 
 
 @blp.route("/<ref>", methods=["GET"], parameters=[REF])
-@blp.response(200, MemberSchema)
+@blp.response(200, MemberLookupSchema)
 @blp.errors(404)
 def show(ref: str) -> Member:
-    """The member, their cards, level and balances."""
+    """The member, their cards, level and balances, and the promotions in force for them."""
     return resolve_member(ref)
 
 

@@ -18,7 +18,7 @@ from app.cards.models import CARD_STATES, CARD_TYPES, MEDIUM_KINDS, Card
 from app.cards.services import PERIODS, member_cards
 from app.db import db, utcnow
 from app.i18n import request_language
-from app.ledger.balances import card_balances, member_balances
+from app.ledger.balances import card_balances, card_stored_value, member_balances
 from app.ledger.rules.engine import credit_limit
 from app.limits import MAX_ANSWERS, MAX_CREDIT_LIMIT_FEN
 from app.members.models import CALENDARS, GENDERS, Level, Member
@@ -115,6 +115,13 @@ class BalancesSchema(Schema):
     visits = fields.Integer(required=True)
 
 
+class StoredValueSchema(Schema):
+    paid_fen = fields.Integer(
+        required=True, metadata=_doc("Money paid in (refunded on a return), negative if overdrawn.")
+    )
+    bonus_fen = fields.Integer(required=True, metadata=_doc("Recharge bonus; spent first."))
+
+
 class MemberCardSchema(Schema):
     """A card as listed inside a member."""
 
@@ -170,10 +177,16 @@ class CardSchema(Schema):
     issued_at = fields.DateTime(required=True)
     replaced_by = fields.String(required=True, allow_none=True)
     balances = fields.Nested(BalancesSchema, required=True)
+    stored_value = fields.Nested(
+        StoredValueSchema,
+        required=True,
+        metadata=_doc("balances.stored_value_fen as its paid and bonus parts."),
+    )
 
     @pre_dump
     def _from_card(self, card: Card, **_: Any) -> dict[str, Any]:
         locked = card.pin_locked_until
+        paid_fen, bonus_fen = card_stored_value(card.id)
         return {
             "number": card.number,
             "type": card.type,
@@ -191,6 +204,7 @@ class CardSchema(Schema):
             "issued_at": card.issued_at,
             "replaced_by": _replacement_number(card),
             "balances": card_balances(card.id).as_dict(),
+            "stored_value": {"paid_fen": paid_fen, "bonus_fen": bonus_fen},
         }
 
 

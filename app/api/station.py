@@ -22,6 +22,7 @@ from app.auth.station import TOKEN_MAX_AGE_S, sign_in_at_station
 from app.cards.services import resolve_card
 from app.clock import local_today
 from app.errors import Forbidden, InvalidRequest
+from app.i18n import request_language
 from app.ledger.day import DayFigures, day_bounds, store_day
 from app.ledger.quotes import quote_recharge, quote_sale
 from app.members.services import count_joined
@@ -124,6 +125,25 @@ class SaleQuoteSchema(Schema):
     points_offset = CheckoutSchema._declared_fields["points_offset"]
 
 
+class QuotePromotionSchema(Schema):
+    id = fields.Integer(required=True, metadata={"description": "The promotion's id."})
+    name = fields.String(
+        required=True, metadata={"description": "Its name in the request's Accept-Language."}
+    )
+    names = fields.Dict(
+        keys=fields.String(),
+        values=fields.String(),
+        required=True,
+        metadata={"description": "Its name per language: zh-Hans, zh-Hant, en."},
+    )
+    points = fields.Integer(required=True, metadata={"description": "Points it would add."})
+    coupon_type = fields.String(
+        required=True,
+        allow_none=True,
+        metadata={"description": "The coupon type it would give (the code is made at checkout)."},
+    )
+
+
 class SaleQuoteResultSchema(Schema):
     discount_fen = fields.Integer(required=True)
     charged_fen = fields.Integer(required=True, metadata={"description": "To pay."})
@@ -136,6 +156,15 @@ class SaleQuoteResultSchema(Schema):
         required=True,
         metadata={
             "description": "The rules applied: level, card discount, member day, promotions…"
+        },
+    )
+    promotions = fields.List(
+        fields.Nested(QuotePromotionSchema),
+        required=True,
+        metadata={
+            "description": "The promotions in force that a member's sale paid in cash or stored "
+            "value would get (their points are in points_earned); none for an anonymous card "
+            "or a sale that charges nothing. The checkout's own answer is what counts."
         },
     )
 
@@ -160,6 +189,7 @@ def checkout_quote(data: dict[str, Any]) -> dict[str, Any]:
     The counter shows it before the member confirms. 404 ``not_found`` (the card);
     409 ``card_not_active``, ``outside_validity``; 400 ``amount_too_large``.
     """
+    language = request_language()
     quote = quote_sale(
         resolve_card(data["card"]),
         g.store,
@@ -168,11 +198,15 @@ def checkout_quote(data: dict[str, Any]) -> dict[str, Any]:
         points_offset=data["points_offset"],
     )
     return {
-        "discount_fen": quote.discount_fen,
-        "charged_fen": quote.charged_fen,
-        "points_offset_fen": quote.points_offset_fen,
+        "discount_fen": quote.rules.discount_fen,
+        "charged_fen": quote.rules.charged_fen,
+        "points_offset_fen": quote.rules.points_offset_fen,
         "points_earned": quote.points_earned,
-        "applied": list(quote.applied),
+        "applied": list(quote.rules.applied),
+        "promotions": [
+            {**p, "name": p["names"].get(language) or next(iter(p["names"].values()), "")}
+            for p in quote.promotions
+        ],
     }
 
 

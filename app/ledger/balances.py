@@ -53,6 +53,23 @@ def card_balances(card_id: int) -> Balances:
     return _from_rows((r[0], r[1]) for r in rows)
 
 
+def card_stored_value(card_id: int) -> tuple[int, int]:
+    """(paid, bonus) fen of a card's stored value: what the counter shows apart, because a
+    return (退卡) refunds only the paid part and a sale spends bonus first."""
+    from app.ledger.models import Account
+
+    rows = {
+        asset: balance
+        for asset, balance in db.session.execute(
+            select(Account.asset, Account.balance).where(
+                Account.card_id == card_id,
+                Account.asset.in_(("stored_value_paid", "stored_value_bonus")),
+            )
+        )
+    }
+    return int(rows.get("stored_value_paid") or 0), int(rows.get("stored_value_bonus") or 0)
+
+
 def _member_cards():  # type: ignore[no-untyped-def]
     """The member's working cards, for ``IN``; the member id is the ``member`` parameter."""
     from app.cards.models import Card

@@ -315,7 +315,7 @@ def checkout(
     elif pay_with == "points":
         per_yuan = in_force.offset_points_per_yuan
         points_paid = -(-charged * per_yuan // 100)
-    applied_promotions = _promotions_in_force(
+    applied_promotions = promotions_in_force(
         member, store, charged if earns else 0, items, now, points_earned
     )
     points_earned += sum(p["points"] for _, _, p, _ in applied_promotions)
@@ -499,19 +499,22 @@ _Applied = tuple[
 ]
 
 
-def _promotions_in_force(
+def promotions_in_force(
     member: Any,
     store: Any,
     charged_fen: int,
     items: Sequence[Mapping[str, Any]] | None,
     at: dt.datetime,
     base_points: int,
+    *,
+    coupon_codes: bool = True,
 ) -> list[_Applied]:
     """The promotions a member's checkout gets, each with what it gives (see the docstring).
 
     None for an anonymous card, or a checkout that charges no money or earns nothing
     (``charged_fen`` 0). A coupon type retired since the promotion was made gives nothing.
-    The coupon's code is chosen here, so the transaction's details can name it.
+    The coupon's code is chosen here, so the transaction's details can name it; a quote
+    (``coupon_codes=False``) reads the same offers and gives no code, as it posts nothing.
     """
     if member is None or charged_fen <= 0:
         return []
@@ -533,7 +536,7 @@ def _promotions_in_force(
             "names": dict(offer.names),
             "points": offer.extra_points(base_points),
             "coupon_type": kind.code if kind is not None else None,
-            "coupon": redemption.new_coupon_code() if kind is not None else None,
+            "coupon": redemption.new_coupon_code() if kind is not None and coupon_codes else None,
         }
         applied.append((provider, offer, line, kind))
     return applied

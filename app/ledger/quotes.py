@@ -2,14 +2,16 @@
 
 A counter shows the level discount, any promotion and the points a sale earns (or the
 bonus of a recharge) before the member agrees; these are the same rules the posting
-then applies (``rules.quote_checkout``, ``rules.best_recharge_plan``), read now. A rule
-change between the quote and the posting is possible; the posting's answer is what
-counts and what the receipt prints.
+then applies (``rules.quote_checkout``, ``rules.best_recharge_plan``, and the promotions
+seam through ``operations.promotions_in_force``), read now. A rule or promotion change
+between the quote and the posting is possible; the posting's answer is what counts and
+what the receipt prints.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app
@@ -17,9 +19,23 @@ from flask import current_app
 from app.cards.models import Card
 from app.db import utcnow
 from app.errors import AmountTooLarge
-from app.ledger.operations import ensure_usable
+from app.ledger.operations import ensure_usable, promotions_in_force
 from app.ledger.rules import engine as rules
 from app.stores.models import Store
+
+
+@dataclass(frozen=True)
+class SaleQuote:
+    """A sale paid in cash or stored value, as the checkout would post it now."""
+
+    rules: rules.CheckoutQuote
+    #: Each promotion that would apply: id, names, the points it adds, the coupon type.
+    promotions: tuple[dict[str, Any], ...]
+
+    @property
+    def points_earned(self) -> int:
+        """All the sale earns, promotions included (as the checkout's ``points_earned``)."""
+        return self.rules.points_earned + sum(p["points"] for p in self.promotions)
 
 
 def quote_sale(
@@ -29,19 +45,34 @@ def quote_sale(
     *,
     items: Sequence[dict[str, Any]] | None = None,
     points_offset: int = 0,
-) -> rules.CheckoutQuote:
-    """The discount, charge, points offset and points of a sale on ``card``, not posted."""
+) -> SaleQuote:
+    """The discount, charge, points offset, points and promotions of a sale, not posted."""
     _within_maximum(amount_fen)
     ensure_usable(card)
-    return rules.quote_checkout(
+    at = utcnow()
+    lines = [dict(i) for i in items] if items is not None else None
+    quote = rules.quote_checkout(
         card=card,
         member=card.member,
         store=store,
         amount_fen=amount_fen,
-        items=[dict(i) for i in items] if items is not None else None,
+        items=lines,
         points_offset=points_offset,
-        at=utcnow(),
+        at=at,
     )
+    offers = promotions_in_force(
+        card.member,
+        store,
+        quote.charged_fen,
+        lines,
+        at,
+        quote.points_earned,
+        coupon_codes=False,
+    )
+    promotions = tuple(
+        {k: line[k] for k in ("id", "names", "points", "coupon_type")} for _, _, line, _ in offers
+    )
+    return SaleQuote(quote, promotions)
 
 
 def quote_recharge(card: Card, amount_fen: int) -> tuple[str | None, int]:

@@ -35,6 +35,7 @@ def _card_json(card: Card, **fields: Any) -> dict[str, Any]:
         "issued_at": NOW_JSON,
         "replaced_by": None,
         "balances": ZERO,
+        "stored_value": {"paid_fen": 0, "bonus_fen": 0},
     }
     body.update(fields)
     return body

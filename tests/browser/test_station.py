@@ -3,6 +3,7 @@ receipt reaches the printer; a swipe pushed by the devices; offline and back."""
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 import time
 from collections.abc import Iterator
@@ -13,6 +14,9 @@ import pytest
 from flask import Flask
 from werkzeug.serving import make_server
 
+from app.campaigns import promotions
+from app.campaigns.promotions import PromotionTerms
+from app.db import db
 from app.store_station.counter.events import IncomingCall, Swiped
 from app.store_station.counter.station import Station, create_station_app
 from tests.browser.conftest import screenshot
@@ -64,7 +68,7 @@ def test_sign_in_scan_check_out_and_the_receipt_prints(page: Any, counter_page: 
     page.keyboard.press("Enter")
     page.wait_for_selector("#member:not(.hidden)")
     assert page.locator("#m-phone").inner_text() == "138****8000"
-    assert page.locator("#m-sv").inner_text() == "¥200.00"
+    assert page.locator("#m-sv").inner_text() == "¥200.00 (充值金额 ¥200.00 · 赠送金额 ¥0.00)"
     page.fill("#amount", "100")
     page.click("#quote-button")
     page.wait_for_selector("#quote:not(.hidden)")
@@ -110,9 +114,42 @@ def test_sign_in_scan_check_out_and_the_receipt_prints(page: Any, counter_page: 
     page.locator("#member").evaluate("e => e.classList.add('hidden')")
     station.devices.events.put(IncomingCall(number="13800138000"))
     page.wait_for_selector("#member:not(.hidden)")
-    assert "来电" in page.locator("#message").inner_text()
+    # The member box may show first from a refresh still in flight: wait for the call's line.
+    page.wait_for_function("document.getElementById('message').textContent.includes('来电')")
     assert page.locator("#m-phone").inner_text() == "138****8000"
     screenshot(page, "station_caller_id")
+
+
+def test_todays_promotions_appear_on_lookup_and_in_the_quote(page: Any, counter_page: Any) -> None:
+    url, _station, _central, world, _printer = counter_page
+    now = dt.datetime.now(dt.UTC)
+    promotions.create_promotion(
+        PromotionTerms(
+            names={"zh-Hans": "双倍积分周", "en": "Double points week"},
+            starts_at=now - dt.timedelta(hours=1),
+            ends_at=now + dt.timedelta(days=2),
+            multiplier_bp=20000,
+            bonus_points=8,
+        )
+    )
+    db.session.commit()
+    page.goto(url + "/")
+    page.fill("#username", "alice")
+    page.fill("#password", PASSWORD)
+    page.click("#signin-form button[type=submit]")
+    page.wait_for_selector("#counter:not(.hidden)")
+    page.keyboard.type(world.card_number)
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#member:not(.hidden)")
+    listed = page.locator("#m-promotions li").all_inner_texts()
+    assert len(listed) == 1 and listed[0].startswith("双倍积分周: 2倍积分, 赠送8积分 (截至 20")
+    page.fill("#amount", "100")
+    page.click("#quote-button")
+    page.wait_for_selector("#quote:not(.hidden)")
+    quote = page.locator("#quote").inner_text()
+    # ¥98 charged: 98 points, +98 for 2×, +8 bonus.
+    assert "实付 ¥98.00" in quote and "204" in quote and "双倍积分周 +106" in quote
+    screenshot(page, "station_promotions")
 
 
 def test_the_offline_banner_and_back(page: Any, counter_page: Any) -> None:

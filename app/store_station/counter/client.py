@@ -149,9 +149,15 @@ class CentralClient:
         *,
         staff_token: str | None,
         key: str | None = None,
+        language: str | None = None,
     ) -> dict[str, Any]:
         result: dict[str, Any] = self.request(
-            "POST", path, json=body, idempotency_key=key, staff_token=staff_token
+            "POST",
+            path,
+            json=body,
+            idempotency_key=key,
+            staff_token=staff_token,
+            language=language,
         )
         return result
 

@@ -443,6 +443,9 @@ def _member_view(card: dict[str, Any], member: dict[str, Any] | None) -> dict[st
             "pin_required": bool(card.get("has_pin")),
             "pin_locked_until": card.get("pin_locked_until"),
             "balances": balances,
+            # Paid and bonus apart (a return refunds the paid part only); none from an older
+            # central service.
+            "stored_value": card.get("stored_value"),
         },
         "member": None
         if member is None
@@ -454,6 +457,16 @@ def _member_view(card: dict[str, Any], member: dict[str, Any] | None) -> dict[st
             "cards": [
                 {"number": c["number"], "type": c["type"], "state": c["state"]}
                 for c in member.get("cards", [])
+            ],
+            # Today's promotions for this member (an older central service sends none).
+            "promotions": [
+                {
+                    "id": p["id"],
+                    "name": p["name"],
+                    "effects": list(p.get("effects") or ()),
+                    "ends_at": p.get("ends_at"),
+                }
+                for p in member.get("promotions") or ()
             ],
         },
     }
@@ -533,7 +546,13 @@ def _routes(flask_app: Flask, station: Station) -> None:
             body["items"] = _central_items(data["items"])
         if data["points_offset"]:
             body["points_offset"] = data["points_offset"]
-        quoted = station.call(station.client.post, "/checkout/quote", body, staff_token=None)
+        quoted = station.call(
+            station.client.post,
+            "/checkout/quote",
+            body,
+            staff_token=None,
+            language=_language(flask_app),  # the promotions' names in the page's language
+        )
         station.devices.show_due(quoted["charged_fen"])
         return quoted
 
@@ -879,7 +898,9 @@ def _receipt_items(items: list[dict[str, Any]] | None) -> tuple[Item, ...]:
 
 def _payments(pay_with: str, result: dict[str, Any], body: dict[str, Any]) -> tuple[Payment, ...]:
     if pay_with == "visits":
-        return (Payment("visits", 0, visits=1),)
+        # As the central checkout counts them: the items' quantities, else one visit.
+        items = body.get("items") or ()
+        return (Payment("visits", 0, visits=sum(int(i["quantity"]) for i in items) or 1),)
     paid = [Payment(pay_with, result["charged_fen"])]
     points = int(body.get("points_offset") or 0)
     if points and "discount_fen" in result:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
+from app.campaigns import promotions
+from app.campaigns.promotions import PromotionTerms
 from app.db import db
 from app.ledger.models import Transaction
 from tests.store_station.counter.conftest import PASSWORD, TcpPrinter, World
@@ -31,6 +34,8 @@ def test_sign_in_lookup_checkout_prints_and_the_ledger_names_the_staff(
     assert found.json["member"]["name"] == "王小明"
     assert found.json["card"]["state"] == "active"
     assert found.json["card"]["balances"]["stored_value_fen"] == 20000
+    # Paid and bonus apart: the seed recharge of 200 yuan got no bonus.
+    assert found.json["card"]["stored_value"] == {"paid_fen": 20000, "bonus_fen": 0}
     assert found.json["card"]["pin_required"] is False
 
     quote = client.post("/local/quote", json={"ref": world.card_number, "amount_fen": 10000})
@@ -233,3 +238,95 @@ def test_a_strangers_receipt_invites_to_join(
         "/local/checkout", json={"ref": world.card_number, "amount_fen": 100, "pay_with": "cash"}
     )
     assert b"/join" not in tcp_printer.wait_for(2)[-1]
+
+
+def test_the_lookup_shows_todays_promotions_and_the_quote_what_they_add(
+    counter: tuple[Any, Any], world: World
+) -> None:
+    now = dt.datetime.now(dt.UTC)
+    promotion = promotions.create_promotion(
+        PromotionTerms(
+            names={"zh-Hans": "双倍积分周", "en": "Double points week"},
+            starts_at=now - dt.timedelta(hours=1),
+            ends_at=now + dt.timedelta(days=2),
+            multiplier_bp=20000,
+        )
+    )
+    db.session.commit()
+    _station, client = counter
+    sign_in(client)
+    found = client.post("/local/lookup", json={"ref": world.card_number})
+    assert found.status_code == 200, found.json
+    listed = found.json["member"]["promotions"]
+    assert [(p["id"], p["name"], p["effects"]) for p in listed] == [
+        (promotion.id, "Double points week", ["2× points"])
+    ]
+    quote = client.post("/local/quote", json={"ref": world.card_number, "amount_fen": 10000})
+    assert quote.status_code == 200, quote.json
+    assert [p["name"] for p in quote.json["promotions"]] == ["Double points week"]
+    extra = quote.json["promotions"][0]["points"]
+    assert extra > 0 and quote.json["points_earned"] == 2 * extra
+    sold = client.post(
+        "/local/checkout",
+        json={"ref": world.card_number, "amount_fen": 10000, "pay_with": "cash"},
+    )
+    assert sold.status_code == 201, sold.json
+    assert sold.json["points_earned"] == quote.json["points_earned"]
+    db.session.rollback()
+
+
+def test_a_mix_points_offset_and_stored_value_in_one_sale(
+    counter: tuple[Any, Any], world: World, tcp_printer: TcpPrinter
+) -> None:
+    """The mix the central checkout offers: points pay part (``points_offset``), stored
+    value the rest; both are on the receipt and both balances move by what they paid."""
+    _station, client = counter
+    sign_in(client)
+    before = client.post("/local/lookup", json={"ref": world.card_number}).json["card"]
+    assert before["balances"]["points"] >= 100
+    quote = client.post(
+        "/local/quote",
+        json={"ref": world.card_number, "amount_fen": 5000, "points_offset": 100},
+    ).json
+    assert quote["points_offset_fen"] == 100
+    sold = client.post(
+        "/local/checkout",
+        json={
+            "ref": world.card_number,
+            "amount_fen": 5000,
+            "pay_with": "stored_value",
+            "points_offset": 100,
+        },
+    )
+    assert sold.status_code == 201, sold.json
+    charged = sold.json["charged_fen"]
+    assert charged == quote["charged_fen"] == 5000 - sold.json["discount_fen"] - 100
+    after = sold.json["balances"]
+    assert after["stored_value_fen"] == before["balances"]["stored_value_fen"] - charged
+    assert after["points"] == before["balances"]["points"] - 100 + sold.json["points_earned"]
+    receipt = tcp_printer.wait_for(1)[0]
+    assert b"Stored value" in receipt and b"Points" in receipt
+    assert f"{charged // 100}.{charged % 100:02d}".encode() in receipt
+    assert b"\x1bp" not in receipt  # no cash: the drawer stays shut
+    db.session.rollback()
+
+
+def test_a_count_card_visit_of_two_items_uses_two_visits_and_the_receipt_says_so(
+    counter: tuple[Any, Any], world: World, tcp_printer: TcpPrinter
+) -> None:
+    _station, client = counter
+    sign_in(client)
+    sold = client.post(
+        "/local/checkout",
+        json={
+            "ref": world.anonymous_card,
+            "amount_fen": 0,
+            "pay_with": "visits",
+            "items": [{"name": "Wash", "amount_fen": 0, "quantity": 2}],
+        },
+    )
+    assert sold.status_code == 201, sold.json
+    assert sold.json["balances"]["visits"] == 3  # 5 seeded, 2 used
+    receipt = tcp_printer.wait_for(1)[0]
+    assert b"2 visit(s)" in receipt and b"1 visit(s)" not in receipt
+    db.session.rollback()
