@@ -17,7 +17,7 @@ from app.i18n import gettext
 from app.ledger.models import Account
 from app.members.models import Member
 from app.reports.base import Column, Report, ReportParams
-from app.reports.common import in_scope, one_page, store_labels
+from app.reports.common import in_scope, members_by_id, one_page, store_labels
 
 
 def _asset_sum(asset: str) -> Any:
@@ -47,14 +47,7 @@ def report(session: Session, params: ReportParams) -> Report:
         .order_by((paid + bonus).desc(), points.desc(), Member.id)
     )
     found = session.execute(one_page(query, params)).all()
-    members = {
-        m.id: m
-        for m in session.execute(
-            select(Member.id, Member.name, Member.phone, Member.home_store_id).where(
-                Member.id.in_([r.id for r in found])
-            )
-        )
-    }
+    members = members_by_id(session, [r.id for r in found])
     stores = store_labels(session, {m.home_store_id for m in members.values()})
     rows: list[dict[str, Any]] = []
     for r in found:

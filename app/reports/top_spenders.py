@@ -14,9 +14,8 @@ from sqlalchemy.orm import Session
 
 from app.i18n import gettext
 from app.ledger.models import Transaction
-from app.members.models import Member
 from app.reports.base import Chart, Column, Report, ReportParams
-from app.reports.common import in_scope, one_page, store_labels, utc_bounds
+from app.reports.common import in_scope, members_by_id, one_page, store_labels, utc_bounds
 
 CHART_ROWS = 10
 
@@ -47,14 +46,7 @@ def report(session: Session, params: ReportParams) -> Report:
         .order_by(net.desc(), Transaction.member_id)
     )
     found = session.execute(one_page(query, params)).all()
-    members = {
-        m.id: m
-        for m in session.execute(
-            select(Member.id, Member.name, Member.phone, Member.home_store_id).where(
-                Member.id.in_([r.member_id for r in found])
-            )
-        )
-    }
+    members = members_by_id(session, [r.member_id for r in found])
     stores = store_labels(session, {m.home_store_id for m in members.values()})
     first = (params.page or 1) - 1
     rows: list[dict[str, Any]] = []
