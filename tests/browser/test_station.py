@@ -68,7 +68,7 @@ def test_sign_in_scan_check_out_and_the_receipt_prints(page: Any, counter_page: 
     page.keyboard.press("Enter")
     page.wait_for_selector("#member:not(.hidden)")
     assert page.locator("#m-phone").inner_text() == "138****8000"
-    assert page.locator("#m-sv").inner_text() == "¥200.00 (充值金额 ¥200.00 · 赠送金额 ¥0.00)"
+    assert page.locator("#m-sv").inner_text() == "¥200.00 (充值金额 ¥200.00 · 赠送 ¥0.00)"
     page.fill("#amount", "100")
     page.click("#quote-button")
     page.wait_for_selector("#quote:not(.hidden)")
