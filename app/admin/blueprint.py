@@ -30,14 +30,13 @@ from app.admin import (
 )
 from app.admin.messages import (
     card_action_labels,
-    card_state_labels,
-    card_type_labels,
     gender_labels,
     language_labels,
     permission_labels,
     role_labels,
     transaction_kind_labels,
 )
+from app.cards.labels import card_state_labels, card_type_labels
 from app.db import db, finish_failed, utcnow
 from app.errors import LaoyouError
 from app.limits import MAX_ID

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from app.cards.labels import card_state_labels
 from app.errors import LaoyouError
 from app.i18n import gettext
 
@@ -140,16 +141,6 @@ def language_labels() -> dict[str, str]:
     return {"zh-Hans": "简体中文", "zh-Hant": "繁體中文", "en": "English"}
 
 
-def card_state_labels() -> dict[str, str]:
-    return {
-        "active": gettext("Active"),
-        "lost": gettext("Reported lost"),
-        "frozen": gettext("Frozen"),
-        "cancelled": gettext("Cancelled"),
-        "expired": gettext("Expired"),
-    }
-
-
 def card_action_labels() -> dict[str, str]:
     return {
         "report-lost": gettext("Report lost"),
@@ -164,16 +155,6 @@ def card_action_labels() -> dict[str, str]:
         "bind": gettext("Bound to the member"),
         "expire": gettext("Expired"),
         "renew": gettext("Renewed"),
-    }
-
-
-def card_type_labels() -> dict[str, str]:
-    return {
-        "points": gettext("Points card"),
-        "stored_value": gettext("Stored value card"),
-        "count": gettext("Count card"),
-        "period": gettext("Period card"),
-        "gift": gettext("Gift card"),
     }
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from werkzeug.datastructures import MultiDict
 
+from app.cards.labels import card_type_labels
 from app.cards.models import CARD_TYPES
 from app.i18n import gettext
 from app.ledger.redemption.models import COUPON_KINDS
@@ -91,16 +92,6 @@ def _weekdays() -> list[tuple[str, str]]:
         gettext("Sun"),
     ]
     return [(str(n), name) for n, name in enumerate(names, start=1)]
-
-
-def card_type_labels() -> dict[str, str]:
-    return {
-        "points": gettext("Points card"),
-        "stored_value": gettext("Stored value card"),
-        "count": gettext("Count card"),
-        "period": gettext("Period card"),
-        "gift": gettext("Gift card"),
-    }
 
 
 def _labelled(values: Sequence[str], labels: dict[str, str]) -> Choices:

@@ -12,31 +12,12 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app.cards.labels import card_state_labels, card_type_labels
 from app.cards.models import Card
 from app.i18n import gettext
 from app.members.models import Member
 from app.reports.base import Chart, Column, Report, ReportParams
 from app.reports.common import in_scope, one_page, store_labels
-
-
-def card_type_labels() -> dict[str, str]:
-    return {
-        "points": gettext("Points card"),
-        "stored_value": gettext("Stored value card"),
-        "count": gettext("Count card"),
-        "period": gettext("Period card"),
-        "gift": gettext("Gift card"),
-    }
-
-
-def card_state_labels() -> dict[str, str]:
-    return {
-        "active": gettext("Active"),
-        "lost": gettext("Reported lost"),
-        "frozen": gettext("Frozen"),
-        "cancelled": gettext("Cancelled"),
-        "expired": gettext("Expired"),
-    }
 
 
 def report(session: Session, params: ReportParams) -> Report:
