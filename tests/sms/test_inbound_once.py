@@ -175,6 +175,76 @@ def test_twin_read_only_deliveries_get_one_reply_and_one_row(
         assert engine_runs == [("POINTS", True)]  # the twins waited on the claim, then replayed
 
 
+def _in_transaction(dbapi_connection: Any) -> bool:
+    from psycopg.pq import TransactionStatus
+
+    if hasattr(dbapi_connection, "info"):  # psycopg
+        return bool(dbapi_connection.info.transaction_status != TransactionStatus.IDLE)
+    return bool(dbapi_connection.in_transaction)  # sqlite3
+
+
+def _transaction_states(live_app: Flask, send: Any) -> tuple[list[str], list[bool]]:
+    """While ``send()`` runs: each statement's verb, marked when a transaction was open
+    as it ran, and each pooled connection's autocommit as the pool takes it back."""
+    from sqlalchemy import event
+
+    engine = db.engine
+    at_statement: list[str] = []
+    at_checkin: list[bool] = []
+
+    def statement(conn: Any, _cursor: Any, sql: str, *_args: Any) -> None:
+        # After it ran: psycopg sends BEGIN with the first statement of a transaction.
+        if sql.strip(" ;"):  # not the pool's ping
+            opened = _in_transaction(conn.connection.dbapi_connection)
+            at_statement.append(sql.split()[0] + (" in BEGIN" if opened else ""))
+
+    def checkin(dbapi_connection: Any, _record: Any) -> None:
+        at_checkin.append(bool(getattr(dbapi_connection, "autocommit", False) is True))
+
+    event.listen(engine, "after_cursor_execute", statement)
+    event.listen(engine.pool, "checkin", checkin)
+    try:
+        with live_app.app_context():
+            send()
+    finally:
+        event.remove(engine, "after_cursor_execute", statement)
+        event.remove(engine.pool, "checkin", checkin)
+    return at_statement, at_checkin
+
+
+@pytest.mark.concurrent
+def test_a_read_only_answer_on_postgresql_opens_no_transaction_and_leaves_none_in_autocommit(
+    live_app: Flask, reply_first: bool
+) -> None:
+    """Reply first on PostgreSQL: the reads and the claim run in autocommit (no BEGIN,
+    no COMMIT: two round trips of six); the pool gets the connection back transactional,
+    so the next unit of work (a checkout) is one transaction as always. SQLite, and the
+    plain path, answer in the session's one transaction."""
+    _seed_member()
+    client = live_app.test_client()
+    params = inbound_params(PHONE, "POINTS", "SMauto")
+    statements, checkins = _transaction_states(
+        live_app, lambda: _reply(post_signed(client, "/sms/twilio", params))
+    )
+    autocommit = reply_first and db.engine.dialect.name == "postgresql"
+    assert statements[-1].startswith("INSERT" if reply_first else "UPDATE"), statements
+    assert all(s.endswith(" in BEGIN") != autocommit for s in statements), statements
+    assert checkins and not any(checkins)
+    row = db.session.scalars(select(InboundMessage).filter_by(provider_id="SMauto")).one()
+    assert (row.command, row.status) == ("points", "replied")
+    db.session.rollback()  # SQLite: let go of the database's write lock
+    # A command that writes is claimed first, in one transaction, either way.
+    statements, checkins = _transaction_states(
+        live_app,
+        lambda: _reply(
+            post_signed(client, "/sms/twilio", inbound_params(PHONE, "LANG zh", "SMwrites"))
+        ),
+    )
+    assert statements[0].startswith("INSERT"), statements
+    assert all(s.endswith(" in BEGIN") for s in statements), statements
+    assert checkins and not any(checkins)
+
+
 # --- a command declared read-only writes nothing but its message ------------------------
 
 
