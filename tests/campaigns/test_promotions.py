@@ -207,6 +207,56 @@ def test_an_ended_promotion_no_longer_applies_and_stays_ended(member: Any) -> No
     assert actions[-2:] == ["promotion.create", "promotion.end"]
 
 
+def _promotion_reads(send: Any) -> int:
+    from sqlalchemy import event
+
+    seen: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if "FROM promotion" in statement and "promotion_use" not in statement:
+            seen.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        send()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    return len(seen)
+
+
+def test_checkouts_read_the_promotions_once_per_cache_period_and_a_change_at_once(
+    member: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A checkout reads the promotions from the process's copy (kept CACHE_SECONDS); a
+    promotion made, changed or ended here applies to the next checkout at once."""
+    clock_s = [1000.0]
+    monkeypatch.setattr(promotions.time, "monotonic", lambda: clock_s[0])
+    assert _promotion_reads(lambda: pay(member, 10000, "c1")) == 1
+    assert _promotion_reads(lambda: pay(member, 10000, "c2")) == 0
+    promotion = promotions.create_promotion(terms(bonus_points=7))
+    assert pay(member, 10000, "c3").points_earned == 100 + 100 + 7
+    promotions.update_promotion(promotion, terms(bonus_points=9))
+    assert pay(member, 10000, "c4").points_earned == 100 + 100 + 9
+    with frozen(DURING):
+        promotions.end_promotion(promotion)
+    assert pay(member, 10000, "c5", at=DURING + dt.timedelta(minutes=1)).promotions == ()
+
+
+def test_a_promotion_another_process_made_applies_within_the_cache_period(
+    member: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock_s = [1000.0]
+    monkeypatch.setattr(promotions.time, "monotonic", lambda: clock_s[0])
+    assert pay(member, 10000, "o1").promotions == ()
+    # Another process's panel: the row, and nothing of this process's copy dropped.
+    values = promotions.check_terms(terms(bonus_points=5))
+    db.session.add(Promotion(**values))
+    db.session.flush()
+    assert pay(member, 10000, "o2").promotions == ()
+    clock_s[0] += promotions.CACHE_SECONDS + 0.1
+    assert pay(member, 10000, "o3").points_earned == 100 + 100 + 5
+
+
 def test_an_update_is_audited_with_what_changed(app: Any) -> None:
     promotion = promotions.create_promotion(terms())
     with frozen(START - dt.timedelta(days=1)):
