@@ -236,7 +236,8 @@ def _page_context() -> dict[str, Any]:
     return {
         "csrf_token": generate_csrf,
         "staff": guard.current_staff(),
-        "rooms": views.rooms(),
+        "rooms": (rooms := views.rooms()),
+        "room_groups": views.room_groups(rooms),
         "role_labels": role_labels(),
         "permission_labels": permission_labels(),
         "language_labels": language_labels(),

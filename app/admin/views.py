@@ -37,40 +37,56 @@ MAX_FIELD_CHARS = 200
 
 
 def rooms() -> list[dict[str, Any]]:
-    """The panel's rooms the signed-in staff member may enter, for the navigation.
+    """The panel's rooms the signed-in staff member may enter, in the navigation's order.
 
-    Each later room (rules, members, reports…) adds a line here with the permission its
-    views require, so a link is never shown to someone the page would refuse.
+    Each room names the permission its views require, so a link is never shown to someone
+    the page would refuse, and its group (``room_groups``): the panel has some twenty
+    rooms, too many for one row a staff member could scan.
     """
+    members = gettext("Members and balances")
+    marketing = gettext("Marketing")
+    figures = gettext("Reports and operations")
+    settings = gettext("Settings")
     every = [
-        ("admin.dashboard", gettext("Dashboard"), None),
-        ("admin.member_search", gettext("Members"), "members.view"),
-        ("admin.adjust_page", gettext("Adjust a balance"), "balances.adjust"),
-        ("admin.approvals_page", gettext("Approvals"), "balances.approve"),
-        ("admin.rules", gettext("Rules"), "rules.view"),
-        ("admin.reports", gettext("Reports"), "reports.view"),
-        ("admin.activities", gettext("Activities"), "campaigns.manage"),
-        ("admin.votes", gettext("Votes"), "campaigns.manage"),
-        ("admin.draws", gettext("Draws"), "campaigns.manage"),
-        ("admin.promotions", gettext("Promotions"), "campaigns.manage"),
-        ("admin.staff_list", gettext("Staff"), "staff.manage"),
-        ("admin.stores", gettext("Stores"), "stores.manage"),
-        ("admin.api_keys", gettext("API keys"), "api_keys.manage"),
-        ("admin.questions", gettext("Questionnaire"), "rules.view"),
-        ("admin.audit", gettext("Audit log"), "audit.view"),
-        ("admin.texts", gettext("Message texts"), "rules.view"),
-        ("admin.jobs", gettext("Scheduled jobs"), "jobs.view"),
-        ("admin.system", gettext("System"), "audit.view"),
-        ("admin.segments_list", gettext("Segments"), "campaigns.manage"),
-        ("admin.broadcasts_list", gettext("Broadcasts"), "campaigns.manage"),
+        (None, "admin.dashboard", gettext("Dashboard"), None),
+        (members, "admin.member_search", gettext("Members"), "members.view"),
+        (members, "admin.adjust_page", gettext("Adjust a balance"), "balances.adjust"),
+        (members, "admin.approvals_page", gettext("Approvals"), "balances.approve"),
+        (marketing, "admin.segments_list", gettext("Segments"), "campaigns.manage"),
+        (marketing, "admin.broadcasts_list", gettext("Broadcasts"), "campaigns.manage"),
+        (marketing, "admin.promotions", gettext("Promotions"), "campaigns.manage"),
+        (marketing, "admin.activities", gettext("Activities"), "campaigns.manage"),
+        (marketing, "admin.votes", gettext("Votes"), "campaigns.manage"),
+        (marketing, "admin.draws", gettext("Draws"), "campaigns.manage"),
+        (figures, "admin.reports", gettext("Reports"), "reports.view"),
+        (figures, "admin.jobs", gettext("Scheduled jobs"), "jobs.view"),
+        (figures, "admin.audit", gettext("Audit log"), "audit.view"),
+        (figures, "admin.system", gettext("System"), "audit.view"),
+        (settings, "admin.rules", gettext("Rules"), "rules.view"),
+        (settings, "admin.texts", gettext("Message texts"), "rules.view"),
+        (settings, "admin.questions", gettext("Questionnaire"), "rules.view"),
+        (settings, "admin.stores", gettext("Stores"), "stores.manage"),
+        (settings, "admin.staff_list", gettext("Staff"), "staff.manage"),
+        (settings, "admin.api_keys", gettext("API keys"), "api_keys.manage"),
     ]
     if current_staff() is None:
         return []
     return [
-        {"endpoint": e, "label": label}
-        for e, label, permission in every
+        {"endpoint": endpoint, "label": label, "group": group}
+        for group, endpoint, label, permission in every
         if permission is None or may(permission)
     ]
+
+
+def room_groups(visible: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``visible`` rooms gathered under their groups, in order; a group with no room the
+    staff member may enter is left out."""
+    groups: list[dict[str, Any]] = []
+    for room in visible:
+        if not groups or groups[-1]["label"] != room["group"]:
+            groups.append({"label": room["group"], "rooms": []})
+        groups[-1]["rooms"].append(room)
+    return groups
 
 
 @public

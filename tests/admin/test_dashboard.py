@@ -48,3 +48,39 @@ def test_counts_for_the_chain_and_for_one_store(
     assert _counts(chain.text) == {"members": 3, "cards": 3, "transactions": 3}
     assert _counts(store.text) == {"members": 2, "cards": 2, "transactions": 2}
     assert "BJ01" in chain.text and "BJ01" not in store.text
+
+
+def _nav_groups(html: str) -> list[tuple[str, list[str]]]:
+    """The navigation's groups in order: (label, the rooms' link texts); "" above them all."""
+    nav = html[html.index('<nav class="rooms"') : html.index("</nav>")]
+    groups = []
+    for section in nav.split("<section>")[1:]:
+        label = re.search(r'<p class="group"[^>]*>([^<]+)</p>', section)
+        links = re.findall(r"<a href=[^>]+>([^<]+)</a>", section)
+        groups.append((label.group(1) if label else "", links))
+    return groups
+
+
+def test_the_rooms_are_grouped_and_a_group_without_a_room_for_you_is_left_out(
+    signed_in: Any,
+) -> None:
+    admin = signed_in("admin", language="en")
+    assert _nav_groups(admin.get("/admin/").text) == [
+        ("", ["Dashboard"]),
+        ("Members and balances", ["Members", "Adjust a balance", "Approvals"]),
+        (
+            "Marketing",
+            ["Segments", "Broadcasts", "Promotions", "Activities", "Votes", "Draws"],
+        ),
+        ("Reports and operations", ["Reports", "Scheduled jobs", "Audit log", "System"]),
+        (
+            "Settings",
+            ["Rules", "Message texts", "Questionnaire", "Stores", "Staff", "API keys"],
+        ),
+    ]
+    cashier = signed_in("cashier", language="zh-Hans")
+    groups = _nav_groups(cashier.get("/admin/").text)
+    labels = [label for label, _ in groups]
+    assert "设置" not in labels and "营销" not in labels
+    assert all(links for _, links in groups)
+    assert groups[0] == ("", ["概览"])
