@@ -122,7 +122,8 @@ def test_a_nested_segment_built_counted_saved_and_reopened(
     assert either.locator("[data-mode]").first.input_value() == "any"
     first = either.locator("[data-condition]").nth(0)
     first.locator("[data-field]").select_option("level")
-    assert first.locator("[data-op] option").all_inner_texts() == ["属于其一（a, b, …）", "此等级或更高"]
+    ops = first.locator("[data-op] option").all_inner_texts()
+    assert ops == ["属于其一（a, b, …）", "此等级或更高"]
     first.locator("[data-value]").fill("金卡")
     # The second condition of the group by keyboard alone: Enter on the button, then the
     # new condition's controls in tab order.
