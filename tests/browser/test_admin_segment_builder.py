@@ -163,6 +163,7 @@ def test_a_nested_segment_built_counted_saved_and_reopened(
     page.wait_for_function("!document.getElementById('problem').hidden")
     assert "ZZ99" in page.locator("#problem").inner_text()
     assert "invalid" in (store.get_attribute("class") or "")
+    screenshot(page, f"admin-segment-builder-refused-{backend['name']}")
     store.locator("[data-value]").fill("BJ01")
     page.wait_for_function("document.getElementById('count').textContent === '2'")
     assert "invalid" not in (store.get_attribute("class") or "")
