@@ -152,7 +152,7 @@ class Settings:
     JOB_RUNS_KEEP_DAYS: int = 90
     #: Days ahead the points-expiring reminder job looks.
     POINTS_EXPIRING_REMINDER_DAYS: int = 30
-    #: Days ahead the period-card reminder job looks (a card's ``valid_until``).
+    #: Days ahead the card validity reminder job looks (any card's ``valid_until``).
     CARD_EXPIRY_REMINDER_DAYS: int = 7
     #: The win-back job: a member with no transaction of their own for this many days gets
     #: one win-back message, at most once per this many days.

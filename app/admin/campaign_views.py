@@ -15,7 +15,7 @@ from werkzeug.wrappers import Response
 
 from app import clock
 from app.admin.guard import current_staff, requires
-from app.admin.messages import error_text
+from app.admin.messages import error_text, gender_labels
 from app.campaigns import broadcasts as casts
 from app.campaigns import segments
 from app.campaigns.models import BROADCAST_CHANNELS
@@ -77,6 +77,80 @@ def field_labels() -> dict[str, str]:
     }
 
 
+def op_labels() -> dict[str, str]:
+    """What the segment builder calls each operator (the same word for every field)."""
+    return {
+        "gte": gettext("at least"),
+        "lte": gettext("at most"),
+        "eq": gettext("is"),
+        "between": gettext("between (low, high)"),
+        "in": gettext("one of (a, b, …)"),
+        "at_least": gettext("this level or higher"),
+        "has": gettext("has the tag"),
+        "has_any": gettext("has any of the tags"),
+        "has_all": gettext("has all of the tags"),
+        "within_days": gettext("within the last days"),
+        "not_within_days": gettext("not within the last days"),
+        "before": gettext("before"),
+        "after": gettext("after"),
+    }
+
+
+#: Fields whose values are whole numbers (the builder sends numbers, not texts).
+_NUMBER_FIELDS = frozenset(
+    ("age", "points", "stored_value_fen", "spend_fen", "visits", "last_visit", "birthday_month")
+)
+
+
+def _field_choices() -> dict[str, list[tuple[str, str]]]:
+    channels = [("sms", gettext("SMS")), ("wechat", gettext("WeChat"))]
+    genders = list(gender_labels().items())
+    return {"gender": genders, "channel_bound": channels, "opted_in": channels}
+
+
+def builder_setup() -> dict[str, Any]:
+    """What the page's segment builder needs: the fields with their operators, how each
+    value is typed, and its words in the staff member's language. The services still
+    check every definition; this only shapes the form."""
+    labels, choices = field_labels(), _field_choices()
+    fields = [
+        {
+            "name": name,
+            "label": labels.get(name, name),
+            "ops": list(spec.ops),
+            "kind": "answer"
+            if name == "answer"
+            else ("number" if name in _NUMBER_FIELDS else "text"),
+            "days": name in ("spend_fen", "visits"),
+            "question": name == "answer",
+            "choices": choices.get(name, []),
+        }
+        for name, spec in segments.FIELDS.items()
+    ]
+    words = {
+        "match": gettext("Members who match"),
+        "all": gettext("all of these (AND)"),
+        "any": gettext("any of these (OR)"),
+        "none": gettext("none of these (NOT)"),
+        "notall": gettext("not all of these (NOT AND)"),
+        "group": gettext("Group matching"),
+        "condition": gettext("Condition"),
+        "how": gettext("How"),
+        "value": gettext("Value"),
+        "days": gettext("Days"),
+        "question": gettext("Question"),
+        "add_condition": gettext("Add a condition"),
+        "add_group": gettext("Add a group"),
+        "remove": gettext("Remove"),
+        "remove_condition": gettext("Remove this condition"),
+        "remove_group": gettext("Remove this group"),
+        "empty": gettext("No conditions yet: every member matches."),
+        "empty_group": gettext("This group has no conditions yet."),
+        "placeholder": gettext("e.g. tea, or 100, or 2026-01-01"),
+    }
+    return {"fields": fields, "ops": op_labels(), "words": words, "max_depth": segments.MAX_DEPTH}
+
+
 def status_labels() -> dict[str, str]:
     return {
         "scheduled": gettext("Scheduled"),
@@ -118,8 +192,7 @@ def _segment_page(segment: Any, name: str, definition: str, error: str | None = 
         definition=definition,
         error=error,
         preview=shown,
-        fields=segments.FIELDS,
-        field_labels=field_labels(),
+        builder=builder_setup(),
     )
 
 
@@ -162,7 +235,8 @@ def segment_preview() -> tuple[Response, int]:
     try:
         shown = segments.preview(_definition(_field("definition", MAX_DEFINITION_CHARS)))
     except LaoyouError as exc:
-        return jsonify(ok=False, error=error_text(exc)), 400
+        # ``at`` names the node refused (``definition.all[1].value``): the builder marks it.
+        return jsonify(ok=False, error=error_text(exc), at=exc.details.get("field")), 400
     sample = [{"id": i, "phone": phone, "name": name} for i, phone, name in shown.sample]
     return jsonify(ok=True, count=shown.count, sample=sample), 200
 

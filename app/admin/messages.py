@@ -57,6 +57,17 @@ def error_text(exc: LaoyouError) -> str:
         )
     if reason == "card_overdrawn":
         return gettext("The card is overdrawn: settle the debt before returning it.")
+    if reason == "segment_depth":
+        return gettext(
+            "The groups are nested too deep: a segment has at most %(limit)s levels "
+            "(a NOT group counts two).",
+            limit=exc.details.get("limit"),
+        )
+    if reason == "segment_size":
+        return gettext(
+            "Too many conditions: a segment holds at most %(limit)s conditions and groups.",
+            limit=exc.details.get("limit"),
+        )
     if reason == "duplicate_member":
         return gettext("Another member has that phone number.")
     if exc.details.get("field") == "phone":

@@ -257,10 +257,21 @@ def parse_definition(definition: Any) -> dict[str, Any]:
 
 def _parse(node: Any, where: str, depth: int, count: list[int]) -> dict[str, Any]:
     count[0] += 1
+    # ``reason`` lets the panel say these two in the staff member's language.
     if count[0] > MAX_NODES:
-        raise _bad(where, f"a segment holds at most {MAX_NODES} conditions")
+        raise InvalidRequest(
+            f"{where}: a segment holds at most {MAX_NODES} conditions",
+            field=where,
+            reason="segment_size",
+            limit=MAX_NODES,
+        )
     if depth > MAX_DEPTH:
-        raise _bad(where, f"nested deeper than {MAX_DEPTH}")
+        raise InvalidRequest(
+            f"{where}: nested deeper than {MAX_DEPTH}",
+            field=where,
+            reason="segment_depth",
+            limit=MAX_DEPTH,
+        )
     if not isinstance(node, dict):
         raise _bad(where, "must be an object")
     if "field" not in node:

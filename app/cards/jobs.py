@@ -20,7 +20,10 @@ JOBS = (
     Job(
         "card_validity_reminders",
         card_validity_reminders,
-        N_("Remind members whose period card ends within CARD_EXPIRY_REMINDER_DAYS"),
+        N_(
+            "Remind members whose card (a period, membership or gift card) ends within "
+            "CARD_EXPIRY_REMINDER_DAYS"
+        ),
         at="10:05",
     ),
 )

@@ -1,4 +1,5 @@
-"""Cards with a validity window (period cards): reminding their holders before it ends."""
+"""Cards with a validity window (a period card, or any card given a term: a paid annual
+membership, a gift card with an end date): reminding their holders before it ends."""
 
 from __future__ import annotations
 
@@ -13,8 +14,9 @@ from app.signals import card_expiring
 
 def remind_validity_ending(as_of: dt.date, *, days: int) -> int:
     """Announce each member's active card whose last valid day falls within ``days`` of
-    ``as_of`` (``card_expiring``); returns how many. Messaging keys one reminder per card
-    and last day, so a daily run repeats nothing."""
+    ``as_of`` (``card_expiring``), whatever its type; returns how many. Messaging words it
+    for the card's type and keys one reminder per card and last day, so a daily run, a
+    second run or a run on another host repeats nothing."""
     until = as_of + dt.timedelta(days=days)
     cards = db.session.scalars(
         select(Card)

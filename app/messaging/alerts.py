@@ -222,20 +222,32 @@ def on_card_expiring(card: Any, **kw: Any) -> None:
         log.exception("card-expiring reminder for card %s not written", getattr(card, "id", None))
 
 
+#: The validity reminder of each card type (gettext msgids); any other type is a
+#: membership card with a term (a paid annual membership, a stored-value card with an end).
+VALIDITY_TEXTS = {
+    "period": N_(
+        "Card *%(last4)s is valid until %(day)s. Renew it at any of our stores "
+        "to keep its benefits."
+    ),
+    "gift": N_(
+        "Your gift card *%(last4)s expires on %(day)s. "
+        "Use its balance at any of our stores before then."
+    ),
+    "membership": N_(
+        "Your membership card *%(last4)s expires on %(day)s. "
+        "Renew it at any of our stores to keep its benefits."
+    ),
+}
+
+
 def _card_expiring_alert(card: Any, **kw: Any) -> None:
     member = kw.get("member")
     valid_until = kw.get("valid_until")
     if member is None or valid_until is None:
         return
-    with in_language(member.language):
-        body = str(
-            gettext(
-                "Card *%(last4)s is valid until %(day)s. Renew it at any of our stores "
-                "to keep its benefits.",
-                last4=card.number[-4:],
-                day=valid_until.isoformat(),
-            )
-        )
+    msgid = VALIDITY_TEXTS.get(getattr(card, "type", ""), VALIDITY_TEXTS["membership"])
+    values = {"last4": card.number[-4:], "day": valid_until.isoformat()}
+    body = render(member.language, msgid, values)
     # One reminder per card and last day; no alert type of its own (so no switch yet):
     # it is a notice about the member's own card, and an opt-out still stops it.
     _alert(member, body, None, f"alert:card_expiring:{card.id}:{valid_until}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 from collections.abc import Callable
 from typing import Any
@@ -11,6 +12,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from app.campaigns.models import Broadcast, Segment
+from app.campaigns.segments import MAX_DEPTH
 from app.db import db
 
 TEA = {"field": "tag", "op": "has", "value": "tea"}
@@ -66,6 +68,88 @@ def test_a_bad_segment_is_refused_and_nothing_saved(
     assert answer.status_code == 400
     # The form again with the reason; a NUL is refused by the panel's boundary first.
     assert 'role="alert"' in answer.text or "NUL" in answer.text
+    assert db.session.scalars(select(Segment)).all() == []
+
+
+CAKE = {"field": "tag", "op": "has", "value": "cake"}
+#: (tea OR cake) AND NOT (tea AND cake): Ann (tea) and the third (cake), not the second.
+NESTED = {"all": [{"any": [TEA, CAKE]}, {"not": {"all": [TEA, CAKE]}}]}
+
+
+def _nested(levels: int) -> dict[str, Any]:
+    node: dict[str, Any] = TEA
+    for _ in range(levels - 1):
+        node = {"all": [node]}
+    return node
+
+
+def test_a_nested_segment_is_saved_and_shown_back(signed_in: Any, tea_drinkers: list[Any]) -> None:
+    marketer = signed_in("marketer")
+    answer = marketer.post("/admin/segments/preview", {"definition": json.dumps(NESTED)})
+    assert (answer.json["count"], [m["name"] for m in answer.json["sample"]]) == (2, ["Ann", ""])
+    saved = marketer.post(
+        "/admin/segments/new", {"name": "Mixed", "definition": json.dumps(NESTED)}
+    )
+    assert saved.status_code == 302
+    segment = db.session.scalars(select(Segment)).one()
+    assert segment.definition == NESTED
+    page = marketer.get(f"/admin/segments/{segment.id}")
+    # The builder draws the groups from the JSON the page holds, and the count is there.
+    assert "data-count>2<" in page.text
+    shown = page.text.split("data-definition>")[1].split("</textarea>")[0]
+    assert json.loads(html.unescape(shown)) == NESTED
+    setup = page.text.split('id="builder-setup">')[1].split("</script>")[0]
+    assert json.loads(setup)["max_depth"] == MAX_DEPTH
+
+
+@pytest.mark.parametrize(
+    ("language", "deep", "big"),
+    [
+        ("zh-Hans", "条件组嵌套过深：一个分群最多 6 层", "条件过多：一个分群最多包含 100 个"),
+        ("zh-Hant", "條件組巢狀過深：一個分群最多 6 層", "條件過多：一個分群最多包含 100 個"),
+        ("en", "nested too deep: a segment has at most 6 levels", "at most 100 conditions"),
+    ],
+)
+def test_a_too_deep_or_too_big_segment_is_refused_in_the_staff_language(
+    signed_in: Any, tea_drinkers: list[Any], language: str, deep: str, big: str
+) -> None:
+    marketer = signed_in("marketer")
+    switched = marketer.post("/admin/language", {"language": language, "next": "/admin/"})
+    assert switched.status_code == 302
+    too_deep = json.dumps(_nested(MAX_DEPTH + 1))
+    too_big = json.dumps({"any": [TEA] * 100})  # 101 nodes
+    deepest = json.dumps(_nested(MAX_DEPTH))
+    assert marketer.post("/admin/segments/preview", {"definition": deepest}).json["count"] == 2
+    for definition, text in ((too_deep, deep), (too_big, big)):
+        page = marketer.post("/admin/segments/new", {"name": "Deep", "definition": definition})
+        assert page.status_code == 400
+        assert text in html.unescape(page.text)
+        answer = marketer.post("/admin/segments/preview", {"definition": definition})
+        assert answer.status_code == 400 and text in answer.json["error"]
+    # ``at`` names the refused node, for the builder to mark.
+    answer = marketer.post("/admin/segments/preview", {"definition": too_deep})
+    assert answer.json["at"] == "definition" + ".all[0]" * MAX_DEPTH
+    assert db.session.scalars(select(Segment)).all() == []
+
+
+@pytest.mark.parametrize(
+    "definition",
+    [
+        '{"not":' * 2800,
+        '{"all":[' * 2400 + "]}" * 2400,
+        json.dumps({"all": [{"not": {"any": []}}]}),
+        json.dumps({"all": [{"not": TEA, "any": [TEA]}]}),
+        json.dumps({"all": {"any": [TEA]}}),
+        json.dumps({"all": [{"any": [TEA, "tea"]}]}),
+    ],
+)
+def test_a_malformed_nesting_posted_by_hand_is_a_400(
+    signed_in: Any, tea_drinkers: list[Any], definition: str
+) -> None:
+    marketer = signed_in("marketer")
+    page = marketer.post("/admin/segments/new", {"name": "Hand", "definition": definition})
+    assert page.status_code == 400 and 'role="alert"' in page.text
+    assert marketer.post("/admin/segments/preview", {"definition": definition}).status_code == 400
     assert db.session.scalars(select(Segment)).all() == []
 
 

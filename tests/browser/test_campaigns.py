@@ -48,14 +48,16 @@ def test_a_segment_and_a_broadcast_from_making_to_cancelling(
     page.get_by_role("link", name="新建分群").click()
 
     # The builder adds "tag has tea"; the count follows without saving.
-    page.locator("#b-field").select_option("tag")
-    page.locator("#b-op").select_option("has")
-    page.fill("#b-value", "tea")
-    page.locator("#b-add").click()
+    page.locator("#builder [data-add-condition]").click()
+    row = page.locator("#builder [data-condition]")
+    row.locator("[data-field]").select_option("tag")
+    row.locator("[data-op]").select_option("has")
+    row.locator("[data-value]").fill("tea")
     page.wait_for_function("document.getElementById('count').textContent === '3'")
     assert page.locator("#sample tr").count() == 3
     assert "+86137****0111" in page.locator("#sample").inner_text()
-    # A condition the service refuses shows its reason, and the count goes blank.
+    # A condition the service refuses, typed as JSON, shows its reason; the count goes blank.
+    page.locator("#json-box summary").click()
     page.fill("#definition", '{"field": "shoe_size", "op": "eq", "value": 42}')
     page.locator("#definition").dispatch_event("input")
     page.wait_for_function("!document.getElementById('problem').hidden")
