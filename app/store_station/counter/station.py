@@ -556,7 +556,8 @@ def _routes(flask_app: Flask, station: Station) -> None:
             staff_token=None,
             language=_language(flask_app),  # the promotions' names in the page's language
         )
-        station.devices.show_due(quoted["charged_fen"])
+        # A split: what the member still hands over is the cash part.
+        station.devices.show_due((quoted.get("split") or {}).get("cash_fen", quoted["charged_fen"]))
         return quoted
 
     @flask_app.post("/local/checkout")
@@ -606,7 +607,8 @@ def _routes(flask_app: Flask, station: Station) -> None:
             qr_payload=qr_payload,
             qr_caption=qr_caption,
         )
-        station.devices.show_due(result["charged_fen"], result["balances"]["stored_value_fen"])
+        due = result["cash_fen"] if data["stored_value_fen"] else result["charged_fen"]
+        station.devices.show_due(due, result["balances"]["stored_value_fen"])
         return {"sale": key, "queued": False, **result, **station.print(receipt)}, 201
 
     @flask_app.post("/local/reprint")
@@ -923,7 +925,8 @@ def _check_tendered(
     try:
         quoted = station.call(station.client.post, "/checkout/quote", quote, staff_token=None)
     except Offline:
-        due = data["amount_fen"]
+        # A split is refused offline anyway (the queue's own answer, next).
+        due = data["amount_fen"] - (data["stored_value_fen"] or 0)
     else:
         due = (quoted.get("split") or {}).get("cash_fen", quoted["charged_fen"])
     if tendered < due:

@@ -100,6 +100,10 @@ def test_stored_value_plus_cash_prints_both_parts_the_change_and_opens_the_drawe
     offline = client.post("/local/checkout", json={**sale, "stored_value_fen": 1000})
     assert offline.status_code == 503, offline.json
     assert offline.json["error"]["code"] == "offline_not_allowed"
+    with_cash = client.post(
+        "/local/checkout", json={**sale, "stored_value_fen": 1000, "cash_tendered_fen": 29000}
+    )
+    assert with_cash.json["error"]["code"] == "offline_not_allowed", with_cash.json
     assert station.queue.count_pending() == 0
     # A plain cash sale offline still prints the change (no discount offline: 300.00 due).
     queued = client.post("/local/checkout", json={**sale, "cash_tendered_fen": 31000})
