@@ -125,6 +125,13 @@ class AmountTooLarge(LaoyouError):
     status = 400
 
 
+class SplitMismatch(LaoyouError):
+    """A split tender whose parts do not add up to what the sale charges."""
+
+    code = "split_mismatch"
+    status = 400
+
+
 class CardOverdrawn(LaoyouError):
     """A card returned (退卡) while it owes money: the debt is settled before the return."""
 

@@ -65,14 +65,50 @@ class ItemSchema(Schema):
     quantity = WholeNumber(load_default=1, validate=validate.Range(min=1, max=MAX_COUNT))
 
 
+#: A split tender's fields, as the checkout and its quote take them.
+SPLIT_TEXT = (
+    "Split tender (stored value + cash): the part of the charge paid from the card's stored "
+    "value, in fen; the rest is paid in cash, so send pay_with cash. The rest must be at "
+    "least 1 fen: a card that pays it all pays with pay_with stored_value. Spent as a "
+    "stored-value payment (bonus money pro rata, the card's PIN asked as for one, 409 "
+    "insufficient_funds when the card is short, nothing written). More than the charge "
+    "after discounts, coupons and points offset: 400 split_mismatch (details: charged_fen)."
+)
+
+
+def split_field(text: str = SPLIT_TEXT) -> WholeNumber:
+    return WholeNumber(
+        load_default=None,
+        validate=validate.Range(min=1),
+        metadata=_doc(text + LIMITED, **{MAXIMUM_SETTING: "MAX_TRANSACTION_FEN"}),
+    )
+
+
 @document_rules(
-    anyOf=[
-        {"properties": {"amount_fen": {"minimum": 1}}},
-        {"properties": {"pay_with": {"enum": ["visits"]}}},
+    allOf=[
+        {
+            "anyOf": [
+                {"properties": {"amount_fen": {"minimum": 1}}},
+                {"properties": {"pay_with": {"enum": ["visits"]}}},
+            ]
+        },
+        {
+            "anyOf": [
+                {"not": {"required": ["stored_value_fen"]}},
+                {"properties": {"pay_with": {"enum": ["cash"]}}},
+            ]
+        },
+        {
+            "anyOf": [
+                {"not": {"required": ["cash_fen"]}},
+                {"required": ["stored_value_fen"]},
+            ]
+        },
     ]
 )
 class CheckoutSchema(Schema):
-    """``amount_fen`` 0 only with ``pay_with`` visits."""
+    """``amount_fen`` 0 only with ``pay_with`` visits; ``stored_value_fen`` only with
+    ``pay_with`` cash; ``cash_fen`` only with ``stored_value_fen``."""
 
     card = fields.String(
         required=True,
@@ -124,6 +160,13 @@ class CheckoutSchema(Schema):
             "The refund that returns the whole sale gives its coupons back."
         ),
     )
+    stored_value_fen = split_field()
+    cash_fen = split_field(
+        "Split tender: the cash part you showed the member, in fen (optional). When sent, "
+        "stored_value_fen + cash_fen must equal the charge after discounts, coupons and "
+        "points offset, else 400 split_mismatch and nothing is written (a rule that changed "
+        "since your quote is caught here, not at the till)."
+    )
 
 
 class CheckoutCouponSchema(Schema):
@@ -172,6 +215,17 @@ class CheckoutResultSchema(Schema):
             "or stored value), each with what it gave."
         ),
     )
+    stored_value_fen = fields.Integer(
+        required=True,
+        metadata=_doc(
+            "The part of charged_fen paid from stored value: all of it with pay_with "
+            "stored_value, the split's part with stored_value_fen, else 0."
+        ),
+    )
+    cash_fen = fields.Integer(
+        required=True,
+        metadata=_doc("The part of charged_fen paid in cash (pay_with cash), else 0."),
+    )
 
 
 class RechargeSchema(Schema):
@@ -213,6 +267,17 @@ class RefundResultSchema(Schema):
         metadata=_doc(
             "Codes of the sale's coupons given back: only by the refund that returns the "
             "whole sale; a partial refund keeps them used."
+        ),
+    )
+    stored_value_back_fen = fields.Integer(
+        required=True,
+        metadata=_doc("Of refunded_fen, the money given back onto the card's stored value."),
+    )
+    cash_back_fen = fields.Integer(
+        required=True,
+        metadata=_doc(
+            "Of refunded_fen, the money to hand back in cash: all of it for a cash sale; for "
+            "a split sale, what is not given back to the card (each part in proportion)."
         ),
     )
 
@@ -319,7 +384,12 @@ def checkout(data: dict[str, Any]) -> dict[str, Any]:
     404 ``not_found`` (the card, or a coupon not the member's: ``details.field`` says
     which); 403 ``wrong_pin`` / ``pin_required``; 423 ``pin_locked``;
     400 ``amount_too_large`` (over ``MAX_TRANSACTION_FEN``), ``invalid_request`` (an amount
-    that is not a JSON integer, or 0 other than a count-card visit).
+    that is not a JSON integer, or 0 other than a count-card visit; ``stored_value_fen``
+    without pay_with cash), ``split_mismatch`` (a split tender's parts do not add up to
+    the charge).
+
+    Split tender (stored value + cash): ``pay_with`` cash with ``stored_value_fen``; one
+    transaction, whose answer gives both parts (``stored_value_fen``, ``cash_fen``).
     """
     store = _own_store(data["store"])
     result = operations.checkout_card(
@@ -335,6 +405,8 @@ def checkout(data: dict[str, Any]) -> dict[str, Any]:
         station=data["station"],
         external_ref=data["external_ref"],
         coupons=data["coupons"],
+        stored_value_fen=data["stored_value_fen"],
+        cash_fen=data["cash_fen"],
     )
     return {
         "transaction_id": result.transaction_id,
@@ -344,6 +416,8 @@ def checkout(data: dict[str, Any]) -> dict[str, Any]:
         "balances": result.balances.as_dict(),
         "coupons": list(result.coupons),
         "promotions": list(result.promotions),
+        "stored_value_fen": result.stored_value_fen,
+        "cash_fen": result.cash_fen,
     }
 
 
@@ -386,6 +460,9 @@ def recharge(data: dict[str, Any], number: str) -> dict[str, Any]:
 def refund(data: dict[str, Any], transaction_id: int) -> dict[str, Any]:
     """Refund a checkout, whole or in part: money back, earned points taken back.
 
+    Each part goes back where it came from: ``stored_value_back_fen`` onto the card,
+    ``cash_back_fen`` in cash (a split sale's parts in proportion to the money refunded).
+
     The answer says what was refunded (``refunded_fen``) and the points moved back. The
     refund that returns the whole sale gives its coupons back (``coupons_returned``).
     409 ``refund_exceeds_purchase`` (details: ``requested_fen``, null for "all that is
@@ -411,6 +488,8 @@ def refund(data: dict[str, Any], transaction_id: int) -> dict[str, Any]:
         "points_returned": result.points_returned,
         "balances": result.balances.as_dict(),
         "coupons_returned": list(result.coupons_returned),
+        "stored_value_back_fen": result.stored_value_back_fen,
+        "cash_back_fen": result.cash_back_fen,
     }
 
 

@@ -15,7 +15,7 @@ from flask import g
 from marshmallow import Schema, fields, validate
 
 from app.api.base import Blueprint
-from app.api.ledger import LIMITED, CheckoutSchema
+from app.api.ledger import LIMITED, CheckoutSchema, split_field
 from app.api.schemas import MAXIMUM_SETTING, WholeNumber
 from app.auth.services import MAX_PASSWORD_CHARS, find_staff
 from app.auth.station import TOKEN_MAX_AGE_S, sign_in_at_station
@@ -123,6 +123,18 @@ class SaleQuoteSchema(Schema):
     amount_fen = CheckoutSchema._declared_fields["amount_fen"]
     items = CheckoutSchema._declared_fields["items"]
     points_offset = CheckoutSchema._declared_fields["points_offset"]
+    stored_value_fen = split_field(
+        "Split tender (stored value + cash): the part to pay from stored value, in fen; the "
+        "answer's split gives it with the cash part. More than the charge leaves no cash: "
+        "400 split_mismatch (details: charged_fen)."
+    )
+
+
+class SplitSchema(Schema):
+    stored_value_fen = fields.Integer(
+        required=True, metadata={"description": "From the card's stored value."}
+    )
+    cash_fen = fields.Integer(required=True, metadata={"description": "In cash: the rest."})
 
 
 class QuotePromotionSchema(Schema):
@@ -167,6 +179,15 @@ class SaleQuoteResultSchema(Schema):
             "or a sale that charges nothing. The checkout's own answer is what counts."
         },
     )
+    split = fields.Nested(
+        SplitSchema,
+        required=True,
+        allow_none=True,
+        metadata={
+            "description": "With stored_value_fen: the split tender, stored value and cash, "
+            "as the checkout would take it; null without."
+        },
+    )
 
 
 class RechargeQuoteSchema(Schema):
@@ -187,7 +208,8 @@ def checkout_quote(data: dict[str, Any]) -> dict[str, Any]:
     """What a checkout would charge and earn at the key's store now; nothing is posted.
 
     The counter shows it before the member confirms. 404 ``not_found`` (the card);
-    409 ``card_not_active``, ``outside_validity``; 400 ``amount_too_large``.
+    409 ``card_not_active``, ``outside_validity``; 400 ``amount_too_large``,
+    ``split_mismatch`` (``stored_value_fen`` leaves no cash to pay).
     """
     language = request_language()
     quote = quote_sale(
@@ -196,6 +218,7 @@ def checkout_quote(data: dict[str, Any]) -> dict[str, Any]:
         data["amount_fen"],
         items=data["items"],
         points_offset=data["points_offset"],
+        stored_value_fen=data["stored_value_fen"],
     )
     return {
         "discount_fen": quote.rules.discount_fen,
@@ -207,6 +230,7 @@ def checkout_quote(data: dict[str, Any]) -> dict[str, Any]:
             {**p, "name": p["names"].get(language) or next(iter(p["names"].values()), "")}
             for p in quote.promotions
         ],
+        "split": quote.split,
     }
 
 

@@ -7,7 +7,10 @@ signed-in staff member, ``staff:<username>`` from the admin panel).
 
 Cash expected in the drawer: cash sales charged, plus recharges (money paid in at
 the counter), less refunds of cash sales and the paid value returned with a card (退卡).
-Refunds of stored-value sales go back onto the card, not into the hand.
+Refunds of stored-value sales go back onto the card, not into the hand. A split tender
+(stored value + cash) counts its cash part only, in the drawer and under ``cash`` in
+the sales by way of paying (its stored-value part under ``stored_value``), and its
+refunds take out only the cash they hand back (``cash_back_fen``).
 """
 
 from __future__ import annotations
@@ -114,9 +117,12 @@ def _count(figures: DayFigures, row: Any) -> None:
         figures.sales_fen += row.charged_fen
         figures.discount_fen += row.discount_fen
         by = figures.sales_by_pay_with_fen
-        by[pay_with] = by.get(pay_with, 0) + row.charged_fen
+        cash = int(details["cash_fen"]) if "cash_fen" in details else row.charged_fen
+        if "cash_fen" in details:  # a split tender: each part under its own way of paying
+            by["stored_value"] = by.get("stored_value", 0) + row.charged_fen - cash
+        by[pay_with] = by.get(pay_with, 0) + (cash if pay_with == "cash" else row.charged_fen)
         if pay_with == "cash":
-            figures.cash_expected_fen += row.charged_fen
+            figures.cash_expected_fen += cash
     elif row.kind == _RECHARGE:
         figures.recharges += 1
         figures.recharges_fen += row.amount_fen
@@ -126,7 +132,8 @@ def _count(figures: DayFigures, row: Any) -> None:
         figures.refunds += 1
         figures.refunds_fen += row.amount_fen
         if (row.purchase_details or {}).get("pay_with") == "cash":
-            figures.cash_expected_fen -= row.amount_fen
+            # Older refunds did not record it: all of a cash sale's refund was cash.
+            figures.cash_expected_fen -= int(details.get("cash_back_fen", row.amount_fen))
     elif row.kind == _RETURN:
         figures.returns += 1
         figures.returns_fen += row.amount_fen

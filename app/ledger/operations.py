@@ -16,6 +16,15 @@ The written rules (also in docs/architecture.md, "Ledger"):
 - **Paying with points** uses ``offset_points_per_yuan`` points per yuan,
   rounded up to a whole point. Points are earned on money only (cash or stored
   value): a purchase paid with points or visits earns neither points nor growth.
+- **Split tender** (stored value + cash): ``pay_with`` cash with ``stored_value_fen``, the
+  part of the charge the card pays (spent as a stored-value charge: bonus pro rata, paid
+  money down to the credit limit); cash pays the rest, ``charged - stored_value_fen``, at
+  least 1 fen (a card that covers it all pays with ``stored_value``). An optional
+  ``cash_fen`` states the cash part the caller showed: the two must add up to the charge
+  (after discounts, coupons and the points offset), else ``split_mismatch``. The whole
+  charge earns points, as either way of paying does alone. The ledger has no account for
+  the drawer: the journal lines carry the stored-value part, the details carry both
+  (``stored_value_fen``, ``cash_fen``).
 - **Visits**: a count-card checkout uses one visit, or the items' total quantity.
 - **Refunds** give back each part of the purchase (paid money, bonus money,
   points spent, visits) and take back the points and growth it earned, in
@@ -24,11 +33,12 @@ The written rules (also in docs/architecture.md, "Ledger"):
   ``floor(part × R / C)``; a refund returns the difference from the previous
   refunds. So partial refunds never return more than the purchase had, and the
   last one returns exactly the rest. (Bonus money is the part computed; paid
-  money is the refund less the bonus.) Points spent come back as new lots with
-  the expiry of the lots they came from, latest-expiring first. Points earned
-  are taken back from the purchase's own lot first; if the member has spent
-  them, the refund is refused (``insufficient_funds``) rather than letting the
-  purchase keep points it no longer pays for.
+  money is the refund less the bonus.) A split sale's refund gives its stored-value
+  parts back to the card by the same rule and the rest in cash (``cash_back_fen``).
+  Points spent come back as new lots with the expiry of the lots they came from,
+  latest-expiring first. Points earned are taken back from the purchase's own lot
+  first; if the member has spent them, the refund is refused (``insufficient_funds``)
+  rather than letting the purchase keep points it no longer pays for.
 - A purchase charged nothing (wholly offset by points) can only be refunded whole.
 - **Coupons** a checkout carries are checked before it (``redemption.checkout_coupons``),
   take their discount after the level and card discount and before the points offset
@@ -67,6 +77,7 @@ from app.errors import (
     OutsideValidity,
     RefundExceedsPurchase,
     RefundOtherStore,
+    SplitMismatch,
 )
 from app.ledger import journal
 from app.ledger import promotions as promotion_seam
@@ -95,6 +106,9 @@ class CheckoutResult:
     coupons: tuple[dict[str, Any], ...] = ()
     #: Each promotion applied: id, names, the points it added and the coupon it gave.
     promotions: tuple[dict[str, Any], ...] = ()
+    #: The charge's parts: from the card's stored value, and in cash.
+    stored_value_fen: int = 0
+    cash_fen: int = 0
 
 
 @dataclass(frozen=True)
@@ -125,6 +139,9 @@ class RefundResult:
     replayed: bool = False
     #: The codes of the coupons given back (only by the purchase's whole refund).
     coupons_returned: tuple[str, ...] = ()
+    #: The money given back, by where it goes: onto the card, and in cash.
+    stored_value_back_fen: int = 0
+    cash_back_fen: int = 0
 
 
 def _whole(value: Any, field: str, *, minimum: int = 0) -> int:
@@ -221,13 +238,17 @@ def checkout(
     station: str | None = None,
     external_ref: str | None = None,
     coupons: list[str] | None = None,
+    stored_value_fen: int | None = None,
+    cash_fen: int | None = None,
     prelocked: tuple[Mapping[tuple[int, str], Any], Any] | None = None,
 ) -> CheckoutResult:
     """A purchase: discounts and points from the rules, payment from the card, points earned.
 
     ``coupons``: codes of the member's coupons to apply and use with it (see the module
-    docstring). ``prelocked``: (the card's accounts, a row with the key check and the
-    rules' revision) already read and locked in this transaction by :func:`checkout_card`.
+    docstring). ``stored_value_fen`` (with ``pay_with`` cash, and optionally ``cash_fen``):
+    a split tender, see the module docstring. ``prelocked``: (the card's accounts, a row
+    with the key check and the rules' revision) already read and locked in this
+    transaction by :func:`checkout_card`.
     """
     from app.cards.services import verify_pin
     from app.ledger.rules import engine as rules
@@ -241,6 +262,7 @@ def checkout(
         raise InvalidRequest(
             "amount_fen must be at least 1 (only a count-card visit may be 0)", field="amount_fen"
         )
+    split = split_parts(pay_with, stored_value_fen, cash_fen)
     request = {
         "op": "checkout",
         "card": card.id,
@@ -254,6 +276,8 @@ def checkout(
     }
     if coupons:  # only then: the hashes of checkouts without coupons stay what they were
         request["coupons"] = [c.strip().upper() if isinstance(c, str) else c for c in coupons]
+    if split is not None:  # likewise: only a split tender's hash names its parts
+        request["stored_value_fen"], request["cash_fen"] = split
     req_hash = journal.request_hash(request)
     # One statement: the card's accounts locked, whether the key is already posted, and
     # the rules' revision for the quote (a concurrent posting with this key that commits
@@ -272,7 +296,7 @@ def checkout(
     in_force = rules.rules_at(start.revision)
 
     ensure_usable(card)
-    spends_card_value = pay_with in ("stored_value", "points") or points_offset > 0
+    spends_card_value = pay_with in ("stored_value", "points") or points_offset > 0 or bool(split)
     if card.pin_hash is not None and (pin is not None or spends_card_value):
         verify_pin(card, pin)
     member = card.member
@@ -305,6 +329,7 @@ def checkout(
         for c, off in zip(used_coupons, quote.coupon_discounts, strict=True)
     )
     charged = quote.charged_fen
+    from_card = check_split(split, charged)
     earns = pay_with in ("cash", "stored_value")
     points_earned = quote.points_earned if earns else 0
     growth = quote.growth_earned if earns else 0
@@ -322,9 +347,11 @@ def checkout(
 
     entries: list[Entry] = []
     paid_fen = bonus_fen = 0
-    if pay_with == "stored_value" and charged:
+    if from_card is None and pay_with == "stored_value":
+        from_card = charged
+    if from_card:
         paid_fen, bonus_fen = _split_stored_value(
-            charged,
+            from_card,
             paid=int(locked[(card.id, "stored_value_paid")].balance),
             bonus=int(locked[(card.id, "stored_value_bonus")].balance),
         )
@@ -367,6 +394,11 @@ def checkout(
             "visits_used": visits_used,
             "stored_value_paid_fen": paid_fen,
             "stored_value_bonus_fen": bonus_fen,
+            **(
+                {"stored_value_fen": paid_fen + bonus_fen, "cash_fen": charged - from_card}
+                if split is not None and from_card is not None
+                else {}
+            ),
             "points_earned": points_earned,
             "growth_earned": growth,
             "applied": list(quote.applied),
@@ -409,7 +441,57 @@ def checkout(
         balances=balances,
         coupons=coupon_lines,
         promotions=tuple(p for _, _, p, _ in applied_promotions),
+        stored_value_fen=paid_fen + bonus_fen,
+        cash_fen=_cash_part(pay_with, charged, paid_fen + bonus_fen),
     )
+
+
+def split_parts(
+    pay_with: str, stored_value_fen: int | None, cash_fen: int | None
+) -> tuple[int, int | None] | None:
+    """A split tender's parts as asked, checked as numbers (the charge is known later):
+    (stored value, the cash part stated or None), or None for a plain checkout."""
+    if stored_value_fen is None:
+        if cash_fen is not None:
+            raise InvalidRequest(
+                "cash_fen states a split tender's cash part: send stored_value_fen with it",
+                field="cash_fen",
+            )
+        return None
+    from_card = _within_maximum(
+        _whole(stored_value_fen, "stored_value_fen", minimum=1), "stored_value_fen"
+    )
+    if cash_fen is not None:
+        cash_fen = _within_maximum(_whole(cash_fen, "cash_fen", minimum=1), "cash_fen")
+    if pay_with != "cash":
+        raise InvalidRequest(
+            "a split tender pays the rest in cash: send pay_with cash with stored_value_fen",
+            field="pay_with",
+        )
+    return from_card, cash_fen
+
+
+def check_split(split: tuple[int, int | None] | None, charged: int) -> int | None:
+    """The stored-value part of a split tender against the charge, or ``split_mismatch``."""
+    if split is None:
+        return None
+    from_card, cash_fen = split
+    cash = charged - from_card
+    if cash < 1 or (cash_fen is not None and cash_fen != cash):
+        raise SplitMismatch(
+            "stored_value_fen and the cash part must add up to charged_fen, with at least "
+            "1 fen in cash (a card that pays it all: pay_with stored_value)",
+            field="stored_value_fen",
+            charged_fen=charged,
+            stored_value_fen=from_card,
+            cash_fen=cash_fen,
+        )
+    return from_card
+
+
+def _cash_part(pay_with: str, charged: int, from_card: int) -> int:
+    """The part of the charge paid in cash: all of a cash sale's but a split's card part."""
+    return charged - from_card if pay_with == "cash" else 0
 
 
 def checkout_card(
@@ -564,6 +646,10 @@ def _after_checkout_hook(posting: Posting, card: Card) -> None:
 
 
 def _checkout_replay(txn: Transaction) -> CheckoutResult:
+    details = txn.details or {}
+    from_card = int(details.get("stored_value_paid_fen", 0)) + int(
+        details.get("stored_value_bonus_fen", 0)
+    )
     return CheckoutResult(
         transaction_id=txn.id,
         discount_fen=txn.discount_fen,
@@ -573,6 +659,8 @@ def _checkout_replay(txn: Transaction) -> CheckoutResult:
         replayed=True,
         coupons=tuple(txn.details.get("coupons", ())),
         promotions=tuple(txn.details.get("promotions", ())),
+        stored_value_fen=from_card,
+        cash_fen=_cash_part(str(txn.details.get("pay_with")), txn.charged_fen, from_card),
     )
 
 
@@ -837,6 +925,9 @@ def refund(
         ]
 
     details = purchase.details or {}
+    money_back = amount if details.get("pay_with") in ("cash", "stored_value") else 0
+    # A split sale: what is not given back onto the card goes back in cash.
+    cash_back = money_back - paid_back - bonus_back if details.get("pay_with") == "cash" else 0
     growth_back = share.back(int(details.get("growth_earned", 0)))
     # The refund that returns the whole purchase gives its coupons back.
     returns_coupons = bool(details.get("coupons")) and share.after == share.of
@@ -859,6 +950,8 @@ def refund(
             "growth_back": growth_back,
             "points_taken_back": clawback,
             "points_returned": points_returned,
+            "stored_value_back_fen": paid_back + bonus_back,
+            "cash_back_fen": cash_back,
             **({"coupons_returned": coupon_codes} if coupon_codes else {}),
         },
         accounts=locked,
@@ -873,7 +966,6 @@ def refund(
 
         reverse_growth(card.member, growth_back, transaction_id=posting.id)
     balances = _balances_after(card.id, locked, posting)
-    money_back = amount if details.get("pay_with") in ("cash", "stored_value") else 0
     _announce(
         posting,
         card=card,
@@ -889,6 +981,8 @@ def refund(
         points_taken_back=clawback,
         points_returned=points_returned,
         coupons_returned=tuple(coupon_codes),
+        stored_value_back_fen=paid_back + bonus_back,
+        cash_back_fen=cash_back,
     )
 
 
@@ -903,6 +997,8 @@ def _refund_result(txn: Transaction, *, replayed: bool) -> RefundResult:
         points_returned=int(details.get("points_returned", 0)),
         replayed=replayed,
         coupons_returned=tuple(details.get("coupons_returned", ())),
+        stored_value_back_fen=int(details.get("stored_value_back_fen", 0)),
+        cash_back_fen=int(details.get("cash_back_fen", 0)),
     )
 
 

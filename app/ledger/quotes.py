@@ -19,7 +19,7 @@ from flask import current_app
 from app.cards.models import Card
 from app.db import utcnow
 from app.errors import AmountTooLarge
-from app.ledger.operations import ensure_usable, promotions_in_force
+from app.ledger.operations import check_split, ensure_usable, promotions_in_force, split_parts
 from app.ledger.rules import engine as rules
 from app.stores.models import Store
 
@@ -31,6 +31,8 @@ class SaleQuote:
     rules: rules.CheckoutQuote
     #: Each promotion that would apply: id, names, the points it adds, the coupon type.
     promotions: tuple[dict[str, Any], ...]
+    #: A split tender's parts (``stored_value_fen``, ``cash_fen``), when one was asked.
+    split: dict[str, int] | None = None
 
     @property
     def points_earned(self) -> int:
@@ -45,9 +47,12 @@ def quote_sale(
     *,
     items: Sequence[dict[str, Any]] | None = None,
     points_offset: int = 0,
+    stored_value_fen: int | None = None,
 ) -> SaleQuote:
-    """The discount, charge, points offset, points and promotions of a sale, not posted."""
+    """The discount, charge, points offset, points and promotions of a sale, not posted;
+    with ``stored_value_fen``, the split tender's parts (checked as the checkout does)."""
     _within_maximum(amount_fen)
+    asked = split_parts("cash", stored_value_fen, None)
     ensure_usable(card)
     at = utcnow()
     lines = [dict(i) for i in items] if items is not None else None
@@ -72,7 +77,12 @@ def quote_sale(
     promotions = tuple(
         {k: line[k] for k in ("id", "names", "points", "coupon_type")} for _, _, line, _ in offers
     )
-    return SaleQuote(quote, promotions)
+    split = None
+    if asked is not None:
+        from_card = check_split(asked, quote.charged_fen)
+        assert from_card is not None
+        split = {"stored_value_fen": from_card, "cash_fen": quote.charged_fen - from_card}
+    return SaleQuote(quote, promotions, split)
 
 
 def quote_recharge(card: Card, amount_fen: int) -> tuple[str | None, int]:

@@ -144,7 +144,9 @@ def _low_balance(
     if kind != "checkout":
         return
     details = getattr(transaction, "details", None) or {}
-    if details.get("pay_with", "stored_value") != "stored_value":
+    if "stored_value_fen" in details:  # a split tender: the card paid only its part
+        amount_fen = int(details["stored_value_fen"])
+    elif details.get("pay_with", "stored_value") != "stored_value":
         return
     threshold = current_app.config["LOW_BALANCE_ALERT_FEN"]
     after = balances.stored_value_fen

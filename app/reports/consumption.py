@@ -91,6 +91,8 @@ def statements(form: sql.Shape) -> dict[str, Executable]:
             Transaction.discount_fen.label("discount_fen"),
             Transaction.charged_fen.label("charged_fen"),
             Transaction.details["pay_with"].as_string().label("pay_with"),
+            # A split tender (stored value + cash) names its card part; other sales do not.
+            Transaction.details["stored_value_fen"].as_string().label("split"),
         )
         .outerjoin(Store, Store.id == Transaction.store_id)
         .outerjoin(Member, Member.id == Transaction.member_id)
@@ -140,6 +142,7 @@ def report(session: Session, params: ReportParams) -> Report:
             "points": _("Points"),
             "visits": _("Count card"),
         }
+        split_paid = _("Stored value + cash")
         anonymous, zone = _("Anonymous card"), clock.zone()
         # Unpacked, not read by name: the CSV is every row of the month (see ledger_sql).
         rows = [
@@ -151,9 +154,9 @@ def report(session: Session, params: ReportParams) -> Report:
                 "amount_fen": amount_fen,
                 "discount_fen": discount_fen,
                 "charged_fen": charged_fen,
-                "pay_with": paid_by.get(pay_with, pay_with or ""),
+                "pay_with": split_paid if split else paid_by.get(pay_with, pay_with or ""),
             }
-            for txn, at, store, member, amount_fen, discount_fen, charged_fen, pay_with in (
+            for txn, at, store, member, amount_fen, discount_fen, charged_fen, pay_with, split in (
                 session.execute(*stmts["rows"])
             )
         ]

@@ -107,6 +107,11 @@ def cases(card: str) -> list[tuple[str, dict[str, Any], bool]]:
         ("/api/v1/checkout", {**sale, "amount_fen": 0}, False),
         ("/api/v1/checkout", {**sale, "amount_fen": 0, "pay_with": "visits"}, True),
         ("/api/v1/checkout", {**sale, "points_offset": 150}, False),
+        ("/api/v1/checkout", {**sale, "stored_value_fen": 100}, True),  # split tender
+        ("/api/v1/checkout", {**sale, "stored_value_fen": 100, "cash_fen": 9900}, True),
+        ("/api/v1/checkout", {**sale, "stored_value_fen": 100, "pay_with": "stored_value"}, False),
+        ("/api/v1/checkout", {**sale, "cash_fen": 100}, False),
+        ("/api/v1/checkout", {**sale, "stored_value_fen": 0}, False),
         ("/api/v1/redemptions", {"card": card, "gift": "TOTE"}, True),
         ("/api/v1/redemptions", {"card": card, "coupon_type": "C90", "gift": None}, True),
         ("/api/v1/redemptions", {"card": card}, False),

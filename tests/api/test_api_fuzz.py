@@ -238,6 +238,7 @@ DATA_DEPENDENT = {
     "coupon_type": ("cannot be exchanged",),
     "valid_until": ("before valid_from",),
     "points_offset": ("anonymous card", "worth more", "at most"),
+    "stored_value_fen": ("must add up",),
 }
 
 

@@ -182,3 +182,36 @@ def test_the_offline_banner_and_back(page: Any, counter_page: Any) -> None:
         time.sleep(0.1)
     assert station.queue.count_pending() == 0
     screenshot(page, "station_back_online")
+
+
+def test_stored_value_plus_cash_at_the_counter(page: Any, counter_page: Any) -> None:
+    """The card's 200.00 pays first (prefilled), cash pays the rest; change and receipt."""
+    url, _station, _central, world, printer = counter_page
+    page.goto(url + "/")
+    page.fill("#username", "alice")
+    page.fill("#password", PASSWORD)
+    page.click("#signin-form button[type=submit]")
+    page.wait_for_selector("#counter:not(.hidden)")
+    page.keyboard.type(world.card_number)
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#member:not(.hidden)")
+    page.fill("#amount", "300")
+    assert not page.locator("#split-sv").is_visible()
+    page.select_option("#pay-with", "split")
+    assert page.locator("#split-sv").input_value() == "200.00"  # all the card holds
+    page.click("#quote-button")
+    page.wait_for_selector("#quote:not(.hidden)")
+    quote = page.locator("#quote").inner_text()
+    assert "实付 ¥294.00" in quote and "储值 ¥200.00 + 现金 ¥94.00" in quote
+    page.fill("#tendered", "100")
+    screenshot(page, "station_split_quote")
+    page.click("#checkout-button")
+    page.wait_for_function("document.getElementById('message').className === 'ok'")
+    message = page.locator("#message").inner_text()
+    assert "储值 ¥200.00 + 现金 ¥94.00" in message and "找零 ¥6.00" in message
+    page.wait_for_function("document.getElementById('m-sv').textContent.startsWith('¥0.00')")
+    receipt = printer.wait_for(1)[0].decode("gb18030")
+    assert "储值" in receipt and "200.00" in receipt and "94.00" in receipt
+    assert "实收现金" in receipt and "找零" in receipt
+    assert "\x1bp" in receipt  # cash taken: the drawer opens
+    screenshot(page, "station_split_sold")

@@ -90,3 +90,31 @@ def test_a_count_card_visit_alert_counts_visits_not_money(
     assert f"您尾号 {card.number[-4:]} 的次卡于" in body
     assert "使用 1 次，剩余 9 次。" in body
     assert "元" not in body
+
+
+def test_a_split_tender_that_empties_the_card_alerts_the_low_balance(
+    api: Any, make_member: Callable[..., Any]
+) -> None:
+    card = member_cards(make_member("+8613800138009", language="en"))[0]
+    recharge = api.post(
+        f"/api/v1/cards/{card.number}/recharge",
+        json={"amount_fen": 5000, "store": "SH01"},
+        headers={"Idempotency-Key": "r1"},
+    )
+    assert recharge.status_code == 201, recharge.get_json()
+    checkout = api.post(
+        "/api/v1/checkout",
+        json={
+            "card": card.number,
+            "store": "SH01",
+            "amount_fen": 8000,
+            "pay_with": "cash",
+            "stored_value_fen": 5000,
+        },
+        headers={"Idempotency-Key": "c1"},
+    )
+    assert checkout.status_code == 201, checkout.get_json()
+    assert checkout.get_json()["balances"]["stored_value_fen"] == 0
+    alerts = _alerts()
+    assert [a.alert_type for a in alerts] == ["transaction", "transaction", "low_balance"]
+    assert "Balance 0.00 yuan" in alerts[1].body

@@ -25,10 +25,12 @@ import datetime as dt
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from app import clock
 from app.db import db
 from app.errors import InvalidRequest
+from app.members.models import Member
 from app.reports.base import Report, ReportParams
 from app.reports.ledger_reports import LEDGER_REPORTS
 
@@ -317,3 +319,27 @@ def test_every_report_answers_an_empty_shop(app: Any, name: str) -> None:
     assert all(set(row) >= {c.key for c in report.columns} for row in report.rows)
     # Nothing happened: no rows, except the points report's one row per day of the range.
     assert report.total_rows == (3 if name == "points" else 0)
+
+
+def test_consumption_names_a_split_tender(shop: Any) -> None:
+    """M2 (100.00 of stored value from 11-03) pays 150.00: 100.00 from the card, the rest cash."""
+    from app.cards.models import Card
+    from app.ledger import operations
+    from app.stores.models import Store
+
+    card = db.session.scalar(select(Card).join(Card.member).where(Member.phone == "+8613900139000"))
+    with at(4, 15):
+        operations.checkout(
+            card,
+            db.session.get(Store, shop["BJ01"]),
+            15000,
+            "cash",
+            key="split-1",
+            actor="staff:bob",
+            stored_value_fen=10000,
+        )
+    report = run("consumption")
+    assert column(report, "pay_with") == ["Stored value + cash", "Stored value", "Cash"]
+    assert column(report, "charged_fen")[0] == 15000
+    hans = run("consumption", language="zh-Hans")
+    assert hans.rows[0]["pay_with"] == "储值 + 现金"

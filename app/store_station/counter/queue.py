@@ -1,7 +1,8 @@
 """The offline queue: sales kept in a local SQLite file while the central service is away.
 
 Only what is safe offline is queued: cash sales (they earn points later) and count-card
-visits. Each sale keeps the idempotency key it was given when it was made, and the
+visits. A split tender (stored value + cash) spends stored value: refused like it.
+Each sale keeps the idempotency key it was given when it was made, and the
 request body exactly as it will be sent, so a resend is the same request: the central
 service answers a replay, never a second posting.
 
@@ -115,7 +116,11 @@ class OfflineQueue:
 
         A key already queued answers the sale kept under it: nothing is added twice.
         """
-        if body.get("pay_with") not in OFFLINE_PAY_WITH or body.get("points_offset"):
+        if (
+            body.get("pay_with") not in OFFLINE_PAY_WITH
+            or body.get("points_offset")
+            or body.get("stored_value_fen")
+        ):
             raise QueueRefused(
                 "offline_not_allowed",
                 "offline, only cash sales and count-card visits can be taken: stored value "

@@ -109,6 +109,8 @@ class Receipt:
     points_after: int | None = None
     visits_after: int | None = None
     recharge_bonus_fen: int = 0
+    #: The cash the member handed over: the receipt prints it and the change.
+    cash_tendered_fen: int | None = None
     summary: DaySummary | None = None  #: kind "end_of_day"
     qr_payload: str = ""  #: the WeChat scene QR URL to bind, or a join invitation
     qr_caption: str = ""
@@ -128,6 +130,15 @@ class Receipt:
     @property
     def paid_fen(self) -> int:
         return self.amount_fen - self.discount_fen
+
+    @property
+    def change_fen(self) -> int | None:
+        """The change to give: the cash tendered less the cash part of the payments."""
+        if self.cash_tendered_fen is None:
+            return None
+        return self.cash_tendered_fen - sum(
+            p.amount_fen for p in self.payments if p.method == "cash"
+        )
 
     @property
     def pays_cash(self) -> bool:
@@ -289,6 +300,10 @@ def layout(receipt: Receipt, paper: int = 80, *, reprint: bool = False) -> Layou
                 kv(_method(p.method), f"{p.points} = {yuan(p.amount_fen)}")
             else:
                 kv(_method(p.method), yuan(p.amount_fen))
+        change = receipt.change_fen
+        if receipt.cash_tendered_fen is not None and change is not None and change >= 0:
+            kv(gettext("Cash tendered"), yuan(receipt.cash_tendered_fen))
+            kv(gettext("Change"), yuan(change), bold=True)
         _balances(receipt, out, kv, rule)
 
     if receipt.footer:

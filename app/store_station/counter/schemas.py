@@ -70,10 +70,18 @@ class QuoteSchema(_Strict):
         fields.Nested(ItemSchema), load_default=None, validate=validate.Length(max=MAX_ITEMS)
     )
     points_offset = WholeNumber(load_default=0, validate=validate.Range(min=0, max=10**9))
+    #: Split tender: the part the card's stored value pays (with pay_with cash for the rest).
+    stored_value_fen = WholeNumber(
+        load_default=None, validate=validate.Range(min=1, max=MAX_AMOUNT_FEN)
+    )
 
 
 class CheckoutSchema(QuoteSchema):
     pay_with = fields.String(required=True, validate=validate.OneOf(PAY_WITH))
+    #: The cash the member handed over (pay_with cash): the receipt prints it and the change.
+    cash_tendered_fen = WholeNumber(
+        load_default=None, validate=validate.Range(min=1, max=MAX_AMOUNT_FEN)
+    )
     pin = _text(32, required=False)
     #: The page's id of this sale (one per sale, kept across retries); made here when absent.
     sale_id = fields.String(load_default=None, validate=validate.Regexp(r"^[A-Za-z0-9_-]{8,64}$"))

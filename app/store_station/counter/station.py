@@ -35,6 +35,7 @@ from werkzeug.exceptions import HTTPException
 import app as app_package
 from app.i18n import LOCALES, gettext
 from app.i18n import init_app as init_i18n
+from app.money import yuan
 from app.paths import templates_dir
 from app.store_station.counter import schemas
 from app.store_station.counter.client import CentralClient, Offline, Refused
@@ -546,6 +547,8 @@ def _routes(flask_app: Flask, station: Station) -> None:
             body["items"] = _central_items(data["items"])
         if data["points_offset"]:
             body["points_offset"] = data["points_offset"]
+        if data["stored_value_fen"]:
+            body["stored_value_fen"] = data["stored_value_fen"]
         quoted = station.call(
             station.client.post,
             "/checkout/quote",
@@ -553,7 +556,8 @@ def _routes(flask_app: Flask, station: Station) -> None:
             staff_token=None,
             language=_language(flask_app),  # the promotions' names in the page's language
         )
-        station.devices.show_due(quoted["charged_fen"])
+        # A split: what the member still hands over is the cash part.
+        station.devices.show_due((quoted.get("split") or {}).get("cash_fen", quoted["charged_fen"]))
         return quoted
 
     @flask_app.post("/local/checkout")
@@ -575,6 +579,11 @@ def _routes(flask_app: Flask, station: Station) -> None:
             body["points_offset"] = data["points_offset"]
         if data["pin"]:
             body["pin"] = data["pin"]
+        if data["stored_value_fen"]:
+            body["stored_value_fen"] = data["stored_value_fen"]
+        tendered = data["cash_tendered_fen"]
+        if tendered is not None:
+            _check_tendered(station, data, body, tendered)
         try:
             result = station.call(station.client.checkout, body, key=key, staff_token=session.token)
         except Offline:
@@ -594,10 +603,12 @@ def _routes(flask_app: Flask, station: Station) -> None:
             points_earned=result["points_earned"],
             points_after=result["balances"]["points"],
             visits_after=result["balances"]["visits"] if data["pay_with"] == "visits" else None,
+            cash_tendered_fen=tendered,
             qr_payload=qr_payload,
             qr_caption=qr_caption,
         )
-        station.devices.show_due(result["charged_fen"], result["balances"]["stored_value_fen"])
+        due = result["cash_fen"] if data["stored_value_fen"] else result["charged_fen"]
+        station.devices.show_due(due, result["balances"]["stored_value_fen"])
         return {"sale": key, "queued": False, **result, **station.print(receipt)}, 201
 
     @flask_app.post("/local/reprint")
@@ -725,6 +736,7 @@ def _routes(flask_app: Flask, station: Station) -> None:
             time=_now_text(),
             number=key,
             amount_fen=result["refunded_fen"],
+            payments=_refund_payments(result),
             stored_value_after_fen=result["balances"]["stored_value_fen"],
             points_after=result["balances"]["points"],
         )
@@ -896,12 +908,61 @@ def _receipt_items(items: list[dict[str, Any]] | None) -> tuple[Item, ...]:
     )
 
 
+def _check_tendered(
+    station: Station, data: dict[str, Any], body: dict[str, Any], tendered: int
+) -> None:
+    """Cash handed over covers the cash to take (the quote's, or the list price offline,
+    where no discount applies), or a 400 before anything is posted."""
+    if data["pay_with"] != "cash":
+        raise LocalError(
+            400,
+            "invalid_request",
+            gettext("Cash tendered goes with a payment in cash."),
+            field="cash_tendered_fen",
+        )
+    fields = ("card", "amount_fen", "items", "points_offset", "stored_value_fen")
+    quote: dict[str, Any] = {k: body[k] for k in fields if k in body}
+    try:
+        quoted = station.call(station.client.post, "/checkout/quote", quote, staff_token=None)
+    except Offline:
+        # A split is refused offline anyway (the queue's own answer, next).
+        due = data["amount_fen"] - (data["stored_value_fen"] or 0)
+    else:
+        due = (quoted.get("split") or {}).get("cash_fen", quoted["charged_fen"])
+    if tendered < due:
+        raise LocalError(
+            400,
+            "tendered_short",
+            gettext("The cash tendered is less than the cash to pay (%(due)s).", due=yuan(due)),
+            field="cash_tendered_fen",
+            cash_due_fen=due,
+        )
+
+
+def _refund_payments(result: dict[str, Any]) -> tuple[Payment, ...]:
+    """Where a refund's money goes: onto the card, in cash (the drawer opens for it).
+
+    Only what the central service says, so an older one (without the parts) prints none."""
+    parts = (
+        Payment("stored_value", int(result.get("stored_value_back_fen") or 0)),
+        Payment("cash", int(result.get("cash_back_fen") or 0)),
+    )
+    return tuple(p for p in parts if p.amount_fen)
+
+
 def _payments(pay_with: str, result: dict[str, Any], body: dict[str, Any]) -> tuple[Payment, ...]:
     if pay_with == "visits":
         # As the central checkout counts them: the items' quantities, else one visit.
         items = body.get("items") or ()
         return (Payment("visits", 0, visits=sum(int(i["quantity"]) for i in items) or 1),)
-    paid = [Payment(pay_with, result["charged_fen"])]
+    if body.get("stored_value_fen"):
+        # A split tender: the card's part and the cash part, as the central service took them.
+        paid = [
+            Payment("stored_value", result["stored_value_fen"]),
+            Payment("cash", result["cash_fen"]),
+        ]
+    else:
+        paid = [Payment(pay_with, result["charged_fen"])]
     points = int(body.get("points_offset") or 0)
     if points and "discount_fen" in result:
         # What the points paid: the bill after its discounts, less what was charged.
@@ -947,6 +1008,7 @@ def _queue_offline_sale(
         items=_receipt_items(data["items"]),
         amount_fen=data["amount_fen"],
         payments=_payments(data["pay_with"], {"charged_fen": data["amount_fen"]}, body),
+        cash_tendered_fen=data["cash_tendered_fen"],
         footer=gettext("Offline sale: points and discounts are settled when the line is back."),
     )
     queued = station.queue.count_pending()

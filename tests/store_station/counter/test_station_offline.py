@@ -186,6 +186,17 @@ def test_the_queue_refuses_what_spends_value_and_keeps_its_limits(tmp_path: Path
             with pytest.raises(QueueRefused) as refused:
                 add("k-" + pay_with, "A", pay_with)
             assert refused.value.code == "offline_not_allowed"
+        # A split tender spends stored value too.
+        with pytest.raises(QueueRefused) as split:
+            queue.add(
+                key="k-split",
+                card_ref="A",
+                shift="s1",
+                staff="alice",
+                staff_token=None,
+                body={"card": "A", "amount_fen": 100, "pay_with": "cash", "stored_value_fen": 50},
+            )
+        assert split.value.code == "offline_not_allowed"
         add("k1", "A")
         add("k2", "A")
         with pytest.raises(QueueRefused) as per_card:
