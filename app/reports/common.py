@@ -16,7 +16,6 @@ from app.reports.base import ReportParams
 
 #: A query of any columns (SQLAlchemy types a select by its columns).
 Query = TypeVar("Query", bound=Select)  # type: ignore[type-arg]
-Row = TypeVar("Row")
 
 
 def utc_bounds(params: ReportParams) -> tuple[dt.datetime, dt.datetime]:
@@ -67,7 +66,7 @@ def one_page(query: Query, params: ReportParams) -> Query:
     return query.limit(params.page_size).offset((params.page - 1) * params.page_size)
 
 
-def page_of(rows: list[Row], params: ReportParams) -> list[Row]:
+def page_of(rows: list[dict[str, Any]], params: ReportParams) -> list[dict[str, Any]]:
     """The requested page of rows already computed in Python."""
     if params.page is None:
         return rows
