@@ -14,9 +14,9 @@ gift redemptions, expiries) over ``--months`` months (24) ending 2026-11-30 loca
 schema and ``--reuse SCHEMA`` measures a kept one again without building it.
 
 Then for each of the sixteen reports (``app.reports.registry.REPORTS``) and for 2026-11
-(one month), the report
-function is timed for its first page and for its CSV (``page=None``: every row), in
-an app context with its own session as a request would be. The SQL it sent is recorded
+(one month), the report as the panel runs it (``ReportSpec.run``) is timed for its first
+page and for its CSV (``page=None``: every row), in an app context with its own session
+as a request would be. The SQL it sent is recorded
 (SQLAlchemy's ``before_cursor_execute``: the statements and parameters as the driver got
 them) and the same statements are run bare on a psycopg connection, fetching every row.
 Runs alternate (ours, bare, ours, …) and each figure is the median. The ratio is bare
@@ -267,10 +267,11 @@ def build(url: str, members: int, lines: int, months: int) -> None:
 
 
 def reports() -> dict[str, Callable[..., Any]]:
-    """Every report the panel offers (the registry), by its URL name."""
+    """Every report the panel offers (the registry), by its URL name, run as the panel runs
+    it (``ReportSpec.run``: in the language of ``params``)."""
     from app.reports.registry import REPORTS
 
-    return {name: spec.function for name, spec in REPORTS.items()}
+    return {name: spec.run for name, spec in REPORTS.items()}
 
 
 class Recorder:

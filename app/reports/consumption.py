@@ -132,7 +132,7 @@ def statements(form: sql.Shape) -> dict[str, Executable]:
 def report(session: Session, params: ReportParams) -> Report:
     sql.check(params)
     stmts = queries(params, sql.dialect_of(session))
-    count, amount, discount, charged = session.execute(*stmts["totals"]).one()
+    count, amount, discount, charged = sql.execute(session, *stmts["totals"])[0]
     with sql.labels(params) as _:
         paid_by = {
             "cash": _("Cash"),
@@ -154,7 +154,7 @@ def report(session: Session, params: ReportParams) -> Report:
                 "pay_with": paid_by.get(pay_with, pay_with or ""),
             }
             for txn, at, store, member, amount_fen, discount_fen, charged_fen, pay_with in (
-                session.execute(*stmts["rows"])
+                sql.execute(session, *stmts["rows"])
             )
         ]
         products = [
@@ -163,7 +163,7 @@ def report(session: Session, params: ReportParams) -> Report:
                 "quantity": int(r.quantity),
                 "amount_fen": int(r.amount_fen),
             }
-            for r in session.execute(*stmts["products"])
+            for r in sql.execute(session, *stmts["products"])
         ]
         summary: list[tuple[str, Any, Any]] = [
             (_("Checkouts"), int(count), "count"),
@@ -177,7 +177,7 @@ def report(session: Session, params: ReportParams) -> Report:
                 int(r.amount_fen),
                 "fen",
             )
-            for r in session.execute(*stmts["categories"])
+            for r in sql.execute(session, *stmts["categories"])
         ]
         return Report(
             name=NAME,

@@ -86,7 +86,7 @@ def redemption_statements(form: sql.Shape) -> dict[str, Executable]:
 def gift_redemptions(session: Session, params: ReportParams) -> Report:
     sql.check(params)
     stmts = redemption_queries(params, sql.dialect_of(session))
-    count, quantity, points = session.execute(*stmts["totals"]).one()
+    count, quantity, points = sql.execute(session, *stmts["totals"])[0]
     with sql.labels(params) as _:
         kinds = {"gift": _("Gift item"), "coupon_exchange": _("Coupon")}
         anonymous, zone = _("Anonymous card"), clock.zone()
@@ -102,7 +102,7 @@ def gift_redemptions(session: Session, params: ReportParams) -> Report:
                 "points": points,
             }
             for number, at, store, member, kind, item, quantity, points in (
-                session.execute(*stmts["rows"])
+                sql.execute(session, *stmts["rows"])
             )
         ]
         return Report(
@@ -177,7 +177,7 @@ def popular_gifts(session: Session, params: ReportParams) -> Report:
             "quantity": int(r.quantity),
             "points": int(r.points),
         }
-        for n, r in enumerate(session.execute(*stmts["ranking"]), start=1)
+        for n, r in enumerate(sql.execute(session, *stmts["ranking"]), start=1)
     ]
     with sql.labels(params) as _:
         return Report(
@@ -243,7 +243,7 @@ def stock_statements(form: sql.Shape) -> dict[str, Executable]:
 def gift_stock(session: Session, params: ReportParams) -> Report:
     sql.check(params)
     stmts = stock_queries(params, sql.dialect_of(session))
-    found = list(session.execute(*stmts["stock"]))
+    found = list(sql.execute(session, *stmts["stock"]))
     # Lowest stock first (what to reorder), unlimited gifts last.
     found.sort(key=lambda r: (r.stock is None, r.stock or 0, r.code))
     with sql.labels(params) as _:

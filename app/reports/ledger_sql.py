@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import (
     ColumnElement,
+    Executable,
     Integer,
     Select,
     String,
@@ -226,8 +227,15 @@ def dialect_of(session: Session) -> str:
     return session.connection().dialect.name
 
 
-def execute(session: Session, stmt: Any) -> list[Any]:
-    return list(session.execute(stmt))
+def execute(session: Session, stmt: Executable, bound: dict[str, Any]) -> Sequence[Any]:
+    """Every row of one of a report's statements, fetched at once as Core rows.
+
+    A report selects plain columns: the ORM's handling of the statement and of each row
+    cost a tenth of a millisecond a statement, as much as a gift report's query at a tenth
+    of the full size. The session is flushed first, as its own ``execute`` would.
+    """
+    session.flush()
+    return session.connection().execute(stmt, bound).all()
 
 
 def driver_sql(stmt: Any, bound: dict[str, Any], dialect: Any) -> tuple[str, dict[str, Any]]:

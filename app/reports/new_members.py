@@ -60,7 +60,7 @@ def report(session: Session, params: ReportParams) -> Report:
             "store": f"{store} ({code})",
             "level": level or "",
         }
-        for joined_at, name, phone, store, code, level in session.execute(*stmts["rows"])
+        for joined_at, name, phone, store, code, level in sql.execute(session, *stmts["rows"])
     ]
     per_day = joined_per_day(session, params)
     chart_rows = [{"day": day, "new": per_day.get(day, 0)} for day in days(params)]

@@ -90,10 +90,10 @@ def report(session: Session, params: ReportParams) -> Report:
             "net_fen": int(net or 0),
         }
         for rank, (name, phone, store_name, store_code, purchases, charged, refunded, net) in (
-            enumerate(session.execute(*stmts["rows"]), start=first)
+            enumerate(sql.execute(session, *stmts["rows"]), start=first)
         )
     ]
-    ranked, net_paid = session.execute(*stmts["totals"]).one()
+    ranked, net_paid = sql.execute(session, *stmts["totals"])[0]
     top = rows[:CHART_ROWS] if params.page in (None, 1) else None
     if top is None:
         top = report(
