@@ -58,23 +58,25 @@ def report(session: Session, params: ReportParams) -> Report:
         )
         or 0
     )
-    found = session.execute(
-        one_page(query.add_columns(last_activity.label("last_activity")), params)
-    ).all()
+    # Core rows, unpacked: a CSV can list most of the members.
+    found = (
+        session.connection()
+        .execute(one_page(query.add_columns(last_activity.label("last_activity")), params))
+        .all()
+    )
     stores = store_labels(session, {r.home_store_id for r in found})
     rows: list[dict[str, Any]] = []
-    for r in found:
-        seen = r.last_activity
+    for _id, name, phone, joined_at, home_store_id, seen in found:
         if seen is not None and seen.tzinfo is None:
             seen = seen.replace(tzinfo=dt.UTC)
         rows.append(
             {
-                "name": r.name or "",
-                "phone": r.phone,
-                "store": stores.get(r.home_store_id, ""),
-                "joined_at": r.joined_at,
+                "name": name or "",
+                "phone": phone,
+                "store": stores.get(home_store_id, ""),
+                "joined_at": joined_at,
                 "last_activity": seen,
-                "idle_days": ((end - (seen or r.joined_at)).days),
+                "idle_days": ((end - (seen or joined_at)).days),
             }
         )
     total = count_rows(session, query) if params.page is not None else len(rows)
