@@ -84,7 +84,7 @@ def statements(form: sql.Shape) -> dict[str, Executable]:
     rows = sql.paged(
         select(
             Transaction.id.label("id"),
-            Transaction.created_at.label("at"),
+            sql.unconverted(Transaction.created_at, form.dialect).label("at"),
             Store.name.label("store"),
             sql.masked_phone(),
             Transaction.amount_fen.label("amount_fen"),

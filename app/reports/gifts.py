@@ -58,7 +58,7 @@ def redemption_statements(form: sql.Shape) -> dict[str, Executable]:
     rows = sql.paged(
         select(
             Redemption.id.label("id"),
-            Redemption.created_at.label("at"),
+            sql.unconverted(Redemption.created_at, form.dialect).label("at"),
             Store.name.label("store"),
             sql.masked_phone(),
             Redemption.kind.label("kind"),

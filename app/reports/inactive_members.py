@@ -20,6 +20,7 @@ from app.ledger.models import Transaction
 from app.members.models import Member
 from app.reports.base import Column, Report, ReportParams
 from app.reports.common import count_rows, in_scope, one_page, store_labels, utc_bounds
+from app.reports.ledger_sql import unconverted
 
 DEFAULT_DAYS = 90
 #: The kinds of transaction a member makes themselves.
@@ -36,8 +37,9 @@ def report(session: Session, params: ReportParams) -> Report:
         Transaction.created_at >= cutoff,
         Transaction.created_at < end,
     )
+    dialect = session.get_bind().dialect.name
     last_activity = (
-        select(func.max(Transaction.created_at))
+        select(unconverted(func.max(Transaction.created_at), dialect))
         .where(
             Transaction.member_id == Member.id,
             Transaction.kind.in_(ACTIVITY_KINDS),
@@ -46,7 +48,13 @@ def report(session: Session, params: ReportParams) -> Report:
         .scalar_subquery()
     )
     query = (
-        select(Member.id, Member.name, Member.phone, Member.joined_at, Member.home_store_id)
+        select(
+            Member.id,
+            Member.name,
+            Member.phone,
+            unconverted(Member.joined_at, dialect),
+            Member.home_store_id,
+        )
         .where(Member.joined_at < cutoff, in_scope(Member.home_store_id, params), ~active)
         .order_by(Member.joined_at, Member.id)
     )

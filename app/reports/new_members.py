@@ -34,7 +34,7 @@ def statements(form: sql.Shape) -> dict[str, Executable]:
         where.append(sql.one_of(Member.home_store_id, form.stores))
     rows = sql.paged(
         select(
-            Member.joined_at,
+            sql.unconverted(Member.joined_at, form.dialect),
             Member.name,
             Member.phone,
             Store.name,
