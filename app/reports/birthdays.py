@@ -26,6 +26,7 @@ from app.members.birthdays import solar_birthday
 from app.members.models import Level, Member, level_name_sql
 from app.reports.base import Column, Report, ReportParams
 from app.reports.common import days, in_scope
+from app.reports.ledger_sql import execute
 from app.stores.models import Store
 
 #: A stated birthday: (calendar, month, day, leap month).
@@ -109,11 +110,11 @@ def report(session: Session, params: ReportParams) -> Report:
     # A month holds thousands of birthdays but a few dozen distinct ones: each (calendar,
     # month, day, leap) is placed once. The rows come by name and phone, so each day's
     # list keeps that order and the days in order are the report's order; only the page's
-    # rows become dicts. (Core rows: the ORM's step per row adds nothing to plain columns.)
+    # rows become dicts.
     placed: dict[Key, list[dt.date]] = {}
     on_day: dict[dt.date, list[Any]] = {}
     lunar_count = 0
-    for row in session.connection().execute(query).all():
+    for row in execute(session, query, {}):
         key = (row[7], row[5], row[6], row[8])
         if key not in placed:
             placed[key] = _placed(key, params)

@@ -20,7 +20,7 @@ from app.ledger.models import Transaction
 from app.members.models import Member
 from app.reports.base import Column, Report, ReportParams
 from app.reports.common import count_rows, in_scope, one_page, store_labels, utc_bounds
-from app.reports.ledger_sql import unconverted
+from app.reports.ledger_sql import execute, unconverted
 
 DEFAULT_DAYS = 90
 #: The kinds of transaction a member makes themselves.
@@ -67,10 +67,8 @@ def report(session: Session, params: ReportParams) -> Report:
         or 0
     )
     # Core rows, unpacked: a CSV can list most of the members.
-    found = (
-        session.connection()
-        .execute(one_page(query.add_columns(last_activity.label("last_activity")), params))
-        .all()
+    found = execute(
+        session, one_page(query.add_columns(last_activity.label("last_activity")), params), {}
     )
     stores = store_labels(session, {r.home_store_id for r in found})
     rows: list[dict[str, Any]] = []

@@ -1,5 +1,8 @@
 """What the ledger-side reports share: the window in UTC, the store filter, paging, masking.
 
+(``top_spenders`` and ``new_members`` are built by shape too; they, ``birthdays`` and
+``inactive_members`` read their rows through :func:`execute`: their CSVs run to thousands.)
+
 A report's range is inclusive local dates in the shop's zone (``app.clock``). It becomes
 two UTC instants, so ``created_at`` is compared as stored and a one-month report is an
 index range (``ix_ledger_transaction_created_at_id``), never a function of the column.
