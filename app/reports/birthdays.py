@@ -11,17 +11,36 @@ birthdays: each is a row.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+from itertools import islice
 from typing import Any
 
 from lunardate import LunarDate
-from sqlalchemy import and_, literal, or_, select
+from sqlalchemy import and_, func, literal, or_, select
 from sqlalchemy.orm import Session
 
 from app.i18n import gettext
 from app.members.birthdays import solar_birthday
 from app.members.models import Level, Member, level_name_sql
 from app.reports.base import Column, Report, ReportParams
-from app.reports.common import days, in_scope, page_of, store_labels
+from app.reports.common import days, in_scope
+from app.reports.ledger_sql import execute
+from app.stores.models import Store
+
+#: A stated birthday: (calendar, month, day, leap month).
+Key = tuple[str, int, int, bool]
+
+
+@dataclass
+class _Birthday:
+    """A stated birthday without its member, as ``solar_birthday`` reads one."""
+
+    birthday_month: int | None
+    birthday_day: int | None
+    birthday_calendar: str
+    lunar_leap_month: bool
 
 
 def _candidates(params: ReportParams) -> tuple[set[int], set[int]]:
@@ -42,32 +61,40 @@ def _candidates(params: ReportParams) -> tuple[set[int], set[int]]:
     return solar, lunar
 
 
-def _stated(row: Any) -> str:
-    month_day = f"{row.birthday_month:02d}-{row.birthday_day:02d}"
-    return f"{row.birthday_year:04d}-{month_day}" if row.birthday_year else month_day
+@lru_cache(maxsize=4096)  # a month's thousands of birthdays repeat a few thousand texts
+def _stated(year: int | None, month: int, day: int) -> str:
+    return f"{year:04d}-{month:02d}-{day:02d}" if year else f"{month:02d}-{day:02d}"
 
 
-def _calendar(row: Any) -> str:
-    if row.birthday_calendar != "lunar":
-        return gettext("Solar")
-    return gettext("Lunar, leap month") if row.lunar_leap_month else gettext("Lunar")
+def _placed(key: Key, params: ReportParams) -> list[dt.date]:
+    """The solar dates in the range that a birthday of ``key`` falls on (one a year)."""
+    calendar, month, day, leap = key
+    birthday = _Birthday(month, day, calendar, leap)
+    years = range(params.date_from.year - 1, params.date_to.year + 1)
+    placed = {solar_birthday(birthday, year) for year in years}
+    return sorted(d for d in placed if d is not None and params.date_from <= d <= params.date_to)
 
 
 def report(session: Session, params: ReportParams) -> Report:
     solar, lunar = _candidates(params)
     month_day = Member.birthday_month * 100 + Member.birthday_day
+    by_name: Any = func.coalesce(Member.name, "")
+    if session.get_bind().dialect.name == "postgresql":
+        by_name = by_name.collate("C")  # code-point order, as Python compares text (SQLite's own)
     query = (
         select(
             Member.name,
             Member.phone,
-            Member.home_store_id,
+            Store.name,
+            Store.code,
             Member.birthday_year,
             Member.birthday_month,
             Member.birthday_day,
             Member.birthday_calendar,
             Member.lunar_leap_month,
-            level_name_sql(literal(params.language)).label("level"),
+            level_name_sql(literal(params.language)),
         )
+        .outerjoin(Store, Store.id == Member.home_store_id)
         .outerjoin(Level, Level.id == Member.level_id)
         .where(
             in_scope(Member.home_store_id, params),
@@ -78,31 +105,49 @@ def report(session: Session, params: ReportParams) -> Report:
                 and_(Member.birthday_calendar == "lunar", month_day.in_(sorted(lunar or {0}))),
             ),
         )
+        .order_by(by_name, Member.phone)
     )
-    found: list[tuple[dt.date, Any]] = []
-    years = range(params.date_from.year - 1, params.date_to.year + 1)
-    for row in session.execute(query):
-        placed = {solar_birthday(row, year) for year in years}
-        found += [
-            (day, row)
-            for day in sorted(d for d in placed if d is not None)
-            if params.date_from <= day <= params.date_to
-        ]
-    found.sort(key=lambda pair: (pair[0], pair[1].name or "", pair[1].phone))
-    stores = store_labels(session, {row.home_store_id for _day, row in found})
+    # A month holds thousands of birthdays but a few dozen distinct ones: each (calendar,
+    # month, day, leap) is placed once. The rows come by name and phone, so each day's
+    # list keeps that order and the days in order are the report's order; only the page's
+    # rows become dicts.
+    placed: dict[Key, list[dt.date]] = {}
+    on_day: dict[dt.date, list[Any]] = {}
+    lunar_count = 0
+    for row in execute(session, query, {}):
+        key = (row[7], row[5], row[6], row[8])
+        if key not in placed:
+            placed[key] = _placed(key, params)
+        for day in placed[key]:
+            on_day.setdefault(day, []).append(row)
+            lunar_count += row[7] == "lunar"
+    total = sum(len(members) for members in on_day.values())
+    in_order: Iterator[tuple[dt.date, Any]] = (
+        (day, row) for day in sorted(on_day) for row in on_day[day]
+    )
+    if params.page is not None:
+        first = (params.page - 1) * params.page_size
+        in_order = islice(in_order, first, first + params.page_size)
+    calendars = {
+        ("solar", False): gettext("Solar"),
+        ("solar", True): gettext("Solar"),
+        ("lunar", False): gettext("Lunar"),
+        ("lunar", True): gettext("Lunar, leap month"),
+    }
     rows = [
         {
             "day": day,
-            "name": row.name or "",
-            "phone": row.phone,
-            "store": stores.get(row.home_store_id, ""),
-            "calendar": _calendar(row),
-            "stated": _stated(row),
-            "level": row.level or "",
+            "name": name or "",
+            "phone": phone,
+            "store": f"{store} ({code})" if code is not None else "",
+            "calendar": calendars[calendar, bool(leap)],
+            "stated": _stated(year, month, day_of_month),
+            "level": level or "",
         }
-        for day, row in found
+        for day, (name, phone, store, code, year, month, day_of_month, calendar, leap, level) in (
+            in_order
+        )
     ]
-    lunar_count = sum(1 for _day, row in found if row.birthday_calendar == "lunar")
     return Report(
         name="birthdays",
         title=gettext("Birthdays"),
@@ -115,10 +160,10 @@ def report(session: Session, params: ReportParams) -> Report:
             Column("stated", gettext("Birthday as given")),
             Column("level", gettext("Level")),
         ],
-        rows=page_of(rows, params),
-        total_rows=len(rows),
+        rows=rows,
+        total_rows=total,
         summary=[
-            (gettext("Birthdays"), len(rows), "count"),
+            (gettext("Birthdays"), total, "count"),
             (gettext("Of which lunar"), lunar_count, "count"),
         ],
     )

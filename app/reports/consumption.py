@@ -84,7 +84,7 @@ def statements(form: sql.Shape) -> dict[str, Executable]:
     rows = sql.paged(
         select(
             Transaction.id.label("id"),
-            Transaction.created_at.label("at"),
+            sql.unconverted(Transaction.created_at, form.dialect).label("at"),
             Store.name.label("store"),
             sql.masked_phone(),
             Transaction.amount_fen.label("amount_fen"),
@@ -134,7 +134,7 @@ def statements(form: sql.Shape) -> dict[str, Executable]:
 def report(session: Session, params: ReportParams) -> Report:
     sql.check(params)
     stmts = queries(params, sql.dialect_of(session))
-    count, amount, discount, charged = session.execute(*stmts["totals"]).one()
+    count, amount, discount, charged = sql.execute(session, *stmts["totals"])[0]
     with sql.labels(params) as _:
         paid_by = {
             "cash": _("Cash"),
@@ -157,7 +157,7 @@ def report(session: Session, params: ReportParams) -> Report:
                 "pay_with": split_paid if split else paid_by.get(pay_with, pay_with or ""),
             }
             for txn, at, store, member, amount_fen, discount_fen, charged_fen, pay_with, split in (
-                session.execute(*stmts["rows"])
+                sql.execute(session, *stmts["rows"])
             )
         ]
         products = [
@@ -166,7 +166,7 @@ def report(session: Session, params: ReportParams) -> Report:
                 "quantity": int(r.quantity),
                 "amount_fen": int(r.amount_fen),
             }
-            for r in session.execute(*stmts["products"])
+            for r in sql.execute(session, *stmts["products"])
         ]
         summary: list[tuple[str, Any, Any]] = [
             (_("Checkouts"), int(count), "count"),
@@ -180,7 +180,7 @@ def report(session: Session, params: ReportParams) -> Report:
                 int(r.amount_fen),
                 "fen",
             )
-            for r in session.execute(*stmts["categories"])
+            for r in sql.execute(session, *stmts["categories"])
         ]
         return Report(
             name=NAME,

@@ -58,7 +58,7 @@ def redemption_statements(form: sql.Shape) -> dict[str, Executable]:
     rows = sql.paged(
         select(
             Redemption.id.label("id"),
-            Redemption.created_at.label("at"),
+            sql.unconverted(Redemption.created_at, form.dialect).label("at"),
             Store.name.label("store"),
             sql.masked_phone(),
             Redemption.kind.label("kind"),
@@ -86,7 +86,7 @@ def redemption_statements(form: sql.Shape) -> dict[str, Executable]:
 def gift_redemptions(session: Session, params: ReportParams) -> Report:
     sql.check(params)
     stmts = redemption_queries(params, sql.dialect_of(session))
-    count, quantity, points = session.execute(*stmts["totals"]).one()
+    count, quantity, points = sql.execute(session, *stmts["totals"])[0]
     with sql.labels(params) as _:
         kinds = {"gift": _("Gift item"), "coupon_exchange": _("Coupon")}
         anonymous, zone = _("Anonymous card"), clock.zone()
@@ -102,7 +102,7 @@ def gift_redemptions(session: Session, params: ReportParams) -> Report:
                 "points": points,
             }
             for number, at, store, member, kind, item, quantity, points in (
-                session.execute(*stmts["rows"])
+                sql.execute(session, *stmts["rows"])
             )
         ]
         return Report(
@@ -171,13 +171,15 @@ def popular_gifts(session: Session, params: ReportParams) -> Report:
     ranking = [
         {
             "rank": n,
-            "code": r.code,
-            "name": r.name,
-            "redemptions": int(r.redemptions),
-            "quantity": int(r.quantity),
-            "points": int(r.points),
+            "code": code,
+            "name": name,
+            "redemptions": int(redemptions),
+            "quantity": int(quantity),
+            "points": int(points),
         }
-        for n, r in enumerate(session.execute(*stmts["ranking"]), start=1)
+        for n, (code, name, redemptions, quantity, points) in enumerate(
+            sql.execute(session, *stmts["ranking"]), start=1
+        )
     ]
     with sql.labels(params) as _:
         return Report(
@@ -235,29 +237,33 @@ def stock_statements(form: sql.Shape) -> dict[str, Executable]:
         )
         .outerjoin(taken, taken.c.gift_id == Gift.id)
         .where(Gift.active)
-        .order_by(Gift.code)
+        # Lowest stock first (what to reorder), unlimited gifts last; codes in code-point
+        # order on PostgreSQL too, whatever the database's collation.
+        .order_by(Gift.stock.is_(None), Gift.stock, _code_order(form))
     )
     return {"stock": stock}
+
+
+def _code_order(form: sql.Shape) -> Any:
+    return Gift.code.collate("C") if form.dialect == "postgresql" else Gift.code
 
 
 def gift_stock(session: Session, params: ReportParams) -> Report:
     sql.check(params)
     stmts = stock_queries(params, sql.dialect_of(session))
-    found = list(session.execute(*stmts["stock"]))
-    # Lowest stock first (what to reorder), unlimited gifts last.
-    found.sort(key=lambda r: (r.stock is None, r.stock or 0, r.code))
+    found = sql.execute(session, *stmts["stock"])
     with sql.labels(params) as _:
         unlimited = _("Unlimited")
         rows = [
             {
-                "code": r.code,
-                "name": r.name,
-                "points_cost": int(r.points_cost),
-                "stock": unlimited if r.stock is None else str(r.stock),
-                "redemptions": int(r.redemptions),
-                "quantity": int(r.quantity),
+                "code": code,
+                "name": name,
+                "points_cost": int(points_cost),
+                "stock": unlimited if stock is None else str(stock),
+                "redemptions": int(redemptions),
+                "quantity": int(quantity),
             }
-            for r in found
+            for code, name, points_cost, stock, redemptions, quantity in found
         ]
         return Report(
             name="gift-stock",
@@ -276,7 +282,7 @@ def gift_stock(session: Session, params: ReportParams) -> Report:
                 (_("Gifts on offer"), len(rows), "count"),
                 (
                     _("Out of stock"),
-                    sum(1 for r in found if r.stock is not None and r.stock == 0),
+                    sum(1 for r in found if r.stock == 0),
                     "count",
                 ),
                 (_("Redeemed in range"), sum(r["quantity"] for r in rows), "count"),

@@ -20,6 +20,7 @@ from app.ledger.models import Transaction
 from app.members.models import Member
 from app.reports.base import Column, Report, ReportParams
 from app.reports.common import count_rows, in_scope, one_page, store_labels, utc_bounds
+from app.reports.ledger_sql import execute, unconverted
 
 DEFAULT_DAYS = 90
 #: The kinds of transaction a member makes themselves.
@@ -36,8 +37,9 @@ def report(session: Session, params: ReportParams) -> Report:
         Transaction.created_at >= cutoff,
         Transaction.created_at < end,
     )
+    dialect = session.get_bind().dialect.name
     last_activity = (
-        select(func.max(Transaction.created_at))
+        select(unconverted(func.max(Transaction.created_at), dialect))
         .where(
             Transaction.member_id == Member.id,
             Transaction.kind.in_(ACTIVITY_KINDS),
@@ -46,7 +48,13 @@ def report(session: Session, params: ReportParams) -> Report:
         .scalar_subquery()
     )
     query = (
-        select(Member.id, Member.name, Member.phone, Member.joined_at, Member.home_store_id)
+        select(
+            Member.id,
+            Member.name,
+            Member.phone,
+            unconverted(Member.joined_at, dialect),
+            Member.home_store_id,
+        )
         .where(Member.joined_at < cutoff, in_scope(Member.home_store_id, params), ~active)
         .order_by(Member.joined_at, Member.id)
     )
@@ -58,23 +66,23 @@ def report(session: Session, params: ReportParams) -> Report:
         )
         or 0
     )
-    found = session.execute(
-        one_page(query.add_columns(last_activity.label("last_activity")), params)
-    ).all()
+    # Core rows, unpacked: a CSV can list most of the members.
+    found = execute(
+        session, one_page(query.add_columns(last_activity.label("last_activity")), params), {}
+    )
     stores = store_labels(session, {r.home_store_id for r in found})
     rows: list[dict[str, Any]] = []
-    for r in found:
-        seen = r.last_activity
+    for _id, name, phone, joined_at, home_store_id, seen in found:
         if seen is not None and seen.tzinfo is None:
             seen = seen.replace(tzinfo=dt.UTC)
         rows.append(
             {
-                "name": r.name or "",
-                "phone": r.phone,
-                "store": stores.get(r.home_store_id, ""),
-                "joined_at": r.joined_at,
+                "name": name or "",
+                "phone": phone,
+                "store": stores.get(home_store_id, ""),
+                "joined_at": joined_at,
                 "last_activity": seen,
-                "idle_days": ((end - (seen or r.joined_at)).days),
+                "idle_days": ((end - (seen or joined_at)).days),
             }
         )
     total = count_rows(session, query) if params.page is not None else len(rows)

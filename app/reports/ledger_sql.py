@@ -1,5 +1,8 @@
 """What the ledger-side reports share: the window in UTC, the store filter, paging, masking.
 
+(``top_spenders`` and ``new_members`` are built by shape too; they, ``birthdays`` and
+``inactive_members`` read their rows through :func:`execute`: their CSVs run to thousands.)
+
 A report's range is inclusive local dates in the shop's zone (``app.clock``). It becomes
 two UTC instants, so ``created_at`` is compared as stored and a one-month report is an
 index range (``ix_ledger_transaction_created_at_id``), never a function of the column.
@@ -22,6 +25,8 @@ from typing import Any, TypeVar
 
 from sqlalchemy import (
     ColumnElement,
+    DateTime,
+    Executable,
     Integer,
     Select,
     String,
@@ -31,6 +36,7 @@ from sqlalchemy import (
     func,
     literal_column,
     select,
+    type_coerce,
     union_all,
 )
 from sqlalchemy.orm import Session
@@ -188,6 +194,17 @@ def day_table(count: int) -> Any:
     return (parts[0] if len(parts) == 1 else union_all(*parts)).subquery("days")
 
 
+def unconverted(column: Any, dialect: str) -> Any:
+    """A ``UtcDateTime`` column read without that type's move of every value to UTC, on
+    PostgreSQL: the driver gives an aware datetime already (in the connection's zone: the
+    same instant), and the reports show it in the shop's zone anyway. The move cost a
+    month's list of new members a quarter of its time (1.8 ms of 7 for 2,715 rows).
+    SQLite stores naive UTC text, which only ``UtcDateTime`` reads."""
+    if dialect != "postgresql":
+        return column
+    return type_coerce(column, DateTime(timezone=True))
+
+
 def masked_phone() -> ColumnElement[str]:
     """``+86138****8000`` in SQL (as ``app.phone.mask_phone``): the full number never leaves
     the database for a report page or its CSV."""
@@ -226,8 +243,15 @@ def dialect_of(session: Session) -> str:
     return session.connection().dialect.name
 
 
-def execute(session: Session, stmt: Any) -> list[Any]:
-    return list(session.execute(stmt))
+def execute(session: Session, stmt: Executable, bound: dict[str, Any]) -> Sequence[Any]:
+    """Every row of one of a report's statements, fetched at once as Core rows.
+
+    A report selects plain columns: the ORM's handling of the statement and of each row
+    cost a tenth of a millisecond a statement, as much as a gift report's query at a tenth
+    of the full size. The session is flushed first, as its own ``execute`` would.
+    """
+    session.flush()
+    return session.connection().execute(stmt, bound).all()
 
 
 def driver_sql(stmt: Any, bound: dict[str, Any], dialect: Any) -> tuple[str, dict[str, Any]]:

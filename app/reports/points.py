@@ -87,7 +87,7 @@ def statements(form: sql.Shape) -> dict[str, Executable]:
 def report(session: Session, params: ReportParams) -> Report:
     sql.check(params)
     stmts = queries(params, sql.dialect_of(session))
-    found = {str(r.day): r for r in session.execute(*stmts["per_day"])}
+    found = {str(r.day): r for r in sql.execute(session, *stmts["per_day"])}
     every_day = []
     for day in sql.days(params):
         r = found.get(day.isoformat())

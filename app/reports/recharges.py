@@ -36,7 +36,7 @@ def statements(form: sql.Shape) -> dict[str, Executable]:
     rows = sql.paged(
         select(
             Transaction.id.label("id"),
-            Transaction.created_at.label("at"),
+            sql.unconverted(Transaction.created_at, form.dialect).label("at"),
             Store.name.label("store"),
             sql.masked_phone(),
             Transaction.amount_fen.label("paid_fen"),
@@ -59,7 +59,7 @@ def statements(form: sql.Shape) -> dict[str, Executable]:
 def report(session: Session, params: ReportParams) -> Report:
     sql.check(params)
     stmts = queries(params, sql.dialect_of(session))
-    count, paid, bonus = session.execute(*stmts["totals"]).one()
+    count, paid, bonus = sql.execute(session, *stmts["totals"])[0]
     with sql.labels(params) as _:
         anonymous, zone = _("Anonymous card"), clock.zone()
         rows = [
@@ -72,7 +72,7 @@ def report(session: Session, params: ReportParams) -> Report:
                 "bonus_fen": int(bonus_fen),
                 "total_fen": paid_fen + int(bonus_fen),
             }
-            for txn, at, store, member, paid_fen, bonus_fen in session.execute(*stmts["rows"])
+            for txn, at, store, member, paid_fen, bonus_fen in sql.execute(session, *stmts["rows"])
         ]
         return Report(
             name=NAME,

@@ -84,7 +84,7 @@ def report(session: Session, params: ReportParams) -> Report:
     stmts = queries(params, sql.dialect_of(session))
     with sql.labels(params) as _:
         rows = []
-        for r in session.execute(*stmts["actors"]):
+        for r in sql.execute(session, *stmts["actors"]):
             actor = r.actor or ""
             if r.username is not None:
                 who, kind, store = f"{r.staff_name} ({r.username})", _("Staff"), r.staff_store

@@ -73,11 +73,11 @@ FIGURES = ("sales", "charged_fen", "recharges", "recharged_fen", "refunds", "ref
 def report(session: Session, params: ReportParams) -> Report:
     sql.check(params)
     stmts = queries(params, sql.dialect_of(session))
-    in_range = {r.store_id: r for r in session.execute(*stmts["range"])}
-    today = {r.store_id: r for r in session.execute(*stmts["today"])}
-    joined = {r.home_store_id: int(r.members) for r in session.execute(*stmts["joined"])}
+    in_range = {r.store_id: r for r in sql.execute(session, *stmts["range"])}
+    today = {r.store_id: r for r in sql.execute(session, *stmts["today"])}
+    joined = {r.home_store_id: int(r.members) for r in sql.execute(session, *stmts["joined"])}
     rows = []
-    for store in session.execute(*stmts["stores"]):
+    for store in sql.execute(session, *stmts["stores"]):
         found, now = in_range.get(store.id), today.get(store.id)
         row: dict[str, Any] = {"region": store.region, "code": store.code, "store": store.name}
         row.update({f: int(getattr(found, f)) if found is not None else 0 for f in FIGURES})
