@@ -191,7 +191,21 @@ def day_table(count: int) -> Any:
         )
         for n in range(count)
     ]
-    return (parts[0] if len(parts) == 1 else union_all(*parts)).subquery("days")
+    # SQLite refuses a compound SELECT of more than 500 parts (SQLITE_MAX_COMPOUND_SELECT)
+    # and a range may have 1,830 days: longer unions are made of unions of at most 400.
+    while len(parts) > _UNION_PARTS:
+        parts = [
+            select(_union(parts[n : n + _UNION_PARTS]).subquery())
+            for n in range(0, len(parts), _UNION_PARTS)
+        ]
+    return _union(parts).subquery("days")
+
+
+_UNION_PARTS = 400
+
+
+def _union(parts: list[Any]) -> Any:
+    return parts[0] if len(parts) == 1 else union_all(*parts)
 
 
 def unconverted(column: Any, dialect: str) -> Any:

@@ -214,6 +214,17 @@ def test_points_per_day(shop: Any) -> None:
     assert week.total_rows == 7 and len(week.rows) == 5
 
 
+def test_points_over_the_longest_range_has_every_day(shop: Any) -> None:
+    """Five years of days: more than SQLite takes in one compound SELECT (500 parts)."""
+    start = dt.date(2021, 11, 5)
+    report = run("points", date_from=start, date_to=dt.date(2026, 11, 4), page=None)
+    days = (dt.date(2026, 11, 4) - start).days + 1
+    assert days > 1800 and report.total_rows == days and len(report.rows) == days
+    assert [row["day"] for row in report.rows[:2]] == [start, start + dt.timedelta(days=1)]
+    assert sum(row["issued"] for row in report.rows) == 150
+    assert summary(report)["Net change in points"] == 0
+
+
 def test_gift_reports(shop: Any) -> None:
     redemptions = run("gift-redemptions")
     assert [(r["item"], r["quantity"], r["points"], r["member"]) for r in redemptions.rows] == [
