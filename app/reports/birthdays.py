@@ -18,15 +18,15 @@ from itertools import islice
 from typing import Any
 
 from lunardate import LunarDate
-from sqlalchemy import and_, func, literal, or_, select
+from sqlalchemy import and_, func, literal, literal_column, or_, select, true
 from sqlalchemy.orm import Session
 
+from app.db.prepared import Prepared
 from app.i18n import gettext
 from app.members.birthdays import solar_birthday
 from app.members.models import Level, Member, level_name_sql
 from app.reports.base import Column, Report, ReportParams
-from app.reports.common import days, in_scope
-from app.reports.ledger_sql import execute
+from app.reports.common import days
 from app.stores.models import Store
 
 #: A stated birthday: (calendar, month, day, leap month).
@@ -75,6 +75,12 @@ def _placed(key: Key, params: ReportParams) -> list[dt.date]:
     return sorted(d for d in placed if d is not None and params.date_from <= d <= params.date_to)
 
 
+def _one_of(column: Any, values: set[int] | frozenset[int]) -> Any:
+    """``column IN (…)`` with the integers written into the SQL: no parameters to expand,
+    so the statement compiles once for the raw cursor."""
+    return column.in_([literal_column(str(int(v))) for v in sorted(values)])
+
+
 def report(session: Session, params: ReportParams) -> Report:
     solar, lunar = _candidates(params)
     month_day = Member.birthday_month * 100 + Member.birthday_day
@@ -97,12 +103,12 @@ def report(session: Session, params: ReportParams) -> Report:
         .outerjoin(Store, Store.id == Member.home_store_id)
         .outerjoin(Level, Level.id == Member.level_id)
         .where(
-            in_scope(Member.home_store_id, params),
+            _one_of(Member.home_store_id, params.store_ids) if params.store_ids else true(),
             Member.birthday_month.is_not(None),
             Member.birthday_day.is_not(None),
             or_(
-                and_(Member.birthday_calendar == "solar", month_day.in_(sorted(solar))),
-                and_(Member.birthday_calendar == "lunar", month_day.in_(sorted(lunar or {0}))),
+                and_(Member.birthday_calendar == "solar", _one_of(month_day, solar)),
+                and_(Member.birthday_calendar == "lunar", _one_of(month_day, lunar or {0})),
             ),
         )
         .order_by(by_name, Member.phone)
@@ -114,7 +120,12 @@ def report(session: Session, params: ReportParams) -> Report:
     placed: dict[Key, list[dt.date]] = {}
     on_day: dict[dt.date, list[Any]] = {}
     lunar_count = 0
-    for row in execute(session, query, {}):
+    # A month at full size holds 78,000 birthdays: SQLAlchemy's row objects were a third
+    # of the report's time (docs/benchmarks.md). The columns are text and integers, which
+    # the driver gives as they are, so the rows come through the prepared executor
+    # (``DB_PREPARED_STATEMENTS``; off, SQLAlchemy runs it: tests/reports run both).
+    session.flush()
+    for row in Prepared(query).rows(session.connection(), {}):
         key = (row[7], row[5], row[6], row[8])
         if key not in placed:
             placed[key] = _placed(key, params)

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
+from flask import current_app
 from sqlalchemy import event
 
 from app.db import db
@@ -56,10 +57,13 @@ def test_no_report_of_the_registry_reads_the_whole_journal(
     case: str,
 ) -> None:
     params = dataclasses.replace(dict(CASES)[case], language="en")
+    # Through SQLAlchemy, so that every statement passes its events with its parameters:
+    # the prepared executor's (the birthdays' rows) would not; the SQL is the same.
+    current_app.extensions["laoyou.db"].prepared = False
     with recorded() as statements:
         REPORTS[name].run(db.session, params)
     selects = [(s, p) for s, p in statements if s.lstrip().upper().startswith(("SELECT", "WITH"))]
-    assert selects, name
+    assert any("message_text" not in s for s, _ in selects), name  # the report's own
     for statement, parameters in selects:
         reads = journal_reads(explain_sent(statement, parameters))
         assert all(r.endswith("bounded=True") for r in reads), (statement[:300], reads)

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import event
 
 from app.db import db
+from app.db.prepared import observed
 from app.reports.base import ReportParams
 from app.reports.registry import REPORTS
 from tests.reports.shop import MARCH, build
@@ -31,9 +32,13 @@ def selects() -> Iterator[list[str]]:
         if statement.lstrip().upper().startswith("SELECT"):
             statements.append(statement)
 
+    def keep_raw(statement: str) -> None:  # the prepared executor's, which pass no event
+        keep(None, None, statement)
+
     event.listen(db.engine, "before_cursor_execute", keep)
     try:
-        yield statements
+        with observed(keep_raw):
+            yield statements
     finally:
         event.remove(db.engine, "before_cursor_execute", keep)
 

@@ -194,7 +194,17 @@ def test_balances_with_totals(shop: dict[str, Any]) -> None:
     assert column(east, "name") == ["张伟", "钱七"]
 
 
-def test_birthdays_solar_and_lunar_with_the_stated_rules(shop: dict[str, Any]) -> None:
+@pytest.fixture(params=[True, False], ids=["raw-cursor", "sqlalchemy"])
+def prepared(request: pytest.FixtureRequest, app: Any) -> bool:
+    """The birthdays' rows come through the prepared executor; with
+    ``DB_PREPARED_STATEMENTS`` off, through SQLAlchemy: the same report either way."""
+    app.extensions["laoyou.db"].prepared = request.param
+    return bool(request.param)
+
+
+def test_birthdays_solar_and_lunar_with_the_stated_rules(
+    shop: dict[str, Any], prepared: bool
+) -> None:
     report = run("birthdays", shop, dates=(dt.date(2026, 2, 1), dt.date(2026, 4, 30)))
 
     assert [(r["day"], r["name"], r["calendar"]) for r in report.rows] == [
@@ -213,7 +223,7 @@ def test_birthdays_solar_and_lunar_with_the_stated_rules(shop: dict[str, Any]) -
     assert summary(report) == {"Birthdays": 6, "Of which lunar": 3}
 
 
-def test_birthdays_this_month_of_one_store(shop: dict[str, Any]) -> None:
+def test_birthdays_this_month_of_one_store(shop: dict[str, Any], prepared: bool) -> None:
     report = run("birthdays", shop, "SH01")
 
     assert column(report, "name") == ["李雷", "王芳"]
