@@ -165,3 +165,21 @@ def test_store_staff_are_refused(app: Flask, signed_in: Any) -> None:
     assert manager.post(f"/admin/draws/{draw.id}/close").status_code == 403
     assert _fresh(draw).status == "open"
     assert "/admin/draws" not in manager.get("/admin/").text
+
+
+def test_the_lists_of_votes_and_of_draws_link_each_and_say_when_there_is_none(
+    signed_in: Any,
+) -> None:
+    marketer = signed_in("marketer", language="en")
+    for path, table, empty in (
+        ("/admin/votes", "votes", "No votes yet."),
+        ("/admin/draws", "draws", "No draws yet."),
+    ):
+        assert empty in _rows(marketer.get(path).text, table)
+    marketer.post("/admin/votes/new", {"title": "New tea", "options": "A=Red\r\nB=Green\r\n"})
+    vote = db.session.scalar(select(Vote))
+    votes = _rows(marketer.get("/admin/votes").text, "votes")
+    assert f'href="/admin/votes/{vote.id}">New tea</a>' in votes
+    assert "<th>Votes cast</th>" in votes and "No votes yet." not in votes
+    draws = _rows(marketer.get("/admin/draws").text, "draws")
+    assert "<th>Entries</th>" in draws and "No draws yet." in draws

@@ -660,11 +660,7 @@ def _routes(flask_app: Flask, station: Station) -> None:
         )
         return {"sale": key, **result, **station.print(receipt)}, 201
 
-    @flask_app.post("/local/cards/<action>")
-    def card_action(action: str) -> Any:
-        session = staff()
-        if action not in schemas.CARD_ACTIONS:
-            raise LocalError(404, "not_found", gettext("No such card action."))
+    def _card_action(session: Any, action: str) -> Any:
         data = _load(schemas.CardActionSchema())
         body = {"reason": data["reason"]} if data["reason"] else None
         return _online_only(
@@ -675,18 +671,16 @@ def _routes(flask_app: Flask, station: Station) -> None:
             staff_token=session.token,
         )
 
+    @flask_app.post("/local/cards/<action>")
+    def card_action(action: str) -> Any:
+        session = staff()
+        if action not in schemas.CARD_ACTIONS:
+            raise LocalError(404, "not_found", gettext("No such card action."))
+        return _card_action(session, action)
+
     @flask_app.post("/local/replace")
     def replace() -> Any:
-        session = staff()
-        data = _load(schemas.CardActionSchema())
-        body = {"reason": data["reason"]} if data["reason"] else None
-        return _online_only(
-            station,
-            station.client.post,
-            f"/cards/{_seg(data['ref'])}/replace",
-            body,
-            staff_token=session.token,
-        )
+        return _card_action(staff(), "replace")
 
     @flask_app.post("/local/return")
     def return_card() -> Any:
