@@ -589,12 +589,11 @@ def _routes(flask_app: Flask, station: Station) -> None:
         except Offline:
             return _queue_offline_sale(station, session, data, body, key)
         qr_payload, qr_caption = station.qr_for(data["ref"])
-        receipt = Receipt(
-            kind="checkout",
-            store=station.store_code,
-            staff=session.display_name,
-            time=_now_text(),
-            number=key,
+        receipt = _receipt(
+            station,
+            session,
+            "checkout",
+            key,
             items=_receipt_items(data["items"]),
             amount_fen=data["amount_fen"],
             discount_fen=result["discount_fen"],
@@ -638,20 +637,12 @@ def _routes(flask_app: Flask, station: Station) -> None:
             "station": station.name,
             "external_ref": key,
         }
-        result = _online_only(
+        result = _post(station, session, f"/cards/{_seg(data['ref'])}/recharge", body, key=key)
+        receipt = _receipt(
             station,
-            station.client.post,
-            f"/cards/{_seg(data['ref'])}/recharge",
-            body,
-            staff_token=session.token,
-            key=key,
-        )
-        receipt = Receipt(
-            kind="recharge",
-            store=station.store_code,
-            staff=session.display_name,
-            time=_now_text(),
-            number=key,
+            session,
+            "recharge",
+            key,
             amount_fen=data["amount_fen"],
             recharge_bonus_fen=result["bonus_fen"],
             payments=(Payment("cash", data["amount_fen"]),),
@@ -663,13 +654,7 @@ def _routes(flask_app: Flask, station: Station) -> None:
     def _card_action(session: Any, action: str) -> Any:
         data = _load(schemas.CardActionSchema())
         body = {"reason": data["reason"]} if data["reason"] else None
-        return _online_only(
-            station,
-            station.client.post,
-            f"/cards/{_seg(data['ref'])}/{action}",
-            body,
-            staff_token=session.token,
-        )
+        return _post(station, session, f"/cards/{_seg(data['ref'])}/{action}", body)
 
     @flask_app.post("/local/cards/<action>")
     def card_action(action: str) -> Any:
@@ -688,20 +673,12 @@ def _routes(flask_app: Flask, station: Station) -> None:
         data = _load(schemas.ReturnSchema())
         key = _sale_key(station, None)
         body = {"reason": data["reason"], "station": station.name, "external_ref": key}
-        result = _online_only(
+        result = _post(station, session, f"/cards/{_seg(data['ref'])}/return", body, key=key)
+        receipt = _receipt(
             station,
-            station.client.post,
-            f"/cards/{_seg(data['ref'])}/return",
-            body,
-            staff_token=session.token,
-            key=key,
-        )
-        receipt = Receipt(
-            kind="refund",
-            store=station.store_code,
-            staff=session.display_name,
-            time=_now_text(),
-            number=key,
+            session,
+            "refund",
+            key,
             amount_fen=result["refunded_fen"],
             payments=(Payment("cash", result["refunded_fen"]),),
         )
@@ -715,20 +692,14 @@ def _routes(flask_app: Flask, station: Station) -> None:
         body: dict[str, Any] = {"station": station.name, "external_ref": key}
         if data["amount_fen"] is not None:
             body["amount_fen"] = data["amount_fen"]
-        result = _online_only(
-            station,
-            station.client.post,
-            f"/transactions/{data['transaction_id']}/refund",
-            body,
-            staff_token=session.token,
-            key=key,
+        result = _post(
+            station, session, f"/transactions/{data['transaction_id']}/refund", body, key=key
         )
-        receipt = Receipt(
-            kind="refund",
-            store=station.store_code,
-            staff=session.display_name,
-            time=_now_text(),
-            number=key,
+        receipt = _receipt(
+            station,
+            session,
+            "refund",
+            key,
             amount_fen=result["refunded_fen"],
             payments=_refund_payments(result),
             stored_value_after_fen=result["balances"]["stored_value_fen"],
@@ -748,14 +719,7 @@ def _routes(flask_app: Flask, station: Station) -> None:
         }
         if data["pin"]:
             body["pin"] = data["pin"]
-        return _online_only(
-            station,
-            station.client.post,
-            "/redemptions",
-            body,
-            staff_token=session.token,
-            key=_sale_key(station, None),
-        ), 201
+        return _post(station, session, "/redemptions", body, key=_sale_key(station, None)), 201
 
     @flask_app.post("/local/issue")
     def issue() -> Any:
@@ -773,9 +737,7 @@ def _routes(flask_app: Flask, station: Station) -> None:
                 gettext("A card medium needs both its kind and its value."),
                 field="medium_value",
             )
-        return _online_only(
-            station, station.client.post, "/cards", body, staff_token=session.token
-        ), 201
+        return _post(station, session, "/cards", body), 201
 
     @flask_app.get("/local/day")
     def day() -> Any:
@@ -794,12 +756,11 @@ def _routes(flask_app: Flask, station: Station) -> None:
             station, station.client.day, station.store_code, date, staff_token=session.token
         )
         totals = summary["totals"]
-        receipt = Receipt(
-            kind="end_of_day",
-            store=station.store_code,
-            staff=session.display_name,
-            time=_now_text(),
-            number=summary["date"],
+        receipt = _receipt(
+            station,
+            session,
+            "end_of_day",
+            summary["date"],
             summary=DaySummary(
                 sales_fen=totals["sales_fen"],
                 sales_count=totals["sales"],
@@ -868,14 +829,33 @@ def _online_only(station: Station, fn: Callable[..., Any], *args: Any, **kw: Any
     try:
         return station.call(fn, *args, **kw)
     except Offline:
-        raise LocalError(
-            503,
-            "offline_not_allowed",
-            gettext(
-                "Offline: only cash sales and count-card visits can be taken. "
-                "This needs the central service."
-            ),
-        ) from None
+        raise LocalError(503, "offline_not_allowed", _only_cash_offline()) from None
+
+
+def _post(station: Station, session: Any, path: str, body: Any, *, key: str | None = None) -> Any:
+    """POST to the central API as the signed-in staff member, online only."""
+    return _online_only(
+        station, station.client.post, path, body, staff_token=session.token, key=key
+    )
+
+
+def _only_cash_offline() -> str:
+    return gettext(
+        "Offline: only cash sales and count-card visits can be taken. "
+        "This needs the central service."
+    )
+
+
+def _receipt(station: Station, session: Any, kind: str, number: str, **fields: Any) -> Receipt:
+    """A receipt of this store, by the signed-in staff member, now."""
+    return Receipt(
+        kind=kind,
+        store=station.store_code,
+        staff=session.display_name,
+        time=_now_text(),
+        number=number,
+        **fields,
+    )
 
 
 def _central_items(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -985,20 +965,16 @@ def _queue_offline_sale(
         )
     except QueueRefused as refused:
         message = (
-            gettext(
-                "Offline: only cash sales and count-card visits can be taken. "
-                "This needs the central service."
-            )
+            _only_cash_offline()
             if refused.code == "offline_not_allowed"
             else gettext("Offline limit reached: %(why)s", why=refused.message)
         )
         raise LocalError(503, refused.code, message) from None
-    receipt = Receipt(
-        kind="checkout",
-        store=station.store_code,
-        staff=session.display_name,
-        time=_now_text(),
-        number=key,
+    receipt = _receipt(
+        station,
+        session,
+        "checkout",
+        key,
         items=_receipt_items(data["items"]),
         amount_fen=data["amount_fen"],
         payments=_payments(data["pay_with"], {"charged_fen": data["amount_fen"]}, body),
