@@ -186,10 +186,7 @@ def report(session: Session, params: ReportParams) -> Report:
             name=NAME,
             title=_("Consumption records"),
             columns=[
-                Column("id", _("No.")),
-                Column("at", _("Time"), "datetime"),
-                Column("store", _("Store")),
-                Column("member", _("Member")),
+                *sql.transaction_columns(_),
                 Column("amount_fen", _("List price"), "fen"),
                 Column("discount_fen", _("Discount"), "fen"),
                 Column("charged_fen", _("Charged"), "fen"),

@@ -109,10 +109,7 @@ def gift_redemptions(session: Session, params: ReportParams) -> Report:
             name="gift-redemptions",
             title=_("Gift redemptions"),
             columns=[
-                Column("id", _("No.")),
-                Column("at", _("Time"), "datetime"),
-                Column("store", _("Store")),
-                Column("member", _("Member")),
+                *sql.transaction_columns(_),
                 Column("kind", _("Type")),
                 Column("item", _("Item")),
                 Column("quantity", _("Quantity"), "count"),

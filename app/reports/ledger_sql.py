@@ -47,7 +47,7 @@ from app.errors import InvalidRequest
 from app.i18n import in_language
 from app.ledger.models import Transaction
 from app.members.models import Member
-from app.reports.base import ReportParams
+from app.reports.base import Column, ReportParams
 
 SelectT = TypeVar("SelectT", bound=Select[*tuple[Any, ...]])
 
@@ -251,6 +251,16 @@ def labels(params: ReportParams) -> Iterator[Callable[..., str]]:
 
     with in_language(params.language):
         yield gettext
+
+
+def transaction_columns(_: Callable[..., str]) -> list[Column]:
+    """The columns a list of journal transactions starts with, in ``_``'s language."""
+    return [
+        Column("id", _("No.")),
+        Column("at", _("Time"), "datetime"),
+        Column("store", _("Store")),
+        Column("member", _("Member")),
+    ]
 
 
 def dialect_of(session: Session) -> str:

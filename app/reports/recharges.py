@@ -78,10 +78,7 @@ def report(session: Session, params: ReportParams) -> Report:
             name=NAME,
             title=_("Recharge records"),
             columns=[
-                Column("id", _("No.")),
-                Column("at", _("Time"), "datetime"),
-                Column("store", _("Store")),
-                Column("member", _("Member")),
+                *sql.transaction_columns(_),
                 Column("paid_fen", _("Paid in"), "fen"),
                 Column("bonus_fen", _("Bonus"), "fen"),
                 Column("total_fen", _("Stored value added"), "fen"),
