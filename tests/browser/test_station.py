@@ -54,13 +54,18 @@ def counter_page(
             central.stop()
 
 
-def test_sign_in_scan_check_out_and_the_receipt_prints(page: Any, counter_page: Any) -> None:
-    url, station, _central, world, printer = counter_page
+def sign_in(page: Any, url: str) -> None:
+    """Alice signs in on the counter page; the counter shows."""
     page.goto(url + "/")
     page.fill("#username", "alice")
     page.fill("#password", PASSWORD)
     page.click("#signin-form button[type=submit]")
     page.wait_for_selector("#counter:not(.hidden)")
+
+
+def test_sign_in_scan_check_out_and_the_receipt_prints(page: Any, counter_page: Any) -> None:
+    url, station, _central, world, printer = counter_page
+    sign_in(page, url)
     assert page.locator("#who").inner_text() == "Alice"
     # A keyboard-wedge scanner types into the focused field and ends with Enter.
     assert page.evaluate("document.activeElement.id") == "ref"
@@ -133,11 +138,7 @@ def test_todays_promotions_appear_on_lookup_and_in_the_quote(page: Any, counter_
         )
     )
     db.session.commit()
-    page.goto(url + "/")
-    page.fill("#username", "alice")
-    page.fill("#password", PASSWORD)
-    page.click("#signin-form button[type=submit]")
-    page.wait_for_selector("#counter:not(.hidden)")
+    sign_in(page, url)
     page.keyboard.type(world.card_number)
     page.keyboard.press("Enter")
     page.wait_for_selector("#member:not(.hidden)")
@@ -154,11 +155,7 @@ def test_todays_promotions_appear_on_lookup_and_in_the_quote(page: Any, counter_
 
 def test_the_offline_banner_and_back(page: Any, counter_page: Any) -> None:
     url, station, central, world, printer = counter_page
-    page.goto(url + "/")
-    page.fill("#username", "alice")
-    page.fill("#password", PASSWORD)
-    page.click("#signin-form button[type=submit]")
-    page.wait_for_selector("#counter:not(.hidden)")
+    sign_in(page, url)
     assert not page.locator("#banner").is_visible()
     central.stop()
     page.fill("#ref", world.card_number)
@@ -187,11 +184,7 @@ def test_the_offline_banner_and_back(page: Any, counter_page: Any) -> None:
 def test_stored_value_plus_cash_at_the_counter(page: Any, counter_page: Any) -> None:
     """The card's 200.00 pays first (prefilled), cash pays the rest; change and receipt."""
     url, _station, _central, world, printer = counter_page
-    page.goto(url + "/")
-    page.fill("#username", "alice")
-    page.fill("#password", PASSWORD)
-    page.click("#signin-form button[type=submit]")
-    page.wait_for_selector("#counter:not(.hidden)")
+    sign_in(page, url)
     page.keyboard.type(world.card_number)
     page.keyboard.press("Enter")
     page.wait_for_selector("#member:not(.hidden)")
