@@ -23,7 +23,6 @@ change.
 from __future__ import annotations
 
 import datetime as dt
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from itertools import islice
@@ -47,6 +46,7 @@ from app.campaigns.segments import segment_contains
 from app.db import db, utcnow
 from app.errors import InvalidRequest, LaoyouError, NotFound
 from app.i18n import gettext
+from app.kept import drop, kept
 from app.ledger.promotions import CheckoutFacts, Offer
 from app.members.models import Level, Member
 from app.stores.models import Store
@@ -429,43 +429,36 @@ class _Terms:
         )
 
 
-@dataclass
-class _Copy:
-    terms: tuple[_Terms, ...] = ()
-    loaded_at: float | None = None
-
-
 def _not_over() -> tuple[_Terms, ...]:
     """The promotions not ended early and not past their end, read at most once per
     ``CACHE_SECONDS`` (see the module docstring)."""
-    copy: _Copy = current_app.extensions.setdefault(_CACHE, _Copy())
-    now = time.monotonic()
-    if copy.loaded_at is None or now - copy.loaded_at > CACHE_SECONDS:
-        query = (
-            select(Promotion)
-            .where(Promotion.ended_at.is_(None), Promotion.ends_at > clock.now())
-            .order_by(Promotion.id)
+    return kept(_CACHE, CACHE_SECONDS, _read_not_over)
+
+
+def _read_not_over() -> tuple[_Terms, ...]:
+    query = (
+        select(Promotion)
+        .where(Promotion.ended_at.is_(None), Promotion.ends_at > clock.now())
+        .order_by(Promotion.id)
+    )
+    return tuple(
+        _Terms(
+            id=p.id,
+            names=p.names(),
+            starts_at=p.starts_at,
+            ends_at=p.ends_at,
+            level_id=p.level_id,
+            store_id=p.store_id,
+            min_spend_fen=p.min_spend_fen,
+            category=p.category,
+            segment_id=p.segment_id,
+            multiplier_bp=p.multiplier_bp,
+            bonus_points=p.bonus_points,
+            coupon_type=p.coupon_type,
         )
-        copy.terms = tuple(
-            _Terms(
-                id=p.id,
-                names=p.names(),
-                starts_at=p.starts_at,
-                ends_at=p.ends_at,
-                level_id=p.level_id,
-                store_id=p.store_id,
-                min_spend_fen=p.min_spend_fen,
-                category=p.category,
-                segment_id=p.segment_id,
-                multiplier_bp=p.multiplier_bp,
-                bonus_points=p.bonus_points,
-                coupon_type=p.coupon_type,
-            )
-            for p in db.session.scalars(query)
-        )
-        copy.loaded_at = now
-    return copy.terms
+        for p in db.session.scalars(query)
+    )
 
 
 def _invalidate() -> None:
-    current_app.extensions.pop(_CACHE, None)
+    drop(_CACHE)

@@ -11,14 +11,12 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
-import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from babel.messages.extract import extract_from_dir
-from flask import current_app
 from sqlalchemy import select
 
 import app as app_package
@@ -26,6 +24,7 @@ from app.audit.services import current_actor, record
 from app.db import db
 from app.errors import InvalidRequest, NotFound
 from app.i18n import LOCALES, catalogue
+from app.kept import drop, kept
 from app.texts.models import MessageText
 
 LANGUAGES = tuple(LOCALES)
@@ -75,12 +74,6 @@ class Entry:
     msgid: str
     group: str
     locations: tuple[str, ...]
-
-
-@dataclass
-class _Overrides:
-    loaded_at: float | None = None
-    by_language: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 def msgid_key(msgid: str) -> str:
@@ -191,16 +184,16 @@ def default_preview(msgid: str, language: str) -> str:
 
 def overrides(language: str) -> Mapping[str, str]:
     """This language's overrides by msgid, read at most once per ``CACHE_SECONDS``."""
-    cache: _Overrides = current_app.extensions.setdefault(_CACHE, _Overrides())
-    now = time.monotonic()
-    if cache.loaded_at is None or now - cache.loaded_at > CACHE_SECONDS:
-        by_language: dict[str, dict[str, str]] = {}
-        for msgid, lang, text in db.session.execute(
-            select(MessageText.msgid, MessageText.language, MessageText.text)
-        ):
-            by_language.setdefault(lang, {})[msgid] = text
-        cache.by_language, cache.loaded_at = by_language, now
-    return cache.by_language.get(language, {})
+    return kept(_CACHE, CACHE_SECONDS, _read_overrides).get(language, {})
+
+
+def _read_overrides() -> dict[str, dict[str, str]]:
+    by_language: dict[str, dict[str, str]] = {}
+    for msgid, lang, text in db.session.execute(
+        select(MessageText.msgid, MessageText.language, MessageText.text)
+    ):
+        by_language.setdefault(lang, {})[msgid] = text
+    return by_language
 
 
 def preload() -> None:
@@ -209,7 +202,7 @@ def preload() -> None:
 
 
 def invalidate() -> None:
-    current_app.extensions.pop(_CACHE, None)
+    drop(_CACHE)
 
 
 def override_rows(key: str) -> dict[str, MessageText]:

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+import app.kept as kept_module
 from app.audit.models import AuditEntry
 from app.campaigns import promotions
 from app.campaigns.promotion_models import Promotion, PromotionUse
@@ -230,7 +231,7 @@ def test_checkouts_read_the_promotions_once_per_cache_period_and_a_change_at_onc
     """A checkout reads the promotions from the process's copy (kept CACHE_SECONDS); a
     promotion made, changed or ended here applies to the next checkout at once."""
     clock_s = [1000.0]
-    monkeypatch.setattr(promotions.time, "monotonic", lambda: clock_s[0])
+    monkeypatch.setattr(kept_module.time, "monotonic", lambda: clock_s[0])
     assert _promotion_reads(lambda: pay(member, 10000, "c1")) == 1
     assert _promotion_reads(lambda: pay(member, 10000, "c2")) == 0
     promotion = promotions.create_promotion(terms(bonus_points=7))
@@ -246,7 +247,7 @@ def test_a_promotion_another_process_made_applies_within_the_cache_period(
     member: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     clock_s = [1000.0]
-    monkeypatch.setattr(promotions.time, "monotonic", lambda: clock_s[0])
+    monkeypatch.setattr(kept_module.time, "monotonic", lambda: clock_s[0])
     assert pay(member, 10000, "o1").promotions == ()
     # Another process's panel: the row, and nothing of this process's copy dropped.
     values = promotions.check_terms(terms(bonus_points=5))

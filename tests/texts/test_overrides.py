@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import event, select
 
+import app.kept as kept_module
 from app.bot.engine import handle_message
 from app.bot.message import Message
 from app.cards.services import member_cards
@@ -271,8 +272,8 @@ def test_overrides_are_read_again_once_the_cache_is_old(
     _checkout(api, card, "cached")
     assert "spent 12.50 yuan" in _alerts()[-1]
 
-    now = services.time.monotonic()
-    monkeypatch.setattr(services.time, "monotonic", lambda: now + services.CACHE_SECONDS + 1)
+    now = kept_module.time.monotonic()
+    monkeypatch.setattr(kept_module.time, "monotonic", lambda: now + services.CACHE_SECONDS + 1)
     _checkout(api, card, "fresh")
 
     assert _alerts()[-1].startswith("Laoyou: card ")
