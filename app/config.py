@@ -128,8 +128,9 @@ class Settings:
     #: Largest request body in bytes (Flask's own setting); a larger one is refused with 413
     #: ``payload_too_large`` before it is read.
     MAX_CONTENT_LENGTH: int = DEFAULT_MAX_CONTENT_LENGTH
-    #: The ledger's hot statements on the driver's cursor (``app.db.prepared``); off: through
-    #: SQLAlchemy's own ``Connection.execute``, slower but with its types and events.
+    #: The hot statements (the ledger's, an inbound answer's) on the driver's cursor
+    #: (``app.db.prepared``); off: through SQLAlchemy's own ``Connection.execute``, slower
+    #: but with its types and events.
     DB_PREPARED_STATEMENTS: bool = True
     #: A checkout by card number reads the card (``app.cards``' statement piece) inside the
     #: ledger's locking statement: one round trip. Off: the card through ``app.cards``' own

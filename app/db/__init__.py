@@ -134,7 +134,7 @@ class _AppDatabase:
         self.engine = engine
         #: Tests: the connection whose transaction every session joins.
         self.connection: Connection | None = None
-        #: ``DB_PREPARED_STATEMENTS``: the ledger's hot statements on the raw cursor.
+        #: ``DB_PREPARED_STATEMENTS``: the hot statements (``app.db.prepared``) on the raw cursor.
         self.prepared = prepared
 
 

@@ -1,10 +1,13 @@
-"""The ledger's hot statements, run straight on the DBAPI cursor of the session's connection.
+"""The hot statements, run straight on the DBAPI cursor of the session's connection: the
+ledger's postings, and the three of an inbound answer (the sender's profile, the points
+summary, the claim of the message with its reply).
 
 SQLAlchemy's ``Connection.execute`` of an already compiled statement costs about
 0.04 ms on SQLite and 0.09 ms on PostgreSQL on top of the driver's own work
 (measured: 0.046 against 0.009 ms, 0.17 against 0.08 ms), which on SQLite is
-more than the statement itself. A checkout makes about ten, so the journal's
-statements that run on every posting go through :class:`Prepared` instead:
+more than the statement itself. A checkout makes about ten, and a WeChat 积分 three
+beside its crypto (they were a seventh of its CPU), so the statements that run on every
+posting and every answer go through :class:`Prepared` instead:
 SQLAlchemy still writes and compiles the SQL (once per dialect and set of
 parameters), the statement still runs in the session's transaction on its
 connection, and a driver error is raised as SQLAlchemy's (``IntegrityError`` …)
@@ -17,8 +20,8 @@ statements (``observed`` does).
 
 The seam: with ``DB_PREPARED_STATEMENTS`` off, the same statement runs through
 SQLAlchemy's own ``Connection.execute`` (its types, events and result
-processing), and rows come back as SQLAlchemy's; tests/ledger/test_plain_execute.py
-runs the ledger that way. Callers therefore accept both forms: rows come back as
+processing), and rows come back as SQLAlchemy's; ``test_plain_execute.py`` in
+tests/ledger, tests/sms and tests/wechat run the ledger and the answers that way. Callers therefore accept both forms: rows come back as
 the driver gives them on the raw path (datetimes and dates on SQLite as text).
 """
 
@@ -37,19 +40,29 @@ from sqlalchemy.engine import Connection
 
 _UTC = dt.UTC
 
-#: Callbacks given each statement's SQL as it runs: SQLAlchemy's execute events do
-#: not see these statements, so tests and benchmarks that count statements look here.
-_observers: list[Callable[[str], None]] = []
+#: Callbacks given each statement's SQL (and the driver's connection) once it has run:
+#: SQLAlchemy's execute events do not see these statements, so tests and benchmarks that
+#: count statements, or look at the transaction they ran in, look here.
+_observers: list[Callable[[str, Any], None]] = []
 
 
 @contextmanager
-def observed(callback: Callable[[str], None]) -> Iterator[None]:
-    """Call ``callback(sql)`` for every prepared statement run inside the block."""
-    _observers.append(callback)
+def observed(callback: Callable[..., None], *, with_connection: bool = False) -> Iterator[None]:
+    """Call ``callback(sql)`` for every prepared statement run inside the block, or with
+    ``with_connection`` ``callback(sql, dbapi_connection)``, as SQLAlchemy's
+    ``after_cursor_execute`` event would."""
+
+    def observer(sql: str, dbapi: Any) -> None:
+        if with_connection:
+            callback(sql, dbapi)
+        else:
+            callback(sql)
+
+    _observers.append(observer)
     try:
         yield
     finally:
-        _observers.remove(callback)
+        _observers.remove(observer)
 
 
 #: SQL text, parameter names in order (SQLite) or None (named), bound literals, rows or not.
@@ -143,14 +156,16 @@ class Prepared:
                     args[name] = json.dumps(value)
                 elif isinstance(value, dt.datetime) and value.tzinfo is None:
                     raise ValueError("naive datetime given to a UTC column")
-        for observer in _observers:
-            observer(sql)
         pooled = connection.connection
         dbapi = pooled.dbapi_connection
         assert dbapi is not None
         cursor = _cursor(pooled.info, dbapi)
         try:
-            cursor.execute(sql, args)
+            try:
+                cursor.execute(sql, args)
+            finally:  # told once it has run, or failed
+                for observer in _observers:
+                    observer(sql, dbapi)
             rows = cursor.fetchall() if returns_rows else []
         except connection.dialect.loaded_dbapi.Error as error:
             # As Connection.execute does: a lost connection is not handed back to the pool.

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import bindparam, func, select
 
 from app.db import db
+from app.db.prepared import Prepared
 
 
 @dataclass(frozen=True)
@@ -145,14 +146,18 @@ def _points_summary_statement():  # type: ignore[no-untyped-def]
     return union_all(by_asset, select(first_expiry))
 
 
+@functools.cache
+def _points_summary() -> Prepared:
+    return Prepared(_points_summary_statement())
+
+
 def points_summary(member_id: int) -> tuple[Balances, tuple[int, dt.date] | None]:
     """``member_balances`` and ``next_expiry`` in one statement: the SMS "JF" hot path."""
     from app.clock import local_today
 
-    # Core on the session's connection (ledger rows are never pending in the ORM).
-    rows = db.connection().execute(
-        _points_summary_statement(), {"member": member_id, "today": local_today()}
-    )
+    # On the session's connection (ledger rows are never pending in the ORM), through the
+    # ledger's prepared statements: this is the one statement of every JF.
+    rows = _points_summary().rows(db.connection(), {"member": member_id, "today": local_today()})
     expiry: tuple[int, dt.date] | None = None
     assets = []
     for asset, amount, expires_on in rows:

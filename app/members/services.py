@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.audit.services import record
 from app.db import db, utcnow
+from app.db.prepared import Prepared
 from app.errors import DuplicateMember, InvalidRequest, NotFound
 from app.members.birthdays import birthday_keys, is_birthday
 from app.members.models import (
@@ -333,7 +334,7 @@ class MemberProfile:
     sms_opt_out: bool
 
 
-_PROFILE = (
+_PROFILE = Prepared(
     select(Member.id, Member.language, level_name_sql(Member.language), Member.sms_opt_out)
     .outerjoin(Level, Level.id == Member.level_id)
     .where(Member.phone == bindparam("phone"))
@@ -343,8 +344,10 @@ _PROFILE = (
 def member_profile(phone: str) -> MemberProfile | None:
     """``MemberProfile`` of the member with this E.164 phone (as channels give it)."""
     db.session.flush()  # a member joined earlier in this unit of work is found too
-    # Core on the session's connection: the ORM's execute path cost a tenth of an SMS.
-    row = db.connection().execute(_PROFILE, {"phone": phone}).first()
+    # On the session's connection, as a prepared statement: the ORM's execute path cost a
+    # tenth of an SMS, SQLAlchemy's Core execute still a twentieth (app.db.prepared).
+    rows = _PROFILE.rows(db.connection(), {"phone": phone})
+    row = rows[0] if rows else None
     return None if row is None else MemberProfile(row[0], row[1], row[2], bool(row[3]))
 
 

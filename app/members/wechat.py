@@ -18,10 +18,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import ScalarSelect, Select, bindparam, delete, func, literal, or_, select, update
+from sqlalchemy import ScalarSelect, bindparam, delete, func, literal, or_, select, update
 
 from app import clock
 from app.db import db
+from app.db.prepared import Prepared
 from app.errors import InvalidRequest
 from app.members.models import (
     ALERT_CHANNELS,
@@ -72,9 +73,9 @@ def member_for_openid(openid: str) -> Member | None:
 
 
 @functools.cache
-def _profile_by_openid(opted_out: ScalarSelect[bool] | None) -> Select[Any]:
+def _profile_by_openid(opted_out: ScalarSelect[bool] | None) -> Prepared:
     flag = opted_out if opted_out is not None else literal(False)
-    return (
+    return Prepared(
         select(Member.id, Member.language, level_name_sql(Member.language), flag)
         .join(WechatBinding, WechatBinding.member_id == Member.id)
         .outerjoin(Level, Level.id == Member.level_id)
@@ -93,11 +94,8 @@ def profile_for_openid(
     ``sms_opt_out`` is ``opted_out``: a boolean scalar subquery (``app.optout``'s
     ``OPTED_OUT``) riding along, with its ``params``; False without one."""
     db.session.flush()  # a binding made earlier in this unit of work is found too
-    row = (
-        db.connection()
-        .execute(_profile_by_openid(opted_out), {"openid": openid, **(params or {})})
-        .first()
-    )
+    rows = _profile_by_openid(opted_out).rows(db.connection(), {"openid": openid, **(params or {})})
+    row = rows[0] if rows else None
     return None if row is None else MemberProfile(row[0], row[1], row[2], bool(row[3]))
 
 

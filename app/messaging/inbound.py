@@ -38,6 +38,7 @@ from app.bot import engine
 from app.bot.message import Message, Reply
 from app.bot.replies import bad_input
 from app.db import db
+from app.db.prepared import Prepared
 from app.i18n import in_language
 from app.messaging.models import InboundMessage
 from app.phone import mask_phone
@@ -73,7 +74,7 @@ def receive(message: Message, answer: Answerer | None = None) -> InboundResult:
         return _reply_first(message, _read_only_connection())
     # Core on the session's connection, in its transaction: nothing of the ORM to flush.
     connection = db.connection()
-    row_id = connection.execute(_claim_for(connection.dialect.name), _values(message)).scalar()
+    row_id = _claim_for(connection.dialect.name).scalar(connection, _values(message))
     if row_id is None:
         return _replay(message)
     answered = _answer(message, answer)
@@ -85,7 +86,7 @@ def _reply_first(message: Message, connection: Any) -> InboundResult:
     """A read-only answer, claimed together with its reply (see the module docstring)."""
     answered = _answer(message, None)
     claim = _claim_for(connection.dialect.name, with_reply=True)
-    if connection.execute(claim, {**_values(message), **answered}).scalar() is None:
+    if claim.scalar(connection, {**_values(message), **answered}) is None:
         return _replay(message)
     return _answered(message, answered)
 
@@ -161,7 +162,7 @@ _INSERT: dict[str, Any] = {"postgresql": postgresql.insert, "sqlite": sqlite.ins
 
 
 @functools.cache
-def _claim_for(dialect: str, *, with_reply: bool = False) -> Any:
+def _claim_for(dialect: str, *, with_reply: bool = False) -> Prepared:
     """The dedupe insert, with a placeholder reply that ``_RECORD`` fills in once the
     engine has answered (or, ``with_reply``, the reply itself); the new row's id, or
     nothing when the id was claimed before."""
@@ -175,7 +176,7 @@ def _claim_for(dialect: str, *, with_reply: bool = False) -> Any:
         if with_reply
         else {"reply": "", "status": "silent"}
     )
-    return (
+    return Prepared(
         _INSERT[dialect](_TABLE)
         .values(
             channel=bindparam("channel"),

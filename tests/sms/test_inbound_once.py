@@ -24,6 +24,7 @@ from app.bot import engine as bot_engine
 from app.bot.message import Message, Reply
 from app.cards.services import enroll, member_cards
 from app.db import Base, db, unit_of_work
+from app.db.prepared import observed
 from app.ledger.journal import credit_points
 from app.messaging.models import InboundMessage
 from app.stores.services import create_store
@@ -192,11 +193,14 @@ def _transaction_states(live_app: Flask, send: Any) -> tuple[list[str], list[boo
     at_statement: list[str] = []
     at_checkin: list[bool] = []
 
-    def statement(conn: Any, _cursor: Any, sql: str, *_args: Any) -> None:
+    def ran(sql: str, dbapi_connection: Any) -> None:
         # After it ran: psycopg sends BEGIN with the first statement of a transaction.
         if sql.strip(" ;"):  # not the pool's ping
-            opened = _in_transaction(conn.connection.dbapi_connection)
+            opened = _in_transaction(dbapi_connection)
             at_statement.append(sql.split()[0] + (" in BEGIN" if opened else ""))
+
+    def statement(conn: Any, _cursor: Any, sql: str, *_args: Any) -> None:
+        ran(sql, conn.connection.dbapi_connection)
 
     def checkin(dbapi_connection: Any, _record: Any) -> None:
         at_checkin.append(bool(getattr(dbapi_connection, "autocommit", False) is True))
@@ -204,7 +208,8 @@ def _transaction_states(live_app: Flask, send: Any) -> tuple[list[str], list[boo
     event.listen(engine, "after_cursor_execute", statement)
     event.listen(engine.pool, "checkin", checkin)
     try:
-        with live_app.app_context():
+        # The hot statements on the driver's cursor (app.db.prepared) pass no event.
+        with live_app.app_context(), observed(ran, with_connection=True):
             send()
     finally:
         event.remove(engine, "after_cursor_execute", statement)
