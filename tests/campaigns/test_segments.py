@@ -19,6 +19,7 @@ from app.campaigns.segments import (
     save_segment,
 )
 from app.cards.services import member_cards
+from app.clock import local_today
 from app.db import db
 from app.errors import InvalidRequest, NotFound
 from app.ledger.operations import checkout, recharge
@@ -149,7 +150,8 @@ def test_age_bands_on_a_given_day(crowd: dict[str, Any]) -> None:
 
 
 def test_joined_between_local_days(crowd: dict[str, Any]) -> None:
-    today = dt.date.today().isoformat()
+    # The shop's day, not the machine's: from 16:00 UTC they differ (CST is UTC+8).
+    today = local_today().isoformat()
     assert who(crowd, leaf("joined", "between", [today, today])) == ["A", "B", "C"]
     assert who(crowd, leaf("joined", "before", "2020-01-01")) == []
 
