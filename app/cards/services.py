@@ -18,6 +18,7 @@ from app.cards.lookup import card_by_number
 from app.cards.models import CARD_TYPES, MEDIUM_KINDS, Card, CardEvent, CardMedium
 from app.cards.numbers import random_card_number
 from app.cards.states import next_state
+from app.clock import local_today
 from app.db import db, utcnow
 from app.errors import (
     CardNotActive,
@@ -76,7 +77,8 @@ def issue_card(
     if credit_limit_fen and card_type != "stored_value":
         raise InvalidRequest("only stored value cards allow overdraft", field="credit_limit_fen")
     if card_type == "period":
-        valid_from = valid_from or dt.date.today()
+        # The shop's day: a card sold at 00:30 in Shanghai starts that day, not the day before.
+        valid_from = valid_from or local_today()
         if valid_until is None:
             if period not in PERIODS:
                 raise InvalidRequest(

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
@@ -83,3 +84,16 @@ def test_members_alone_read_a_referrer_by_phone_only(make_member: Callable[..., 
         create_member({"phone": PHONE, "home_store": "SH01", "referrer": number})
     member = create_member({"phone": PHONE, "home_store": "SH01", "referrer": "13900139000"})
     assert member.referrer is referrer
+
+
+def test_a_period_card_sold_just_after_midnight_in_the_shop_starts_that_day(
+    make_member: Callable[..., Any],
+) -> None:
+    """00:30 in Shanghai is 16:30 UTC the day before: the month runs from the shop's day."""
+    from app.cards.services import issue_card
+    from app.clock import frozen
+
+    member = make_member(PHONE)
+    with frozen(dt.datetime(2026, 12, 7, 16, 30, tzinfo=dt.UTC)):
+        card = issue_card("period", member=member, period="month")
+    assert (card.valid_from, card.valid_until) == (dt.date(2026, 12, 8), dt.date(2027, 1, 7))
