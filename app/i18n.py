@@ -6,13 +6,14 @@ Our language tags (BCP 47, as members see them) map to Babel's locale names.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
 import flask_babel
 from babel import Locale
+from babel.lists import format_list as babel_format_list
 from flask import Flask, current_app, g, has_app_context, has_request_context, request
 from flask_babel import Babel, force_locale, get_translations
 
@@ -154,3 +155,11 @@ def render(language: str, msgid: str, variables: Mapping[str, Any], found: Any =
                 log.exception("the %s override of %r does not render", language, msgid)
     text = (found if found is not None else catalogue(language)).ugettext(msgid)
     return text % variables if variables else text
+
+
+def format_list(items: Iterable[str], *, style: str = "standard") -> str:
+    """``A, B and C`` (``style="or"``: ``A, B or C``) as the language ``gettext`` speaks now
+    writes a list: Babel's CLDR patterns (至少、至多和是 in Chinese)."""
+    current = _CATALOGUE.get()
+    locale = babel_locale(current[0]) if current is not None else _select_locale()
+    return babel_format_list(list(items), style=style, locale=locale)  # type: ignore[arg-type]

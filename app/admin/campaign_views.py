@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable
 from typing import Any
 
 from flask import abort, jsonify, redirect, render_template, request, url_for
@@ -20,7 +21,7 @@ from app.campaigns import broadcasts as casts
 from app.campaigns import segments
 from app.campaigns.models import BROADCAST_CHANNELS
 from app.errors import InvalidRequest, LaoyouError, NotFound
-from app.i18n import gettext
+from app.i18n import format_list, gettext
 from app.limits import MAX_ID
 
 #: Longest definition or text a form may send; longer is refused before parsing.
@@ -40,11 +41,17 @@ def _who() -> str:
 
 def _definition(raw: str) -> Any:
     if len(raw) > MAX_DEFINITION_CHARS:
-        raise InvalidRequest(f"definition: at most {MAX_DEFINITION_CHARS} characters")
+        raise InvalidRequest(
+            f"definition: at most {MAX_DEFINITION_CHARS} characters",
+            reason="segment_definition_size",
+            limit=MAX_DEFINITION_CHARS,
+        )
     try:
         return json.loads(raw or "{}")
     except (ValueError, RecursionError):
-        raise InvalidRequest("definition: this is not valid JSON", field="definition") from None
+        raise InvalidRequest(
+            "definition: this is not valid JSON", field="definition", reason="segment_json"
+        ) from None
 
 
 def _id_or_404(value: int) -> int:
@@ -93,6 +100,72 @@ def op_labels() -> dict[str, str]:
         "not_within_days": gettext("not within the last days"),
         "before": gettext("before"),
         "after": gettext("after"),
+    }
+
+
+def segment_error_text(exc: LaoyouError) -> str:
+    """A refused segment in the staff member's language: the services' ``segment_*`` reason
+    said with the builder's own words for fields and operators; anything else (and the two
+    limits, which every panel page may meet) as ``error_text`` says it."""
+    details = exc.details
+    reason = str(details.get("reason", ""))
+    say = _segment_texts(details).get(reason.removeprefix("segment_"))
+    if not reason.startswith("segment_") or say is None:
+        return error_text(exc)
+    return say()
+
+
+def _segment_texts(details: dict[str, Any]) -> dict[str, Callable[[], str]]:
+    fields, ops = field_labels(), op_labels()
+    name = str(details.get("name", ""))
+    field = fields.get(name, name)
+    listed = format_list(ops.get(str(op), str(op)) for op in details.get("ops") or ())
+    genders = gender_labels()
+    allowed = format_list(
+        (genders.get(str(v), str(v)) for v in details.get("allowed") or ()), style="or"
+    )
+    return {
+        "json": lambda: gettext("The segment's definition is not valid JSON."),
+        "definition_size": lambda: gettext(
+            "The segment's definition is too long (at most %(limit)s characters).",
+            limit=details.get("limit"),
+        ),
+        "whole_number": lambda: gettext("A condition's number must be a whole number."),
+        "range": lambda: gettext(
+            "A condition's number must be between %(low)s and %(high)s.",
+            low=details.get("low"),
+            high=details.get("high"),
+        ),
+        "empty_text": lambda: gettext("A condition's text must not be empty."),
+        "text_length": lambda: gettext(
+            "A condition's text has at most %(limit)s characters.", limit=details.get("limit")
+        ),
+        "empty_list": lambda: gettext("A condition needs at least one value."),
+        "list_size": lambda: gettext(
+            "A condition holds at most %(limit)s values.", limit=details.get("limit")
+        ),
+        "unknown_key": lambda: gettext(
+            "A condition has a setting the builder does not know (%(key)s).",
+            key=details.get("key"),
+        ),
+        "no_value": lambda: gettext("A condition needs a value."),
+        "low_high": lambda: gettext("A range needs a low and a high number, the low one first."),
+        "no_days": lambda: gettext("This condition needs a number of days up to today."),
+        "one_of": lambda: gettext("Choose %(allowed)s.", allowed=allowed),
+        "unknown_store": lambda: gettext("There is no store with the code %(code)s.", code=name),
+        "unknown_level": lambda: gettext("There is no level named %(name)s.", name=name),
+        "unknown_question": lambda: gettext("There is no question with the key %(key)s.", key=name),
+        "yes_no": lambda: gettext("A yes/no answer is compared with “is” yes or no."),
+        "answer_type": lambda: gettext("Answers to this question cannot be searched."),
+        "date": lambda: gettext("A date is written YYYY-MM-DD."),
+        "first_last": lambda: gettext("A range of days needs the first day, then the last."),
+        "not_object": lambda: gettext("A group or condition is missing its settings."),
+        "not_node": lambda: gettext(
+            "A group is one of all of, any of, not, or a condition with a field."
+        ),
+        "not_list": lambda: gettext("A group needs a list of conditions."),
+        "unknown_field": lambda: gettext("There is no condition called %(name)s.", name=name),
+        "ops": lambda: gettext("%(field)s is compared with: %(ops)s.", field=field, ops=listed),
     }
 
 
@@ -225,7 +298,7 @@ def _segment_save(segment: Any) -> Response | tuple[str, int]:
             segment_id=segment.id if segment is not None else None,
         )
     except LaoyouError as exc:
-        return _segment_page(segment, name, raw, error=error_text(exc)), 400
+        return _segment_page(segment, name, raw, error=segment_error_text(exc)), 400
     return redirect(url_for("admin.segments_list", done=saved.name))
 
 
@@ -236,7 +309,7 @@ def segment_preview() -> tuple[Response, int]:
         shown = segments.preview(_definition(_field("definition", MAX_DEFINITION_CHARS)))
     except LaoyouError as exc:
         # ``at`` names the node refused (``definition.all[1].value``): the builder marks it.
-        return jsonify(ok=False, error=error_text(exc), at=exc.details.get("field")), 400
+        return jsonify(ok=False, error=segment_error_text(exc), at=exc.details.get("field")), 400
     sample = [{"id": i, "phone": phone, "name": name} for i, phone, name in shown.sample]
     return jsonify(ok=True, count=shown.count, sample=sample), 200
 

@@ -72,41 +72,44 @@ class _Field:
     check: Callable[[dict[str, Any], str], dict[str, Any]]
 
 
-def _bad(where: str, reason: str) -> InvalidRequest:
-    return InvalidRequest(f"{where}: {reason}", field=where)
+def _bad(where: str, reason: str, code: str, **params: Any) -> InvalidRequest:
+    """The refusal of one node: English for the API, and ``reason`` (``segment_<code>``) with
+    ``params`` so the panel can say it in the staff member's language."""
+    return InvalidRequest(f"{where}: {reason}", field=where, reason=f"segment_{code}", **params)
 
 
 def _integer(value: Any, where: str, *, low: int = 0, high: int = MAX_NUMBER) -> int:
     # bool is an int to Python; a fraction or a numeric string is refused, not rounded.
     if isinstance(value, bool) or not isinstance(value, int):
-        raise _bad(where, "must be a whole number")
+        raise _bad(where, "must be a whole number", "whole_number")
     if not low <= value <= high:
-        raise _bad(where, f"must be between {low} and {high}")
+        raise _bad(where, f"must be between {low} and {high}", "range", low=low, high=high)
     return value
 
 
 def _text(value: Any, where: str) -> str:
     if not isinstance(value, str) or not value.strip():
-        raise _bad(where, "must be a non-empty text")
+        raise _bad(where, "must be a non-empty text", "empty_text")
     if len(value) > MAX_TEXT or "\x00" in value:
-        raise _bad(where, f"must be at most {MAX_TEXT} characters")
+        raise _bad(where, f"must be at most {MAX_TEXT} characters", "text_length", limit=MAX_TEXT)
     return value.strip()
 
 
 def _list(value: Any, where: str, item: Callable[[Any, str], Any]) -> list[Any]:
     if not isinstance(value, list) or not value:
-        raise _bad(where, "must be a non-empty list")
+        raise _bad(where, "must be a non-empty list", "empty_list")
     if len(value) > MAX_LIST:
-        raise _bad(where, f"must hold at most {MAX_LIST} values")
+        raise _bad(where, f"must hold at most {MAX_LIST} values", "list_size", limit=MAX_LIST)
     return [item(v, f"{where}[{i}]") for i, v in enumerate(value)]
 
 
 def _only(leaf: dict[str, Any], where: str, extra: tuple[str, ...] = ()) -> None:
     unknown = set(leaf) - {"field", "op", "value", *extra}
     if unknown:
-        raise _bad(where, f"unknown key {sorted(unknown)[0]!r}")
+        key = sorted(unknown)[0]
+        raise _bad(where, f"unknown key {key!r}", "unknown_key", key=key)
     if "value" not in leaf:
-        raise _bad(where, "needs a value")
+        raise _bad(where, "needs a value", "no_value")
 
 
 def _number_leaf(high: int = MAX_NUMBER, extra: tuple[str, ...] = ()) -> Callable[..., Any]:
@@ -116,13 +119,13 @@ def _number_leaf(high: int = MAX_NUMBER, extra: tuple[str, ...] = ()) -> Callabl
         if leaf["op"] == "between":
             pair = _list(value, f"{where}.value", lambda v, w: _integer(v, w, high=high))
             if len(pair) != 2 or pair[0] > pair[1]:
-                raise _bad(f"{where}.value", "must be [low, high] with low <= high")
+                raise _bad(f"{where}.value", "must be [low, high] with low <= high", "low_high")
             out: dict[str, Any] = {**leaf, "value": pair}
         else:
             out = {**leaf, "value": _integer(value, f"{where}.value", high=high)}
         if "days" in extra:
             if "days" not in leaf:
-                raise _bad(where, "needs days (the window, in days up to today)")
+                raise _bad(where, "needs days (the window, in days up to today)", "no_days")
             out["days"] = _integer(leaf["days"], f"{where}.days", low=1, high=MAX_DAYS)
         return out
 
@@ -135,7 +138,7 @@ def _text_leaf(
     def item(v: Any, w: str) -> str:
         text = _text(v, w)
         if allowed is not None and text not in allowed:
-            raise _bad(w, f"must be one of {', '.join(allowed)}")
+            raise _bad(w, f"must be one of {', '.join(allowed)}", "one_of", allowed=list(allowed))
         return text
 
     def check(leaf: dict[str, Any], where: str) -> dict[str, Any]:
@@ -157,7 +160,12 @@ def _known(model: Any, column: Any, label: str) -> Callable[..., Any]:
         found = set(db.session.scalars(select(column).where(column.in_(names))))
         missing = [n for n in names if n not in found]
         if missing:
-            raise _bad(f"{where}.value", f"unknown {label} {missing[0]!r}")
+            raise _bad(
+                f"{where}.value",
+                f"unknown {label} {missing[0]!r}",
+                f"unknown_{label}",
+                name=missing[0],
+            )
         return {**leaf, "value": names if leaf["op"] != "at_least" else names[0]}
 
     return check
@@ -175,11 +183,17 @@ def _answer(leaf: dict[str, Any], where: str) -> dict[str, Any]:
     key = _text(leaf.get("question"), f"{where}.question")
     question = db.session.scalar(select(Question).where(Question.key == key))
     if question is None:
-        raise _bad(f"{where}.question", f"unknown question {key!r}")
+        raise _bad(f"{where}.question", f"unknown question {key!r}", "unknown_question", name=key)
     op, value = leaf["op"], leaf["value"]
     if question.type == "integer":
         if op not in ("eq", "gte", "lte"):
-            raise _bad(f"{where}.op", "an integer answer takes eq, gte or lte")
+            raise _bad(
+                f"{where}.op",
+                "an integer answer takes eq, gte or lte",
+                "ops",
+                name="answer",
+                ops=["eq", "gte", "lte"],
+            )
         return {
             **leaf,
             "question": key,
@@ -187,13 +201,24 @@ def _answer(leaf: dict[str, Any], where: str) -> dict[str, Any]:
         }
     if question.type == "boolean":
         if op != "eq" or not isinstance(value, bool):
-            raise _bad(f"{where}.value", "a yes/no answer takes eq true or false")
+            raise _bad(f"{where}.value", "a yes/no answer takes eq true or false", "yes_no")
         return {**leaf, "question": key}
     if question.type in ("text", "choice", "date"):
         if op not in TEXT_OPS:
-            raise _bad(f"{where}.op", "a text answer takes eq or in")
+            raise _bad(
+                f"{where}.op",
+                "a text answer takes eq or in",
+                "ops",
+                name="answer",
+                ops=list(TEXT_OPS),
+            )
         return {**_text_leaf(extra=("question",))(leaf, where), "question": key}
-    raise _bad(f"{where}.question", f"answers of type {question.type} cannot be searched")
+    raise _bad(
+        f"{where}.question",
+        f"answers of type {question.type} cannot be searched",
+        "answer_type",
+        type=question.type,
+    )
 
 
 def _days_leaf(leaf: dict[str, Any], where: str) -> dict[str, Any]:
@@ -209,11 +234,11 @@ def _months(leaf: dict[str, Any], where: str) -> dict[str, Any]:
 
 def _date(value: Any, where: str) -> str:
     if not isinstance(value, str) or len(value) != 10:
-        raise _bad(where, "must be a date YYYY-MM-DD")
+        raise _bad(where, "must be a date YYYY-MM-DD", "date")
     try:
         dt.date.fromisoformat(value)
     except ValueError:
-        raise _bad(where, "must be a date YYYY-MM-DD") from None
+        raise _bad(where, "must be a date YYYY-MM-DD", "date") from None
     return value
 
 
@@ -222,7 +247,7 @@ def _dates(leaf: dict[str, Any], where: str) -> dict[str, Any]:
     if leaf["op"] == "between":
         pair = _list(leaf["value"], f"{where}.value", _date)
         if len(pair) != 2 or pair[0] > pair[1]:
-            raise _bad(f"{where}.value", "must be [first day, last day] in order")
+            raise _bad(f"{where}.value", "must be [first day, last day] in order", "first_last")
         return {**leaf, "value": pair}
     return {**leaf, "value": _date(leaf["value"], f"{where}.value")}
 
@@ -273,17 +298,19 @@ def _parse(node: Any, where: str, depth: int, count: list[int]) -> dict[str, Any
             limit=MAX_DEPTH,
         )
     if not isinstance(node, dict):
-        raise _bad(where, "must be an object")
+        raise _bad(where, "must be an object", "not_object")
     if "field" not in node:
         if len(node) != 1:
-            raise _bad(where, "must be one of all, any, not, or a condition with a field")
+            raise _bad(
+                where, "must be one of all, any, not, or a condition with a field", "not_node"
+            )
         ((key, value),) = node.items()
         if key == "not":
             return {"not": _parse(value, f"{where}.not", depth + 1, count)}
         if key not in ("all", "any"):
-            raise _bad(where, f"unknown combination {key!r} (all, any, not)")
+            raise _bad(where, f"unknown combination {key!r} (all, any, not)", "not_node")
         if not isinstance(value, list) or (key == "any" and not value):
-            raise _bad(f"{where}.{key}", "must be a list of conditions")
+            raise _bad(f"{where}.{key}", "must be a list of conditions", "not_list")
         return {
             key: [
                 _parse(child, f"{where}.{key}[{i}]", depth + 1, count)
@@ -293,9 +320,17 @@ def _parse(node: Any, where: str, depth: int, count: list[int]) -> dict[str, Any
     name = node["field"]
     spec = FIELDS.get(name) if isinstance(name, str) else None
     if spec is None:
-        raise _bad(f"{where}.field", f"unknown field {name!r}")
+        raise _bad(
+            f"{where}.field", f"unknown field {name!r}", "unknown_field", name=str(name)[:40]
+        )
     if node.get("op") not in spec.ops:
-        raise _bad(f"{where}.op", f"{name} takes {', '.join(spec.ops)}")
+        raise _bad(
+            f"{where}.op",
+            f"{name} takes {', '.join(spec.ops)}",
+            "ops",
+            name=name,
+            ops=list(spec.ops),
+        )
     return spec.check(node, where)
 
 

@@ -21,8 +21,9 @@ statements (``observed`` does).
 The seam: with ``DB_PREPARED_STATEMENTS`` off, the same statement runs through
 SQLAlchemy's own ``Connection.execute`` (its types, events and result
 processing), and rows come back as SQLAlchemy's; ``test_plain_execute.py`` in
-tests/ledger, tests/sms and tests/wechat run the ledger and the answers that way. Callers therefore accept both forms: rows come back as
-the driver gives them on the raw path (datetimes and dates on SQLite as text).
+tests/ledger, tests/sms and tests/wechat run the ledger and the answers that way.
+Callers therefore accept both forms: rows come back as the driver gives them on the raw
+path (datetimes and dates on SQLite as text).
 """
 
 from __future__ import annotations

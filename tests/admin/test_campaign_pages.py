@@ -35,7 +35,7 @@ def test_the_live_count_and_sample(signed_in: Any, tea_drinkers: list[Any]) -> N
     assert [m["phone"] for m in answer.json["sample"]] == ["+86139****0031", "+86139****0032"]
     refused = marketer.post("/admin/segments/preview", {"definition": '{"field": "shoe"}'})
     assert refused.status_code == 400
-    assert "unknown field 'shoe'" in refused.json["error"]
+    assert "没有名为 shoe 的条件" in refused.json["error"]
 
 
 def test_a_segment_is_saved_and_listed(signed_in: Any, tea_drinkers: list[Any]) -> None:
@@ -129,6 +129,61 @@ def test_a_too_deep_or_too_big_segment_is_refused_in_the_staff_language(
     # ``at`` names the refused node, for the builder to mark.
     answer = marketer.post("/admin/segments/preview", {"definition": too_deep})
     assert answer.json["at"] == "definition" + ".all[0]" * MAX_DEPTH
+    assert db.session.scalars(select(Segment)).all() == []
+
+
+#: Conditions a marketer can get wrong, inside a group, and what the panel says of each.
+REFUSED_CONDITIONS = [
+    (
+        {"field": "home_store", "op": "in", "value": ["BJ99"]},
+        (
+            "没有代码为 BJ99 的门店。",
+            "沒有代碼為 BJ99 的門店。",
+            "There is no store with the code BJ99.",
+        ),
+    ),
+    (
+        {"field": "points", "op": "has", "value": 1},
+        (
+            "“积分”只能这样比较：至少、至多、等于和介于（下限, 上限）。",
+            "「積分」只能這樣比較：至少、至多、等於和介於（下限, 上限）。",
+            "Points is compared with: at least, at most, is, and between (low, high).",
+        ),
+    ),
+    (
+        {"field": "points", "op": "gte", "value": 0.5},
+        ("条件中的数值必须是整数。", "條件中的數值必須是整數。", "must be a whole number."),
+    ),
+    (
+        {"field": "gender", "op": "eq", "value": "f"},
+        ("请选择女、男、其他或未填写。", "請選擇女、男、其他或未填寫。", "Choose Female, Male"),
+    ),
+    (
+        {"field": "joined", "op": "before", "value": "12/01/2026"},
+        ("日期的写法是 YYYY-MM-DD。", "日期的寫法是 YYYY-MM-DD。", "A date is written YYYY-MM-DD."),
+    ),
+]
+
+
+@pytest.mark.parametrize("language", ["zh-Hans", "zh-Hant", "en"])
+def test_a_refused_condition_is_said_wholly_in_the_staff_language(
+    signed_in: Any, tea_drinkers: list[Any], language: str
+) -> None:
+    """Not the service's English inside a translated sentence: the whole reason is in the
+    staff member's language, and ``at`` still names the row the builder outlines."""
+    marketer = signed_in("marketer")
+    marketer.post("/admin/language", {"language": language, "next": "/admin/"})
+    column = ("zh-Hans", "zh-Hant", "en").index(language)
+    for condition, said in REFUSED_CONDITIONS:
+        definition = json.dumps({"all": [TEA, {"any": [condition]}]})
+        answer = marketer.post("/admin/segments/preview", {"definition": definition})
+        assert answer.status_code == 400
+        assert said[column] in answer.json["error"], answer.json["error"]
+        assert answer.json["at"].startswith("definition.all[1].any[0]")
+        if language != "en":
+            assert not any(w in answer.json["error"] for w in ("unknown", "must", "takes"))
+        page = marketer.post("/admin/segments/new", {"name": "Bad", "definition": definition})
+        assert page.status_code == 400 and said[column] in html.unescape(page.text)
     assert db.session.scalars(select(Segment)).all() == []
 
 
