@@ -499,10 +499,13 @@ def _store(code: str) -> Store:
 
 
 def _rules() -> None:
-    """The example rules (docs/rules.example.json), once: a second run keeps edited rules."""
+    """The example rules (docs/rules.example.json), once: a second run keeps edited rules.
+
+    Through ``replace_rules``, as ``laoyou rules import`` does: the rules' history in the
+    audit log starts with them."""
     import json
 
-    from app.ledger.rules.io import import_rules
+    from app.ledger.rules.io import replace_rules
     from app.ledger.rules.models import ProgramRules
     from app.paths import example_rules
 
@@ -513,7 +516,7 @@ def _rules() -> None:
     path = example_rules()
     if not path.is_file():
         raise click.ClickException(f"the example rules are not installed: {path} is missing")
-    import_rules(json.loads(path.read_text(encoding="utf-8")))
+    replace_rules(json.loads(path.read_text(encoding="utf-8")), object_id="demo")
 
 
 def _rules_history(members: dict[str, Member], summary: DemoSummary) -> None:

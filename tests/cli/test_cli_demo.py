@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
+from app.audit.models import AuditEntry
 from app.auth.models import ApiKey
 from app.auth.services import authenticate
 from app.cards.models import Card, CardEvent, CardMedium
@@ -79,6 +80,16 @@ def test_demo_loads_a_believable_chain_with_every_kind_of_card(runner):
         ("陳美玲", "zh-Hant"),
         ("David Miller", "en"),
     ]
+
+
+def test_the_demo_rules_are_in_the_audit_log_once(runner):
+    """Loaded as ``laoyou rules import`` loads rules: one audited change, not a second."""
+    run_demo(runner)
+    run_demo(runner)
+    entries = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "rules.import"))
+    [entry] = entries.all()
+    assert (entry.object_type, entry.object_id, entry.actor_kind) == ("rules", "demo", "cli")
+    assert entry.after["levels"][0]["name"] == "普通会员"
 
 
 def test_demo_again_adds_nothing_and_rotates_only_the_demo_key(runner):
