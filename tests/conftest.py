@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -42,8 +43,15 @@ def pytest_configure(config: pytest.Config) -> None:
     compile_catalogs()
 
 
+#: Pages in a real browser are tested against PostgreSQL, the production database: what
+#: they show is the views' and templates', which the test client's tests (tests/admin,
+#: tests/api …) run on both databases. Twice over, they were a fifth of the suite's time.
+BROWSER_TESTS = Path(__file__).resolve().parent / "browser"
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """``postgresql_only`` tests are not generated for SQLite at all (deselected, not skipped).
+    """``postgresql_only`` tests, and the browser's, are not generated for SQLite at all
+    (deselected, not skipped).
 
     They test what only PostgreSQL has (deferred constraint triggers, SKIP LOCKED);
     a skip would hide a PostgreSQL that is missing, which CI must never do.
@@ -52,7 +60,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         callspec = getattr(item, "callspec", None)
         on_sqlite = callspec is not None and callspec.params.get("backend") == "sqlite"
-        (drop if on_sqlite and item.get_closest_marker("postgresql_only") else keep).append(item)
+        only_pg = item.get_closest_marker("postgresql_only") or item.path.is_relative_to(
+            BROWSER_TESTS
+        )
+        (drop if on_sqlite and only_pg else keep).append(item)
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep

@@ -112,6 +112,9 @@ def test_sign_in_scan_check_out_and_the_receipt_prints(page: Any, counter_page: 
     page.fill("#ref", "")
     page.locator("#member").evaluate("e => e.classList.add('hidden')")
     station.devices.events.put(Swiped(card_number=world.card_number, expiry="2512"))
+    # The member box may show first from the sale's refresh still in flight: wait for the
+    # swipe's number in the field, then for the box.
+    page.wait_for_function("n => document.getElementById('ref').value === n", arg=world.card_number)
     page.wait_for_selector("#member:not(.hidden)")
     assert page.locator("#ref").input_value() == world.card_number
 
