@@ -13,6 +13,7 @@ from lunardate import LunarDate
 from sqlalchemy import ColumnElement, ScalarSelect, Select, and_, bindparam, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
+from app.clock import local_today
 from app.audit.services import record
 from app.db import db, utcnow
 from app.db.prepared import Prepared
@@ -207,7 +208,7 @@ def _apply_birthday(member: Member, data: dict[str, Any]) -> None:
             when = dt.date(year, month, day)
         except ValueError:
             raise InvalidRequest(f"{raw} is not a date", field="birthday") from None
-        if when > dt.date.today():
+        if when > local_today():
             raise InvalidRequest("birthday is in the future", field="birthday")
     else:
         try:
@@ -218,7 +219,7 @@ def _apply_birthday(member: Member, data: dict[str, Any]) -> None:
             raise InvalidRequest(
                 f"lunar {what}{month} day {day} did not exist in {year}", field="birthday"
             ) from None
-        if solar > dt.date.today():
+        if solar > local_today():
             raise InvalidRequest("birthday is in the future", field="birthday")
     member.birthday_year, member.birthday_month, member.birthday_day = year, month, day
     member.birthday_calendar, member.lunar_leap_month = calendar, leap

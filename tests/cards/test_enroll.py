@@ -97,3 +97,19 @@ def test_a_period_card_sold_just_after_midnight_in_the_shop_starts_that_day(
     with frozen(dt.datetime(2026, 12, 7, 16, 30, tzinfo=dt.UTC)):
         card = issue_card("period", member=member, period="month")
     assert (card.valid_from, card.valid_until) == (dt.date(2026, 12, 8), dt.date(2027, 1, 7))
+
+
+def test_a_birthday_today_in_the_shop_is_not_in_the_future(
+    make_store: Callable[..., Any],
+) -> None:
+    """At 00:30 in Shanghai (16:30 UTC the day before) a baby born that day may join."""
+    from app.clock import frozen
+
+    make_store("SH01")
+    with frozen(dt.datetime(2026, 12, 7, 16, 30, tzinfo=dt.UTC)):
+        member = create_member({"phone": PHONE, "home_store": "SH01", "birthday": "2026-12-08"})
+        assert (member.birthday_month, member.birthday_day) == (12, 8)
+        with pytest.raises(InvalidRequest, match="in the future"):
+            create_member(
+                {"phone": "+8613800138001", "home_store": "SH01", "birthday": "2026-12-09"}
+            )
