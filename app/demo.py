@@ -74,6 +74,12 @@ QUESTIONS: tuple[tuple[str, str, str, list[str]], ...] = (
     ("visit_time", "通常什么时候来店", "choice", ["工作日午餐", "工作日晚餐", "周末"]),
     ("has_children", "家中是否有孩子", "boolean", []),
 )
+#: The questions as staff read them in Traditional Chinese and English.
+QUESTION_LABELS = {
+    "favourite_cuisine": ("最喜歡的菜系", "Favourite cuisine"),
+    "visit_time": ("通常甚麼時候來店", "Usual time of visit"),
+    "has_children": ("家中是否有孩子", "Children at home"),
+}
 
 
 class DemoMember(NamedTuple):
@@ -228,7 +234,17 @@ def _levels(summary: DemoSummary) -> dict[int, Level]:
 def _questions(summary: DemoSummary) -> None:
     for key, label, qtype, choices in QUESTIONS:
         if db.session.scalar(select(Question.id).where(Question.key == key)) is None:
-            db.session.add(Question(key=key, label=label, type=qtype, choices=choices))
+            zh_hant, english = QUESTION_LABELS[key]
+            db.session.add(
+                Question(
+                    key=key,
+                    label=label,
+                    label_zh_hant=zh_hant,
+                    label_en=english,
+                    type=qtype,
+                    choices=choices,
+                )
+            )
             summary.count("questions")
     db.session.flush()
 

@@ -21,7 +21,7 @@ from app.auth.permissions import store_scope
 from app.auth.services import create_api_key, get_api_key, list_api_keys, revoke_key
 from app.errors import LaoyouError
 from app.i18n import gettext
-from app.members.models import QUESTION_TYPES
+from app.members.models import QUESTION_LABEL_COLUMNS, QUESTION_TYPES
 from app.members.services import (
     define_question,
     list_questions,
@@ -226,6 +226,9 @@ def question_add() -> Response | tuple[str, int]:
             _field("type"),
             choices=choices,
             required=request.form.get("required") == "yes",
+            labels={
+                language: _field(column) for language, column in QUESTION_LABEL_COLUMNS.items()
+            },
         )
     except LaoyouError as exc:
         return _questions_page(request.form, error_text(exc)), 400

@@ -43,12 +43,32 @@ def questions_group() -> None:
 )
 @click.option("--choice", "choices", multiple=True, help="An allowed answer (choice types).")
 @click.option("--required", is_flag=True, help="Members must answer it when answering any.")
+@click.option(
+    "--label-in",
+    "labels",
+    multiple=True,
+    type=(click.Choice(["zh-Hans", "zh-Hant", "en"]), str),
+    help="LANGUAGE TEXT: the question as staff read it in that language (repeatable). "
+    "Given once, it sets all three: a language left out shows --label.",
+)
 @with_appcontext
 def add_question(
-    key: str, label: str, type_: str, choices: tuple[str, ...], required: bool
+    key: str,
+    label: str,
+    type_: str,
+    choices: tuple[str, ...],
+    required: bool,
+    labels: tuple[tuple[str, str], ...],
 ) -> None:
     with cli_unit_of_work():
-        question = define_question(key, label, type_, choices=list(choices), required=required)
+        question = define_question(
+            key,
+            label,
+            type_,
+            choices=list(choices),
+            required=required,
+            labels=dict(labels) if labels else None,
+        )
         click.echo(f"question {question.key} ({question.type}): {question.label}")
 
 

@@ -142,12 +142,25 @@ class Question(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     #: Stable key used in JSON, e.g. ``favourite_dish``.
     key: Mapped[str] = mapped_column(String(64))
+    #: The question as asked; the per-language labels fall back to it.
     label: Mapped[str] = mapped_column(String(200))
+    #: The question as staff read it in Simplified Chinese, Traditional Chinese and English.
+    label_zh_hans: Mapped[str | None] = mapped_column(String(200))
+    label_zh_hant: Mapped[str | None] = mapped_column(String(200))
+    label_en: Mapped[str | None] = mapped_column(String(200))
     type: Mapped[str] = mapped_column(String(16))
     #: Allowed values for choice and multi_choice questions.
     choices: Mapped[list[str]] = mapped_column(JSON, default=list)
     required: Mapped[bool] = mapped_column(default=False)
     active: Mapped[bool] = mapped_column(default=True)
+
+    def label_in(self, language: str) -> str:
+        """The label in ``language`` (``zh-Hans``, ``zh-Hant``, ``en``), else the one label."""
+        return getattr(self, QUESTION_LABEL_COLUMNS.get(language, "label")) or self.label
+
+
+#: A language's column of ``Question``'s labels.
+QUESTION_LABEL_COLUMNS = {"zh-Hans": "label_zh_hans", "zh-Hant": "label_zh_hant", "en": "label_en"}
 
 
 #: Alerts a member can switch off (and the admin for the whole programme, in messaging).

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -13,8 +13,8 @@ from lunardate import LunarDate
 from sqlalchemy import ColumnElement, ScalarSelect, Select, and_, bindparam, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
-from app.clock import local_today
 from app.audit.services import record
+from app.clock import local_today
 from app.db import db, utcnow
 from app.db.prepared import Prepared
 from app.errors import DuplicateMember, InvalidRequest, NotFound
@@ -412,13 +412,21 @@ MAX_CHOICE_CHARS = 100
 
 
 def define_question(
-    key: str, label: str, type_: str, *, choices: list[str] | None = None, required: bool = False
+    key: str,
+    label: str,
+    type_: str,
+    *,
+    choices: list[str] | None = None,
+    required: bool = False,
+    labels: Mapping[str, str] | None = None,
 ) -> Question:
     """Add a questionnaire field, or change the label, choices or requirement of one.
 
-    A key is never reused for another type: answers already given stay readable.
+    ``labels``: the question per language (``zh-Hans``, ``zh-Hant``, ``en``), an empty one
+    falling back to ``label``; None keeps those it has. A key is never reused for another
+    type: answers already given stay readable.
     """
-    from app.members.models import QUESTION_TYPES
+    from app.members.models import QUESTION_LABEL_COLUMNS, QUESTION_TYPES
 
     key = key.strip()
     if (
@@ -443,6 +451,18 @@ def define_question(
             field="label",
             reason="question_label",
         )
+    translated: dict[str, str | None] = {}
+    for language, column in QUESTION_LABEL_COLUMNS.items():
+        if labels is None:
+            break
+        text = (labels.get(language) or "").strip()
+        if len(text) > MAX_QUESTION_LABEL_CHARS:
+            raise InvalidRequest(
+                f"a question's {language} label has at most {MAX_QUESTION_LABEL_CHARS} characters",
+                field=column,
+                reason="question_label",
+            )
+        translated[column] = text or None
     choices = [c.strip() for c in choices or [] if c.strip()]
     if len(choices) > MAX_CHOICES or any(len(c) > MAX_CHOICE_CHARS for c in choices):
         raise InvalidRequest(
@@ -479,6 +499,8 @@ def define_question(
         before = _question_fields(question)
     question.label, question.choices = label, choices
     question.required, question.active = required, True
+    for column, translation in translated.items():
+        setattr(question, column, translation)
     db.session.flush()
     after = _question_fields(question)
     changed = [k for k in after if before.get(k) != after[k]]
@@ -494,8 +516,11 @@ def define_question(
 
 
 def _question_fields(question: Question) -> dict[str, Any]:
+    from app.members.models import QUESTION_LABEL_COLUMNS
+
     return {
         "label": question.label,
+        **{column: getattr(question, column) for column in QUESTION_LABEL_COLUMNS.values()},
         "type": question.type,
         "choices": list(question.choices or []),
         "required": question.required,

@@ -407,3 +407,50 @@ def test_the_rooms_are_in_the_navigation_in_each_language(
     page = signed_in("admin", language=language).get("/admin/").text
     for word in words:
         assert word in page
+
+
+def test_a_question_reads_in_each_staff_language(signed_in: Any, make_member: Any) -> None:
+    """The questionnaire page, a member's page and their form say the question in the staff
+    member's language; a language left empty says it as asked."""
+    admin = signed_in("admin", username="boss")
+    added = admin.post(
+        "/admin/questions",
+        {
+            "key": "favourite_dish",
+            "label": "最喜欢的菜系",
+            "label_zh_hant": "最喜歡的菜系",
+            "label_en": "Favourite cuisine",
+            "type": "text",
+        },
+    )
+    assert added.status_code == 302
+    assert _audit("question.define")[-1].after["label_en"] == "Favourite cuisine"
+    member = make_member(answers={"favourite_dish": "川菜"})
+    pages = ("/admin/questions", f"/admin/members/{member.id}", f"/admin/members/{member.id}/edit")
+    staff = {
+        language: signed_in("admin", username=f"staff-{language}", language=language)
+        for language in ("zh-Hans", "zh-Hant", "en")
+    }
+    for language, shown in (
+        ("zh-Hans", "最喜欢的菜系"),
+        ("zh-Hant", "最喜歡的菜系"),
+        ("en", "Favourite cuisine"),
+    ):
+        for page in pages:
+            answer = staff[language].get(page)
+            assert answer.status_code == 200 and shown in answer.text, (language, page)
+
+    # Sent again without its translations: every language reads the question as asked.
+    admin.post(
+        "/admin/questions", {"key": "favourite_dish", "label": "最喜欢的菜系", "type": "text"}
+    )
+    english = staff["en"].get(f"/admin/members/{member.id}").text
+    assert "最喜欢的菜系" in english and "Favourite cuisine" not in english
+
+
+def test_a_translated_label_over_the_limit_is_refused(signed_in: Any) -> None:
+    admin = signed_in("admin", language="en")
+    form = {"key": "k", "label": "x", "label_en": "y" * 201, "type": "text"}
+    answer = admin.post("/admin/questions", form)
+    assert answer.status_code == 400 and "at most 200 characters" in answer.text
+    assert db.session.scalars(select(Question)).all() == []

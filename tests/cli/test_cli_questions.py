@@ -80,3 +80,26 @@ def test_a_key_keeps_its_type_and_retiring_keeps_answers(runner: Any) -> None:
     assert _questions() == [("kids", "boolean", [], True, False)]
     unknown = runner.invoke(args=["member", "questions", "retire", "nope"])
     assert unknown.exit_code == 1 and "no question" in unknown.output
+
+
+def test_labels_in_each_language_and_kept_when_not_given(runner: Any) -> None:
+    added = runner.invoke(
+        args=["member", "questions", "add", "kids", "--label", "家中是否有孩子", "--type",
+              "boolean", "--label-in", "en", "Children at home", "--label-in", "zh-Hant",
+              "家中是否有孩子"]
+    )  # fmt: skip
+    assert added.exit_code == 0, added.output
+    required = runner.invoke(
+        args=["member", "questions", "add", "kids", "--label", "家中是否有孩子", "--type",
+              "boolean", "--required"]
+    )  # fmt: skip
+    assert required.exit_code == 0, required.output
+    db.session.expire_all()
+    question = db.session.scalars(select(Question)).one()
+    assert question.required and question.label_in("en") == "Children at home"
+    assert question.label_in("zh-Hans") == "家中是否有孩子"
+    bad = runner.invoke(
+        args=["member", "questions", "add", "kids", "--label", "x", "--type", "boolean",
+              "--label-in", "fr", "Enfants"]
+    )  # fmt: skip
+    assert bad.exit_code == 2 and "fr" in bad.output
