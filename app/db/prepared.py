@@ -194,6 +194,11 @@ class Prepared:
             return [self.row(*r) for r in result]
         return list(result)
 
-    def scalar(self, connection: Connection, params: Mapping[str, Any]) -> Any:
+    def first(self, connection: Connection, params: Mapping[str, Any]) -> Any:
+        """The first row it returns, or None."""
         rows = self.rows(connection, params)
-        return rows[0][0] if rows else None
+        return rows[0] if rows else None
+
+    def scalar(self, connection: Connection, params: Mapping[str, Any]) -> Any:
+        row = self.first(connection, params)
+        return None if row is None else row[0]

@@ -347,8 +347,7 @@ def member_profile(phone: str) -> MemberProfile | None:
     db.session.flush()  # a member joined earlier in this unit of work is found too
     # On the session's connection, as a prepared statement: the ORM's execute path cost a
     # tenth of an SMS, SQLAlchemy's Core execute still a twentieth (app.db.prepared).
-    rows = _PROFILE.rows(db.connection(), {"phone": phone})
-    row = rows[0] if rows else None
+    row = _PROFILE.first(db.connection(), {"phone": phone})
     return None if row is None else MemberProfile(row[0], row[1], row[2], bool(row[3]))
 
 
@@ -426,7 +425,7 @@ def define_question(
     falling back to ``label``; None keeps those it has. A key is never reused for another
     type: answers already given stay readable.
     """
-    from app.members.models import QUESTION_LABEL_COLUMNS, QUESTION_TYPES
+    from app.members.models import QUESTION_TYPES
 
     key = key.strip()
     if (
@@ -451,18 +450,7 @@ def define_question(
             field="label",
             reason="question_label",
         )
-    translated: dict[str, str | None] = {}
-    for language, column in QUESTION_LABEL_COLUMNS.items():
-        if labels is None:
-            break
-        text = (labels.get(language) or "").strip()
-        if len(text) > MAX_QUESTION_LABEL_CHARS:
-            raise InvalidRequest(
-                f"a question's {language} label has at most {MAX_QUESTION_LABEL_CHARS} characters",
-                field=column,
-                reason="question_label",
-            )
-        translated[column] = text or None
+    translated = _question_labels(labels) if labels is not None else {}
     choices = [c.strip() for c in choices or [] if c.strip()]
     if len(choices) > MAX_CHOICES or any(len(c) > MAX_CHOICE_CHARS for c in choices):
         raise InvalidRequest(
@@ -513,6 +501,23 @@ def define_question(
             after={k: after[k] for k in changed},
         )
     return question
+
+
+def _question_labels(labels: Mapping[str, str]) -> dict[str, str | None]:
+    """Each language's label column and its text (None where empty: the label is read)."""
+    from app.members.models import QUESTION_LABEL_COLUMNS
+
+    out: dict[str, str | None] = {}
+    for language, column in QUESTION_LABEL_COLUMNS.items():
+        text = (labels.get(language) or "").strip()
+        if len(text) > MAX_QUESTION_LABEL_CHARS:
+            raise InvalidRequest(
+                f"a question's {language} label has at most {MAX_QUESTION_LABEL_CHARS} characters",
+                field=column,
+                reason="question_label",
+            )
+        out[column] = text or None
+    return out
 
 
 def _question_fields(question: Question) -> dict[str, Any]:

@@ -94,8 +94,7 @@ def profile_for_openid(
     ``sms_opt_out`` is ``opted_out``: a boolean scalar subquery (``app.optout``'s
     ``OPTED_OUT``) riding along, with its ``params``; False without one."""
     db.session.flush()  # a binding made earlier in this unit of work is found too
-    rows = _profile_by_openid(opted_out).rows(db.connection(), {"openid": openid, **(params or {})})
-    row = rows[0] if rows else None
+    row = _profile_by_openid(opted_out).first(db.connection(), {"openid": openid, **(params or {})})
     return None if row is None else MemberProfile(row[0], row[1], row[2], bool(row[3]))
 
 
