@@ -195,8 +195,12 @@ def _tables(members: int, transactions: int, months: int) -> list[tuple[str, str
         (
             "ledger_account",
             "id, card_id, asset, balance",
+            # Nine members in ten hold points, one in three stored value (the balances report
+            # lists them; the journal's running balances are not these, and no report checks).
             f"""SELECT 2 * c - 1 + a, c, CASE a WHEN 0 THEN 'points' ELSE 'stored_value_paid' END,
-                       0 FROM generate_series(1, {members}) AS c, generate_series(0, 1) AS a""",
+                       CASE WHEN a = 0 AND c % 10 <> 0 THEN c % 5000
+                            WHEN a = 1 AND c % 3 = 0 THEN (c % 100) * 100 ELSE 0 END
+                FROM generate_series(1, {members}) AS c, generate_series(0, 1) AS a""",
         ),
         (
             "ledger_transaction",

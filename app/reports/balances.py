@@ -17,7 +17,7 @@ from app.i18n import gettext
 from app.ledger.models import Account
 from app.members.models import Member
 from app.reports.base import Column, Report, ReportParams
-from app.reports.common import in_scope, members_by_id, one_page, store_labels
+from app.reports.common import in_scope, one_page, store_labels
 
 
 def _asset_sum(asset: str) -> Any:
@@ -31,6 +31,11 @@ def report(session: Session, params: ReportParams) -> Report:
     query = (
         select(
             Member.id,
+            # Grouped by the member's key, so the member's own columns come along (a CSV of
+            # every member with a balance then needs no look-up of them by id).
+            Member.name,
+            Member.phone,
+            Member.home_store_id,
             points.label("points"),
             paid.label("paid"),
             bonus.label("bonus"),
@@ -40,38 +45,54 @@ def report(session: Session, params: ReportParams) -> Report:
         .join(Member, Member.id == Card.member_id)
         .where(
             Account.asset.in_(("points", "stored_value_paid", "stored_value_bonus")),
+            # An empty account adds nothing to a sum: most cards hold one asset of three.
+            Account.balance != 0,
             in_scope(Member.home_store_id, params),
         )
         .group_by(Member.id)
         .having(or_(points != 0, paid != 0, bonus != 0))
-        .order_by((paid + bonus).desc(), points.desc(), Member.id)
     )
-    found = session.execute(one_page(query, params)).all()
-    members = members_by_id(session, [r.id for r in found])
-    stores = store_labels(session, {m.home_store_id for m in members.values()})
+    # The totals ride along on every row (window sums over the members listed), so the
+    # accounts are aggregated once, not once for the page and again for the summary.
+    paged = query.add_columns(
+        func.count().over().label("n"),
+        func.sum(points).over().label("all_points"),
+        func.sum(paid).over().label("all_paid"),
+        func.sum(bonus).over().label("all_bonus"),
+    ).order_by((paid + bonus).desc(), points.desc(), Member.id)
+    found = session.execute(one_page(paged, params)).all()
+    stores = store_labels(session, {r.home_store_id for r in found})
     rows: list[dict[str, Any]] = []
     for r in found:
-        member = members[r.id]
         rows.append(
             {
-                "name": member.name or "",
-                "phone": member.phone,
-                "store": stores.get(member.home_store_id, ""),
+                "name": r.name or "",
+                "phone": r.phone,
+                "store": stores.get(r.home_store_id, ""),
                 "points": int(r.points),
                 "paid_fen": int(r.paid),
                 "bonus_fen": int(r.bonus),
                 "stored_fen": int(r.paid) + int(r.bonus),
             }
         )
-    listed = query.order_by(None).subquery()
-    count, total_points, total_paid, total_bonus = session.execute(
-        select(
-            func.count(),
-            func.coalesce(func.sum(listed.c.points), 0),
-            func.coalesce(func.sum(listed.c.paid), 0),
-            func.coalesce(func.sum(listed.c.bonus), 0),
-        ).select_from(listed)
-    ).one()
+    if found:
+        first = found[0]
+        count, total_points, total_paid, total_bonus = (
+            first.n,
+            first.all_points,
+            first.all_paid,
+            first.all_bonus,
+        )
+    else:  # nobody holds anything, or a page past the last: ask for the totals alone
+        listed = query.subquery()
+        count, total_points, total_paid, total_bonus = session.execute(
+            select(
+                func.count(),
+                func.coalesce(func.sum(listed.c.points), 0),
+                func.coalesce(func.sum(listed.c.paid), 0),
+                func.coalesce(func.sum(listed.c.bonus), 0),
+            ).select_from(listed)
+        ).one()
     return Report(
         name="balances",
         title=gettext("Member balances"),

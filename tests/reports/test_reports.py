@@ -194,6 +194,19 @@ def test_balances_with_totals(shop: dict[str, Any]) -> None:
     assert column(east, "name") == ["张伟", "钱七"]
 
 
+@pytest.mark.parametrize(("page", "names"), [(2, ["李雷", "钱七"]), (5, [])])
+def test_balances_paged_keep_the_totals_of_everyone_listed(
+    shop: dict[str, Any], page: int, names: list[str]
+) -> None:
+    """The totals come with the page's rows; past the last page they are still there."""
+    params = ReportParams(*MARCH, None, page=page, page_size=2, language="en")
+    report = REPORTS["balances"].run(db.session(), params)
+
+    assert column(report, "name") == names
+    assert report.total_rows == 4
+    assert summary(report)["Points"] == 410 and summary(report)["Stored value"] == 43000
+
+
 @pytest.fixture(params=[True, False], ids=["raw-cursor", "sqlalchemy"])
 def prepared(request: pytest.FixtureRequest, app: Any) -> bool:
     """The birthdays' rows come through the prepared executor; with
