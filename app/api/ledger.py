@@ -104,11 +104,31 @@ def split_field(text: str = SPLIT_TEXT) -> WholeNumber:
                 {"required": ["stored_value_fen"]},
             ]
         },
+        {
+            # list_price only on a plain cash sale: no card value, points or coupons in it.
+            "anyOf": [
+                {
+                    "not": {
+                        "properties": {"list_price": {"enum": [True]}},
+                        "required": ["list_price"],
+                    }
+                },
+                {
+                    "properties": {
+                        "pay_with": {"enum": ["cash"]},
+                        "points_offset": {"maximum": 0},
+                        "coupons": {"maxItems": 0},
+                        "stored_value_fen": {"nullable": True, "enum": [None]},
+                    }
+                },
+            ]
+        },
     ]
 )
 class CheckoutSchema(Schema):
     """``amount_fen`` 0 only with ``pay_with`` visits; ``stored_value_fen`` only with
-    ``pay_with`` cash; ``cash_fen`` only with ``stored_value_fen``."""
+    ``pay_with`` cash; ``cash_fen`` only with ``stored_value_fen``; ``list_price`` only on a
+    plain cash sale."""
 
     card = fields.String(
         required=True,
@@ -158,6 +178,16 @@ class CheckoutSchema(Schema):
             "discount and before the points offset; each coupon's min_spend_fen is compared "
             "with the bill after the level discount. A refused coupon refuses the sale. "
             "The refund that returns the whole sale gives its coupons back."
+        ),
+    )
+    list_price = fields.Boolean(
+        load_default=False,
+        metadata=_doc(
+            "true: a sale the till already charged in cash at the list price, rung up "
+            "without asking the rules (a store station offline, sent when the line is "
+            "back): posted as charged, with no level or card discount; points are earned on "
+            "what was paid. Only with pay_with cash, and not with stored_value_fen, "
+            "points_offset or coupons (400 invalid_request)."
         ),
     )
     stored_value_fen = split_field()
@@ -390,6 +420,10 @@ def checkout(data: dict[str, Any]) -> dict[str, Any]:
 
     Split tender (stored value + cash): ``pay_with`` cash with ``stored_value_fen``; one
     transaction, whose answer gives both parts (``stored_value_fen``, ``cash_fen``).
+
+    ``list_price``: a cash sale the till already charged at the list price (a store station
+    that was offline): posted as charged, with no level or card discount; points are earned
+    on what was paid.
     """
     store = _own_store(data["store"])
     result = operations.checkout_card(
@@ -407,6 +441,7 @@ def checkout(data: dict[str, Any]) -> dict[str, Any]:
         coupons=data["coupons"],
         stored_value_fen=data["stored_value_fen"],
         cash_fen=data["cash_fen"],
+        list_price=data["list_price"],
     )
     return {
         "transaction_id": result.transaction_id,

@@ -240,13 +240,16 @@ def checkout(
     coupons: list[str] | None = None,
     stored_value_fen: int | None = None,
     cash_fen: int | None = None,
+    list_price: bool = False,
     prelocked: tuple[Mapping[tuple[int, str], Any], Any] | None = None,
 ) -> CheckoutResult:
     """A purchase: discounts and points from the rules, payment from the card, points earned.
 
     ``coupons``: codes of the member's coupons to apply and use with it (see the module
     docstring). ``stored_value_fen`` (with ``pay_with`` cash, and optionally ``cash_fen``):
-    a split tender, see the module docstring. ``prelocked``: (the card's accounts, a row
+    a split tender, see the module docstring. ``list_price``: a cash sale the till already
+    charged at the list price (a store station offline): posted as charged, no discount,
+    points earned on it. ``prelocked``: (the card's accounts, a row
     with the key check and the rules' revision) already read and locked in this
     transaction by :func:`checkout_card`.
     """
@@ -263,6 +266,12 @@ def checkout(
             "amount_fen must be at least 1 (only a count-card visit may be 0)", field="amount_fen"
         )
     split = split_parts(pay_with, stored_value_fen, cash_fen)
+    if list_price and (pay_with != "cash" or split is not None or points_offset or coupons):
+        raise InvalidRequest(
+            "list_price is for a sale already paid in cash at the list price: not with "
+            "stored value, points, points_offset or coupons",
+            field="list_price",
+        )
     request = {
         "op": "checkout",
         "card": card.id,
@@ -278,6 +287,8 @@ def checkout(
         request["coupons"] = [c.strip().upper() if isinstance(c, str) else c for c in coupons]
     if split is not None:  # likewise: only a split tender's hash names its parts
         request["stored_value_fen"], request["cash_fen"] = split
+    if list_price:
+        request["list_price"] = True
     req_hash = journal.request_hash(request)
     # One statement: the card's accounts locked, whether the key is already posted, and
     # the rules' revision for the quote (a concurrent posting with this key that commits
@@ -317,6 +328,7 @@ def checkout(
         at=now,
         rules=in_force,
         coupons=[redemption.coupon_terms(c) for c in used_coupons],
+        list_price=list_price,
     )
     coupon_lines = tuple(
         {

@@ -300,8 +300,12 @@ def quote_checkout(
     at: dt.datetime,
     rules: RuleSet | None = None,
     coupons: Sequence[CouponTerms] = (),
+    list_price: bool = False,
 ) -> CheckoutQuote:
     """Discount, charge, points offset, points and growth of one purchase.
+
+    ``list_price``: the till already charged the list price (a sale rung up offline), so
+    no level or card discount applies; points are earned on what was paid.
 
     ``items`` lines carry ``amount_fen`` as the line total (quantity already
     applied); the lines must add up to ``amount_fen``. Raises InvalidRequest
@@ -319,9 +323,13 @@ def quote_checkout(
     applied: list[str] = []
 
     # Discount: one rate for every eligible line, rounded once.
-    level_bp = level.discount_bp if level is not None else BP
-    card_bp = rules.card_discounts.get(card.type, BP)
-    rate = _stack(rules.discount_stacking, level_bp, card_bp, applied, level, card.type)
+    if list_price:
+        rate = (1, 1)
+        applied.append("list_price")
+    else:
+        level_bp = level.discount_bp if level is not None else BP
+        card_bp = rules.card_discounts.get(card.type, BP)
+        rate = _stack(rules.discount_stacking, level_bp, card_bp, applied, level, card.type)
     eligible_fen = sum(
         line.amount_fen for line in lines if line.category not in rules.discount_excluded_categories
     )

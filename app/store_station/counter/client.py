@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import quote
 
 import requests
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
 #: Seconds for connecting and for each read: a counter cannot wait longer.
 DEFAULT_TIMEOUT_S = 3.0
@@ -20,7 +21,28 @@ STAFF_HEADER = "X-Laoyou-Staff"
 
 
 class Offline(Exception):
-    """The central service could not be reached or failed (5xx): nothing is known to be done."""
+    """The central service could not be reached or failed (5xx): nothing is known to be done.
+
+    ``sent``: whether the request may have reached the service. False when it certainly did
+    not (no connection was made, or the station was offline already) or the service failed
+    and changed nothing (a 5xx ``internal_error``): a sale then queued may be sent on
+    another way (at the list price the till charged) without meeting a first posting.
+    """
+
+    def __init__(self, message: str, *, sent: bool = True) -> None:
+        super().__init__(message)
+        self.sent = sent
+
+
+def _never_sent(exc: requests.RequestException) -> bool:
+    """No connection was made, so the request did not leave the station.
+
+    Any other failure (a connection dropped after the request went, a read timeout) may
+    have reached the service."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(reason, NewConnectionError | ConnectTimeoutError)
 
 
 @dataclass
@@ -88,7 +110,8 @@ class CentralClient:
             )
         except requests.RequestException as exc:
             raise Offline(
-                f"the central service cannot be reached: {exc.__class__.__name__}"
+                f"the central service cannot be reached: {exc.__class__.__name__}",
+                sent=not _never_sent(exc),
             ) from exc
         try:
             body = response.json()
@@ -100,7 +123,7 @@ class CentralClient:
         if response.status_code >= 500 and error.get("code", "internal_error") == "internal_error":
             # Failed, changed nothing: try later. (A 502/503 with a code of its own, such as
             # ``wechat_unavailable``, is an answer: the service itself is there.)
-            raise Offline(f"the central service failed ({response.status_code})")
+            raise Offline(f"the central service failed ({response.status_code})", sent=False)
         if response.status_code >= 400:
             raise Refused(
                 response.status_code,

@@ -187,7 +187,7 @@ class Station:
     def call(self, fn: Callable[..., Any], *args: Any, **kw: Any) -> Any:
         """A central call; ``Offline`` marks the station offline, ``Refused`` passes on."""
         if not self.online:
-            raise Offline("the station is offline")
+            raise Offline("the station is offline", sent=False)
         try:
             return fn(*args, **kw)
         except Offline:
@@ -586,8 +586,8 @@ def _routes(flask_app: Flask, station: Station) -> None:
             _check_tendered(station, data, body, tendered)
         try:
             result = station.call(station.client.checkout, body, key=key, staff_token=session.token)
-        except Offline:
-            return _queue_offline_sale(station, session, data, body, key)
+        except Offline as offline:
+            return _queue_offline_sale(station, session, data, body, key, sent=offline.sent)
         qr_payload, qr_caption = station.qr_for(data["ref"])
         receipt = _receipt(
             station,
@@ -952,8 +952,19 @@ def _queue_offline_sale(
     data: dict[str, Any],
     body: dict[str, Any],
     key: str,
+    *,
+    sent: bool,
 ) -> tuple[dict[str, Any], int]:
-    """Offline: keep a cash sale or a count-card visit for the sync; refuse the rest."""
+    """Offline: keep a cash sale or a count-card visit for the sync; refuse the rest.
+
+    The till takes the list price (it cannot ask the rules), so a cash sale is sent as
+    that (``list_price``): the journal, the receipt and the drawer agree. Not when the
+    failed request may have reached the service (``sent``): the resend must be the same
+    request, so the key replays a first posting (with its discount) instead of meeting
+    it with another body."""
+    at_list_price = not sent and body["pay_with"] == "cash"
+    if at_list_price:
+        body = {**body, "list_price": True}
     try:
         station.queue.add(
             key=key,
@@ -979,7 +990,9 @@ def _queue_offline_sale(
         amount_fen=data["amount_fen"],
         payments=_payments(data["pay_with"], {"charged_fen": data["amount_fen"]}, body),
         cash_tendered_fen=data["cash_tendered_fen"],
-        footer=gettext("Offline sale: points and discounts are settled when the line is back."),
+        footer=gettext("Offline sale at the list price: points are added when the line is back.")
+        if at_list_price
+        else gettext("Offline sale: points and discounts are settled when the line is back."),
     )
     queued = station.queue.count_pending()
     station.publish({"kind": "queued", "queued": queued})

@@ -210,3 +210,59 @@ def test_the_queue_refuses_what_spends_value_and_keeps_its_limits(tmp_path: Path
         assert [s.idempotency_key for s in queue.pending()] == ["k1", "k2", "k4", "k6"]
     finally:
         queue.close()
+
+
+def test_a_sale_queued_offline_is_posted_at_the_list_price_the_till_took(
+    counter: tuple[Station, Any], central: CentralServer, world: World, tcp_printer: TcpPrinter
+) -> None:
+    """The till cannot ask the rules offline, so it takes the list price: the sale is sent as
+    that, and the journal, the receipt and the drawer agree (no discount the member did not
+    get at the counter appears in the books later)."""
+    station, client = counter
+    sign_in(client)
+    online = sale(client, world.card_number, 10000)
+    assert online.status_code == 201 and online.json["charged_fen"] < 10000  # the card's rate
+    central.stop()
+    queued = sale(client, world.card_number, 10000, cash_tendered_fen=10000)
+    assert queued.status_code == 202, queued.json
+    receipt = tcp_printer.wait_for(2)[-1]
+    assert b"Offline sale at the list price" in receipt
+    central.start()
+    assert station.sync_now() == {"sent": 1, "refused": 0, "offline": False}
+    rows = db.session.execute(
+        select(Transaction.amount_fen, Transaction.discount_fen, Transaction.charged_fen)
+        .where(Transaction.kind == "checkout")
+        .order_by(Transaction.id)
+    ).all()
+    db.session.rollback()
+    assert [tuple(r) for r in rows][-1] == (10000, 0, 10000)
+
+
+def test_offline_says_whether_the_request_may_have_reached_the_service() -> None:
+    """Refused connections never sent anything; a service that took the request and did not
+    answer in time may have posted it (its resend must then be the same request)."""
+    import socket
+
+    from app.store_station.counter.client import CentralClient, Offline
+
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()
+    with pytest.raises(Offline) as refused:
+        CentralClient(f"http://127.0.0.1:{port}", "k", timeout_s=1).post(
+            "/checkout", {}, staff_token=None
+        )
+    assert refused.value.sent is False
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(1)  # the kernel takes the connection; nobody ever answers
+    try:
+        with pytest.raises(Offline) as timed_out:
+            CentralClient(f"http://127.0.0.1:{silent.getsockname()[1]}", "k", timeout_s=0.3).post(
+                "/checkout", {}, staff_token=None
+            )
+        assert timed_out.value.sent is True
+    finally:
+        silent.close()
